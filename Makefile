@@ -1,0 +1,59 @@
+# The README's commands. Everything installs itself into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-pg lint fmt check-migrations clean
+
+help:
+	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install and run the whole suite (SQLite; TMA_TEST_DATABASE_URL for PostgreSQL)"
+	@echo "make lint   - ruff check, ruff format --check, mypy, alembic check"
+	@echo "make fmt    - ruff format and ruff check --fix"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/tma db upgrade
+	$(BIN)/tma seed --if-empty
+	@echo ""
+	@echo "  TMA backend on http://$(HOST):$(PORT)"
+	@echo "  API docs:     http://$(HOST):$(PORT)/docs"
+	@echo "  Sample logins (POST /api/auth/login): admin / password, manager / password, user / password"
+	@echo ""
+	$(BIN)/tma serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-pg: install
+	TMA_TEST_DATABASE_URL=$${TMA_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install check-migrations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy src
+
+# Models and migrations agree: migrate a scratch SQLite database, then `alembic check`.
+check-migrations: install
+	@rm -f .venv/alembic-check.db
+	TMA_DATABASE_URL=sqlite+aiosqlite:///.venv/alembic-check.db $(BIN)/tma db upgrade >/dev/null
+	TMA_DATABASE_URL=sqlite+aiosqlite:///.venv/alembic-check.db $(BIN)/alembic check
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

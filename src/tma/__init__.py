@@ -1,0 +1,3 @@
+"""The TMA backend: the API behind Three Moves Ahead."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,101 @@
+"""Login, registration, the caller's own profile, and the older user-admin doors."""
+
+from fastapi import APIRouter, Request, Response, status
+
+from tma.auth import service
+from tma.auth.dependencies import AdminUser, CurrentUser, OptionalUser
+from tma.auth.schemas import LoginRequest, Token
+from tma.core.db import SessionDep
+from tma.core.deps import HasherDep, SettingsDep
+from tma.core.errors import responses
+from tma.core.pagination import PageDep
+from tma.users import router as users_router
+from tma.users import service as users
+from tma.users.dependencies import UserIdPath
+from tma.users.schemas import DisableRequest, ProfileUpdate, RoleRequest, UserCreate, UserRead
+
+public_router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
+
+
+@public_router.post("/login", response_model=Token, responses=responses(401, 403, 422, 429))
+async def login(
+    body: LoginRequest,
+    request: Request,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> Token:
+    """Exchange a username and password for a bearer token."""
+    client = request.client.host if request.client else "unknown"
+    token = await service.login(
+        session,
+        username=body.username,
+        password=body.password,
+        client=client,
+        hasher=hasher,
+        throttle=request.app.state.login_throttle,
+        settings=settings,
+    )
+    return Token(access_token=token)
+
+
+@public_router.post(
+    "/register",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 401, 403, 422),
+)
+async def register(
+    body: UserCreate, caller: OptionalUser, session: SessionDep, hasher: HasherDep
+) -> UserRead:
+    """Create an account; only an admin's token may ask for `manager` or `admin`."""
+    user = await service.register(session, data=body, caller=caller, hasher=hasher)
+    return UserRead.model_validate(user)
+
+
+@router.get("/me", response_model=UserRead)
+async def me(user: CurrentUser) -> UserRead:
+    """The caller's own account."""
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", response_model=UserRead, responses=responses(422))
+async def update_me(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+    """Edit your own profile fields (not your role, not your status)."""
+    return UserRead.model_validate(await users.update_profile(session, user=user, data=body))
+
+
+# The older admin doors: the same service functions as /api/users.
+
+
+@router.get("/users", response_model=list[UserRead], responses=responses(422))
+async def list_users(
+    admin: AdminUser, session: SessionDep, page: PageDep, response: Response
+) -> list[UserRead]:
+    """Every user, oldest first (admin)."""
+    return await users_router.list_users(admin, session, page, response)
+
+
+@router.patch("/users/disable", response_model=UserRead, responses=responses(400, 404, 422))
+async def disable_user(body: DisableRequest, admin: AdminUser, session: SessionDep) -> UserRead:
+    """Enable or disable an account (admin; not your own)."""
+    user = await users.set_active(
+        session, actor=admin, user_id=body.user_id, is_active=body.is_active
+    )
+    return UserRead.model_validate(user)
+
+
+@router.patch("/users/role", response_model=UserRead, responses=responses(400, 404, 422))
+async def change_role(body: RoleRequest, admin: AdminUser, session: SessionDep) -> UserRead:
+    """Change an account's system role (admin; not your own)."""
+    user = await users.set_role(session, actor=admin, user_id=body.user_id, role_name=body.role)
+    return UserRead.model_validate(user)
+
+
+@router.patch("/users/{user_id}/profile", response_model=UserRead, responses=responses(404, 422))
+async def update_profile(
+    user_id: UserIdPath, body: ProfileUpdate, admin: AdminUser, session: SessionDep
+) -> UserRead:
+    """Edit any user's profile fields (admin)."""
+    return await users_router.update_user(user_id, body, admin, session)

@@ -1,0 +1,191 @@
+"""The `tma` command: serve, migrate, seed, create an admin."""
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tma.core.config import Settings, get_settings
+
+app = typer.Typer(
+    help="The TMA backend: serve the API and manage its database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # a bad TMA_* value: one line, no traceback
+        raise _fail(f"invalid configuration: {exc}".splitlines()[0]) from None
+
+
+def _run(make: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
+    settings = _settings()
+    try:
+        return asyncio.run(make(settings))
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise _fail(f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    try:
+        settings.check_production()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(
+        "tma.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=None if reload else workers,
+        server_header=False,
+        log_level="warning",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the migrations up to REVISION (default: head)."""
+    from tma.core import migrate
+
+    settings = _settings()
+    try:
+        migrate.upgrade(settings.database_url, revision)
+    except Exception as exc:
+        raise _fail(f"migration failed: {exc}".splitlines()[0]) from None
+    typer.echo(f"database at {revision}: {_redacted(settings.database_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "base",
+) -> None:
+    """Revert the migrations down to REVISION (default: base, an empty database)."""
+    from tma.core import migrate
+
+    settings = _settings()
+    try:
+        migrate.downgrade(settings.database_url, revision)
+    except Exception as exc:
+        raise _fail(f"migration failed: {exc}".splitlines()[0]) from None
+    typer.echo(f"database at {revision}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def seed(
+    reset: Annotated[
+        bool, typer.Option(help="Delete every row (roles stay) and load the sample again.")
+    ] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the database has users.")
+    ] = False,
+) -> None:
+    """Load the invented sample data (logins admin, manager, user; password `password`)."""
+    from tma.core.db import Database
+    from tma.core.security import PasswordHasher
+    from tma.seed import loader
+
+    async def go(settings: Settings) -> str:
+        db = Database(settings)
+        try:
+            async with db.sessionmaker() as session:
+                if reset:
+                    await loader.reset(session)
+                elif not await loader.is_empty(session):
+                    if if_empty:
+                        return "database already has data; sample not loaded"
+                    raise _fail("database is not empty; use --reset to replace its data")
+                result = await loader.load(session, hasher=PasswordHasher(settings))
+        finally:
+            await db.dispose()
+        return (
+            f"loaded {result.users} users, {result.groups} groups, {result.memberships} "
+            f"memberships, {result.courses} courses, {result.assignments} course assignments"
+        )
+
+    typer.echo(_run(go))
+
+
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Argument(help="Login name (3-50 characters).")],
+    email: Annotated[str, typer.Argument(help="E-mail address.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an admin account, asking for its password (or reading it from stdin)."""
+    from pydantic import ValidationError
+
+    from tma.core.db import Database
+    from tma.core.errors import DomainError
+    from tma.core.security import PasswordHasher
+    from tma.users import service
+    from tma.users.models import SystemRole
+    from tma.users.schemas import UserCreate
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate(username=username, email=email, password=password)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise _fail(f"{field}: {err['msg']}") from None
+
+    async def go(settings: Settings) -> str:
+        db = Database(settings)
+        try:
+            async with db.sessionmaker() as session:
+                role = await service.get_role(session, name=SystemRole.ADMIN.value)
+                user = await service.create_user(
+                    session, data=data, role=role, hasher=PasswordHasher(settings), verb="exists"
+                )
+        except DomainError as exc:
+            raise _fail(exc.detail) from None
+        finally:
+            await db.dispose()
+        return f"admin {user.username} created (id {user.id})"
+
+    typer.echo(_run(go))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,78 @@
+"""Settings: the only place the environment is read."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-secret-change-me"  # noqa: S105 - refused in production mode
+MIN_PRODUCTION_SECRET_LENGTH = 32
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path.cwd() / 'tma.db'}"
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads, from `TMA_*` environment variables or `.env`."""
+
+    model_config = SettingsConfigDict(env_prefix="TMA_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = DEFAULT_SECRET_KEY
+    access_token_expire_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
+    )
+
+    # argon2id; the defaults are OWASP's minimum recommendation (19 MiB, 2 passes, 1 lane).
+    password_hash_time_cost: int = Field(default=2, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
+    password_hash_parallelism: int = Field(default=1, ge=1, le=16)
+
+    # Brute-force protection for POST /api/auth/login (in-process, per client and username).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_pre_ping: bool = False
+    db_echo: bool = False
+
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_production(self) -> None:
+        """Refuse to run in production with a guessable secret or a wildcard CORS origin."""
+        if self.env != "production":
+            return
+        if self.secret_key == DEFAULT_SECRET_KEY:
+            raise RuntimeError(
+                "TMA_SECRET_KEY is the built-in development default; "
+                "set a random secret of at least 32 characters to run with TMA_ENV=production"
+            )
+        if len(self.secret_key) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise RuntimeError(
+                f"TMA_SECRET_KEY is {len(self.secret_key)} characters long; "
+                f"production needs at least {MIN_PRODUCTION_SECRET_LENGTH}"
+            )
+        if "*" in self.cors_origins:
+            raise RuntimeError("TMA_CORS_ORIGINS may not contain '*' in production")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

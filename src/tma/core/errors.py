@@ -1,0 +1,123 @@
+"""Domain errors, their HTTP mapping, and the one error body shape: `{"detail": ...}`."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("tma.errors")
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; `status_code` says how HTTP reports it."""
+
+    status_code = 400
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """A business-rule conflict: duplicate, last owner, acting on yourself."""
+
+    status_code = 400
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    headers: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ErrorBody(BaseModel):
+    """The error body of every 4xx/5xx except 422: a human sentence."""
+
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """A 422 body: FastAPI's usual list of problems."""
+
+    detail: list[ValidationErrorItem]
+
+
+_DESCRIPTIONS = {
+    400: "Business-rule conflict",
+    401: "Missing, malformed, expired or badly signed token",
+    403: "Not allowed for this account",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Malformed input",
+    429: "Too many attempts",
+    503: "Database unavailable",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses, with their body models."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        model: type[BaseModel] = ValidationErrorBody if code == 422 else ErrorBody
+        out[code] = {"model": model, "description": _DESCRIPTIONS.get(code, "Error")}
+    return out
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    # Echoing the input back could reflect a megabyte of garbage or a password; keep
+    # location, message and type only. `ctx` may hold exception objects that are not JSON.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in errors
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, HTTP errors, validation errors and the unexpected to JSON."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _clean_validation_errors(exc.errors())}, 422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never leak a trace, SQL or a secret to the client; the log has the details.
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Internal server error"}, 500)

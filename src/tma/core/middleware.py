@@ -1,0 +1,120 @@
+"""One pure-ASGI middleware for every request: request id, body limit, security headers, log.
+
+Pure ASGI rather than BaseHTTPMiddleware: it adds no task or stream copy per request.
+"""
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("tma.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _too_large_response(limit: int) -> tuple[bytes, int]:
+    body = json.dumps({"detail": f"Request body larger than {limit} bytes"}).encode()
+    return body, 413
+
+
+class RequestMiddleware:
+    """Echo or mint `X-Request-ID`, refuse bodies over `max_body_bytes` (413), add security
+    headers, and log one structured line per request."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        given = headers.get(REQUEST_ID_HEADER, b"")
+        request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex.encode()
+        limit = self.max_body_bytes
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                out = [(k, v) for k, v in message.get("headers", []) if k != b"server"]
+                out.extend(SECURITY_HEADERS)
+                out.append((REQUEST_ID_HEADER, request_id))
+                message = {**message, "headers": out}
+            await send(message)
+
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._reject(send_wrapper, limit)
+            status = 413
+            self._log(scope, status, started, request_id)
+            return
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except BodyTooLarge:
+            await self._reject(send_wrapper, limit)
+            status = 413
+        finally:
+            self._log(scope, status, started, request_id)
+
+    @staticmethod
+    async def _reject(send: Any, limit: int) -> None:
+        body, code = _too_large_response(limit)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _log(scope: Scope, status: int, started: float, request_id: bytes) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        route = scope.get("route")
+        logger.info(
+            "request",
+            extra={
+                "method": scope["method"],
+                "route": getattr(route, "path", None) or scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id.decode(),
+            },
+        )

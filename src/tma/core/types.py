@@ -1,0 +1,46 @@
+"""Constrained field types shared by the schemas: they turn bad input into 422, never 500."""
+
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+
+MAX_ID = 2**63 - 1
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refusing it here keeps both databases alike.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=50),
+    AfterValidator(_no_nul),
+]
+Password = Annotated[str, Field(min_length=8, max_length=128), AfterValidator(_no_nul)]
+GroupName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_nul),
+]
+CourseTitle = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+Description = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
+ProfileName = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
+AvatarUrl = Annotated[str, Field(max_length=500), AfterValidator(_no_nul)]
+ChildSex = Annotated[str, Field(max_length=20), AfterValidator(_no_nul)]
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
+RoleName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_no_nul)]

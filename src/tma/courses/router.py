@@ -1,0 +1,56 @@
+"""Courses under /api/courses."""
+
+from fastapi import APIRouter, Response, status
+
+from tma.auth.dependencies import AdminUser, CurrentUser
+from tma.core.db import SessionDep
+from tma.core.errors import responses
+from tma.core.pagination import PageDep, set_total
+from tma.courses import service
+from tma.courses.dependencies import AdminCourse, VisibleCourse
+from tma.courses.schemas import CourseCreate, CourseDetail, CourseRead, CourseUpdate, ModuleRead
+
+router = APIRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
+
+
+@router.get("", response_model=list[CourseRead], responses=responses(422))
+async def list_courses(
+    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
+) -> list[CourseRead]:
+    """Courses you may see: all for managers and admins, your groups' for users."""
+    courses, total = await service.list_courses(session, viewer=user, page=page)
+    set_total(response, total)
+    return [CourseRead.model_validate(c) for c in courses]
+
+
+@router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
+async def get_course(course: VisibleCourse, session: SessionDep) -> CourseDetail:
+    """One course with its modules."""
+    modules = await service.list_modules(session, course_id=course.id)
+    return CourseDetail(
+        **CourseRead.model_validate(course).model_dump(),
+        modules=[ModuleRead.model_validate(m) for m in modules],
+    )
+
+
+@router.post(
+    "", response_model=CourseRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
+)
+async def create_course(body: CourseCreate, _admin: AdminUser, session: SessionDep) -> CourseRead:
+    """Create a course (admin)."""
+    return CourseRead.model_validate(await service.create_course(session, data=body))
+
+
+@router.patch("/{course_id}", response_model=CourseRead, responses=responses(404, 422))
+async def update_course(course: AdminCourse, body: CourseUpdate, session: SessionDep) -> CourseRead:
+    """Change a course's title or description (admin)."""
+    return CourseRead.model_validate(await service.update_course(session, course=course, data=body))
+
+
+@router.delete(
+    "/{course_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422)
+)
+async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
+    """Delete a course; its group assignments go with it (admin)."""
+    await service.delete_course(session, course=course)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,181 @@
+"""Groups, their members and their courses under /api/groups."""
+
+from fastapi import APIRouter, Response, status
+
+from tma.auth.dependencies import CurrentUser, StaffUser
+from tma.core.db import SessionDep
+from tma.core.errors import responses
+from tma.core.pagination import PageDep, set_total
+from tma.courses import service as courses
+from tma.courses.dependencies import CourseIdPath
+from tma.courses.schemas import CourseRead
+from tma.groups import service
+from tma.groups.dependencies import ManagedGroup, VisibleGroup
+from tma.groups.models import GroupMember
+from tma.groups.schemas import (
+    CourseAssign,
+    CourseAssigned,
+    GroupCreate,
+    GroupDetail,
+    GroupRead,
+    GroupUpdate,
+    MemberAdd,
+    MemberAdded,
+    MemberRead,
+    MemberRoleChanged,
+    MemberRoleUpdate,
+)
+from tma.users.dependencies import UserIdPath
+
+router = APIRouter(prefix="/groups", tags=["groups"], responses=responses(401, 403))
+
+
+def _member_read(member: GroupMember) -> MemberRead:
+    user = member.user
+    return MemberRead(
+        user_id=member.user_id,
+        username=user.username,
+        email=user.email,
+        role=member.role,
+        group_role=member.role,
+        user_role=user.role.name,
+        joined_at=member.joined_at,
+        avatar_url=user.avatar_url,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        child_dob=user.child_dob,
+        updated_at=member.updated_at,
+    )
+
+
+@router.get("", response_model=list[GroupRead], responses=responses(422))
+async def list_groups(
+    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
+) -> list[GroupRead]:
+    """Groups you may see: every group for managers and admins, your own for users."""
+    groups, total = await service.list_groups(session, viewer=user, page=page)
+    set_total(response, total)
+    return [GroupRead.model_validate(g) for g in groups]
+
+
+@router.get("/{group_id}", response_model=GroupDetail, responses=responses(404, 422))
+async def get_group(group: VisibleGroup, session: SessionDep) -> GroupDetail:
+    """One group with its members, in joining order."""
+    members = await service.list_members(session, group_id=group.id)
+    return GroupDetail(
+        **GroupRead.model_validate(group).model_dump(), members=[_member_read(m) for m in members]
+    )
+
+
+@router.post(
+    "", response_model=GroupRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
+)
+async def create_group(body: GroupCreate, staff: StaffUser, session: SessionDep) -> GroupRead:
+    """Create a group; you become its owner (manager or admin)."""
+    return GroupRead.model_validate(await service.create_group(session, creator=staff, data=body))
+
+
+@router.patch("/{group_id}", response_model=GroupRead, responses=responses(404, 422))
+async def update_group(group: ManagedGroup, body: GroupUpdate, session: SessionDep) -> GroupRead:
+    """Rename a group or change its description (manager or admin)."""
+    return GroupRead.model_validate(await service.update_group(session, group=group, data=body))
+
+
+@router.delete("/{group_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
+async def delete_group(group: ManagedGroup, session: SessionDep) -> Response:
+    """Delete a group with its memberships and course assignments (manager or admin)."""
+    await service.delete_group(session, group=group)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{group_id}/members/{user_id}",
+    response_model=MemberAdded,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 404, 422),
+)
+async def add_member(
+    group: ManagedGroup,
+    user_id: UserIdPath,
+    session: SessionDep,
+    body: MemberAdd | None = None,
+) -> MemberAdded:
+    """Add a user to the group, as `member` unless a role is given (manager or admin)."""
+    role = (body or MemberAdd()).role
+    member = await service.add_member(session, group=group, user_id=user_id, role=role)
+    return MemberAdded(message="User added to group", role=member.role)
+
+
+@router.delete(
+    "/{group_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(400, 404, 422),
+)
+async def remove_member(group: ManagedGroup, user_id: UserIdPath, session: SessionDep) -> Response:
+    """Remove a member; never the last owner (manager or admin)."""
+    await service.remove_member(session, group=group, user_id=user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch(
+    "/{group_id}/members/{user_id}/role",
+    response_model=MemberRoleChanged,
+    responses=responses(400, 404, 422),
+)
+async def change_member_role(
+    group: ManagedGroup, user_id: UserIdPath, body: MemberRoleUpdate, session: SessionDep
+) -> MemberRoleChanged:
+    """Change a member's group role; never demote the last owner (manager or admin)."""
+    member = await service.change_member_role(session, group=group, user_id=user_id, role=body.role)
+    return MemberRoleChanged(
+        message="Member role updated",
+        user_id=member.user_id,
+        role=member.role,
+    )
+
+
+@router.get("/{group_id}/courses", response_model=list[CourseRead], responses=responses(404, 422))
+async def list_group_courses(
+    group: VisibleGroup, session: SessionDep, page: PageDep, response: Response
+) -> list[CourseRead]:
+    """The group's courses in assignment order."""
+    courses_, total = await courses.list_group_courses(session, group=group, page=page)
+    set_total(response, total)
+    return [CourseRead.model_validate(c) for c in courses_]
+
+
+@router.post(
+    "/{group_id}/courses/{course_id}",
+    response_model=CourseAssigned,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 404, 422),
+)
+async def assign_course(
+    group: ManagedGroup,
+    course_id: CourseIdPath,
+    session: SessionDep,
+    body: CourseAssign | None = None,
+) -> CourseAssigned:
+    """Assign a course to the group, last unless `ordering` is given (manager or admin)."""
+    ordering = body.ordering if body else None
+    link = await courses.assign_course(session, group=group, course_id=course_id, ordering=ordering)
+    return CourseAssigned(
+        message="Course assigned to group",
+        group_id=link.group_id,
+        course_id=link.course_id,
+        ordering=link.ordering,
+        date_assigned=link.date_assigned,
+    )
+
+
+@router.delete(
+    "/{group_id}/courses/{course_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(404, 422),
+)
+async def unassign_course(
+    group: ManagedGroup, course_id: CourseIdPath, session: SessionDep
+) -> Response:
+    """Take a course away from the group (manager or admin)."""
+    await courses.unassign_course(session, group=group, course_id=course_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,152 @@
+"""The rules and queries of groups and memberships. Raises domain errors; owns its commits."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, exists, false, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from tma.core.errors import Conflict, NotFound
+from tma.core.pagination import Page, count_rows
+from tma.groups.models import Group, GroupMember, GroupRole
+from tma.groups.schemas import GroupCreate, GroupUpdate
+from tma.users import service as users
+from tma.users.models import User
+
+
+def _is_member(group_id: Any, user_id: int) -> ColumnElement[bool]:
+    return exists().where(GroupMember.group_id == group_id, GroupMember.user_id == user_id)
+
+
+async def load_group(
+    session: AsyncSession, *, group_id: int, member_id: int | None = None
+) -> tuple[Group, bool]:
+    """The group (with member_count) and whether `member_id` belongs to it, in one query."""
+    member_flag = _is_member(Group.id, member_id) if member_id is not None else false()
+    row = (await session.execute(select(Group, member_flag).where(Group.id == group_id))).first()
+    if row is None:
+        raise NotFound(f"Group {group_id} not found")
+    return row[0], bool(row[1])
+
+
+async def get_group(session: AsyncSession, *, group_id: int) -> Group:
+    group, _ = await load_group(session, group_id=group_id)
+    return group
+
+
+def _visible_groups(viewer: User) -> Select[Group]:
+    stmt = select(Group)
+    if not users.is_staff(viewer):
+        stmt = stmt.where(_is_member(Group.id, viewer.id))
+    return stmt
+
+
+async def list_groups(
+    session: AsyncSession, *, viewer: User, page: Page
+) -> tuple[Sequence[Group], int]:
+    """Groups the viewer may see (all for staff, their own for a `user`), oldest first."""
+    stmt = _visible_groups(viewer)
+    total = await count_rows(session, stmt.with_only_columns(Group.id))
+    groups = (await session.scalars(page.apply(stmt.order_by(Group.created_at, Group.id)))).all()
+    return groups, total
+
+
+async def list_members(session: AsyncSession, *, group_id: int) -> Sequence[GroupMember]:
+    """Members with their user and system role loaded, in joining order; one query."""
+    stmt = (
+        select(GroupMember)
+        .join(GroupMember.user)
+        .join(User.role)
+        .options(contains_eager(GroupMember.user).contains_eager(User.role))
+        .where(GroupMember.group_id == group_id)
+        .order_by(GroupMember.joined_at, GroupMember.user_id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def create_group(session: AsyncSession, *, creator: User, data: GroupCreate) -> Group:
+    """Create a group; the creator becomes its owner."""
+    group = Group(name=data.name, description=data.description, created_by=creator.id)
+    session.add(group)
+    await session.flush()
+    session.add(GroupMember(group_id=group.id, user_id=creator.id, role=GroupRole.OWNER.value))
+    await session.commit()
+    return await get_group(session, group_id=group.id)
+
+
+async def update_group(session: AsyncSession, *, group: Group, data: GroupUpdate) -> Group:
+    for field, value in data.changes().items():
+        setattr(group, field, value)
+    await session.commit()
+    return group
+
+
+async def delete_group(session: AsyncSession, *, group: Group) -> None:
+    """Delete a group; memberships and course assignments go with it (FK cascade)."""
+    await session.execute(delete(Group).where(Group.id == group.id))
+    await session.commit()
+
+
+async def add_member(
+    session: AsyncSession, *, group: Group, user_id: int, role: GroupRole
+) -> GroupMember:
+    """Add a user to the group; 404 unknown user, 400 already a member (also under a race)."""
+    await users.get_user(session, user_id=user_id)
+    already = await session.scalar(select(_is_member(group.id, user_id)))
+    if already:
+        raise Conflict("User is already a member of this group")
+    member = GroupMember(group_id=group.id, user_id=user_id, role=role.value)
+    session.add(member)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict("User is already a member of this group") from None
+    return member
+
+
+async def _lock_membership(session: AsyncSession, *, group: Group, user_id: int) -> GroupMember:
+    # Lock the group row first: membership changes of one group then run one at a time
+    # (PostgreSQL), so two owners removing each other cannot both see "another owner left".
+    await session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    member = await session.scalar(
+        select(GroupMember).where(GroupMember.group_id == group.id, GroupMember.user_id == user_id)
+    )
+    if member is None:
+        await session.rollback()
+        raise NotFound(f"User {user_id} is not a member of this group (not found)")
+    return member
+
+
+async def _ensure_other_owner(session: AsyncSession, *, group: Group, action: str) -> None:
+    owners = await session.scalar(
+        select(func.count()).where(
+            GroupMember.group_id == group.id, GroupMember.role == GroupRole.OWNER.value
+        )
+    )
+    if (owners or 0) <= 1:
+        await session.rollback()
+        raise Conflict(f"Cannot {action} the last owner of the group")
+
+
+async def remove_member(session: AsyncSession, *, group: Group, user_id: int) -> None:
+    """Remove a member; never the group's last owner."""
+    member = await _lock_membership(session, group=group, user_id=user_id)
+    if member.role == GroupRole.OWNER:
+        await _ensure_other_owner(session, group=group, action="remove")
+    await session.delete(member)
+    await session.commit()
+
+
+async def change_member_role(
+    session: AsyncSession, *, group: Group, user_id: int, role: GroupRole
+) -> GroupMember:
+    """Change a member's group role; never demote the group's last owner."""
+    member = await _lock_membership(session, group=group, user_id=user_id)
+    if member.role == GroupRole.OWNER and role != GroupRole.OWNER:
+        await _ensure_other_owner(session, group=group, action="demote")
+    member.role = role.value
+    await session.commit()
+    return member

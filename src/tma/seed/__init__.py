@@ -1,0 +1,1 @@
+"""Invented sample data (CSV files shipped in the package) and its loader."""

@@ -1,0 +1,84 @@
+"""User administration under /api/users (admin only)."""
+
+from fastapi import APIRouter, Response, status
+
+from tma.auth.dependencies import AdminUser
+from tma.core.db import SessionDep
+from tma.core.deps import HasherDep
+from tma.core.errors import responses
+from tma.core.pagination import PageDep, set_total
+from tma.users import service
+from tma.users.dependencies import UserIdPath, same_user_id
+from tma.users.models import SystemRole
+from tma.users.schemas import ProfileUpdate, RoleUpdate, StatusUpdate, UserCreate, UserRead
+
+router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
+
+
+@router.get("", response_model=list[UserRead], responses=responses(422))
+async def list_users(
+    _admin: AdminUser, session: SessionDep, page: PageDep, response: Response
+) -> list[UserRead]:
+    """Every user, oldest first."""
+    users, total = await service.list_users(session, page=page)
+    set_total(response, total)
+    return [UserRead.model_validate(u) for u in users]
+
+
+@router.get("/{user_id}", response_model=UserRead, responses=responses(404, 422))
+async def get_user(user_id: UserIdPath, _admin: AdminUser, session: SessionDep) -> UserRead:
+    """One user by id."""
+    return UserRead.model_validate(await service.get_user(session, user_id=user_id))
+
+
+@router.post(
+    "",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 422),
+)
+async def create_user(
+    body: UserCreate, _admin: AdminUser, session: SessionDep, hasher: HasherDep
+) -> UserRead:
+    """Create an account with any system role (default `user`)."""
+    role = await service.get_role(session, name=body.role or SystemRole.USER.value)
+    user = await service.create_user(session, data=body, role=role, hasher=hasher, verb="exists")
+    return UserRead.model_validate(user)
+
+
+@router.patch("/{user_id}", response_model=UserRead, responses=responses(404, 422))
+async def update_user(
+    user_id: UserIdPath, body: ProfileUpdate, _admin: AdminUser, session: SessionDep
+) -> UserRead:
+    """Edit a user's profile fields; an empty string clears a field."""
+    user = await service.get_user(session, user_id=user_id)
+    return UserRead.model_validate(await service.update_profile(session, user=user, data=body))
+
+
+@router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 404, 422)
+)
+async def delete_user(user_id: UserIdPath, admin: AdminUser, session: SessionDep) -> Response:
+    """Delete an account and its memberships; groups it created stay, creator null."""
+    await service.delete_user(session, actor=admin, user_id=user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/{user_id}/status", response_model=UserRead, responses=responses(400, 404, 422))
+async def set_status(
+    user_id: UserIdPath, body: StatusUpdate, admin: AdminUser, session: SessionDep
+) -> UserRead:
+    """Enable or disable an account (not your own)."""
+    same_user_id(user_id, body.user_id)
+    user = await service.set_active(session, actor=admin, user_id=user_id, is_active=body.is_active)
+    return UserRead.model_validate(user)
+
+
+@router.patch("/{user_id}/role", response_model=UserRead, responses=responses(400, 404, 422))
+async def set_role(
+    user_id: UserIdPath, body: RoleUpdate, admin: AdminUser, session: SessionDep
+) -> UserRead:
+    """Change an account's system role (not your own)."""
+    same_user_id(user_id, body.user_id)
+    user = await service.set_role(session, actor=admin, user_id=user_id, role_name=body.role)
+    return UserRead.model_validate(user)

@@ -1,0 +1,104 @@
+"""Request and response bodies of the users domain."""
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import field_validator
+
+from tma.core.schemas import ReadModel, WriteModel
+from tma.core.types import AvatarUrl, ChildSex, Email, Id, Password, ProfileName, RoleName, Username
+
+
+class RoleRead(ReadModel):
+    id: int
+    name: str
+    description: str | None
+
+
+class UserRead(ReadModel):
+    """A user as every endpoint returns it: never a password or its hash."""
+
+    id: int
+    username: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    child_name: str | None
+    child_sex_assigned_at_birth: str | None
+    child_dob: date | None
+    avatar_url: str | None
+    role: RoleRead
+    email_verified: bool
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "child_name",
+    "child_sex_assigned_at_birth",
+    "child_dob",
+    "avatar_url",
+)
+
+
+class ProfileFields(WriteModel):
+    """The profile a user or an admin may edit; an empty string clears a field to null."""
+
+    first_name: ProfileName | None = None
+    last_name: ProfileName | None = None
+    child_name: ProfileName | None = None
+    child_sex_assigned_at_birth: ChildSex | None = None
+    child_dob: date | None = None
+    avatar_url: AvatarUrl | None = None
+
+    @field_validator(*PROFILE_FIELDS, mode="before")
+    @classmethod
+    def _empty_is_null(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class ProfileUpdate(ProfileFields):
+    """PATCH body: only the fields sent change."""
+
+
+class UserCreate(ProfileFields):
+    """Register or admin-create: credentials, optional profile, optional system role."""
+
+    username: Username
+    email: Email
+    password: Password
+    # A free string on purpose: an unknown role is a business error (400), not a shape error.
+    role: RoleName | None = None
+
+
+class StatusUpdate(WriteModel):
+    """Enable or disable an account; `user_id`, when sent, must match the path."""
+
+    not_null = ("is_active",)
+
+    is_active: bool
+    user_id: Id | None = None
+
+
+class RoleUpdate(WriteModel):
+    """Change an account's system role; `user_id`, when sent, must match the path."""
+
+    role: RoleName
+    user_id: Id | None = None
+
+
+class DisableRequest(WriteModel):
+    """Body of PATCH /api/auth/users/disable."""
+
+    user_id: Id
+    is_active: bool
+
+
+class RoleRequest(WriteModel):
+    """Body of PATCH /api/auth/users/role."""
+
+    user_id: Id
+    role: RoleName

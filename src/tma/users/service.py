@@ -1,0 +1,142 @@
+"""The rules and queries of user accounts. Raises domain errors; owns its commits."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from tma.core.errors import Conflict, NotFound
+from tma.core.pagination import Page, count_rows
+from tma.core.security import PasswordHasher
+from tma.users.models import Role, SystemRole, User
+from tma.users.schemas import ProfileUpdate, UserCreate
+
+
+def _users() -> Select[User]:
+    # One query for a user and its role, always.
+    return select(User).join(User.role).options(contains_eager(User.role))
+
+
+async def get_user(session: AsyncSession, *, user_id: int) -> User:
+    """The user with this id, role loaded; NotFound otherwise."""
+    user = await session.scalar(_users().where(User.id == user_id))
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    return user
+
+
+async def find_user(session: AsyncSession, *, user_id: int) -> User | None:
+    """The user with this id (role loaded), or None."""
+    return await session.scalar(_users().where(User.id == user_id))
+
+
+async def find_by_username(session: AsyncSession, *, username: str) -> User | None:
+    """Case-insensitive lookup, as usernames are unique case-insensitively."""
+    stmt = _users().where(func.lower(User.username) == username.strip().lower())
+    return await session.scalar(stmt)
+
+
+async def list_users(session: AsyncSession, *, page: Page) -> tuple[Sequence[User], int]:
+    """Users oldest first, and how many there are in all."""
+    stmt = _users().order_by(User.created_at, User.id)
+    total = await count_rows(session, select(User.id))
+    users = (await session.scalars(page.apply(stmt))).all()
+    return users, total
+
+
+async def get_role(session: AsyncSession, *, name: str) -> Role:
+    """The system role called `name`; Conflict (400) when there is none."""
+    role = await session.scalar(select(Role).where(Role.name == name))
+    if role is None:
+        known = ", ".join(r.value for r in SystemRole)
+        raise Conflict(f"Unknown role '{name}'; known roles: {known}")
+    return role
+
+
+async def _ensure_unique(
+    session: AsyncSession, *, username: str, email: str, verb: str, exclude_id: int | None = None
+) -> None:
+    stmt = select(User.username, User.email).where(
+        (func.lower(User.username) == username.lower()) | (User.email == email)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    clash = (await session.execute(stmt.limit(1))).first()
+    if clash is None:
+        return
+    if clash.username.lower() == username.lower():
+        raise Conflict(f"Username already {verb}")
+    raise Conflict(f"Email already {verb}")
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    data: UserCreate,
+    role: Role,
+    hasher: PasswordHasher,
+    verb: str = "registered",
+) -> User:
+    """Create an account; a duplicate username or email is a Conflict ("already <verb>")."""
+    await _ensure_unique(session, username=data.username, email=data.email, verb=verb)
+    fields = data.model_dump(exclude={"password", "role"})
+    user = User(**fields, hashed_password=await hasher.hash(data.password), role_id=role.id)
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Two registrations raced past the check; the unique index decided. Same answer.
+        await session.rollback()
+        raise Conflict(f"Username or email already {verb}") from None
+    return await get_user(session, user_id=user.id)
+
+
+async def update_profile(session: AsyncSession, *, user: User, data: ProfileUpdate) -> User:
+    """Apply the profile fields that were sent."""
+    changes: dict[str, Any] = data.changes()
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await session.commit()
+    return await get_user(session, user_id=user.id)
+
+
+def _not_yourself(actor: User, user_id: int, action: str) -> None:
+    if actor.id == user_id:
+        raise Conflict(f"You cannot {action} your own account")
+
+
+async def set_active(session: AsyncSession, *, actor: User, user_id: int, is_active: bool) -> User:
+    """Enable or disable an account (never your own). Takes effect on its next request."""
+    _not_yourself(actor, user_id, "disable or enable")
+    user = await get_user(session, user_id=user_id)
+    user.is_active = is_active
+    await session.commit()
+    return await get_user(session, user_id=user_id)
+
+
+async def set_role(session: AsyncSession, *, actor: User, user_id: int, role_name: str) -> User:
+    """Change an account's system role (never your own). Takes effect on its next request."""
+    role = await get_role(session, name=role_name)
+    _not_yourself(actor, user_id, "change the role of")
+    user = await get_user(session, user_id=user_id)
+    user.role_id = role.id
+    await session.commit()
+    return await get_user(session, user_id=user_id)
+
+
+async def delete_user(session: AsyncSession, *, actor: User, user_id: int) -> None:
+    """Delete an account; memberships go with it, created groups keep a null creator."""
+    _not_yourself(actor, user_id, "delete")
+    result = await session.execute(delete(User).where(User.id == user_id))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise NotFound(f"User {user_id} not found")
+    await session.commit()
+
+
+def is_staff(user: User) -> bool:
+    """Managers and admins see and manage every group and course."""
+    return user.role.name in (SystemRole.ADMIN, SystemRole.MANAGER)

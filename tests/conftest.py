@@ -1,0 +1,274 @@
+"""The workshop's fixtures. Use them by name; you never need to read this file.
+
+Database: SQLite in a temporary file by default; set `TMA_TEST_DATABASE_URL`
+(e.g. `postgresql+asyncpg://postgres@127.0.0.1:5432/test`) to run the very same
+suite on PostgreSQL. The schema is built once per run by the real Alembic
+migrations; every test that asks for the database starts with it empty but for
+the three system roles.
+
+| fixture | gives |
+|---|---|
+| `client` | `httpx.AsyncClient` on the app (ASGI, base URL `http://test`) |
+| `test_db` | the test's fresh database (`.session()` opens a SQLAlchemy session) |
+| `admin_user` / `auth_headers` | admin `admin` (admin@test.com) and its bearer headers |
+| `manager_user` / `manager_headers` | manager `manager` and its headers |
+| `test_user` / `user_headers` | user `testuser`, password `testpass`, and its headers |
+| `make_auth_headers` | `make_auth_headers(user)` -> headers with a fresh real token |
+| `make_user`, `make_group`, `add_member`, `make_course`, `assign_course` | one-line data |
+| `count_queries` | `with count_queries() as q: ...; q.count` SQL statements issued |
+"""
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from factories import (
+    TestDatabase,
+    create_course,
+    create_group,
+    create_user,
+)
+from factories import (
+    add_member as _add_member,
+)
+from factories import (
+    assign_course as _assign_course,
+)
+from tma.core import migrate
+from tma.core.config import Settings
+from tma.core.security import create_access_token
+from tma.courses.models import Course, GroupCourse
+from tma.groups.models import Group, GroupMember
+from tma.main import create_app
+from tma.users.models import User
+
+TEST_DATABASE_URL_ENV = "TMA_TEST_DATABASE_URL"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get(TEST_DATABASE_URL_ENV)
+    return f"database under test: {url or 'SQLite (temporary file)'}"
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    except OSError as exc:  # refused connection: say so loudly, never skip
+        pytest.exit(f"{TEST_DATABASE_URL_ENV} is set but PostgreSQL is unreachable: {exc}", 3)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of the database under test (SQLite file unless TMA_TEST_DATABASE_URL)."""
+    return os.environ.get(TEST_DATABASE_URL_ENV) or (
+        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def test_settings(database_url: str) -> Settings:
+    """Settings of the app under test: test database, a cheap (but real) argon2 cost."""
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8,
+        log_level="WARNING",
+        db_pool_size=5,
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(test_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The application, built once per run on a freshly migrated database."""
+    if test_settings.database_url.startswith("postgresql"):
+        await _reset_postgres_schema(test_settings.database_url)
+    # Alembic's env runs its own event loop; keep it off ours.
+    import anyio.to_thread
+
+    await anyio.to_thread.run_sync(migrate.upgrade, test_settings.database_url)
+    application = create_app(test_settings)
+    yield application
+    await application.state.db.dispose()
+
+
+@pytest_asyncio.fixture
+async def test_db(app: FastAPI) -> TestDatabase:
+    """A database fresh for this test: schema present, roles seeded, no other rows."""
+    database = TestDatabase(db=app.state.db, hasher=app.state.hasher)
+    await database.clear()
+    app.state.login_throttle.reset()
+    return database
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that calls the app in-process, as a real client would."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+# --- users and their headers -------------------------------------------------------------
+
+
+@pytest.fixture
+def make_auth_headers(test_settings: Settings) -> Callable[[User], dict[str, str]]:
+    """`make_auth_headers(user)` -> `{"Authorization": "Bearer <real JWT>"}` for any user."""
+
+    def make(user: User) -> dict[str, str]:
+        return {"Authorization": f"Bearer {create_access_token(user.id, test_settings)}"}
+
+    return make
+
+
+@pytest.fixture
+def make_user(test_db: TestDatabase) -> Callable[..., Awaitable[User]]:
+    """`await make_user(username=..., role="user"|"manager"|"admin", password=..., ...)`.
+
+    Every argument is optional: a unique username and `<username>@test.com` by default,
+    password `testpass`; profile fields (first_name, child_dob, ...) pass through.
+    """
+
+    async def make(**kwargs: Any) -> User:
+        return await create_user(test_db, **kwargs)
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def admin_user(test_db: TestDatabase) -> User:
+    """An admin: username `admin`, email `admin@test.com`, password `testpass`."""
+    return await create_user(test_db, username="admin", email="admin@test.com", role="admin")
+
+
+@pytest_asyncio.fixture
+async def manager_user(test_db: TestDatabase) -> User:
+    """A manager: username `manager`, email `manager@test.com`, password `testpass`."""
+    return await create_user(test_db, username="manager", email="manager@test.com", role="manager")
+
+
+@pytest_asyncio.fixture
+async def test_user(test_db: TestDatabase) -> User:
+    """A regular user (a parent): username `testuser`, password `testpass`."""
+    return await create_user(
+        test_db, username="testuser", email="testuser@test.com", password="testpass"
+    )
+
+
+@pytest.fixture
+def auth_headers(
+    admin_user: User, make_auth_headers: Callable[[User], dict[str, str]]
+) -> dict[str, str]:
+    """Bearer headers for `admin_user` (a real token, checked by the real auth code)."""
+    return make_auth_headers(admin_user)
+
+
+@pytest.fixture
+def manager_headers(
+    manager_user: User, make_auth_headers: Callable[[User], dict[str, str]]
+) -> dict[str, str]:
+    """Bearer headers for `manager_user`."""
+    return make_auth_headers(manager_user)
+
+
+@pytest.fixture
+def user_headers(
+    test_user: User, make_auth_headers: Callable[[User], dict[str, str]]
+) -> dict[str, str]:
+    """Bearer headers for `test_user`."""
+    return make_auth_headers(test_user)
+
+
+# --- groups and courses ------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_group(test_db: TestDatabase, manager_user: User) -> Callable[..., Awaitable[Group]]:
+    """`await make_group(name=..., description=..., creator=user)`; creator (owner)
+    defaults to `manager_user`."""
+
+    async def make(*, creator: User | None = None, **kwargs: Any) -> Group:
+        return await create_group(test_db, creator=creator or manager_user, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def add_member(test_db: TestDatabase) -> Callable[..., Awaitable[GroupMember]]:
+    """`await add_member(group, user, role="member"|"moderator"|"owner")`."""
+
+    async def add(group: Group, user: User, role: str = "member") -> GroupMember:
+        return await _add_member(test_db, group=group, user=user, role=role)
+
+    return add
+
+
+@pytest.fixture
+def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
+    """`await make_course(title=..., description=...)`."""
+
+    async def make(**kwargs: Any) -> Course:
+        return await create_course(test_db, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]]:
+    """`await assign_course(group, course, ordering=None)`."""
+
+    async def assign(group: Group, course: Course, ordering: int | None = None) -> GroupCourse:
+        return await _assign_course(test_db, group=group, course=course, ordering=ordering)
+
+    return assign
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+@dataclass
+class QueryCounter:
+    """SQL statements seen while the `count_queries()` block ran."""
+
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManager[QueryCounter]]:
+    """`with count_queries() as q: await client.get(...)` then `q.count`."""
+    engine = app.state.db.engine.sync_engine
+
+    @contextlib.contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+
+        def record(*args: Any) -> None:
+            counter.statements.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting

@@ -1,0 +1,120 @@
+"""One-line builders for test data, through the service layer (fast, no HTTP).
+
+Every builder takes the test database (`test_db`) and returns the ORM object it made,
+so a test can use `.id`, `.username`, `.role.name` and so on. The `conftest.py`
+fixtures `make_user`, `make_group`, `make_course`, `add_member` and `assign_course`
+wrap these with the database already bound; use those in tests.
+"""
+
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tma.core.db import Database
+from tma.core.security import PasswordHasher
+from tma.courses import service as courses
+from tma.courses.models import Course, GroupCourse
+from tma.courses.schemas import CourseCreate
+from tma.groups import service as groups
+from tma.groups.models import Group, GroupMember, GroupRole
+from tma.groups.schemas import GroupCreate
+from tma.users import service as users
+from tma.users.models import User
+from tma.users.schemas import UserCreate
+
+_serial = count(1)
+
+# Every table a test may write, children first; roles stay (seeded by the migration).
+TABLES = ("group_courses", "course_modules", "courses", "group_members", "groups", "users")
+
+
+def unique(prefix: str) -> str:
+    """A name no other call in this run returns, e.g. `unique("group")` -> "group-17"."""
+    return f"{prefix}-{next(_serial)}"
+
+
+@dataclass
+class TestDatabase:
+    """The database of one test: empty but for the three system roles."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    db: Database
+    hasher: PasswordHasher
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self.db.sessionmaker
+
+    def session(self) -> AsyncSession:
+        """A new session; use as `async with test_db.session() as session:`."""
+        return self.db.sessionmaker()
+
+    async def clear(self) -> None:
+        """Delete every row except the roles: cheaper than rebuilding the schema."""
+        async with self.db.engine.begin() as conn:
+            for table in TABLES:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+async def create_user(
+    test_db: TestDatabase,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    password: str = "testpass",
+    role: str = "user",
+    is_active: bool = True,
+    **profile: Any,
+) -> User:
+    """A user with a real (test-cost) password hash; `role` is user, manager or admin."""
+    username = username or unique("user")
+    data = UserCreate(
+        username=username, email=email or f"{username}@test.com", password=password, **profile
+    )
+    async with test_db.session() as session:
+        role_row = await users.get_role(session, name=role)
+        user = await users.create_user(session, data=data, role=role_row, hasher=test_db.hasher)
+        if not is_active:
+            user.is_active = False
+            await session.commit()
+        return user
+
+
+async def create_group(
+    test_db: TestDatabase, *, creator: User, name: str | None = None, description: str | None = None
+) -> Group:
+    """A group created by `creator`, who becomes its owner (member_count 1)."""
+    async with test_db.session() as session:
+        data = GroupCreate(name=name or unique("group"), description=description)
+        return await groups.create_group(session, creator=creator, data=data)
+
+
+async def add_member(
+    test_db: TestDatabase, *, group: Group, user: User, role: str = "member"
+) -> GroupMember:
+    """Put `user` in `group` with the given group role (member, moderator, owner)."""
+    async with test_db.session() as session:
+        return await groups.add_member(session, group=group, user_id=user.id, role=GroupRole(role))
+
+
+async def create_course(
+    test_db: TestDatabase, *, title: str | None = None, description: str | None = None
+) -> Course:
+    """A course with no modules."""
+    async with test_db.session() as session:
+        data = CourseCreate(title=title or unique("course"), description=description)
+        return await courses.create_course(session, data=data)
+
+
+async def assign_course(
+    test_db: TestDatabase, *, group: Group, course: Course, ordering: int | None = None
+) -> GroupCourse:
+    """Assign `course` to `group`, last unless `ordering` is given."""
+    async with test_db.session() as session:
+        return await courses.assign_course(
+            session, group=group, course_id=course.id, ordering=ordering
+        )
