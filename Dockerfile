@@ -1,0 +1,20 @@
+# The TMA backend in a container, installed with Poetry from the committed lock file.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    POETRY_VIRTUALENVS_IN_PROJECT=true \
+    POETRY_NO_INTERACTION=1
+
+WORKDIR /app
+RUN pip install --no-cache-dir "poetry==2.5.1"
+
+COPY pyproject.toml poetry.lock README.md ./
+RUN poetry install --no-root
+
+COPY . .
+RUN poetry install
+
+EXPOSE 8000
+# Migrate, load the sample data into an empty database, serve on all interfaces.
+CMD ["sh", "-c", "poetry run tma db upgrade && poetry run tma seed --if-empty && poetry run tma serve --host 0.0.0.0 --port 8000"]
