@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET_KEY = "dev-secret-change-me"  # noqa: S105 - refused in production mode
+DEFAULT_SECRET_KEY = "development-only-secret-change-me-in-production"  # noqa: S105 - refused in production
 MIN_PRODUCTION_SECRET_LENGTH = 32
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path.cwd() / 'tma.db'}"
 

@@ -28,6 +28,14 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _route_template(scope: Scope) -> str:
+    """The matched route's full template (`/api/groups/{group_id}`), else the raw path."""
+    # FastAPI composes router prefixes lazily; the full template lives on its route context.
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return str(template or scope["path"])
+
+
 def _too_large_response(limit: int) -> tuple[bytes, int]:
     body = json.dumps({"detail": f"Request body larger than {limit} bytes"}).encode()
     return body, 413
@@ -107,12 +115,11 @@ class RequestMiddleware:
     def _log(scope: Scope, status: int, started: float, request_id: bytes) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return
-        route = scope.get("route")
         logger.info(
             "request",
             extra={
                 "method": scope["method"],
-                "route": getattr(route, "path", None) or scope["path"],
+                "route": _route_template(scope),
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "request_id": request_id.decode(),

@@ -1,0 +1,1 @@
+"""Test-support tooling shipped with the TMA backend (pytest plugins and helpers)."""
