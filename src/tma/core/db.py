@@ -59,12 +59,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _same_as_created(context: Any) -> datetime:
+    # A new row's updated_at equals its created_at to the microsecond, so "was it edited?"
+    # is `updated_at > created_at`.
+    created = context.get_current_parameters().get("created_at")
+    return created if isinstance(created, datetime) else utcnow()
+
+
 class TimestampMixin:
     """`created_at` and `updated_at`, set by the application in UTC."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime(), default=_same_as_created, onupdate=utcnow, nullable=False
     )
 
 

@@ -72,7 +72,8 @@ async def update_course(session: AsyncSession, *, course: Course, data: CourseUp
     for field, value in data.changes().items():
         setattr(course, field, value)
     await session.commit()
-    return course
+    # The UPDATE expires the module_count expression; reload it here, not lazily (async).
+    return await get_course(session, course_id=course.id)
 
 
 async def delete_course(session: AsyncSession, *, course: Course) -> None:
@@ -126,5 +127,5 @@ async def unassign_course(session: AsyncSession, *, group: Group, course_id: int
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         await session.rollback()
-        raise NotFound(f"Course {course_id} is not assigned to this group (not found)")
+        raise NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
     await session.commit()

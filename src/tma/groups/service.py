@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, select
+from sqlalchemy import ColumnElement, Select, delete, exists, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
@@ -80,7 +80,8 @@ async def update_group(session: AsyncSession, *, group: Group, data: GroupUpdate
     for field, value in data.changes().items():
         setattr(group, field, value)
     await session.commit()
-    return group
+    # The UPDATE expires the member_count expression; reload it here, not lazily (async).
+    return await get_group(session, group_id=group.id)
 
 
 async def delete_group(session: AsyncSession, *, group: Group) -> None:
@@ -108,15 +109,21 @@ async def add_member(
 
 
 async def _lock_membership(session: AsyncSession, *, group: Group, user_id: int) -> GroupMember:
-    # Lock the group row first: membership changes of one group then run one at a time
-    # (PostgreSQL), so two owners removing each other cannot both see "another owner left".
-    await session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    # Lock the group first: membership changes of one group then run one at a time, so two
+    # owners removing each other cannot both see "another owner left".
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and its driver opens a transaction only at the first
+        # write: a write that changes nothing takes the database's write lock now.
+        keep = update(Group).where(Group.id == group.id).values(updated_at=Group.updated_at)
+        await session.execute(keep.execution_options(synchronize_session=False))
+    else:
+        await session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
     member = await session.scalar(
         select(GroupMember).where(GroupMember.group_id == group.id, GroupMember.user_id == user_id)
     )
     if member is None:
         await session.rollback()
-        raise NotFound(f"User {user_id} is not a member of this group (not found)")
+        raise NotFound(f"Membership not found: user {user_id} is not a member of this group")
     return member
 
 
