@@ -7,13 +7,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-pg lint fmt check-migrations clean
+.PHONY: help install run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install and run the whole suite (SQLite; TMA_TEST_DATABASE_URL for PostgreSQL)"
 	@echo "make lint   - ruff check, ruff format --check, mypy, alembic check"
 	@echo "make fmt    - ruff format and ruff check --fix"
+	@echo "make bench  - benchmark on PostgreSQL (docs/performance.md); not part of make test"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,26 @@ check-migrations: install
 	@rm -f .venv/alembic-check.db
 	TMA_DATABASE_URL=sqlite+aiosqlite:///.venv/alembic-check.db $(BIN)/tma db upgrade >/dev/null
 	TMA_DATABASE_URL=sqlite+aiosqlite:///.venv/alembic-check.db $(BIN)/alembic check
+
+# Schemathesis against a real server, every operation as admin, manager, user and anonymous.
+FUZZ_ARGS := -q -p no:randomly -p no:tma.testing.contract_coverage
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-150} $(BIN)/python -m pytest bench/fuzz.py $(FUZZ_ARGS)
+
+# The short deterministic slice CI runs.
+fuzz-ci: install
+	FUZZ_EXAMPLES=10 $(BIN)/python -m pytest bench/fuzz.py $(FUZZ_ARGS)
+
+# 50 clients for 60 s against several uvicorn workers on PostgreSQL (database tma_load).
+LOAD_ARGS ?=
+load: install
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
+
+# Throughput, latency, statements per request and memory at N = 10, 100, 1000 on PostgreSQL
+# (TMA_BENCH_DATABASE_URL, default database tma_bench); uses wrk when installed. ~5 minutes.
+# Writes bench/results/<date>.json and .png; see docs/performance.md. Not part of `make test`.
+bench: install
+	$(BIN)/python -m bench.run
 
 fmt: install
 	$(BIN)/ruff format .

@@ -8,12 +8,14 @@ from tma.core.config import Settings
 from tma.core.security import PasswordHasher
 
 
-def app_settings(request: Request) -> Settings:
+# `async def` although nothing is awaited: FastAPI runs a plain `def` dependency in a worker
+# thread, a thread hop per request for a dictionary lookup (see docs/performance.md).
+async def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def password_hasher(request: Request) -> PasswordHasher:
+async def password_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
 

@@ -4,10 +4,12 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger("tma.errors")
 
@@ -99,6 +101,24 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+# FastAPI's answer when the body cannot be decoded (not UTF-8, nested too deep): malformed
+# input, so 422 like any other undecodable JSON, not a 400 business-rule conflict.
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (the router's 405 names only one route's)."""
+    expand = getattr(fastapi_routing, "iter_route_contexts", None)
+    routes = list(request.app.router.routes)
+    scope = {"type": "http", "path": request.scope["path"], "method": request.method}
+    methods: set[str] = set()
+    for route in expand(routes) if expand else routes:
+        match, _ = route.matches({**scope, "root_path": "", "path_params": {}})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors, HTTP errors, validation errors and the unexpected to JSON."""
 
@@ -107,10 +127,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
-        )
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+            problem = {"loc": ["body"], "msg": "Body is not valid JSON", "type": "json_invalid"}
+            return JSONResponse({"detail": [problem]}, 422)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

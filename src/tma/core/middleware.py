@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("tma.access")
@@ -24,8 +25,12 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """An HTTP error, so FastAPI's body reader re-raises it (as 413) instead of turning it
+    into its generic 400 "error parsing the body"."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body larger than {limit} bytes")
 
 
 def _route_template(scope: Scope) -> str:
@@ -34,11 +39,6 @@ def _route_template(scope: Scope) -> str:
     context = scope.get("fastapi", {}).get("effective_route_context")
     template = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
     return str(template or scope["path"])
-
-
-def _too_large_response(limit: int) -> tuple[bytes, int]:
-    body = json.dumps({"detail": f"Request body larger than {limit} bytes"}).encode()
-    return body, 413
 
 
 class RequestMiddleware:
@@ -59,11 +59,12 @@ class RequestMiddleware:
         request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex.encode()
         limit = self.max_body_bytes
         status = 500
+        responded = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 out = [(k, v) for k, v in message.get("headers", []) if k != b"server"]
                 out.extend(SECURITY_HEADERS)
                 out.append((REQUEST_ID_HEADER, request_id))
@@ -85,7 +86,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         try:
@@ -93,12 +94,25 @@ class RequestMiddleware:
         except BodyTooLarge:
             await self._reject(send_wrapper, limit)
             status = 413
+        except Exception:
+            # The app's 500 handler runs in Starlette's outermost middleware, outside this one:
+            # answer here so a 500 too carries the security headers and the request id. The
+            # exception goes on up to be logged; the response is already sent.
+            if not responded:
+                await self._send_json(send_wrapper, 500, {"detail": "Internal server error"})
+            status = 500
+            raise
         finally:
             self._log(scope, status, started, request_id)
 
     @staticmethod
     async def _reject(send: Any, limit: int) -> None:
-        body, code = _too_large_response(limit)
+        detail = f"Request body larger than {limit} bytes"
+        await RequestMiddleware._send_json(send, 413, {"detail": detail})
+
+    @staticmethod
+    async def _send_json(send: Any, code: int, content: dict[str, Any]) -> None:
+        body = json.dumps(content).encode()
         await send(
             {
                 "type": "http.response.start",

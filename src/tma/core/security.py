@@ -1,11 +1,12 @@
 """Password hashing and JWT, nothing else."""
 
+import os
 import secrets
 from datetime import timedelta
 from typing import Any
 
 import jwt
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
@@ -32,18 +33,29 @@ class PasswordHasher:
         )
         # Verified against when the username is unknown, so both failures cost the same time.
         self._dummy = self._hash.hash("not-a-real-password-0000")
+        # At most one hash per core at a time. More threads (anyio's default is 40) add no
+        # throughput, each holds memory_kib of RAM, and they crowd the event loop's thread off
+        # the CPU; extra logins wait their turn instead. See docs/performance.md.
+        self.workers = max(1, os.cpu_count() or 1)
+        self._limiter: CapacityLimiter | None = None
+
+    def _threads(self) -> CapacityLimiter:
+        # Made on first use, inside the running event loop.
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.workers)
+        return self._limiter
 
     def hash_sync(self, password: str) -> str:
         return self._hash.hash(password)
 
     async def hash(self, password: str) -> str:
         # argon2 releases the GIL: threads keep the loop free and use every core.
-        return await to_thread.run_sync(self._hash.hash, password)
+        return await to_thread.run_sync(self._hash.hash, password, limiter=self._threads())
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """True when `password` matches `hashed`; with `hashed=None` spends the same time."""
         target = hashed if hashed is not None else self._dummy
-        ok = await to_thread.run_sync(self._safe_verify, password, target)
+        ok = await to_thread.run_sync(self._safe_verify, password, target, limiter=self._threads())
         return ok and hashed is not None
 
     def _safe_verify(self, password: str, hashed: str) -> bool:

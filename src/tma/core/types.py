@@ -1,8 +1,9 @@
 """Constrained field types shared by the schemas: they turn bad input into 422, never 500."""
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
 
 MAX_ID = 2**63 - 1
 
@@ -36,6 +37,16 @@ Description = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
 ProfileName = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
 AvatarUrl = Annotated[str, Field(max_length=500), AfterValidator(_no_nul)]
 ChildSex = Annotated[str, Field(max_length=20), AfterValidator(_no_nul)]
+
+
+def _date_text_only(value: Any) -> Any:
+    # Pydantic would read a number as a Unix timestamp (0 -> 1970-01-01); a date is text.
+    if not isinstance(value, str | date):
+        raise ValueError("must be a date as text, YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_text_only)]
 
 
 def _lower(value: str) -> str:

@@ -5,22 +5,22 @@ from fastapi import APIRouter, Response, status
 from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, set_total
+from tma.core.pagination import PageDep, list_response
+from tma.core.schemas import row_list_adapter
 from tma.courses import service
 from tma.courses.dependencies import AdminCourse, VisibleCourse
 from tma.courses.schemas import CourseCreate, CourseDetail, CourseRead, CourseUpdate, ModuleRead
+
+_COURSE_LIST = row_list_adapter(CourseRead)
 
 router = APIRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
 
 
 @router.get("", response_model=list[CourseRead], responses=responses(422))
-async def list_courses(
-    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
-) -> list[CourseRead]:
+async def list_courses(user: CurrentUser, session: SessionDep, page: PageDep) -> Response:
     """Courses you may see: all for managers and admins, your groups' for users."""
-    courses, total = await service.list_courses(session, viewer=user, page=page)
-    set_total(response, total)
-    return [CourseRead.model_validate(c) for c in courses]
+    rows, total = await service.list_course_rows(session, viewer=user, page=page)
+    return list_response(_COURSE_LIST, rows, total)
 
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))

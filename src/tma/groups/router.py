@@ -5,7 +5,8 @@ from fastapi import APIRouter, Response, status
 from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, set_total
+from tma.core.pagination import PageDep, list_response, set_total
+from tma.core.schemas import row_list_adapter
 from tma.courses import service as courses
 from tma.courses.dependencies import CourseIdPath
 from tma.courses.schemas import CourseRead
@@ -26,6 +27,8 @@ from tma.groups.schemas import (
     MemberRoleUpdate,
 )
 from tma.users.dependencies import UserIdPath
+
+_GROUP_LIST = row_list_adapter(GroupRead)
 
 router = APIRouter(prefix="/groups", tags=["groups"], responses=responses(401, 403))
 
@@ -49,13 +52,10 @@ def _member_read(member: GroupMember) -> MemberRead:
 
 
 @router.get("", response_model=list[GroupRead], responses=responses(422))
-async def list_groups(
-    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
-) -> list[GroupRead]:
+async def list_groups(user: CurrentUser, session: SessionDep, page: PageDep) -> Response:
     """Groups you may see: every group for managers and admins, your own for users."""
-    groups, total = await service.list_groups(session, viewer=user, page=page)
-    set_total(response, total)
-    return [GroupRead.model_validate(g) for g in groups]
+    rows, total = await service.list_group_rows(session, viewer=user, page=page)
+    return list_response(_GROUP_LIST, rows, total)
 
 
 @router.get("/{group_id}", response_model=GroupDetail, responses=responses(404, 422))

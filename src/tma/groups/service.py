@@ -3,13 +3,22 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    exists,
+    false,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, count_rows
+from tma.core.pagination import Page, count_rows, row_dicts
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
 from tma.users import service as users
@@ -51,6 +60,27 @@ async def list_groups(
     total = await count_rows(session, stmt.with_only_columns(Group.id))
     groups = (await session.scalars(page.apply(stmt.order_by(Group.created_at, Group.id)))).all()
     return groups, total
+
+
+_GROUP_COLUMNS = (
+    Group.id,
+    Group.name,
+    Group.description,
+    Group.created_by,
+    Group.created_at,
+    Group.updated_at,
+    Group.member_count,
+)
+
+
+async def list_group_rows(
+    session: AsyncSession, *, viewer: User, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """`list_groups` as plain rows (the columns of `GroupRead`): no ORM object per group."""
+    stmt = _visible_groups(viewer)
+    total = await count_rows(session, stmt.with_only_columns(Group.id))
+    rows_stmt = stmt.with_only_columns(*_GROUP_COLUMNS).order_by(Group.created_at, Group.id)
+    return row_dicts(await session.execute(page.apply(rows_stmt))), total
 
 
 async def list_members(session: AsyncSession, *, group_id: int) -> Sequence[GroupMember]:

@@ -1,12 +1,22 @@
 """Request and response bodies of the users domain."""
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import field_validator
 
 from tma.core.schemas import ReadModel, WriteModel
-from tma.core.types import AvatarUrl, ChildSex, Email, Id, Password, ProfileName, RoleName, Username
+from tma.core.types import (
+    AvatarUrl,
+    ChildSex,
+    Email,
+    Id,
+    IsoDate,
+    Password,
+    ProfileName,
+    RoleName,
+    Username,
+)
 
 
 class RoleRead(ReadModel):
@@ -51,7 +61,8 @@ class ProfileFields(WriteModel):
     last_name: ProfileName | None = None
     child_name: ProfileName | None = None
     child_sex_assigned_at_birth: ChildSex | None = None
-    child_dob: date | None = None
+    # "" is accepted (and documented) as "clear": the validator below makes it null.
+    child_dob: IsoDate | Literal[""] | None = None
     avatar_url: AvatarUrl | None = None
 
     @field_validator(*PROFILE_FIELDS, mode="before")
