@@ -1,12 +1,15 @@
 """Password hashing and JWT, nothing else."""
 
+import asyncio
+import contextlib
 import os
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import jwt
-from anyio import CapacityLimiter, to_thread
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
@@ -15,6 +18,16 @@ from tma.core.config import Settings
 from tma.core.db import utcnow
 
 JWT_ALGORITHM = "HS256"
+
+# Hashing threads run at a lower CPU priority than the event loop's thread (Linux applies
+# `nice` per thread): a login flood then takes the CPU the other requests leave, instead of
+# taking turns with them (docs/performance.md).
+HASH_THREAD_NICE = 10
+
+
+def _lower_thread_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
 
 
 class PasswordHasher:
@@ -33,29 +46,29 @@ class PasswordHasher:
         )
         # Verified against when the username is unknown, so both failures cost the same time.
         self._dummy = self._hash.hash("not-a-real-password-0000")
-        # At most one hash per core at a time. More threads (anyio's default is 40) add no
-        # throughput, each holds memory_kib of RAM, and they crowd the event loop's thread off
-        # the CPU; extra logins wait their turn instead. See docs/performance.md.
+        # One hashing thread per core, of their own. More threads (anyio's pool has 40) add
+        # no throughput, each holds memory_kib of RAM, and they crowd the event loop's thread
+        # off the CPU; extra logins wait their turn instead. See docs/performance.md.
         self.workers = max(1, os.cpu_count() or 1)
-        self._limiter: CapacityLimiter | None = None
-
-    def _threads(self) -> CapacityLimiter:
-        # Made on first use, inside the running event loop.
-        if self._limiter is None:
-            self._limiter = CapacityLimiter(self.workers)
-        return self._limiter
+        self._threads = ThreadPoolExecutor(
+            max_workers=self.workers,
+            thread_name_prefix="tma-hash",
+            initializer=_lower_thread_priority,
+        )
 
     def hash_sync(self, password: str) -> str:
         return self._hash.hash(password)
 
     async def hash(self, password: str) -> str:
         # argon2 releases the GIL: threads keep the loop free and use every core.
-        return await to_thread.run_sync(self._hash.hash, password, limiter=self._threads())
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._hash.hash, password)
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """True when `password` matches `hashed`; with `hashed=None` spends the same time."""
         target = hashed if hashed is not None else self._dummy
-        ok = await to_thread.run_sync(self._safe_verify, password, target, limiter=self._threads())
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(self._threads, self._safe_verify, password, target)
         return ok and hashed is not None
 
     def _safe_verify(self, password: str, hashed: str) -> bool:

@@ -1,0 +1,1 @@
+"""The performance harness behind `make bench` (never imported by the product)."""

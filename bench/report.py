@@ -1,0 +1,218 @@
+"""Targets, ratios and the terminal table: pure functions over the results dict.
+
+Kept apart from the runner so the smoke test can check them without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# The older backend, measured on this kind of machine (issue 6): req/s and statements.
+OLDER: dict[str, dict[int, float]] = {
+    "GET /api/groups": {10: 163, 100: 24, 1000: 2},
+    "GET /api/courses": {1000: 45},
+    "GET /api/users": {1000: 1.5},
+    "GET /api/groups/{id}": {10: 290},
+    "GET /api/auth/me": {10: 690},
+    "POST /api/auth/login": {10: 4},
+}
+
+ENDPOINTS = (
+    "GET /api/groups",
+    "GET /api/courses",
+    "GET /api/users",
+    "GET /api/groups/{id}",
+    "GET /api/courses/{id}",
+    "GET /api/auth/me",
+    "POST /api/auth/login",
+    "POST /api/groups",
+)
+# Lists and details: at most this many statements per request.
+READS = ENDPOINTS[:6]
+MAX_READ_STATEMENTS = 3
+USERS_N = 1000  # 1 admin + 1000 groups x 10 members = 10,001 users
+ME_P99_LIMIT_MS = 50.0
+RSS_LIMIT_MB = 150.0
+CEILING_SHARE = 0.75
+LOGIN_CORE_FACTOR = 1.2  # login req/s above this many single-core hash rates = parallel
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    limit: str
+    ok: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "measured": self.measured, "limit": self.limit, "pass": self.ok}
+
+
+def ratio(value: float, ceiling: float) -> float:
+    """`value` as a share of `ceiling` (0 when there is no ceiling)."""
+    return round(value / ceiling, 3) if ceiling > 0 else 0.0
+
+
+def _runs(results: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {int(run["n"]): run for run in results["runs"]}
+
+
+def evaluate(results: dict[str, Any]) -> list[Target]:
+    """Every target line of issue 6, against the measured results."""
+    runs = _runs(results)
+    ns = sorted(runs)
+    out: list[Target] = []
+
+    # Statements per request: the same at every N, and at most 3 for lists and details.
+    for name in ENDPOINTS:
+        counts = [runs[n]["endpoints"][name]["statements"] for n in ns]
+        same = len(set(counts)) == 1
+        shown = " / ".join(f"{c:g}" for c in counts)
+        if name in READS:
+            ok = same and max(counts) <= MAX_READ_STATEMENTS
+            out.append(Target(f"{name}: statements/request", shown, "same at every N, <= 3", ok))
+        else:
+            out.append(Target(f"{name}: statements/request", shown, "same at every N", same))
+
+    groups = "GET /api/groups"
+    for n, factor in ((1000, 40), (10, 3)):
+        if n in runs:
+            rps = runs[n]["endpoints"][groups]["rps"]
+            need = factor * OLDER[groups][n]
+            out.append(
+                Target(
+                    f"{groups} at N={n}: req/s",
+                    f"{rps:.0f} ({rps / OLDER[groups][n]:.0f}x older)",
+                    f">= {need:g} ({factor}x older {OLDER[groups][n]:g})",
+                    rps >= need,
+                )
+            )
+
+    select1 = results["ceilings"]["select1"]["rps"]
+    for name in ("GET /api/auth/me", "GET /api/groups/{id}"):
+        shares = [ratio(runs[n]["endpoints"][name]["rps"], select1) for n in ns]
+        out.append(
+            Target(
+                f"{name}: share of SELECT 1 ceiling",
+                " / ".join(f"{s:.0%}" for s in shares),
+                f">= {CEILING_SHARE:.0%} at every N (ceiling {select1:.0f} req/s)",
+                min(shares) >= CEILING_SHARE,
+            )
+        )
+
+    users = "GET /api/users"
+    if USERS_N in runs:
+        run = runs[USERS_N]
+        rps = run["endpoints"][users]["rps"]
+        need = 5 * OLDER[users][USERS_N]
+        out.append(
+            Target(
+                f"{users} with {run['seeded']['users']:,} users: req/s",
+                f"{rps:.1f} ({rps / OLDER[users][USERS_N]:.0f}x older)",
+                f">= {need:g} (5x older {OLDER[users][USERS_N]:g})",
+                rps >= need,
+            )
+        )
+        rss = run["rss_mb"]["after_users"]
+        out.append(
+            Target(
+                f"{users} with {run['seeded']['users']:,} users: peak RSS",
+                f"{rss:.0f} MB",
+                f"< {RSS_LIMIT_MB:.0f} MB",
+                rss < RSS_LIMIT_MB,
+            )
+        )
+
+    flood = results["flood"]
+    me_p99 = flood["me"]["p99_ms"]
+    out.append(
+        Target(
+            "GET /api/auth/me p99 during a login flood",
+            f"{me_p99:.1f} ms (login {flood['login']['rps']:.0f} req/s)",
+            f"< {ME_P99_LIMIT_MS:.0f} ms",
+            me_p99 < ME_P99_LIMIT_MS,
+        )
+    )
+    # Scaling: the login-only load at the largest N against one core's hash rate (the flood
+    # figure above also serves GET /api/auth/me, so it is reported, not judged).
+    one_core = results["hash"]["single_core_per_s"]
+    login = runs[ns[-1]]["endpoints"]["POST /api/auth/login"]["rps"]
+    out.append(
+        Target(
+            f"POST /api/auth/login at N={ns[-1]}: scales past one core",
+            f"{login:.1f} req/s = {login / one_core:.2f} x one core's hash rate ({one_core:.1f}/s)",
+            f">= {LOGIN_CORE_FACTOR:g} x",
+            login >= LOGIN_CORE_FACTOR * one_core,
+        )
+    )
+
+    errors = sum(
+        run["endpoints"][name]["errors"] for run in runs.values() for name in run["endpoints"]
+    ) + sum(int(r["errors"]) for r in (flood["me"], flood["login"]))
+    out.append(Target("every measured request answered 2xx", f"{errors} errors", "0", errors == 0))
+    return out
+
+
+def _me_best(results: dict[str, Any]) -> float:
+    return float(min(run["endpoints"]["GET /api/auth/me"]["rps"] for run in results["runs"]))
+
+
+def table(results: dict[str, Any]) -> str:
+    """The terminal report: one block per N, the ceilings, then the target lines."""
+    lines: list[str] = []
+    ceil = results["ceilings"]
+    const, select1 = ceil["const"]["rps"], ceil["select1"]["rps"]
+    lines.append(f"load generator: {results['generator']}, {results['load']}")
+    lines.append(
+        f"ceilings through the product's middleware: constant JSON {const:.0f} req/s "
+        f"(p99 {ceil['const']['p99_ms']:.1f} ms), SELECT 1 {select1:.0f} req/s "
+        f"(p99 {ceil['select1']['p99_ms']:.1f} ms)"
+    )
+    if "bare_const" in ceil:
+        bare_const, bare_select1 = ceil["bare_const"]["rps"], ceil["bare_select1"]["rps"]
+        lines.append(
+            f"ceilings on a bare FastAPI app: constant JSON {bare_const:.0f} req/s, "
+            f"SELECT 1 {bare_select1:.0f} req/s "
+            f"(GET /api/auth/me, lowest N: {ratio(_me_best(results), bare_select1):.0%} of it)"
+        )
+    h = results["hash"]
+    lines.append(
+        f"password hash: argon2id m={h['memory_kib']} KiB t={h['time_cost']} p={h['parallelism']}, "
+        f"{h['ms_per_hash']:.1f} ms per hash on one core; {h['workers']} hashing threads"
+    )
+    header = (
+        f"{'endpoint':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'stmts':>7}"
+        f"{'/const':>8}{'/sel1':>8}{'older':>8}"
+    )
+    for run in results["runs"]:
+        n = run["n"]
+        s = run["seeded"]
+        lines.append("")
+        lines.append(
+            f"N = {n}: {s['groups']} groups x 10 members, {s['courses']} courses, "
+            f"{s['users']} users; server peak RSS {run['rss_mb']['peak']:.0f} MB "
+            f"(after GET /api/users {run['rss_mb']['after_users']:.0f} MB)"
+        )
+        lines.append(header)
+        for name in ENDPOINTS:
+            e = run["endpoints"][name]
+            older = OLDER.get(name, {}).get(n)
+            lines.append(
+                f"{name:<24}{e['rps']:>9.1f}{e['p50_ms']:>9.1f}{e['p99_ms']:>9.1f}"
+                f"{e['statements']:>7g}{ratio(e['rps'], const):>8.2f}"
+                f"{ratio(e['rps'], select1):>8.2f}{(f'{older:g}' if older else '-'):>8}"
+            )
+    flood = results["flood"]
+    lines.append("")
+    lines.append(
+        f"login flood (N={flood['n']}): POST /api/auth/login {flood['login']['rps']:.1f} req/s "
+        f"({flood['login']['connections']} connections) while GET /api/auth/me "
+        f"({flood['me']['connections']} connections) ran {flood['me']['rps']:.0f} req/s, "
+        f"p50 {flood['me']['p50_ms']:.1f} ms, p99 {flood['me']['p99_ms']:.1f} ms"
+    )
+    lines.append("")
+    lines.append("targets")
+    for t in evaluate(results):
+        lines.append(f"  [{'PASS' if t.ok else 'FAIL'}] {t.name}: {t.measured}  (target {t.limit})")
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""Bulk-load the benchmark data set straight into the tables (not through the API).
+
+N groups of 10 members each and N courses, course i assigned to group i, plus one admin
+who makes the requests. At N = 1000 that is 10,001 users: the `GET /api/users` case.
+Works on PostgreSQL and SQLite (the smoke test seeds a tiny N on SQLite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.groups.models import Group, GroupMember
+from tma.users.models import Role, User
+
+MEMBERS_PER_GROUP = 10
+ADMIN_USERNAME = "bench-admin"
+ADMIN_PASSWORD = "bench-password-123"  # noqa: S105 - an invented benchmark account
+BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+# Children first, so a plain DELETE never trips a foreign key.
+TABLES = (GroupCourse, CourseModule, Course, GroupMember, Group, User)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the load made: sizes and the ids the harness requests."""
+
+    n: int
+    users: int
+    groups: int
+    courses: int
+    admin_id: int
+    group_id: int
+    course_id: int
+
+
+def _at(i: int) -> datetime:
+    # Distinct, increasing timestamps: list order is then stable and realistic.
+    return BASE_TIME + timedelta(seconds=i)
+
+
+def dataset(
+    n: int, hashed_password: str, role_ids: dict[str, int]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows for N groups, as plain dicts per table (ids given explicitly)."""
+    users: list[dict[str, Any]] = [
+        {
+            "id": 1,
+            "username": ADMIN_USERNAME,
+            "email": "bench-admin@example.test",
+            "hashed_password": hashed_password,
+            "first_name": "Bench",
+            "last_name": "Admin",
+            "role_id": role_ids["admin"],
+            "email_verified": True,
+            "is_active": True,
+            "created_at": _at(0),
+            "updated_at": _at(0),
+        }
+    ]
+    groups: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    courses: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for g in range(1, n + 1):
+        groups.append(
+            {
+                "id": g,
+                "name": f"Chess club {g}",
+                "description": f"Saturday morning group number {g}",
+                "created_by": 1,
+                "created_at": _at(g),
+                "updated_at": _at(g),
+            }
+        )
+        courses.append(
+            {
+                "id": g,
+                "title": f"Openings, part {g}",
+                "description": "Centre, development, king safety.",
+                "created_at": _at(g),
+                "updated_at": _at(g),
+            }
+        )
+        links.append({"group_id": g, "course_id": g, "ordering": 0, "date_assigned": _at(g)})
+        for m in range(MEMBERS_PER_GROUP):
+            uid = 1 + (g - 1) * MEMBERS_PER_GROUP + m + 1
+            users.append(
+                {
+                    "id": uid,
+                    "username": f"parent{uid}",
+                    "email": f"parent{uid}@example.test",
+                    "hashed_password": hashed_password,
+                    "first_name": "Pat",
+                    "last_name": f"Parent{uid}",
+                    "child_name": f"Kid{uid}",
+                    "child_sex_assigned_at_birth": "female" if uid % 2 else "male",
+                    "child_dob": datetime(2016, 1 + uid % 12, 1 + uid % 28).date(),
+                    "avatar_url": None,
+                    "role_id": role_ids["user"],
+                    "email_verified": True,
+                    "is_active": True,
+                    "created_at": _at(uid),
+                    "updated_at": _at(uid),
+                }
+            )
+            members.append(
+                {
+                    "group_id": g,
+                    "user_id": uid,
+                    "role": "owner" if m == 0 else "member",
+                    "joined_at": _at(uid),
+                    "updated_at": _at(uid),
+                }
+            )
+    return {
+        "users": users,
+        "groups": groups,
+        "group_members": members,
+        "courses": courses,
+        "group_courses": links,
+    }
+
+
+async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
+    """Empty the tables (roles stay) and bulk-insert the data set for N, in one transaction."""
+    async with engine.begin() as conn:
+        for model in TABLES:
+            await conn.execute(delete(model))
+        role_ids = {r.name: r.id for r in (await conn.execute(select(Role.name, Role.id))).all()}
+        rows = dataset(n, hashed_password, role_ids)
+        # executemany: SQLAlchemy batches these into multi-row INSERTs.
+        for model, key in (
+            (User, "users"),
+            (Group, "groups"),
+            (GroupMember, "group_members"),
+            (Course, "courses"),
+            (GroupCourse, "group_courses"),
+        ):
+            if rows[key]:
+                await conn.execute(insert(cast(Table, model.__table__)), rows[key])
+        if conn.dialect.name == "postgresql":
+            # Explicit ids leave the sequences behind; new rows (POST /api/groups) need them ahead.
+            for table in ("users", "groups", "courses"):
+                await conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                        f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                    )
+                )
+            await conn.execute(text("ANALYZE"))
+        counts = {
+            key: (await conn.execute(select(func.count()).select_from(model))).scalar_one()
+            for key, model in (("users", User), ("groups", Group), ("courses", Course))
+        }
+    middle = max(1, n // 2)
+    return Seeded(
+        n=n,
+        users=counts["users"],
+        groups=counts["groups"],
+        courses=counts["courses"],
+        admin_id=1,
+        group_id=middle,
+        course_id=middle,
+    )
+
+
+async def reset_database(url: str) -> None:
+    """Create the benchmark database if missing and give it an empty, migrated schema."""
+    import anyio.to_thread
+
+    from tma.core import migrate
+
+    if url.startswith("postgresql"):
+        await _ensure_postgres_database(url)
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        finally:
+            await engine.dispose()
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+
+
+async def _ensure_postgres_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = target.database
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()

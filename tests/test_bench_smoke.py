@@ -1,0 +1,207 @@
+"""Keeps the benchmark harness (`bench/`, `make bench`) from rotting, without running it.
+
+The benchmark itself needs PostgreSQL, a load generator and minutes; it is not part of the
+suite. These checks run its seeding on a tiny SQLite database, its statement counter on the
+bench app, and its target and table code on a hand-made result. Nothing here is timed.
+"""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `bench` is a top-level package beside `src/`
+    sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402
+from bench.seed import ADMIN_USERNAME, dataset, reset_database, seed  # noqa: E402
+
+from tma.courses.models import GroupCourse  # noqa: E402
+from tma.groups.models import GroupMember  # noqa: E402
+
+ROLE_IDS = {"user": 1, "manager": 2, "admin": 3}
+
+
+def test_bench_dataset_two_groups_has_admin_twenty_members_and_assignments() -> None:
+    """N groups of 10 members and N courses, course i assigned to group i, plus one admin."""
+    rows = dataset(2, "hash", ROLE_IDS)
+
+    assert len(rows["users"]) == 21
+    assert rows["users"][0]["username"] == ADMIN_USERNAME
+    assert rows["users"][0]["role_id"] == ROLE_IDS["admin"]
+    assert {u["role_id"] for u in rows["users"][1:]} == {ROLE_IDS["user"]}
+    assert [g["id"] for g in rows["groups"]] == [1, 2]
+    assert len(rows["group_members"]) == 20
+    assert [(m["group_id"], m["role"]) for m in rows["group_members"][:2]] == [
+        (1, "owner"),
+        (1, "member"),
+    ]
+    assert [(link["group_id"], link["course_id"]) for link in rows["group_courses"]] == [
+        (1, 1),
+        (2, 2),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_bench_seed_on_sqlite_loads_then_reloads_the_same_counts(tmp_path: Path) -> None:
+    """Seeding migrates an empty database and bulk-loads N; seeding again replaces the rows."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
+    await reset_database(url)
+    engine = create_async_engine(url)
+    try:
+        await seed(engine, 3, "hash")
+        seeded = await seed(engine, 2, "hash")
+        async with engine.connect() as conn:
+            members = await conn.scalar(select(func.count()).select_from(GroupMember))
+            links = await conn.scalar(select(func.count()).select_from(GroupCourse))
+    finally:
+        await engine.dispose()
+
+    assert (seeded.users, seeded.groups, seeded.courses) == (21, 2, 2)
+    assert (members, links) == (20, 2)
+    assert (seeded.group_id, seeded.course_id) == (1, 1)
+
+
+@pytest.mark.asyncio
+async def test_bench_app_statement_counter_counts_one_statement_for_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench app counts SQL statements: GET /api/health sends exactly one (SELECT 1)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
+    await reset_database(url)
+    monkeypatch.setenv("TMA_DATABASE_URL", url)
+    monkeypatch.setenv("TMA_LOG_LEVEL", "WARNING")
+    from bench.server import create_bench_app
+
+    app = create_bench_app()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            await client.post("/__bench/reset")
+            health = await client.get("/api/health")
+            stats = (await client.get("/__bench/stats")).json()
+    finally:
+        await app.state.db.dispose()
+
+    assert health.status_code == 200
+    assert stats == {"statements": 1}
+
+
+def _endpoint(rps: float, statements: float) -> dict[str, Any]:
+    return {"rps": rps, "p50_ms": 5.0, "p99_ms": 9.0, "statements": statements, "errors": 0}
+
+
+def _results(groups_rps_at_1000: float, me_statements: list[float]) -> dict[str, Any]:
+    runs = []
+    for n, me_stmts in zip((10, 100, 1000), me_statements, strict=True):
+        endpoints = {name: _endpoint(1000.0, 3) for name in report.ENDPOINTS}
+        endpoints["GET /api/auth/me"] = _endpoint(1600.0, me_stmts)
+        endpoints["GET /api/groups/{id}"] = _endpoint(1500.0, 3)
+        endpoints["GET /api/groups"]["rps"] = 600.0 if n == 10 else groups_rps_at_1000
+        endpoints["GET /api/users"]["rps"] = 10.0
+        runs.append(
+            {
+                "n": n,
+                "seeded": {"users": 10 * n + 1, "groups": n, "courses": n},
+                "endpoints": endpoints,
+                "rss_mb": {"peak": 120.0, "current": 110.0, "after_users": 120.0},
+            }
+        )
+    flood = {
+        "n": 1000,
+        "login": {"rps": 90.0, "p50_ms": 150.0, "p99_ms": 300.0, "errors": 0, "connections": 16},
+        "me": {"rps": 400.0, "p50_ms": 5.0, "p99_ms": 20.0, "errors": 0, "connections": 4},
+    }
+    ceiling = {"rps": 2000.0, "p50_ms": 5.0, "p99_ms": 9.0}
+    return {
+        "generator": "wrk",
+        "load": "2 threads, 16 connections, 6 s each",
+        "hash": {
+            "memory_kib": 19456,
+            "time_cost": 2,
+            "parallelism": 1,
+            "ms_per_hash": 20.0,
+            "single_core_per_s": 50.0,
+            "workers": 2,
+        },
+        "ceilings": {"const": {**ceiling, "rps": 5000.0}, "select1": ceiling},
+        "runs": runs,
+        "flood": flood,
+    }
+
+
+def test_bench_targets_all_met_every_line_passes() -> None:
+    """Numbers that meet every target of issue 6 give only passing lines."""
+    targets = report.evaluate(_results(groups_rps_at_1000=100.0, me_statements=[1, 1, 1]))
+
+    failed = [t.name for t in targets if not t.ok]
+    assert failed == []
+    assert len(targets) == 17
+
+
+def test_bench_targets_statements_growing_with_n_fail_that_line() -> None:
+    """A statement count that changes with N fails its line, even when it stays <= 3."""
+    targets = report.evaluate(_results(groups_rps_at_1000=100.0, me_statements=[1, 1, 2]))
+
+    failed = [t.name for t in targets if not t.ok]
+    assert failed == ["GET /api/auth/me: statements/request"]
+
+
+def test_bench_targets_slow_group_list_at_1000_fails_the_40x_line() -> None:
+    """GET /api/groups at N=1000 under 40x the older 2 req/s (80) fails that line."""
+    targets = report.evaluate(_results(groups_rps_at_1000=79.0, me_statements=[1, 1, 1]))
+
+    failed = [t.name for t in targets if not t.ok]
+    assert failed == ["GET /api/groups at N=1000: req/s"]
+
+
+def test_bench_ratio_is_share_of_ceiling_and_zero_without_one() -> None:
+    """Ratios are value / ceiling, rounded to 3 places; a zero ceiling gives 0."""
+    assert report.ratio(1500.0, 2000.0) == 0.75
+    assert report.ratio(1.0, 3.0) == 0.333
+    assert report.ratio(10.0, 0.0) == 0.0
+
+
+def test_bench_table_prints_a_pass_or_fail_line_per_target() -> None:
+    """The terminal table has one [PASS]/[FAIL] line per target and a block per N."""
+    results = _results(groups_rps_at_1000=79.0, me_statements=[1, 1, 1])
+
+    text = report.table(results)
+
+    lines = text.splitlines()
+    assert sum(line.startswith("  [PASS]") for line in lines) == 16
+    assert sum(line.startswith("  [FAIL]") for line in lines) == 1
+    assert sum(line.startswith("N = ") for line in lines) == 3
+
+
+@pytest.mark.asyncio
+async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path: Path) -> None:
+    """The lean GET /api/users path (row dicts dumped unvalidated) gives byte for byte the
+    JSON of `UserRead` models built from ORM users, in the same order."""
+    from tma.core.pagination import Page
+    from tma.core.schemas import row_list_adapter
+    from tma.users import service
+    from tma.users.schemas import UserRead
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
+    await reset_database(url)
+    engine = create_async_engine(url)
+    try:
+        await seed(engine, 2, "hash")
+        async with AsyncSession(engine) as session:
+            rows, total = await service.list_user_rows(session, page=Page())
+            users, _ = await service.list_users(session, page=Page())
+    finally:
+        await engine.dispose()
+    models = TypeAdapter(list[UserRead])
+
+    lean = row_list_adapter(UserRead).dump_json(rows)
+
+    assert total == 21
+    assert lean == models.dump_json([UserRead.model_validate(u) for u in users])
