@@ -7,6 +7,7 @@ from tma.core.config import Settings
 from tma.core.errors import Forbidden, TooManyRequests, Unauthorized
 from tma.core.security import PasswordHasher, create_access_token
 from tma.users import service as users
+from tma.users.caller import Caller
 from tma.users.models import SystemRole, User
 from tma.users.schemas import UserCreate
 
@@ -40,7 +41,7 @@ async def login(
 
 
 async def register(
-    session: AsyncSession, *, data: UserCreate, caller: User | None, hasher: PasswordHasher
+    session: AsyncSession, *, data: UserCreate, caller: Caller | None, hasher: PasswordHasher
 ) -> User:
     """Self-registration is always a `user`; only an admin may hand out other roles."""
     role_name = data.role or SystemRole.USER.value

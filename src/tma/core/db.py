@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -109,15 +110,33 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads (GET, HEAD) on PostgreSQL run in autocommit: no BEGIN and no ROLLBACK round
+        # trip around them. Under READ COMMITTED each statement takes its own snapshot
+        # anyway, so a read loses nothing; writes (and `SELECT ... FOR UPDATE`) keep their
+        # transaction. Same pool: the isolation level is set per checkout, reset on return.
+        self.read_engine = self.engine
+        if self.engine.dialect.name == "postgresql":
+            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def read_connection(self) -> AsyncConnection:
+        """A bare connection for a standalone read (on PostgreSQL in autocommit): no session."""
+        return self.read_engine.connect()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, closed (and rolled back if uncommitted) at the end."""
+    """One session per request, closed (and rolled back if uncommitted) at the end.
+
+    GET and HEAD requests only read: on PostgreSQL their session runs in autocommit."""
     db: Database = request.app.state.db
-    async with db.sessionmaker() as session:
+    factory = db.read_sessionmaker if request.method in _READ_METHODS else db.sessionmaker
+    async with factory() as session:
         yield session
 
 

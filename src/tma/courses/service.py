@@ -12,7 +12,7 @@ from tma.core.pagination import Page, count_rows, row_dicts
 from tma.courses.models import Course, CourseModule, GroupCourse
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.groups.models import Group, GroupMember
-from tma.users.models import User
+from tma.users.caller import Caller
 from tma.users.service import is_staff
 
 
@@ -42,7 +42,7 @@ async def get_course(session: AsyncSession, *, course_id: int) -> Course:
 
 
 async def list_courses(
-    session: AsyncSession, *, viewer: User, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[Sequence[Course], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user)."""
     stmt = select(Course)
@@ -64,7 +64,7 @@ _COURSE_COLUMNS = (
 
 
 async def list_course_rows(
-    session: AsyncSession, *, viewer: User, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """`list_courses` as plain rows (the columns of `CourseRead`): no ORM object per course."""
     stmt = select(*_COURSE_COLUMNS)

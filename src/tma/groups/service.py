@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    bindparam,
     delete,
     exists,
     false,
@@ -14,15 +15,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tma.core.errors import Conflict, NotFound
 from tma.core.pagination import Page, count_rows, row_dicts
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
 from tma.users import service as users
-from tma.users.models import User
+from tma.users.caller import Caller
+from tma.users.models import Role, User
 
 
 def _is_member(group_id: Any, user_id: int) -> ColumnElement[bool]:
@@ -45,7 +46,7 @@ async def get_group(session: AsyncSession, *, group_id: int) -> Group:
     return group
 
 
-def _visible_groups(viewer: User) -> Select[Group]:
+def _visible_groups(viewer: Caller) -> Select[Group]:
     stmt = select(Group)
     if not users.is_staff(viewer):
         stmt = stmt.where(_is_member(Group.id, viewer.id))
@@ -53,7 +54,7 @@ def _visible_groups(viewer: User) -> Select[Group]:
 
 
 async def list_groups(
-    session: AsyncSession, *, viewer: User, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[Sequence[Group], int]:
     """Groups the viewer may see (all for staff, their own for a `user`), oldest first."""
     stmt = _visible_groups(viewer)
@@ -74,7 +75,7 @@ _GROUP_COLUMNS = (
 
 
 async def list_group_rows(
-    session: AsyncSession, *, viewer: User, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """`list_groups` as plain rows (the columns of `GroupRead`): no ORM object per group."""
     stmt = _visible_groups(viewer)
@@ -83,20 +84,74 @@ async def list_group_rows(
     return row_dicts(await session.execute(page.apply(rows_stmt))), total
 
 
-async def list_members(session: AsyncSession, *, group_id: int) -> Sequence[GroupMember]:
-    """Members with their user and system role loaded, in joining order; one query."""
-    stmt = (
-        select(GroupMember)
-        .join(GroupMember.user)
-        .join(User.role)
-        .options(contains_eager(GroupMember.user).contains_eager(User.role))
-        .where(GroupMember.group_id == group_id)
-        .order_by(GroupMember.joined_at, GroupMember.user_id)
+_groups = Group.__table__
+_members = GroupMember.__table__
+_users = User.__table__
+_roles = Role.__table__
+_DETAIL_GROUP_KEYS = ("id", "name", "description", "created_by", "created_at", "updated_at")
+# The group and its members (user and system role joined) in one pre-built Core statement:
+# one row per member in joining order, or one row of NULL member columns for an empty group.
+_GROUP_DETAIL = (
+    select(
+        *(_groups.c[key] for key in _DETAIL_GROUP_KEYS),
+        _members.c.user_id,
+        _users.c.username,
+        _users.c.email,
+        _members.c.role,
+        _roles.c.name,
+        _members.c.joined_at,
+        _users.c.avatar_url,
+        _users.c.first_name,
+        _users.c.last_name,
+        _users.c.child_dob,
+        _members.c.updated_at,
     )
-    return (await session.scalars(stmt)).all()
+    .select_from(
+        _groups.outerjoin(
+            _members.join(_users, _users.c.id == _members.c.user_id).join(
+                _roles, _roles.c.id == _users.c.role_id
+            ),
+            _members.c.group_id == _groups.c.id,
+        )
+    )
+    .where(_groups.c.id == bindparam("group_id"))
+    .order_by(_members.c.joined_at, _members.c.user_id)
+)
+_AT_MEMBER = len(_DETAIL_GROUP_KEYS)
 
 
-async def create_group(session: AsyncSession, *, creator: User, data: GroupCreate) -> Group:
+async def group_detail(connection: AsyncConnection, *, group_id: int) -> dict[str, Any]:
+    """The group as a dict shaped like `GroupDetail` (members in joining order); one
+    statement, no ORM object. NotFound for an unknown group."""
+    rows = (await connection.execute(_GROUP_DETAIL, {"group_id": group_id})).all()
+    if not rows:
+        raise NotFound(f"Group {group_id} not found")
+    members = [
+        {
+            "user_id": row[_AT_MEMBER],
+            "username": row[_AT_MEMBER + 1],
+            "email": row[_AT_MEMBER + 2],
+            "role": row[_AT_MEMBER + 3],
+            "group_role": row[_AT_MEMBER + 3],
+            "user_role": row[_AT_MEMBER + 4],
+            "joined_at": row[_AT_MEMBER + 5],
+            "avatar_url": row[_AT_MEMBER + 6],
+            "first_name": row[_AT_MEMBER + 7],
+            "last_name": row[_AT_MEMBER + 8],
+            "child_dob": row[_AT_MEMBER + 9],
+            "updated_at": row[_AT_MEMBER + 10],
+        }
+        for row in rows
+        if row[_AT_MEMBER] is not None
+    ]
+    group = dict(zip(_DETAIL_GROUP_KEYS, rows[0], strict=False))
+    # Every membership row joins its user (foreign key), so this is `Group.member_count`.
+    group["member_count"] = len(members)
+    group["members"] = members
+    return group
+
+
+async def create_group(session: AsyncSession, *, creator: Caller, data: GroupCreate) -> Group:
     """Create a group; the creator becomes its owner."""
     group = Group(name=data.name, description=data.description, created_by=creator.id)
     session.add(group)

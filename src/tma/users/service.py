@@ -1,18 +1,22 @@
 """The rules and queries of user accounts. Raises domain errors; owns its commits."""
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from tma.core.errors import Conflict, NotFound
 from tma.core.pagination import Page, count_rows
 from tma.core.security import PasswordHasher
+from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
 from tma.users.schemas import ProfileUpdate, UserCreate
+
+_CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
 
 
 def _users() -> Select[User]:
@@ -31,6 +35,31 @@ async def get_user(session: AsyncSession, *, user_id: int) -> User:
 async def find_user(session: AsyncSession, *, user_id: int) -> User | None:
     """The user with this id (role loaded), or None."""
     return await session.scalar(_users().where(User.id == user_id))
+
+
+_users_table = User.__table__
+_roles_table = Role.__table__
+# The caller's row as one pre-built Core statement on the tables (no ORM entity, no statement
+# built per request): the auth dependency runs it on every authenticated request.
+_CALLER_ROW = (
+    select(
+        *(_users_table.c[key] for key in _CALLER_USER_KEYS),
+        _roles_table.c.id,
+        _roles_table.c.name,
+        _roles_table.c.description,
+    )
+    .join_from(_users_table, _roles_table, _roles_table.c.id == _users_table.c.role_id)
+    .where(_users_table.c.id == bindparam("user_id"))
+)
+
+
+async def find_caller(connection: AsyncConnection, *, user_id: int) -> Caller | None:
+    """The user with this id as a `Caller` (plain values, role included), or None."""
+    row = (await connection.execute(_CALLER_ROW, {"user_id": user_id})).first()
+    if row is None:
+        return None
+    role = CallerRole(id=row[-3], name=row[-2], description=row[-1])
+    return Caller(**dict(zip(_CALLER_USER_KEYS, row, strict=False)), role=role)
 
 
 async def find_by_username(session: AsyncSession, *, username: str) -> User | None:
@@ -150,12 +179,14 @@ async def update_profile(session: AsyncSession, *, user: User, data: ProfileUpda
     return await get_user(session, user_id=user.id)
 
 
-def _not_yourself(actor: User, user_id: int, action: str) -> None:
+def _not_yourself(actor: Caller | User, user_id: int, action: str) -> None:
     if actor.id == user_id:
         raise Conflict(f"You cannot {action} your own account")
 
 
-async def set_active(session: AsyncSession, *, actor: User, user_id: int, is_active: bool) -> User:
+async def set_active(
+    session: AsyncSession, *, actor: Caller | User, user_id: int, is_active: bool
+) -> User:
     """Enable or disable an account (never your own). Takes effect on its next request."""
     _not_yourself(actor, user_id, "disable or enable")
     user = await get_user(session, user_id=user_id)
@@ -164,7 +195,9 @@ async def set_active(session: AsyncSession, *, actor: User, user_id: int, is_act
     return await get_user(session, user_id=user_id)
 
 
-async def set_role(session: AsyncSession, *, actor: User, user_id: int, role_name: str) -> User:
+async def set_role(
+    session: AsyncSession, *, actor: Caller | User, user_id: int, role_name: str
+) -> User:
     """Change an account's system role (never your own). Takes effect on its next request."""
     role = await get_role(session, name=role_name)
     _not_yourself(actor, user_id, "change the role of")
@@ -176,7 +209,7 @@ async def set_role(session: AsyncSession, *, actor: User, user_id: int, role_nam
     return await get_user(session, user_id=user_id)
 
 
-async def delete_user(session: AsyncSession, *, actor: User, user_id: int) -> None:
+async def delete_user(session: AsyncSession, *, actor: Caller | User, user_id: int) -> None:
     """Delete an account; memberships go with it, created groups keep a null creator."""
     _not_yourself(actor, user_id, "delete")
     result = await session.execute(delete(User).where(User.id == user_id))
@@ -186,6 +219,6 @@ async def delete_user(session: AsyncSession, *, actor: User, user_id: int) -> No
     await session.commit()
 
 
-def is_staff(user: User) -> bool:
+def is_staff(user: Caller | User) -> bool:
     """Managers and admins see and manage every group and course."""
     return user.role.name in (SystemRole.ADMIN, SystemRole.MANAGER)
