@@ -107,13 +107,18 @@ async def app(test_settings: Settings) -> AsyncIterator[FastAPI]:
     await application.state.db.dispose()
 
 
+@pytest.fixture(scope="session")
+def run_database(app: FastAPI) -> TestDatabase:
+    """The database of the run; `test_db` empties it before each test."""
+    return TestDatabase(db=app.state.db, hasher=app.state.hasher)
+
+
 @pytest_asyncio.fixture
-async def test_db(app: FastAPI) -> TestDatabase:
+async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
     """A database fresh for this test: schema present, roles seeded, no other rows."""
-    database = TestDatabase(db=app.state.db, hasher=app.state.hasher)
-    await database.clear()
+    await run_database.clear()
     app.state.login_throttle.reset()
-    return database
+    return run_database
 
 
 @pytest_asyncio.fixture

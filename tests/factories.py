@@ -44,6 +44,7 @@ class TestDatabase:
 
     db: Database
     hasher: PasswordHasher
+    roles: dict[str, Role] = field(default_factory=dict)
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -52,8 +53,6 @@ class TestDatabase:
     def session(self) -> AsyncSession:
         """A new session; use as `async with test_db.session() as session:`."""
         return self.db.sessionmaker()
-
-    roles: dict[str, Role] = field(default_factory=dict)
 
     async def clear(self) -> None:
         """Delete every row except the roles: cheaper than rebuilding the schema."""
@@ -68,9 +67,13 @@ class TestDatabase:
                 for statement in deletes:
                     await conn.execute(text(statement))
                 await conn.commit()
+
+    async def role(self, name: str) -> Role:
+        """The seeded system role `name` (user, manager, admin), read once per run."""
         if not self.roles:
             async with self.session() as session:
                 self.roles = {r.name: r for r in (await session.scalars(select(Role))).all()}
+        return self.roles[name]
 
 
 async def create_user(
@@ -90,7 +93,7 @@ async def create_user(
     data = UserCreate(
         username=username, email=email or f"{username}@test.com", password=password, **profile
     )
-    role_row = test_db.roles[role]
+    role_row = await test_db.role(role)
     user = User(
         **data.model_dump(exclude={"password", "role"}),
         hashed_password=await test_db.hasher.hash(password),
