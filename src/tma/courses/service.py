@@ -41,18 +41,6 @@ async def get_course(session: AsyncSession, *, course_id: int) -> Course:
     return course
 
 
-async def list_courses(
-    session: AsyncSession, *, viewer: Caller, page: Page
-) -> tuple[Sequence[Course], int]:
-    """Courses the viewer may see (all for staff; assigned to their groups for a user)."""
-    stmt = select(Course)
-    if not is_staff(viewer):
-        stmt = stmt.where(_assigned_to_member(viewer.id))
-    total = await count_rows(session, stmt.with_only_columns(Course.id))
-    stmt = page.apply(stmt.order_by(Course.created_at, Course.id))
-    return (await session.scalars(stmt)).all(), total
-
-
 _COURSE_COLUMNS = (
     Course.id,
     Course.title,
@@ -66,7 +54,8 @@ _COURSE_COLUMNS = (
 async def list_course_rows(
     session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """`list_courses` as plain rows (the columns of `CourseRead`): no ORM object per course."""
+    """Courses the viewer may see (all for staff; assigned to their groups for a user),
+    oldest first, as plain rows shaped like `CourseRead`, and how many in all."""
     stmt = select(*_COURSE_COLUMNS)
     if not is_staff(viewer):
         stmt = stmt.where(_assigned_to_member(viewer.id))

@@ -1,6 +1,5 @@
 """The rules and queries of groups and memberships. Raises domain errors; owns its commits."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -53,16 +52,6 @@ def _visible_groups(viewer: Caller) -> Select[Group]:
     return stmt
 
 
-async def list_groups(
-    session: AsyncSession, *, viewer: Caller, page: Page
-) -> tuple[Sequence[Group], int]:
-    """Groups the viewer may see (all for staff, their own for a `user`), oldest first."""
-    stmt = _visible_groups(viewer)
-    total = await count_rows(session, stmt.with_only_columns(Group.id))
-    groups = (await session.scalars(page.apply(stmt.order_by(Group.created_at, Group.id)))).all()
-    return groups, total
-
-
 _GROUP_COLUMNS = (
     Group.id,
     Group.name,
@@ -77,7 +66,8 @@ _GROUP_COLUMNS = (
 async def list_group_rows(
     session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """`list_groups` as plain rows (the columns of `GroupRead`): no ORM object per group."""
+    """Groups the viewer may see (all for staff, their own for a `user`), oldest first, as
+    plain rows shaped like `GroupRead` (no ORM object per group), and how many in all."""
     stmt = _visible_groups(viewer)
     total = await count_rows(session, stmt.with_only_columns(Group.id))
     rows_stmt = stmt.with_only_columns(*_GROUP_COLUMNS).order_by(Group.created_at, Group.id)
