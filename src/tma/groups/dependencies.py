@@ -1,18 +1,25 @@
 """Group checks that chain: the group exists -> the caller may see it -> may manage it."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
 from tma.auth.dependencies import CurrentUser, StaffUser
-from tma.core.db import SessionDep
+from tma.core.db import Database, SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.groups import service
 from tma.groups.models import Group
+from tma.users.caller import Caller
 from tma.users.service import is_staff
 
 GroupIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A group id")]
+
+
+def _ensure_visible(user: Caller, is_member: bool) -> None:
+    # Managers and admins see every group; a `user` only the groups they belong to.
+    if not is_member and not is_staff(user):
+        raise Forbidden("You don't have access to this group")
 
 
 async def visible_group(group_id: GroupIdPath, user: CurrentUser, session: SessionDep) -> Group:
@@ -20,8 +27,19 @@ async def visible_group(group_id: GroupIdPath, user: CurrentUser, session: Sessi
     if is_staff(user):
         return await service.get_group(session, group_id=group_id)
     group, is_member = await service.load_group(session, group_id=group_id, member_id=user.id)
-    if not is_member:
-        raise Forbidden("You don't have access to this group")
+    _ensure_visible(user, is_member)
+    return group
+
+
+async def visible_group_detail(
+    group_id: GroupIdPath, user: CurrentUser, request: Request
+) -> dict[str, Any]:
+    """`visible_group` for the detail route: the group with its members as a plain dict,
+    from one statement on a bare read connection (docs/performance.md)."""
+    db: Database = request.app.state.db
+    async with db.read_connection() as connection:
+        group = await service.group_detail(connection, group_id=group_id)
+    _ensure_visible(user, any(m["user_id"] == user.id for m in group["members"]))
     return group
 
 
@@ -31,4 +49,5 @@ async def managed_group(group_id: GroupIdPath, _staff: StaffUser, session: Sessi
 
 
 VisibleGroup = Annotated[Group, Depends(visible_group)]
+VisibleGroupDetail = Annotated[dict[str, Any], Depends(visible_group_detail)]
 ManagedGroup = Annotated[Group, Depends(managed_group)]

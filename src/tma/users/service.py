@@ -26,7 +26,7 @@ def _users() -> Select[User]:
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User:
     """The user with this id, role loaded; NotFound otherwise."""
-    user = await session.scalar(_users().where(User.id == user_id))
+    user = await find_user(session, user_id=user_id)
     if user is None:
         raise NotFound(f"User {user_id} not found")
     return user
@@ -78,22 +78,9 @@ async def list_users(session: AsyncSession, *, page: Page) -> tuple[Sequence[Use
 
 # The columns of `UserRead`, read as plain rows: a list of 10,000 users then costs no ORM
 # object, identity-map entry or attribute validation per row (docs/performance.md).
-_USER_COLUMNS = (
-    User.id,
-    User.username,
-    User.email,
-    User.first_name,
-    User.last_name,
-    User.child_name,
-    User.child_sex_assigned_at_birth,
-    User.child_dob,
-    User.avatar_url,
-    User.email_verified,
-    User.is_active,
-    User.created_at,
-    User.updated_at,
-)
-_USER_KEYS = tuple(column.key for column in _USER_COLUMNS)
+# Same columns, same order as the caller's row (both are `UserRead` without its role).
+_USER_KEYS = _CALLER_USER_KEYS
+_USER_COLUMNS = tuple(_users_table.c[key] for key in _USER_KEYS)
 _ROLE_AT = _USER_KEYS.index("avatar_url") + 1
 _USER_ROWS = (
     select(
@@ -102,7 +89,7 @@ _USER_ROWS = (
         Role.name.label("r_name"),
         Role.description.label("r_description"),
     )
-    .join(Role, Role.id == User.role_id)
+    .join_from(_users_table, Role, Role.id == _users_table.c.role_id)
     .order_by(User.created_at, User.id)
 )
 
@@ -132,14 +119,10 @@ async def get_role(session: AsyncSession, *, name: str) -> Role:
     return role
 
 
-async def _ensure_unique(
-    session: AsyncSession, *, username: str, email: str, verb: str, exclude_id: int | None = None
-) -> None:
+async def _ensure_unique(session: AsyncSession, *, username: str, email: str, verb: str) -> None:
     stmt = select(User.username, User.email).where(
         (func.lower(User.username) == username.lower()) | (User.email == email)
     )
-    if exclude_id is not None:
-        stmt = stmt.where(User.id != exclude_id)
     clash = (await session.execute(stmt.limit(1))).first()
     if clash is None:
         return
