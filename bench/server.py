@@ -1,15 +1,13 @@
 """The product app as the benchmark serves it: `tma.main.create_app` plus a statement counter.
 
-Bench-only. A `before_cursor_execute` listener counts every SQL statement the engine sends;
+Bench-only. A statement listener (`Database.add_statement_listener`: SQLAlchemy's
+`before_cursor_execute` plus the driver-level hot reads) counts every SQL statement sent;
 `GET /__bench/stats` reads the count and `POST /__bench/reset` zeroes it. The routes are
 added to this instance only; the product app never has them.
 Served by `uvicorn bench.server:create_bench_app --factory`.
 """
 
-from typing import Any
-
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from tma.main import create_app
 
@@ -20,14 +18,14 @@ class StatementCounter:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, *_args: Any, **_kwargs: Any) -> None:
+    def __call__(self, _statement: str) -> None:
         self.count += 1
 
 
 def create_bench_app() -> FastAPI:
     app = create_app()
     counter = StatementCounter()
-    event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", counter)
+    app.state.db.add_statement_listener(counter)
     app.state.bench_counter = counter
 
     @app.get("/__bench/stats", include_in_schema=False)

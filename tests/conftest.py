@@ -28,7 +28,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from factories import (
@@ -260,20 +260,19 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManager[QueryCounter]]:
-    """`with count_queries() as q: await client.get(...)` then `q.count`."""
-    engine = app.state.db.engine.sync_engine
+    """`with count_queries() as q: await client.get(...)` then `q.count`.
+
+    Counts every statement sent, through SQLAlchemy or the driver-level hot reads
+    (`Database.add_statement_listener`)."""
+    db = app.state.db
 
     @contextlib.contextmanager
     def counting() -> Iterator[QueryCounter]:
         counter = QueryCounter()
-
-        def record(*args: Any) -> None:
-            counter.statements.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", record)
+        stop = db.add_statement_listener(counter.statements.append)
         try:
             yield counter
         finally:
-            event.remove(engine, "before_cursor_execute", record)
+            stop()
 
     return counting

@@ -423,6 +423,58 @@ async def test_ids_outside_64_bit_range_return_422(
     await _assert_422_and_nothing_changed(client, auth_headers, admin_user, method, path, body)
 
 
+# Ids inside the 64-bit range but past 32 bits: valid ids that name nothing -> 404 on both
+# databases (PostgreSQL's id columns are BIGINT; with 32-bit ones the driver refused such a
+# parameter and the request ended in a 500). `{gid}` / `{cid}` are an existing group / course.
+BIG = (2**31, 2**40, 2**63 - 1)
+UNKNOWN_BIG_IDS: list[Case] = [
+    *(("GET", f"/api/users/{big}", None) for big in BIG),
+    ("PATCH", f"/api/users/{2**40}", {"first_name": "Big"}),
+    ("DELETE", f"/api/users/{2**63 - 1}", None),
+    ("PATCH", f"/api/users/{2**31}/status", {"is_active": False}),
+    ("PATCH", f"/api/users/{2**31}/role", {"role": "manager"}),
+    ("PATCH", "/api/auth/users/disable", {"user_id": 2**40, "is_active": False}),
+    ("PATCH", "/api/auth/users/role", {"user_id": 2**63 - 1, "role": "manager"}),
+    ("PATCH", f"/api/auth/users/{2**40}/profile", {"first_name": "Big"}),
+    *(("GET", f"/api/groups/{big}", None) for big in BIG),
+    ("PATCH", f"/api/groups/{2**40}", {"name": "Big"}),
+    ("DELETE", f"/api/groups/{2**63 - 1}", None),
+    ("GET", f"/api/groups/{2**40}/courses", None),
+    ("POST", f"/api/groups/{{gid}}/members/{2**40}", None),
+    ("PATCH", f"/api/groups/{{gid}}/members/{2**31}/role", {"role": "moderator"}),
+    ("DELETE", f"/api/groups/{{gid}}/members/{2**63 - 1}", None),
+    ("POST", f"/api/groups/{{gid}}/courses/{2**40}", None),
+    ("DELETE", f"/api/groups/{2**40}/courses/{{cid}}", None),
+    *(("GET", f"/api/courses/{big}", None) for big in BIG),
+    ("PATCH", f"/api/courses/{2**40}", {"title": "Big"}),
+    ("DELETE", f"/api/courses/{2**63 - 1}", None),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("method", "path", "body"), UNKNOWN_BIG_IDS, ids=_ids(UNKNOWN_BIG_IDS))
+async def test_unknown_ids_past_32_bits_return_404(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    admin_user: User,
+    make_group: Callable[..., Awaitable[Group]],
+    make_course: Callable[..., Awaitable[Any]],
+    method: str,
+    path: str,
+    body: Any,
+) -> None:
+    """An id in 2^31..2^63-1 that names nothing -> 404 "not found", never a 500."""
+    group = await make_group(creator=admin_user)
+    course = await make_course()
+
+    response = await client.request(
+        method, path.format(gid=group.id, cid=course.id), json=body, headers=auth_headers
+    )
+
+    assert response.status_code == 404, response.text
+    assert "not found" in response.json()["detail"]
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("method", "path", "body"), NUL_BYTES, ids=_ids(NUL_BYTES))
 async def test_nul_bytes_in_strings_return_422(

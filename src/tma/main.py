@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tma import __version__
-from tma.api import private_router, public_router
+from tma.api import include_api
 from tma.auth.throttle import LoginThrottle
 from tma.core.config import Settings, get_settings
 from tma.core.db import Database
@@ -59,6 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Total-Count", "X-Request-ID"],
     )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.include_router(public_router)
-    app.include_router(private_router)
+    include_api(app)
     return app

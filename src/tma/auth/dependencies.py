@@ -4,28 +4,35 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from tma.core.config import Settings
 from tma.core.db import Database, SessionDep
-from tma.core.deps import SettingsDep
 from tma.core.errors import Forbidden, Unauthorized
 from tma.core.security import decode_access_token
 from tma.users import service as users
 from tma.users.caller import Caller
 from tma.users.models import SystemRole, User
 
-bearer = HTTPBearer(auto_error=False, description="A JWT from POST /api/auth/login")
-
-CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+BEARER_DESCRIPTION = "A JWT from POST /api/auth/login"
 
 _U = TypeVar("_U", Caller, User)
 
 
-def _user_id(credentials: HTTPAuthorizationCredentials | None, settings: Settings) -> int:
-    if credentials is None:
+def _bearer_token(request: Request) -> str | None:
+    # What FastAPI's `HTTPBearer(auto_error=False)` accepts: `Bearer <token>`, any case.
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    token = token.strip()
+    if not (scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+def _user_id(token: str | None, settings: Settings) -> int:
+    if token is None:
         raise Unauthorized("Not authenticated")
-    user_id = decode_access_token(credentials.credentials, settings)
+    user_id = decode_access_token(token, settings)
     if user_id is None:
         raise Unauthorized("Could not validate credentials")
     return user_id
@@ -41,35 +48,48 @@ def _checked(user: _U | None) -> _U:
     return user
 
 
-async def current_user(credentials: CredentialsDep, request: Request) -> Caller:
-    """The active user behind the bearer token; 401 without a valid one, 403 if disabled.
-
-    A `Caller` (plain values), read by one Core statement on a connection of its own, returned
-    to the pool at once; no ORM `User`, no session. See docs/performance.md."""
+async def _caller(request: Request, token: str | None) -> Caller:
     settings: Settings = request.app.state.settings
-    user_id = _user_id(credentials, settings)
+    user_id = _user_id(token, settings)
     db: Database = request.app.state.db
-    async with db.read_connection() as connection:
-        caller = await users.find_caller(connection, user_id=user_id)
-    return _checked(caller)
+    return _checked(await users.find_caller(db, user_id=user_id))
 
 
-async def current_user_record(
-    credentials: CredentialsDep, session: SessionDep, settings: SettingsDep
-) -> User:
-    """`current_user` as the ORM `User`, for a route that edits the caller's own row."""
-    user_id = _user_id(credentials, settings)
-    return _checked(await users.find_user(session, user_id=user_id))
+class BearerCaller(SecurityBase):
+    """The bearer-token security scheme (`HTTPBearer` in OpenAPI) as a dependency whose
+    value is the caller: one dependency where a scheme plus a user loader would be two,
+    each resolved by FastAPI on every request (docs/performance.md)."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
+        self.scheme_name = "HTTPBearer"
+
+    async def __call__(self, request: Request) -> Caller:
+        """The active user behind the bearer token; 401 without a valid one, 403 if
+        disabled. A `Caller` (plain values), read fresh by one statement on every request."""
+        return await _caller(request, _bearer_token(request))
 
 
-async def optional_user(credentials: CredentialsDep, request: Request) -> Caller | None:
-    """Like `current_user`, but no token at all is fine (None); a bad token is still 401."""
-    if credentials is None:
-        return None
-    return await current_user(credentials, request)
+class OptionalBearerCaller(BearerCaller):
+    """Like `BearerCaller`, but no token at all is fine (None); a bad token is still 401."""
+
+    async def __call__(self, request: Request) -> Caller | None:  # type: ignore[override]
+        token = _bearer_token(request)
+        return None if token is None else await _caller(request, token)
+
+
+current_user = BearerCaller()
+optional_user = OptionalBearerCaller()
 
 
 CurrentUser = Annotated[Caller, Depends(current_user)]
+
+
+async def current_user_record(caller: CurrentUser, session: SessionDep) -> User:
+    """`current_user` as the ORM `User`, for a route that edits the caller's own row."""
+    return _checked(await users.find_user(session, user_id=caller.id))
+
+
 CurrentUserRecord = Annotated[User, Depends(current_user_record)]
 OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 

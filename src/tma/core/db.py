@@ -1,11 +1,12 @@
 """Declarative base, the engine and the session dependency."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from tma.core.config import Settings
 
@@ -31,6 +34,12 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+# Ids of users, groups, courses and modules (and the columns referring to them): 64-bit, as
+# the API accepts any id in 1..2^63-1 (an unknown one is a 404, never a 500). SQLite's
+# INTEGER is 64-bit already and must stay INTEGER to be the rowid (AUTOINCREMENT).
+ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -108,6 +117,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+StatementListener = Callable[[str], None]
+
+
 class Database:
     """The engine and its session factory; one per app, kept on `app.state.db`."""
 
@@ -122,10 +134,83 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # `fetch_rows` on asyncpg skips SQLAlchemy's Connection (see there); not when SQL
+        # echo is on, which only SQLAlchemy's Connection logs.
+        dialect = self.engine.dialect
+        self.driver_reads = dialect.name == "postgresql" and dialect.driver == "asyncpg"
+        self.driver_reads = self.driver_reads and not settings.db_echo
+        self._compiled: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
+        self._listeners: list[StatementListener] = []
 
     def read_connection(self) -> AsyncConnection:
         """A bare connection for a standalone read (on PostgreSQL in autocommit): no session."""
         return self.read_engine.connect()
+
+    async def fetch_rows(self, statement: Select[Any], **params: Any) -> Sequence[Sequence[Any]]:
+        """Every row of a pre-built, read-only `statement`, each a sequence of column values.
+
+        For the hottest reads (the caller behind every token, the group detail). On
+        PostgreSQL the statement, compiled by SQLAlchemy once, runs straight on the asyncpg
+        connection checked out of the engine's pool, outside any transaction (autocommit,
+        like every GET): no SQLAlchemy `Connection`, execution context or result object,
+        which cost about three times the query itself (docs/performance.md). Only for
+        columns the driver returns as SQLAlchemy would (integers, text, booleans, dates,
+        `UTCDateTime`); `tests/test_driver_reads.py` compares both paths. Elsewhere
+        (SQLite) it runs through SQLAlchemy. Statement listeners see it either way:
+        observe statements with `add_statement_listener`, not engine events."""
+        if not self.driver_reads:
+            async with self.read_connection() as connection:
+                result = await connection.execute(statement, params)
+                rows: Sequence[Sequence[Any]] = result.all()
+                return rows
+        sql, names = self._compile(statement)
+        for listener in self._listeners:
+            listener(sql)
+        fairy = await self.engine.raw_connection()
+        driver = fairy.driver_connection
+        assert driver is not None
+        try:
+            records: Sequence[Sequence[Any]] = await driver.fetch(
+                sql, *(params[name] for name in names)
+            )
+        except BaseException as exc:
+            # A failed query leaves the connection usable; a lost connection, or a query
+            # cancelled half way, does not. As SQLAlchemy does on a disconnect: drop it and
+            # recycle every connection as old at its next checkout.
+            if not isinstance(exc, asyncpg.PostgresError) or driver.is_closed():
+                await greenlet_spawn(self._invalidate, fairy, exc)
+            raise
+        finally:
+            # Back to the pool; closing (an overflow connection) awaits the driver.
+            await greenlet_spawn(fairy.close)
+        return records
+
+    def _invalidate(self, fairy: PoolProxiedConnection, exc: BaseException) -> None:
+        self.engine.sync_engine.pool._invalidate(fairy, exc)  # what Connection does
+
+    def _compile(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            sql = statement.compile(dialect=self.engine.dialect)
+            compiled = (sql.string, tuple(sql.positiontup or ()))
+            self._compiled[statement] = compiled
+        return compiled
+
+    def add_statement_listener(self, listener: StatementListener) -> Callable[[], None]:
+        """Call `listener(sql)` before every statement sent to the database, through
+        SQLAlchemy or through `fetch_rows`; returns the function that stops it."""
+
+        def on_execute(*args: Any) -> None:
+            listener(args[2])
+
+        event.listen(self.engine.sync_engine, "before_cursor_execute", on_execute)
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            event.remove(self.engine.sync_engine, "before_cursor_execute", on_execute)
+            self._listeners.remove(listener)
+
+        return remove
 
     async def dispose(self) -> None:
         await self.engine.dispose()

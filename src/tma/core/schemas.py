@@ -1,6 +1,7 @@
 """Pydantic base classes shared by every domain's schemas."""
 
-from typing import Any, ClassVar, cast
+from enum import StrEnum
+from typing import Any, ClassVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 from typing_extensions import TypedDict  # pydantic needs it (not typing's) before 3.12
@@ -37,14 +38,27 @@ class WriteModel(BaseModel):
         return self.model_dump(exclude_unset=True)
 
 
+def _row_annotation(annotation: Any) -> Any:
+    # A read model becomes its row TypedDict, also as the items of a list; a text enum
+    # becomes `str`, as a row holds the column's text (the JSON is the same).
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _row_type(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return str
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        return list.__class_getitem__(_row_annotation(item))
+    return annotation
+
+
 def _row_type(model: type[BaseModel]) -> Any:
-    fields: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            annotation = _row_type(annotation)
-        fields[name] = annotation
+    fields = {name: _row_annotation(f.annotation) for name, f in model.model_fields.items()}
     return cast(Any, TypedDict)(f"{model.__name__}Row", fields)
+
+
+def row_adapter(model: type[BaseModel]) -> TypeAdapter[dict[str, Any]]:
+    """`row_list_adapter` for one object shaped like `model`."""
+    return TypeAdapter(_row_type(model))
 
 
 def row_list_adapter(model: type[BaseModel]) -> TypeAdapter[list[dict[str, Any]]]:

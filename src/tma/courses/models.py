@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from tma.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
 
 
 class CourseModule(TimestampMixin, Base):
@@ -13,8 +13,10 @@ class CourseModule(TimestampMixin, Base):
 
     __tablename__ = "course_modules"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str | None] = mapped_column(Text)
     ordering: Mapped[int] = mapped_column(Integer, default=0)
@@ -27,7 +29,7 @@ class Course(TimestampMixin, Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     # Loaded in the same SELECT as the course: no query per course in lists.
@@ -45,10 +47,10 @@ class GroupCourse(Base):
     __tablename__ = "group_courses"
 
     group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+        ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
     )
     course_id: Mapped[int] = mapped_column(
-        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True, index=True
+        ID, ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     ordering: Mapped[int] = mapped_column(Integer, default=0)
     date_assigned: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from tma.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
 from tma.users.models import User
 
 
@@ -23,10 +23,10 @@ class GroupMember(Base):
     __table_args__ = (CheckConstraint("role IN ('member', 'moderator', 'owner')", name="role"),)
 
     group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+        ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(20), default=GroupRole.MEMBER.value)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -42,11 +42,11 @@ class Group(TimestampMixin, Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+        ID, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     # Loaded in the same SELECT as the group: no query per group in lists.
     member_count: Mapped[int] = column_property(

@@ -14,8 +14,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
 from tma.core.pagination import Page, count_rows, row_dicts
 from tma.groups.models import Group, GroupMember, GroupRole
@@ -110,10 +111,10 @@ _GROUP_DETAIL = (
 _AT_MEMBER = len(_DETAIL_GROUP_KEYS)
 
 
-async def group_detail(connection: AsyncConnection, *, group_id: int) -> dict[str, Any]:
+async def group_detail(db: Database, *, group_id: int) -> dict[str, Any]:
     """The group as a dict shaped like `GroupDetail` (members in joining order); one
     statement, no ORM object. NotFound for an unknown group."""
-    rows = (await connection.execute(_GROUP_DETAIL, {"group_id": group_id})).all()
+    rows = await db.fetch_rows(_GROUP_DETAIL, group_id=group_id)
     if not rows:
         raise NotFound(f"Group {group_id} not found")
     members = [

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tma.core.db import Base, TimestampMixin
+from tma.core.db import ID, Base, TimestampMixin
 
 
 class SystemRole(StrEnum):
@@ -35,7 +35,7 @@ class User(TimestampMixin, Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     username: Mapped[str] = mapped_column(String(50))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))

@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
+from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
 from tma.core.pagination import Page, count_rows
 from tma.core.security import PasswordHasher
@@ -53,11 +54,12 @@ _CALLER_ROW = (
 )
 
 
-async def find_caller(connection: AsyncConnection, *, user_id: int) -> Caller | None:
+async def find_caller(db: Database, *, user_id: int) -> Caller | None:
     """The user with this id as a `Caller` (plain values, role included), or None."""
-    row = (await connection.execute(_CALLER_ROW, {"user_id": user_id})).first()
-    if row is None:
+    rows = await db.fetch_rows(_CALLER_ROW, user_id=user_id)
+    if not rows:
         return None
+    row = rows[0]
     role = CallerRole(id=row[-3], name=row[-2], description=row[-1])
     return Caller(**dict(zip(_CALLER_USER_KEYS, row, strict=False)), role=role)
 

@@ -1,0 +1,240 @@
+"""`Database.fetch_rows`: the hot reads (the caller behind every token, the group detail) on
+PostgreSQL skip SQLAlchemy's Connection and run on the asyncpg connection from the pool.
+
+These tests hold that shortcut to what SQLAlchemy would have returned: the same rows, the
+same Python values and types (timezone-aware UTC datetimes, dates, booleans, NULLs), every
+statement seen by statement listeners, and a broken connection dropped rather than handed
+to the next request. On SQLite `fetch_rows` is SQLAlchemy's own path; the tests marked
+`postgres_only` need PostgreSQL (CI runs them there). The last test holds the group
+detail's unvalidated JSON to what its models would dump.
+"""
+
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import Select, literal_column, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tma.core.config import Settings
+from tma.core.db import Database
+from tma.groups import service as groups
+from tma.groups.models import Group, GroupMember
+from tma.groups.schemas import GroupDetail
+from tma.users import service as users
+from tma.users.models import User
+
+ON_POSTGRES = os.environ.get("TMA_TEST_DATABASE_URL", "").startswith("postgresql")
+postgres_only = pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="the driver-level path exists on PostgreSQL only: set TMA_TEST_DATABASE_URL",
+)
+
+# The pre-built statements that go through `fetch_rows`, with the parameter each takes.
+CALLER = users._CALLER_ROW
+GROUP_DETAIL = groups._GROUP_DETAIL
+
+
+async def both_paths(
+    db: Database, statement: Select[Any], **params: Any
+) -> tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]]]:
+    """The rows through SQLAlchemy's Connection, then through the driver path."""
+    saved = db.driver_reads
+    try:
+        db.driver_reads = False
+        through_sqlalchemy = await db.fetch_rows(statement, **params)
+        db.driver_reads = saved
+        through_driver = await db.fetch_rows(statement, **params)
+    finally:
+        db.driver_reads = saved
+    return through_sqlalchemy, through_driver
+
+
+def typed(rows: Sequence[Sequence[Any]]) -> list[list[tuple[type, Any]]]:
+    """Each value with its type, so `1 == True` or a naive datetime cannot pass for equal."""
+    return [[(type(value), value) for value in row] for row in rows]
+
+
+@pytest.mark.asyncio
+async def test_fetch_rows_uses_the_driver_path_exactly_on_postgresql(
+    app: Any, test_settings: Settings
+) -> None:
+    """The shortcut is on for PostgreSQL (asyncpg) and off elsewhere, and SQL echo (which
+    only SQLAlchemy's Connection logs) turns it off."""
+    db: Database = app.state.db
+    echoing = Database(test_settings.model_copy(update={"db_echo": True}))
+
+    assert db.driver_reads is ON_POSTGRES
+    assert echoing.driver_reads is False
+    await echoing.dispose()
+
+
+@pytest.mark.asyncio
+async def test_caller_row_is_the_same_through_the_driver_and_sqlalchemy(
+    test_db: Any, make_user: Callable[..., Awaitable[User]]
+) -> None:
+    """A full profile (date of birth, names, flags) and an empty one: same values, same
+    types; datetimes are timezone-aware UTC on both paths."""
+    full = await make_user(
+        role="manager",
+        first_name="Wren",
+        last_name="Quillby",
+        child_name="Pip",
+        child_sex_assigned_at_birth="female",
+        child_dob="2019-04-30",
+        avatar_url="https://example.test/a.png",
+    )
+    bare = await make_user()
+
+    for user in (full, bare):
+        through_sqlalchemy, through_driver = await both_paths(test_db.db, CALLER, user_id=user.id)
+
+        assert len(through_driver) == 1
+        assert typed(through_driver) == typed(through_sqlalchemy)
+    full_row = list((await test_db.db.fetch_rows(CALLER, user_id=full.id))[0])
+    assert date(2019, 4, 30) in full_row
+    stamps = [value for value in full_row if isinstance(value, datetime)]
+    assert len(stamps) == 2
+    assert all(stamp.tzinfo == UTC for stamp in stamps)
+
+
+@pytest.mark.asyncio
+async def test_unknown_caller_is_no_row_on_both_paths(test_db: Any) -> None:
+    """An id with no user: no row either way (the token's owner is gone -> 401)."""
+    through_sqlalchemy, through_driver = await both_paths(test_db.db, CALLER, user_id=987654)
+
+    assert list(through_sqlalchemy) == []
+    assert list(through_driver) == []
+
+
+@pytest.mark.asyncio
+async def test_group_detail_rows_are_the_same_through_the_driver_and_sqlalchemy(
+    test_db: Any,
+    make_group: Callable[..., Awaitable[Group]],
+    make_user: Callable[..., Awaitable[User]],
+    add_member: Callable[..., Awaitable[GroupMember]],
+) -> None:
+    """A group with members (one with a date of birth, one without) and an empty group:
+    same rows in the same order, same types, on both paths."""
+    group = await make_group(description="Thursday club")
+    await add_member(group, await make_user(child_dob="2020-01-02", first_name="Ada"), "moderator")
+    await add_member(group, await make_user())
+    empty = await make_group()
+
+    for group_id, expected_rows in ((group.id, 3), (empty.id, 1)):
+        through_sqlalchemy, through_driver = await both_paths(
+            test_db.db, GROUP_DETAIL, group_id=group_id
+        )
+
+        assert len(through_driver) == expected_rows
+        assert typed(through_driver) == typed(through_sqlalchemy)
+
+
+@postgres_only
+@pytest.mark.asyncio
+async def test_statement_listeners_see_the_driver_path_reads(
+    test_db: Any, make_user: Callable[..., Awaitable[User]]
+) -> None:
+    """`add_statement_listener` sees a driver-path read once, with its SQL; after the
+    returned function is called it sees nothing more."""
+    user = await make_user()
+    seen: list[str] = []
+    stop = test_db.db.add_statement_listener(seen.append)
+
+    await test_db.db.fetch_rows(CALLER, user_id=user.id)
+    stop()
+    await test_db.db.fetch_rows(CALLER, user_id=user.id)
+
+    assert len(seen) == 1
+    assert seen[0].startswith("SELECT users.id")
+
+
+@postgres_only
+@pytest.mark.asyncio
+async def test_a_query_error_returns_the_connection_to_the_pool_usable(test_db: Any) -> None:
+    """A statement PostgreSQL refuses raises its error; the connection goes back to the
+    pool (none stays checked out, none is dropped) and the next read works."""
+    db: Database = test_db.db
+    pool = db.engine.sync_engine.pool
+    await db.fetch_rows(CALLER, user_id=1)
+    idle_before = pool.checkedin()  # type: ignore[attr-defined]
+
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await db.fetch_rows(select(literal_column("1 / 0")))
+
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert pool.checkedin() == idle_before  # type: ignore[attr-defined]
+    assert list(await db.fetch_rows(select(literal_column("41 + 1")))) == [(42,)]
+
+
+@postgres_only
+@pytest.mark.asyncio
+async def test_connections_killed_by_the_server_are_dropped_and_the_api_recovers(
+    client: httpx.AsyncClient,
+    test_db: Any,
+    make_user: Callable[..., Awaitable[User]],
+    make_auth_headers: Callable[[User], dict[str, str]],
+) -> None:
+    """Every pooled connection killed by PostgreSQL (as by a restart): at most the one
+    request that meets a dead connection fails, then the pool is recycled and
+    `GET /api/auth/me` answers 200 again, as SQLAlchemy does without pre-ping."""
+    user = await make_user()
+    headers = make_auth_headers(user)
+    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+    outsider = create_async_engine(test_db.db.engine.url, poolclass=NullPool)
+    try:
+        async with outsider.connect() as conn:
+            killed = (
+                await conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await outsider.dispose()
+    assert killed >= 1
+
+    failures = 0
+    for _ in range(5):
+        try:
+            response = await client.get("/api/auth/me", headers=headers)
+        except Exception:  # the ASGI client re-raises the server error
+            failures += 1
+            continue
+        if response.status_code == 500:
+            failures += 1
+            continue
+        assert response.status_code == 200
+        assert response.json()["id"] == user.id
+
+    assert failures <= 1
+    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_group_detail_lean_json_is_byte_for_byte_the_models_json(
+    client: httpx.AsyncClient,
+    auth_headers: dict[str, str],
+    make_group: Callable[..., Awaitable[Group]],
+    make_user: Callable[..., Awaitable[User]],
+    add_member: Callable[..., Awaitable[GroupMember]],
+) -> None:
+    """GET /api/groups/{id} dumps its dict unvalidated (`row_adapter`): the body is byte
+    for byte what validating it as `GroupDetail` models and dumping those would give."""
+    group = await make_group(description="Saturday chess")
+    await add_member(group, await make_user(child_dob="2018-12-24", last_name="Brook"), "moderator")
+
+    response = await client.get(f"/api/groups/{group.id}", headers=auth_headers)
+
+    assert response.status_code == 200
+    models = TypeAdapter(GroupDetail)
+    assert response.content == models.dump_json(models.validate_json(response.content))
+    assert [m["group_role"] for m in response.json()["members"]] == ["owner", "moderator"]
