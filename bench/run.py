@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_bench"
 STATEMENT_SAMPLES = 5
+CEILING_ROUNDS = 3  # alternations of the SELECT 1 ceiling with each ratio-target endpoint
 FLOOD_PROBE_CONNECTIONS = 4
 
 
@@ -257,8 +258,10 @@ def measure_n(
         flush=True,
     )
     server = Server("bench.server:create_bench_app", url, log)
+    ceiling = Server("bench.ceilings:create_ceiling_app", url, log)
     try:
         server.wait_ready("/api/health")
+        ceiling.wait_ready("/const")
         _, token = http(
             "POST",
             server.base + "/api/auth/login",
@@ -282,6 +285,7 @@ def measure_n(
             "n": n,
             "seeded": seeded.__dict__,
             "endpoints": endpoints,
+            "paired": alternate_with_ceiling(ceiling, server, specs, seconds),
         }
         if flood:
             out["flood"] = login_flood(server, specs, seconds)
@@ -290,6 +294,26 @@ def measure_n(
         return out
     finally:
         server.stop()
+        ceiling.stop()
+
+
+def alternate_with_ceiling(
+    ceiling: Server, server: Server, specs: dict[str, Any], seconds: float
+) -> dict[str, list[float]]:
+    """The SELECT 1 ceiling and the endpoints held to a share of it, measured in turn,
+    `CEILING_ROUNDS` times: a ratio of two runs minutes apart mostly measures how busy the
+    machine was in each (consecutive ceiling runs differed by 1.5x here); alternating them
+    and taking medians measures the endpoints."""
+    out: dict[str, list[float]] = {"select1": []}
+    for _ in range(CEILING_ROUNDS):
+        res = load(ceiling, {"method": "GET", "path": "/select1"}, seconds, "/const")
+        out["select1"].append(res.rps)
+        for name in report.CEILING_ENDPOINTS:
+            res = load(server, specs[name], seconds, "/api/health")
+            out.setdefault(name, []).append(res.rps)
+    for name, values in out.items():
+        print(f"  alternated {name:<21}" + " ".join(f"{v:8.1f}" for v in values), flush=True)
+    return out
 
 
 def login_flood(server: Server, specs: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -168,6 +168,30 @@ def test_bench_ratio_is_share_of_ceiling_and_zero_without_one() -> None:
     assert report.ratio(10.0, 0.0) == 0.0
 
 
+def test_bench_ceiling_share_uses_medians_of_the_alternated_rounds() -> None:
+    """With alternated rounds at an N, the share is median(endpoint) / median(ceiling) of
+    those rounds, not the single run against the ceiling measured at the start: here the
+    group detail's single run (1500 of 2000: 75 %) passes, its rounds (1400 of 2000: 70 %)
+    do not, and one outlying round of either changes nothing."""
+    results = _results(groups_rps_at_1000=100.0, me_statements=[1, 1, 1])
+    for run in results["runs"]:
+        run["paired"] = {
+            "select1": [2000.0, 900.0, 2100.0],
+            "GET /api/auth/me": [1600.0, 1700.0, 400.0],
+            "GET /api/groups/{id}": [1400.0, 1400.0, 2500.0],
+        }
+
+    targets = {t.name: t for t in report.evaluate(results)}
+
+    me = targets["GET /api/auth/me: share of SELECT 1 ceiling"]
+    detail = targets["GET /api/groups/{id}: share of SELECT 1 ceiling"]
+    assert me.ok
+    assert me.measured == "80% / 80% / 80%"
+    assert not detail.ok
+    assert detail.measured == "70% / 70% / 70%"
+    assert "alternated with the SELECT 1 ceiling" in report.table(results)
+
+
 def test_bench_table_prints_a_pass_or_fail_line_per_target() -> None:
     """The terminal table has one [PASS]/[FAIL] line per target and a block per N."""
     results = _results(groups_rps_at_1000=79.0, me_statements=[1, 1, 1])
