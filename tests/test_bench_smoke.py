@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `bench` is a top-level package beside `src/`
@@ -208,6 +208,8 @@ def test_bench_table_prints_a_pass_or_fail_line_per_target() -> None:
 async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path: Path) -> None:
     """The lean GET /api/users path (row dicts dumped unvalidated) gives byte for byte the
     JSON of `UserRead` models built from ORM users, in the same order."""
+    from tma.core.config import Settings
+    from tma.core.db import Database
     from tma.core.pagination import Page
     from tma.core.schemas import row_list_adapter
     from tma.users import service
@@ -215,14 +217,14 @@ async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
     await reset_database(url)
-    engine = create_async_engine(url)
+    db = Database(Settings(database_url=url))
     try:
-        await seed(engine, 2, "hash")
-        async with AsyncSession(engine) as session:
-            rows, total = await service.list_user_rows(session, page=Page())
+        await seed(db.engine, 2, "hash")
+        rows, total = await service.list_user_rows(db, page=Page())
+        async with db.sessionmaker() as session:
             users, _ = await service.list_users(session, page=Page())
     finally:
-        await engine.dispose()
+        await db.dispose()
     models = TypeAdapter(list[UserRead])
 
     lean = row_list_adapter(UserRead).dump_json(rows)

@@ -74,11 +74,9 @@ async def update_me(body: ProfileUpdate, user: CurrentUserRecord, session: Sessi
 
 
 @router.get("/users", response_model=list[UserRead], responses=responses(422))
-async def list_users(
-    admin: AdminUser, session: SessionDep, page: PageDep, response: Response
-) -> Response:
+async def list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
     """Every user, oldest first (admin)."""
-    return await users_router.list_users(admin, session, page, response)
+    return await users_router.list_users(admin, page, request)
 
 
 @router.patch("/users/disable", response_model=UserRead, responses=responses(400, 404, 422))

@@ -118,6 +118,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 StatementListener = Callable[[str], None]
+AnySelect = Select[*tuple[Any, ...]]
 
 
 class Database:
@@ -139,14 +140,14 @@ class Database:
         dialect = self.engine.dialect
         self.driver_reads = dialect.name == "postgresql" and dialect.driver == "asyncpg"
         self.driver_reads = self.driver_reads and not settings.db_echo
-        self._compiled: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
+        self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
         self._listeners: list[StatementListener] = []
 
     def read_connection(self) -> AsyncConnection:
         """A bare connection for a standalone read (on PostgreSQL in autocommit): no session."""
         return self.read_engine.connect()
 
-    async def fetch_rows(self, statement: Select[Any], **params: Any) -> Sequence[Sequence[Any]]:
+    async def fetch_rows(self, statement: AnySelect, **params: Any) -> Sequence[Sequence[Any]]:
         """Every row of a pre-built, read-only `statement`, each a sequence of column values.
 
         For the hottest reads (the caller behind every token, the group detail). On
@@ -188,7 +189,7 @@ class Database:
     def _invalidate(self, fairy: PoolProxiedConnection, exc: BaseException) -> None:
         self.engine.sync_engine.pool._invalidate(fairy, exc)  # what Connection does
 
-    def _compile(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
+    def _compile(self, statement: AnySelect) -> tuple[str, tuple[str, ...]]:
         compiled = self._compiled.get(statement)
         if compiled is None:
             sql = statement.compile(dialect=self.engine.dialect)

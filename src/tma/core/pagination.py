@@ -5,8 +5,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Response
 from pydantic import TypeAdapter
-from sqlalchemy import Result, Select, func, select
+from sqlalchemy import BigInteger, Result, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from tma.core.db import Database
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**31 - 1
@@ -41,7 +43,42 @@ async def page_params(  # async: no worker-thread hop per request
 PageDep = Annotated[Page, Depends(page_params)]
 
 
-async def count_rows(session: AsyncSession, stmt: Select[Any]) -> int:
+class PagedQuery:
+    """A list query built once, at import: its total and one page of its rows, each one
+    pre-built statement run through `Database.fetch_rows` (on PostgreSQL straight on the
+    driver). Nothing is built or compiled per request and no session is opened: for the
+    list endpoints every client calls (docs/performance.md).
+
+    `rows` is the SELECT with its order; `count` selects one column of the same rows (the
+    total is counted over it). Both may use bound parameters (the viewer's id), passed to
+    `fetch` by name; the window is bound too (`limit`, `offset`)."""
+
+    NO_LIMIT = 2**63 - 1  # `limit=None`: every row from `offset` on
+
+    def __init__(self, rows: Select[*tuple[Any, ...]], count: Select[*tuple[Any, ...]]) -> None:
+        self.keys = tuple(str(column.key) for column in rows.selected_columns)
+        self.count = select(func.count()).select_from(count.subquery())
+        self.page = rows.limit(bindparam("limit", type_=BigInteger)).offset(
+            bindparam("offset", type_=BigInteger)
+        )
+
+    async def fetch(self, db: Database, page: Page, **params: Any) -> tuple[list[Any], int]:
+        """One page of rows (sequences of column values, in `keys` order) and the total."""
+        total = (await db.fetch_rows(self.count, **params))[0][0]
+        limit = self.NO_LIMIT if page.limit is None else page.limit
+        rows = await db.fetch_rows(self.page, limit=limit, offset=page.offset, **params)
+        return list(rows), int(total)
+
+    async def fetch_dicts(
+        self, db: Database, page: Page, **params: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """`fetch`, each row a dict keyed by the selected columns' names."""
+        rows, total = await self.fetch(db, page, **params)
+        keys = self.keys
+        return [dict(zip(keys, row, strict=True)) for row in rows], total
+
+
+async def count_rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> int:
     """The number of rows `stmt` would return, by one aggregate query."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return int(total or 0)

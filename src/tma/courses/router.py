@@ -1,6 +1,6 @@
 """Courses under /api/courses."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
@@ -17,9 +17,9 @@ router = APIRouter(prefix="/courses", tags=["courses"], responses=responses(401,
 
 
 @router.get("", response_model=list[CourseRead], responses=responses(422))
-async def list_courses(user: CurrentUser, session: SessionDep, page: PageDep) -> Response:
+async def list_courses(user: CurrentUser, page: PageDep, request: Request) -> Response:
     """Courses you may see: all for managers and admins, your groups' for users."""
-    rows, total = await service.list_course_rows(session, viewer=user, page=page)
+    rows, total = await service.list_course_rows(request.app.state.db, viewer=user, page=page)
     return list_response(_COURSE_LIST, rows, total)
 
 

@@ -3,12 +3,13 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, true
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, count_rows, row_dicts
+from tma.core.pagination import Page, PagedQuery, count_rows
 from tma.courses.models import Course, CourseModule, GroupCourse
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.groups.models import Group, GroupMember
@@ -16,7 +17,7 @@ from tma.users.caller import Caller
 from tma.users.service import is_staff
 
 
-def _assigned_to_member(user_id: int) -> ColumnElement[bool]:
+def _assigned_to_member(user_id: Any) -> ColumnElement[bool]:
     """True for a course assigned to at least one group `user_id` belongs to."""
     return exists().where(
         GroupCourse.course_id == Course.id,
@@ -51,17 +52,26 @@ _COURSE_COLUMNS = (
 )
 
 
+_COURSE_ORDER = (Course.created_at, Course.id)
+_ASSIGNED_TO_VIEWER = _assigned_to_member(bindparam("viewer_id"))
+# Staff see every course, a `user` the courses assigned to their groups; oldest first.
+_ALL_COURSES = PagedQuery(
+    rows=select(*_COURSE_COLUMNS).order_by(*_COURSE_ORDER), count=select(Course.id)
+)
+_VIEWERS_COURSES = PagedQuery(
+    rows=select(*_COURSE_COLUMNS).where(_ASSIGNED_TO_VIEWER).order_by(*_COURSE_ORDER),
+    count=select(Course.id).where(_ASSIGNED_TO_VIEWER),
+)
+
+
 async def list_course_rows(
-    session: AsyncSession, *, viewer: Caller, page: Page
+    db: Database, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user),
     oldest first, as plain rows shaped like `CourseRead`, and how many in all."""
-    stmt = select(*_COURSE_COLUMNS)
-    if not is_staff(viewer):
-        stmt = stmt.where(_assigned_to_member(viewer.id))
-    total = await count_rows(session, stmt.with_only_columns(Course.id))
-    stmt = page.apply(stmt.order_by(Course.created_at, Course.id))
-    return row_dicts(await session.execute(stmt)), total
+    if is_staff(viewer):
+        return await _ALL_COURSES.fetch_dicts(db, page)
+    return await _VIEWERS_COURSES.fetch_dicts(db, page, viewer_id=viewer.id)
 
 
 async def list_modules(session: AsyncSession, *, course_id: int) -> Sequence[CourseModule]:

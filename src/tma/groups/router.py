@@ -38,9 +38,9 @@ router = APIRouter(prefix="/groups", tags=["groups"], responses=responses(401, 4
 
 
 @router.get("", response_model=list[GroupRead], responses=responses(422))
-async def list_groups(user: CurrentUser, session: SessionDep, page: PageDep) -> Response:
+async def list_groups(user: CurrentUser, page: PageDep, request: Request) -> Response:
     """Groups you may see: every group for managers and admins, your own for users."""
-    rows, total = await service.list_group_rows(session, viewer=user, page=page)
+    rows, total = await service.list_group_rows(request.app.state.db, viewer=user, page=page)
     return list_response(_GROUP_LIST, rows, total)
 
 

@@ -4,7 +4,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     bindparam,
     delete,
     exists,
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, count_rows, row_dicts
+from tma.core.pagination import Page, PagedQuery
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
 from tma.users import service as users
@@ -26,7 +25,7 @@ from tma.users.caller import Caller
 from tma.users.models import Role, User
 
 
-def _is_member(group_id: Any, user_id: int) -> ColumnElement[bool]:
+def _is_member(group_id: Any, user_id: Any) -> ColumnElement[bool]:
     return exists().where(GroupMember.group_id == group_id, GroupMember.user_id == user_id)
 
 
@@ -46,13 +45,6 @@ async def get_group(session: AsyncSession, *, group_id: int) -> Group:
     return group
 
 
-def _visible_groups(viewer: Caller) -> Select[Group]:
-    stmt = select(Group)
-    if not users.is_staff(viewer):
-        stmt = stmt.where(_is_member(Group.id, viewer.id))
-    return stmt
-
-
 _GROUP_COLUMNS = (
     Group.id,
     Group.name,
@@ -62,17 +54,26 @@ _GROUP_COLUMNS = (
     Group.updated_at,
     Group.member_count,
 )
+_GROUP_ORDER = (Group.created_at, Group.id)
+_OF_VIEWER = _is_member(Group.id, bindparam("viewer_id"))
+# Staff see every group, a `user` the groups they belong to; oldest first.
+_ALL_GROUPS = PagedQuery(
+    rows=select(*_GROUP_COLUMNS).order_by(*_GROUP_ORDER), count=select(Group.id)
+)
+_VIEWERS_GROUPS = PagedQuery(
+    rows=select(*_GROUP_COLUMNS).where(_OF_VIEWER).order_by(*_GROUP_ORDER),
+    count=select(Group.id).where(_OF_VIEWER),
+)
 
 
 async def list_group_rows(
-    session: AsyncSession, *, viewer: Caller, page: Page
+    db: Database, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Groups the viewer may see (all for staff, their own for a `user`), oldest first, as
     plain rows shaped like `GroupRead` (no ORM object per group), and how many in all."""
-    stmt = _visible_groups(viewer)
-    total = await count_rows(session, stmt.with_only_columns(Group.id))
-    rows_stmt = stmt.with_only_columns(*_GROUP_COLUMNS).order_by(Group.created_at, Group.id)
-    return row_dicts(await session.execute(page.apply(rows_stmt))), total
+    if users.is_staff(viewer):
+        return await _ALL_GROUPS.fetch_dicts(db, page)
+    return await _VIEWERS_GROUPS.fetch_dicts(db, page, viewer_id=viewer.id)
 
 
 _groups = Group.__table__

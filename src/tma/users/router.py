@@ -1,7 +1,7 @@
 """User administration under /api/users (admin only)."""
 
 from anyio import CapacityLimiter
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from tma.auth.dependencies import AdminUser
 from tma.core.db import SessionDep
@@ -34,13 +34,11 @@ def _list_slots() -> CapacityLimiter:
 
 
 @router.get("", response_model=list[UserRead], responses=responses(422))
-async def list_users(
-    _admin: AdminUser, session: SessionDep, page: PageDep, response: Response
-) -> Response:
+async def list_users(_admin: AdminUser, page: PageDep, request: Request) -> Response:
     """Every user, oldest first."""
     # Lean path (the list can be 10,000 users); `response_model` still documents the body.
     async with _list_slots():
-        rows, total = await service.list_user_rows(session, page=page)
+        rows, total = await service.list_user_rows(request.app.state.db, page=page)
         return list_response(_USER_LIST, rows, total, validate=False)
 
 

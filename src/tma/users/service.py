@@ -11,7 +11,7 @@ from sqlalchemy.orm import contains_eager
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, count_rows
+from tma.core.pagination import Page, PagedQuery, count_rows
 from tma.core.security import PasswordHasher
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
@@ -96,14 +96,16 @@ _USER_ROWS = (
 )
 
 
-async def list_user_rows(session: AsyncSession, *, page: Page) -> tuple[list[dict[str, Any]], int]:
+_USER_LIST = PagedQuery(rows=_USER_ROWS, count=select(User.id))
+
+
+async def list_user_rows(db: Database, *, page: Page) -> tuple[list[dict[str, Any]], int]:
     """Users oldest first as plain dicts shaped like `UserRead`, and how many there are in all.
 
     The lean twin of `list_users` for the list endpoints: same order, same window."""
-    total = await count_rows(session, select(User.id))
-    result = await session.execute(page.apply(_USER_ROWS))
+    found, total = await _USER_LIST.fetch(db, page)
     rows: list[dict[str, Any]] = []
-    for row in result:
+    for row in found:
         # Keys in `UserRead`'s order (role after avatar_url): the list is dumped unvalidated.
         item = dict(zip(_USER_KEYS[:_ROLE_AT], row, strict=False))
         item["role"] = {"id": row[-3], "name": row[-2], "description": row[-1]}
