@@ -9,6 +9,7 @@ to the next request. On SQLite `fetch_rows` is SQLAlchemy's own path; the tests 
 detail's unvalidated JSON to what its models would dump.
 """
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -238,3 +239,25 @@ async def test_group_detail_lean_json_is_byte_for_byte_the_models_json(
     models = TypeAdapter(GroupDetail)
     assert response.content == models.dump_json(models.validate_json(response.content))
     assert [m["group_role"] for m in response.json()["members"]] == ["owner", "moderator"]
+
+
+@postgres_only
+@pytest.mark.asyncio
+async def test_more_reads_at_once_than_the_pool_holds_all_succeed_and_return(
+    test_db: Any, make_user: Callable[..., Awaitable[User]]
+) -> None:
+    """More concurrent driver reads than `pool_size`: the overflow connections are closed
+    on return (through SQLAlchemy's greenlet), the rest go back to the pool directly; every
+    read gets its row and afterwards nothing is checked out."""
+    db: Database = test_db.db
+    pool = db.engine.sync_engine.pool
+    user = await make_user()
+    at_once = pool.size() + 5  # type: ignore[attr-defined]
+
+    results = await asyncio.gather(
+        *(db.fetch_rows(CALLER, user_id=user.id) for _ in range(at_once))
+    )
+
+    assert [len(rows) for rows in results] == [1] * at_once
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert pool.checkedin() <= pool.size()  # type: ignore[attr-defined]

@@ -8,13 +8,14 @@ come before the admin's user management and the once-a-session login. The paths 
 overlap, so the order changes no match. See docs/performance.md.
 """
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from tma import health
 from tma.auth import router as auth
 from tma.auth.dependencies import current_user
+from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.groups import router as groups
 from tma.users import router as users
@@ -22,10 +23,15 @@ from tma.users import router as users
 PREFIX = "/api"
 
 # Every route of these requires a valid token of an active user.
-PRIVATE_ROUTERS: tuple[APIRouter, ...] = (auth.router, groups.router, courses.router, users.router)
+PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
+    auth.router,
+    groups.router,
+    courses.router,
+    users.router,
+)
 
 # Login, register and health need no token.
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (auth.public_router, health.router)
+PUBLIC_ROUTERS: tuple[PrefixedRouter, ...] = (auth.public_router, health.router)
 
 
 def _authenticates(dependant: Dependant) -> bool:
@@ -34,7 +40,7 @@ def _authenticates(dependant: Dependant) -> bool:
     )
 
 
-def check_private(router: APIRouter) -> None:
+def check_private(router: PrefixedRouter) -> None:
     """Refuse (at start-up) a private route that does not depend on `current_user`.
 
     Each private route names its caller (`CurrentUser`, `AdminUser`, `StaffUser`, or a
@@ -50,6 +56,6 @@ def include_api(app: FastAPI) -> None:
     """Mount every router of the API on `app` under /api."""
     for router in PRIVATE_ROUTERS:
         check_private(router)
-        app.include_router(router, prefix=PREFIX)
-    for router in PUBLIC_ROUTERS:
+    for router in (*PRIVATE_ROUTERS, *PUBLIC_ROUTERS):
+        router.mounted_at(PREFIX)  # skipped for paths outside its prefix (core/routing.py)
         app.include_router(router, prefix=PREFIX)

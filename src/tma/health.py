@@ -2,7 +2,6 @@
 
 import logging
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -10,8 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tma.core.db import SessionDep
 from tma.core.errors import responses
+from tma.core.routing import PrefixedRouter
 
-router = APIRouter(tags=["operations"])
+router = PrefixedRouter(tags=["operations"])
 logger = logging.getLogger("tma.health")
 
 

@@ -1,6 +1,6 @@
 """Login, registration, the caller's own profile, and the older user-admin doors."""
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from tma.auth import service
 from tma.auth.dependencies import AdminUser, CurrentUser, CurrentUserRecord, OptionalUser
@@ -9,13 +9,14 @@ from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep
+from tma.core.routing import PrefixedRouter
 from tma.users import router as users_router
 from tma.users import service as users
 from tma.users.dependencies import UserIdPath
 from tma.users.schemas import DisableRequest, ProfileUpdate, RoleRequest, UserCreate, UserRead
 
-public_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
+public_router = PrefixedRouter(prefix="/auth", tags=["auth"])
+router = PrefixedRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
 
 
 @public_router.post("/login", response_model=Token, responses=responses(401, 403, 422, 429))

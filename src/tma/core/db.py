@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
@@ -182,9 +182,19 @@ class Database:
                 await greenlet_spawn(self._invalidate, fairy, exc)
             raise
         finally:
-            # Back to the pool; closing (an overflow connection) awaits the driver.
-            await greenlet_spawn(fairy.close)
+            await self._release(fairy)
         return records
+
+    async def _release(self, fairy: PoolProxiedConnection) -> None:
+        """Back to the pool. Only closing a connection awaits the driver (an overflow one
+        returned to a full pool, an invalidated one), which SQLAlchemy's adapter does
+        inside a greenlet; a connection that goes into a free slot of the pool, with no
+        transaction open (these reads never open one), is put back directly."""
+        pool = self.engine.sync_engine.pool
+        if fairy.is_valid and isinstance(pool, QueuePool) and pool.checkedin() < pool.size():
+            fairy.close()
+        else:
+            await greenlet_spawn(fairy.close)
 
     def _invalidate(self, fairy: PoolProxiedConnection, exc: BaseException) -> None:
         self.engine.sync_engine.pool._invalidate(fairy, exc)  # what Connection does

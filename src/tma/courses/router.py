@@ -1,11 +1,12 @@
 """Courses under /api/courses."""
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response
+from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_list_adapter
 from tma.courses import service
 from tma.courses.dependencies import AdminCourse, VisibleCourse
@@ -13,7 +14,7 @@ from tma.courses.schemas import CourseCreate, CourseDetail, CourseRead, CourseUp
 
 _COURSE_LIST = row_list_adapter(CourseRead)
 
-router = APIRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
+router = PrefixedRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
 
 
 @router.get("", response_model=list[CourseRead], responses=responses(422))

@@ -1,11 +1,12 @@
 """Groups, their members and their courses under /api/groups."""
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response, set_total
+from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses import service as courses
 from tma.courses.dependencies import CourseIdPath
@@ -34,7 +35,7 @@ from tma.users.dependencies import UserIdPath
 _GROUP_LIST = row_list_adapter(GroupRead)
 _GROUP_DETAIL = row_adapter(GroupDetail)
 
-router = APIRouter(prefix="/groups", tags=["groups"], responses=responses(401, 403))
+router = PrefixedRouter(prefix="/groups", tags=["groups"], responses=responses(401, 403))
 
 
 @router.get("", response_model=list[GroupRead], responses=responses(422))

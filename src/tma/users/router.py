@@ -1,20 +1,21 @@
 """User administration under /api/users (admin only)."""
 
 from anyio import CapacityLimiter
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from tma.auth.dependencies import AdminUser
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response
+from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_list_adapter
 from tma.users import service
 from tma.users.dependencies import UserIdPath, same_user_id
 from tma.users.models import SystemRole
 from tma.users.schemas import ProfileUpdate, RoleUpdate, StatusUpdate, UserCreate, UserRead
 
-router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
+router = PrefixedRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
 
 
 _USER_LIST = row_list_adapter(UserRead)
