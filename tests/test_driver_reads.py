@@ -25,9 +25,10 @@ from sqlalchemy.pool import NullPool
 
 from tma.core.config import Settings
 from tma.core.db import Database
+from tma.courses.schemas import CourseRead
 from tma.groups import service as groups
 from tma.groups.models import Group, GroupMember
-from tma.groups.schemas import GroupDetail
+from tma.groups.schemas import GroupDetail, GroupRead
 from tma.users import service as users
 from tma.users.models import User
 
@@ -261,3 +262,31 @@ async def test_more_reads_at_once_than_the_pool_holds_all_succeed_and_return(
     assert [len(rows) for rows in results] == [1] * at_once
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
     assert pool.checkedin() <= pool.size()  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_group_and_course_lists_lean_json_is_byte_for_byte_the_models_json(
+    client: httpx.AsyncClient,
+    auth_headers: dict[str, str],
+    make_group: Callable[..., Awaitable[Group]],
+    make_user: Callable[..., Awaitable[User]],
+    add_member: Callable[..., Awaitable[GroupMember]],
+    make_course: Callable[..., Awaitable[Any]],
+) -> None:
+    """GET /api/groups and /api/courses dump their row dicts unvalidated: each body is byte
+    for byte what validating it as `GroupRead` / `CourseRead` models and dumping gives
+    (null and text descriptions, counts of 0 and more)."""
+    busy = await make_group(description="Wednesday puzzles")
+    await add_member(busy, await make_user())
+    await make_group()
+    await make_course(description="Openings")
+    await make_course()
+
+    groups_body = (await client.get("/api/groups", headers=auth_headers)).content
+    courses_body = (await client.get("/api/courses", headers=auth_headers)).content
+
+    group_models = TypeAdapter(list[GroupRead])
+    course_models = TypeAdapter(list[CourseRead])
+    assert groups_body == group_models.dump_json(group_models.validate_json(groups_body))
+    assert courses_body == course_models.dump_json(course_models.validate_json(courses_body))
+    assert [g.member_count for g in group_models.validate_json(groups_body)] == [2, 1]

@@ -1,9 +1,11 @@
 """Performance guard: a list or detail request issues a fixed number of SQL statements.
 
 No query per row: the statements a request sends do not grow with the number of rows it
-returns. Each test measures the same request at 5 and at 50 rows and expects exactly 3
-statements both times (authenticate the caller, then data and count), or 2 for the group
-detail (authenticate the caller, then the group joined with its members).
+returns. Each test measures the same request at 5 and at 50 rows and expects the same
+exact count both times: 2 for a whole list (the caller, then the rows; the total is their
+number) and 3 when a `limit` cuts it short (plus one count), 2 for the group detail (the
+caller, then the group joined with its members), 3 for a course detail (the caller, the
+course, its modules).
 Rows are inserted in bulk through `test_db.session()` to keep the tests fast.
 """
 
@@ -16,6 +18,7 @@ from tma.groups.models import Group, GroupMember
 from tma.users.models import Role, User
 
 STATEMENTS_PER_REQUEST = 3
+LIST_STATEMENTS = 2  # caller + rows; a window cut short by `limit` adds the count
 GROUP_DETAIL_STATEMENTS = 2
 SMALL, LARGE = 5, 50
 
@@ -87,14 +90,14 @@ async def statements_for(client, count_queries, url, headers, expected_rows):
 async def test_list_groups_statement_count_same_at_5_and_50_groups(
     client, auth_headers, admin_user, test_db, count_queries
 ):
-    """GET /api/groups (admin): 3 statements for 5 groups and for 50."""
+    """GET /api/groups (admin): 2 statements for 5 groups and for 50."""
     await insert_groups(test_db, SMALL, owner_id=admin_user.id)
     small = await statements_for(client, count_queries, "/api/groups", auth_headers, SMALL)
     await insert_groups(test_db, LARGE - SMALL, owner_id=admin_user.id)
 
     large = await statements_for(client, count_queries, "/api/groups", auth_headers, LARGE)
 
-    assert small == large == STATEMENTS_PER_REQUEST
+    assert small == large == LIST_STATEMENTS
 
 
 @pytest.mark.asyncio
@@ -109,21 +112,21 @@ async def test_list_groups_with_members_statement_count_same_at_5_and_50_groups(
 
     large = await statements_for(client, count_queries, "/api/groups", manager_headers, LARGE)
 
-    assert small == large == STATEMENTS_PER_REQUEST
+    assert small == large == LIST_STATEMENTS
 
 
 @pytest.mark.asyncio
 async def test_list_groups_as_user_statement_count_same_at_5_and_50_groups(
     client, user_headers, test_user, admin_user, test_db, count_queries
 ):
-    """GET /api/groups as a `user` (filtered to their groups): 3 statements at 5 and 50."""
+    """GET /api/groups as a `user` (filtered to their groups): 2 statements at 5 and 50."""
     await insert_groups(test_db, SMALL, owner_id=admin_user.id, member_ids=[test_user.id])
     small = await statements_for(client, count_queries, "/api/groups", user_headers, SMALL)
     await insert_groups(test_db, LARGE - SMALL, owner_id=admin_user.id, member_ids=[test_user.id])
 
     large = await statements_for(client, count_queries, "/api/groups", user_headers, LARGE)
 
-    assert small == large == STATEMENTS_PER_REQUEST
+    assert small == large == LIST_STATEMENTS
 
 
 @pytest.mark.asyncio
@@ -151,21 +154,21 @@ async def test_get_group_statement_count_same_at_5_and_50_members(
 async def test_list_courses_statement_count_same_at_5_and_50_courses(
     client, auth_headers, test_db, count_queries
 ):
-    """GET /api/courses (admin): 3 statements for 5 courses and for 50, modules included."""
+    """GET /api/courses (admin): 2 statements for 5 courses and for 50, modules included."""
     await insert_courses(test_db, SMALL, modules=2)
     small = await statements_for(client, count_queries, "/api/courses", auth_headers, SMALL)
     await insert_courses(test_db, LARGE - SMALL, modules=2)
 
     large = await statements_for(client, count_queries, "/api/courses", auth_headers, LARGE)
 
-    assert small == large == STATEMENTS_PER_REQUEST
+    assert small == large == LIST_STATEMENTS
 
 
 @pytest.mark.asyncio
 async def test_list_courses_as_user_statement_count_same_at_5_and_50_courses(
     client, user_headers, test_user, admin_user, test_db, count_queries
 ):
-    """GET /api/courses as a `user` (filtered to their groups' courses): 3 statements."""
+    """GET /api/courses as a `user` (filtered to their groups' courses): 2 statements."""
     [group_id] = await insert_groups(test_db, 1, owner_id=admin_user.id, member_ids=[test_user.id])
     await insert_courses(test_db, SMALL, group_id=group_id)
     small = await statements_for(client, count_queries, "/api/courses", user_headers, SMALL)
@@ -179,7 +182,7 @@ async def test_list_courses_as_user_statement_count_same_at_5_and_50_courses(
 
     large = await statements_for(client, count_queries, "/api/courses", user_headers, LARGE)
 
-    assert small == large == STATEMENTS_PER_REQUEST
+    assert small == large == LIST_STATEMENTS
 
 
 @pytest.mark.asyncio
@@ -223,11 +226,33 @@ async def test_list_group_courses_statement_count_same_at_5_and_50_courses(
 async def test_list_users_statement_count_same_at_5_and_50_users(
     client, auth_headers, test_db, count_queries
 ):
-    """GET /api/users (admin): users with their roles in 3 statements, at 5 and at 50."""
+    """GET /api/users (admin): users with their roles in 2 statements, at 5 and at 50."""
     await insert_users(test_db, SMALL - 1)  # plus the admin
     small = await statements_for(client, count_queries, "/api/users", auth_headers, SMALL)
     await insert_users(test_db, LARGE - SMALL, role="manager")
 
     large = await statements_for(client, count_queries, "/api/users", auth_headers, LARGE)
 
+    assert small == large == LIST_STATEMENTS
+
+
+@pytest.mark.asyncio
+async def test_windowed_list_counts_only_when_the_page_stops_at_its_limit(
+    client, auth_headers, admin_user, test_db, count_queries
+):
+    """GET /api/groups?limit=3 of 5 and of 50 groups: 3 statements (the page is full, so
+    the total needs a count) and the right X-Total-Count; a limit past the end (limit=80
+    of 50) needs no count: 2 statements, total 50."""
+    await insert_groups(test_db, SMALL, owner_id=admin_user.id)
+    small = await statements_for(client, count_queries, "/api/groups?limit=3", auth_headers, 3)
+    await insert_groups(test_db, LARGE - SMALL, owner_id=admin_user.id)
+    large = await statements_for(client, count_queries, "/api/groups?limit=3", auth_headers, 3)
+    with count_queries() as queries:
+        past_end = await client.get("/api/groups?limit=80&offset=10", headers=auth_headers)
+    counted = await client.get("/api/groups?limit=3&offset=10", headers=auth_headers)
+
     assert small == large == STATEMENTS_PER_REQUEST
+    assert queries.count == LIST_STATEMENTS
+    assert len(past_end.json()) == LARGE - 10
+    assert past_end.headers["X-Total-Count"] == str(LARGE)
+    assert counted.headers["X-Total-Count"] == str(LARGE)

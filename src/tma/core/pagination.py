@@ -44,9 +44,9 @@ PageDep = Annotated[Page, Depends(page_params)]
 
 
 class PagedQuery:
-    """A list query built once, at import: its total and one page of its rows, each one
+    """A list query built once, at import: one page of its rows and its total, each one
     pre-built statement run through `Database.fetch_rows` (on PostgreSQL straight on the
-    driver). Nothing is built or compiled per request and no session is opened: for the
+    driver); the count only when the page does not tell the total. Nothing is built or compiled per request and no session is opened: for the
     list endpoints every client calls (docs/performance.md).
 
     `rows` is the SELECT with its order; `count` selects one column of the same rows (the
@@ -63,19 +63,25 @@ class PagedQuery:
         )
 
     async def fetch(self, db: Database, page: Page, **params: Any) -> tuple[list[Any], int]:
-        """One page of rows (sequences of column values, in `keys` order) and the total."""
-        total = (await db.fetch_rows(self.count, **params))[0][0]
+        """One page of rows (sequences of column values, in `keys` order) and the total.
+
+        The total is counted only when the page cannot tell it: a page that stops short of
+        its limit (or has none) reached the end of the list, so the total is `offset` plus
+        its rows, read in the same statement (unless it is empty past an `offset`)."""
         limit = self.NO_LIMIT if page.limit is None else page.limit
-        rows = await db.fetch_rows(self.page, limit=limit, offset=page.offset, **params)
-        return list(rows), int(total)
+        rows = list(await db.fetch_rows(self.page, limit=limit, offset=page.offset, **params))
+        if len(rows) < limit and (rows or not page.offset):
+            return rows, page.offset + len(rows)
+        total = (await db.fetch_rows(self.count, **params))[0][0]
+        return rows, int(total)
 
     async def fetch_dicts(
         self, db: Database, page: Page, **params: Any
     ) -> tuple[list[dict[str, Any]], int]:
         """`fetch`, each row a dict keyed by the selected columns' names."""
         rows, total = await self.fetch(db, page, **params)
-        keys = self.keys
-        return [dict(zip(keys, row, strict=True)) for row in rows], total
+        keys = self.keys  # as many as each row has columns (zip's strict check costs 3x)
+        return [dict(zip(keys, row)) for row in rows], total  # noqa: B905
 
 
 async def count_rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> int:

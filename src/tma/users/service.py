@@ -80,36 +80,52 @@ async def list_users(session: AsyncSession, *, page: Page) -> tuple[Sequence[Use
 
 # The columns of `UserRead`, read as plain rows: a list of 10,000 users then costs no ORM
 # object, identity-map entry or attribute validation per row (docs/performance.md).
-# Same columns, same order as the caller's row (both are `UserRead` without its role).
-_USER_KEYS = _CALLER_USER_KEYS
-_USER_COLUMNS = tuple(_users_table.c[key] for key in _USER_KEYS)
-_ROLE_AT = _USER_KEYS.index("avatar_url") + 1
+# In `UserRead`'s order, with the role id where `role` goes and the role's name and
+# description last: one `dict(zip(...))` per row gives the keys in the order the JSON wants,
+# `role` is then replaced in place by its (shared) dict, and the two trailing keys are left
+# out by the serializer, which writes only `UserRead`'s fields.
+_ROLE_AT = _CALLER_USER_KEYS.index("avatar_url") + 1
+_USER_ROW_KEYS = (
+    *_CALLER_USER_KEYS[:_ROLE_AT],
+    "role",
+    *_CALLER_USER_KEYS[_ROLE_AT:],
+    "role_name",
+    "role_description",
+)
 _USER_ROWS = (
     select(
-        *_USER_COLUMNS,
-        Role.id.label("r_id"),
-        Role.name.label("r_name"),
-        Role.description.label("r_description"),
+        *(
+            _users_table.c.role_id if key == "role" else _users_table.c[key]
+            for key in _USER_ROW_KEYS[:-2]
+        ),
+        Role.name,
+        Role.description,
     )
     .join_from(_users_table, Role, Role.id == _users_table.c.role_id)
     .order_by(User.created_at, User.id)
 )
-
-
 _USER_LIST = PagedQuery(rows=_USER_ROWS, count=select(User.id))
 
 
 async def list_user_rows(db: Database, *, page: Page) -> tuple[list[dict[str, Any]], int]:
-    """Users oldest first as plain dicts shaped like `UserRead`, and how many there are in all.
+    """Users oldest first as plain dicts shaped like `UserRead` (two extra keys the JSON
+    leaves out), and how many there are in all.
 
     The lean twin of `list_users` for the list endpoints: same order, same window."""
     found, total = await _USER_LIST.fetch(db, page)
     rows: list[dict[str, Any]] = []
+    roles: dict[int, dict[str, Any]] = {}
     for row in found:
-        # Keys in `UserRead`'s order (role after avatar_url): the list is dumped unvalidated.
-        item = dict(zip(_USER_KEYS[:_ROLE_AT], row, strict=False))
-        item["role"] = {"id": row[-3], "name": row[-2], "description": row[-1]}
-        item.update(zip(_USER_KEYS[_ROLE_AT:], row[_ROLE_AT:-3], strict=True))
+        item = dict(zip(_USER_ROW_KEYS, row))  # noqa: B905 - as many keys as columns
+        role = roles.get(item["role"])
+        if role is None:
+            role = {
+                "id": item["role"],
+                "name": item["role_name"],
+                "description": item["role_description"],
+            }
+            roles[role["id"]] = role
+        item["role"] = role  # in place: the key keeps its position
         rows.append(item)
     return rows, total
 
