@@ -46,8 +46,9 @@ PageDep = Annotated[Page, Depends(page_params)]
 class PagedQuery:
     """A list query built once, at import: one page of its rows and its total, each one
     pre-built statement run through `Database.fetch_rows` (on PostgreSQL straight on the
-    driver); the count only when the page does not tell the total. Nothing is built or compiled per request and no session is opened: for the
-    list endpoints every client calls (docs/performance.md).
+    driver); the count only when the page does not tell the total. Nothing is built or
+    compiled per request and no session is opened: for the list endpoints every client
+    calls (docs/performance.md).
 
     `rows` is the SELECT with its order; `count` selects one column of the same rows (the
     total is counted over it). Both may use bound parameters (the viewer's id), passed to
