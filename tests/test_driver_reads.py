@@ -159,19 +159,19 @@ async def test_statement_listeners_see_the_driver_path_reads(
 
 @postgres_only
 @pytest.mark.asyncio
-async def test_a_query_error_returns_the_connection_to_the_pool_usable(test_db: Any) -> None:
-    """A statement PostgreSQL refuses raises its error; the connection goes back to the
-    pool (none stays checked out, none is dropped) and the next read works."""
+async def test_a_query_error_keeps_the_connection_usable(test_db: Any) -> None:
+    """A statement PostgreSQL refuses raises its error; the connection is kept (nothing
+    leaks: checked out = kept idle), no connection is dropped and the next read works."""
     db: Database = test_db.db
     pool = db.engine.sync_engine.pool
     await db.fetch_rows(CALLER, user_id=1)
-    idle_before = pool.checkedin()  # type: ignore[attr-defined]
+    kept_before = db.kept_connections
 
     with pytest.raises(asyncpg.DivisionByZeroError):
         await db.fetch_rows(select(literal_column("1 / 0")))
 
-    assert pool.checkedout() == 0  # type: ignore[attr-defined]
-    assert pool.checkedin() == idle_before  # type: ignore[attr-defined]
+    assert db.kept_connections == kept_before >= 1
+    assert pool.checkedout() == db.kept_connections  # type: ignore[attr-defined]
     assert list(await db.fetch_rows(select(literal_column("41 + 1")))) == [(42,)]
 
 
@@ -247,9 +247,9 @@ async def test_group_detail_lean_json_is_byte_for_byte_the_models_json(
 async def test_more_reads_at_once_than_the_pool_holds_all_succeed_and_return(
     test_db: Any, make_user: Callable[..., Awaitable[User]]
 ) -> None:
-    """More concurrent driver reads than `pool_size`: the overflow connections are closed
-    on return (through SQLAlchemy's greenlet), the rest go back to the pool directly; every
-    read gets its row and afterwards nothing is checked out."""
+    """More concurrent driver reads than `pool_size`: every read gets its row; afterwards
+    at most `KEPT_CONNECTIONS` stay with `fetch_rows`, the overflow connections were closed
+    (through SQLAlchemy's greenlet) and the rest went back to the pool."""
     db: Database = test_db.db
     pool = db.engine.sync_engine.pool
     user = await make_user()
@@ -260,7 +260,8 @@ async def test_more_reads_at_once_than_the_pool_holds_all_succeed_and_return(
     )
 
     assert [len(rows) for rows in results] == [1] * at_once
-    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert db.kept_connections == Database.KEPT_CONNECTIONS
+    assert pool.checkedout() == db.kept_connections  # type: ignore[attr-defined]
     assert pool.checkedin() <= pool.size()  # type: ignore[attr-defined]
 
 
@@ -290,3 +291,41 @@ async def test_group_and_course_lists_lean_json_is_byte_for_byte_the_models_json
     assert groups_body == group_models.dump_json(group_models.validate_json(groups_body))
     assert courses_body == course_models.dump_json(course_models.validate_json(courses_body))
     assert [g.member_count for g in group_models.validate_json(groups_body)] == [2, 1]
+
+
+@postgres_only
+@pytest.mark.asyncio
+async def test_reads_reuse_a_kept_connection_and_dispose_returns_it(
+    test_settings: Settings,
+) -> None:
+    """Sequential reads go through one connection (the same PostgreSQL backend), kept
+    between them; `dispose` hands it back and closes the pool (nothing checked out)."""
+    db = Database(test_settings)
+    backend = select(literal_column("pg_backend_pid()"))
+    try:
+        pids = {(await db.fetch_rows(backend))[0][0] for _ in range(5)}
+        kept = db.kept_connections
+    finally:
+        await db.dispose()
+
+    assert len(pids) == 1
+    assert kept == 1
+    assert db.kept_connections == 0
+    assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@postgres_only
+@pytest.mark.asyncio
+async def test_pre_ping_turns_kept_connections_off(test_settings: Settings) -> None:
+    """With `TMA_DB_POOL_PRE_PING` every read checks its connection out of the pool (which
+    pings it), so none is kept between reads."""
+    db = Database(test_settings.model_copy(update={"db_pool_pre_ping": True}))
+    try:
+        await db.fetch_rows(select(literal_column("1")))
+        kept = db.kept_connections
+        checked_out = db.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()
+
+    assert kept == 0
+    assert checked_out == 0

@@ -124,6 +124,9 @@ AnySelect = Select[*tuple[Any, ...]]
 class Database:
     """The engine and its session factory; one per app, kept on `app.state.db`."""
 
+    # At most this many pooled connections stay with `fetch_rows` between its reads.
+    KEPT_CONNECTIONS = 4
+
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -142,6 +145,10 @@ class Database:
         self.driver_reads = self.driver_reads and not settings.db_echo
         self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
         self._listeners: list[StatementListener] = []
+        # Connections `fetch_rows` keeps between reads (see `_release`); not with pre-ping,
+        # which must run at every checkout.
+        self._kept: list[PoolProxiedConnection] = []
+        self._keep = self.KEPT_CONNECTIONS if not settings.db_pool_pre_ping else 0
 
     def read_connection(self) -> AsyncConnection:
         """A bare connection for a standalone read (on PostgreSQL in autocommit): no session."""
@@ -167,7 +174,7 @@ class Database:
         sql, names = self._compile(statement)
         for listener in self._listeners:
             listener(sql)
-        fairy = await self.engine.raw_connection()
+        fairy = self._kept.pop() if self._kept else await self.engine.raw_connection()
         driver = fairy.driver_connection
         assert driver is not None
         try:
@@ -180,21 +187,42 @@ class Database:
             # recycle every connection as old at its next checkout.
             if not isinstance(exc, asyncpg.PostgresError) or driver.is_closed():
                 await greenlet_spawn(self._invalidate, fairy, exc)
+                await self._drop_kept()  # as old as the broken one
             raise
         finally:
             await self._release(fairy)
         return records
 
     async def _release(self, fairy: PoolProxiedConnection) -> None:
-        """Back to the pool. Only closing a connection awaits the driver (an overflow one
-        returned to a full pool, an invalidated one), which SQLAlchemy's adapter does
-        inside a greenlet; a connection that goes into a free slot of the pool, with no
-        transaction open (these reads never open one), is put back directly."""
+        """Keep the connection for the next read, or give it back to the pool.
+
+        Checking a connection out of SQLAlchemy's pool and back in (events, reset, the
+        greenlet its adapter needs) cost about as much as the query; the reads of one
+        worker follow each other closely, so up to `KEPT_CONNECTIONS` idle ones stay here,
+        still counted as checked out by the pool (it has `pool_size + max_overflow`).
+        Only closing a connection awaits the driver (an overflow one returned to a full
+        pool, an invalidated one), inside a greenlet; one that goes into a free slot of
+        the pool, with no transaction open (these reads never open one), goes back
+        directly."""
+        if fairy.is_valid and len(self._kept) < self._keep:
+            self._kept.append(fairy)
+            return
         pool = self.engine.sync_engine.pool
         if fairy.is_valid and isinstance(pool, QueuePool) and pool.checkedin() < pool.size():
             fairy.close()
         else:
             await greenlet_spawn(fairy.close)
+
+    async def _drop_kept(self) -> None:
+        kept, self._kept = self._kept, []
+        for fairy in kept:
+            await greenlet_spawn(fairy.invalidate)
+            await greenlet_spawn(fairy.close)
+
+    @property
+    def kept_connections(self) -> int:
+        """Idle connections `fetch_rows` holds for its next reads."""
+        return len(self._kept)
 
     def _invalidate(self, fairy: PoolProxiedConnection, exc: BaseException) -> None:
         self.engine.sync_engine.pool._invalidate(fairy, exc)  # what Connection does
@@ -224,6 +252,9 @@ class Database:
         return remove
 
     async def dispose(self) -> None:
+        kept, self._kept = self._kept, []
+        for fairy in kept:
+            await greenlet_spawn(fairy.close)
         await self.engine.dispose()
 
 
