@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench
+.PHONY: help install run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
@@ -71,6 +71,11 @@ load: install
 # Writes bench/results/<date>.json and .png; see docs/performance.md. Not part of `make test`.
 bench: install
 	$(BIN)/python -m bench.run
+
+# CPU instructions per request under valgrind's callgrind (repeatable; for before/after
+# comparisons). Needs valgrind and the bench database filled by `make bench`.
+bench-instructions: install
+	$(BIN)/python -m bench.instructions
 
 fmt: install
 	$(BIN)/ruff format .

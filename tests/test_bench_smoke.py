@@ -231,3 +231,23 @@ async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path
 
     assert total == 21
     assert lean == models.dump_json([UserRead.model_validate(u) for u in users])
+
+
+@pytest.mark.asyncio
+async def test_bench_instructions_drives_the_app_and_refuses_unknown_cases() -> None:
+    """`bench.instructions` sends its GET straight into an ASGI app (200 or an error that
+    names the status), and refuses a case it does not know before starting valgrind."""
+    from bench import instructions
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/ok")
+    async def ok() -> dict[str, bool]:
+        return {"ok": True}
+
+    await instructions._call(app, "/ok", [(b"host", b"bench")])
+    with pytest.raises(RuntimeError, match="answered 404"):
+        await instructions._call(app, "/missing", [(b"host", b"bench")])
+    with pytest.raises(SystemExit, match="unknown case"):
+        instructions.main(["nonsense"])

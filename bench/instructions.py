@@ -1,0 +1,161 @@
+"""CPU instructions per request, counted by valgrind's callgrind: repeatable to a fraction of
+a percent whatever else the machine does, where req/s moves by tens of percent between two
+runs on a shared machine. For comparing a change before and after, not for absolute speed.
+
+    python -m bench.instructions                 # me, detail, groups, select1, const
+    python -m bench.instructions detail me 200   # some cases, 200 requests each
+
+Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
+(`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). Each case
+runs in its own process under callgrind: the app is built, 50 requests warm it up
+uninstrumented, then instrumentation is switched on for `count` sequential requests straight
+into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
+used, access log included; `select1` and `const` are the ceiling app's two routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_bench"
+CASES = ("me", "detail", "groups", "select1", "const")
+WARM_UP = 50
+
+
+async def _call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    if sent[0]["status"] != 200:
+        raise RuntimeError(f"GET {path} answered {sent[0]['status']}")
+
+
+def _instrument(on: bool) -> None:
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+        check=True,
+        capture_output=True,
+    )
+    time.sleep(0.3)  # the request is served at callgrind's next check
+
+
+async def _measure(case: str, count: int) -> None:
+    """Runs inside valgrind: build the app, warm up, count `count` requests."""
+    from sqlalchemy import select
+
+    from bench.ceilings import create_ceiling_app
+    from tma.core.config import get_settings
+    from tma.core.security import create_access_token
+    from tma.groups.models import Group
+    from tma.main import create_app
+    from tma.users.models import User
+
+    headers: list[tuple[bytes, bytes]] = [(b"host", b"bench")]
+    if case in ("select1", "const"):
+        app = create_ceiling_app()
+        path = f"/{case}"
+    else:
+        app = create_app()
+        async with app.state.db.sessionmaker() as session:
+            admin = await session.scalar(select(User.id).where(User.username == "bench-admin"))
+            group = await session.scalar(select(Group.id).order_by(Group.id).limit(1))
+        if admin is None or group is None:
+            raise SystemExit("no bench data: run `make bench` (or BENCH_NS=10 make bench) first")
+        token = create_access_token(admin, get_settings())
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+        path = {"me": "/api/auth/me", "detail": f"/api/groups/{group}", "groups": "/api/groups"}[
+            case
+        ]
+    for _ in range(WARM_UP):
+        await _call(app, path, headers)
+    _instrument(True)
+    for _ in range(count):
+        await _call(app, path, headers)
+    _instrument(False)
+    await app.state.db.dispose()
+
+
+def _count(case: str, count: int) -> int:
+    """Instructions per request of one case, from a callgrind run of this module."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        log = Path(tmp) / "valgrind.log"
+        url = os.environ.get("TMA_BENCH_DATABASE_URL", DEFAULT_URL)
+        env = {**os.environ, "TMA_DATABASE_URL": url}
+        run = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                f"--log-file={log}",
+                sys.executable,
+                "-m",
+                "bench.instructions",
+                "--inside",
+                case,
+                str(count),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,  # the access log; shown if the run fails
+            text=True,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"{case} failed:\n{run.stderr[-3000:]}")
+        collected = re.search(r"Collected : (\d+)", log.read_text())
+        if collected is None:
+            raise RuntimeError(f"no instruction count in {log.read_text()[-2000:]}")
+        return int(collected.group(1)) // count
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--inside"]:
+        asyncio.run(_measure(argv[1], int(argv[2])))
+        return 0
+    count = int(argv[-1]) if argv and argv[-1].isdigit() else 100
+    cases = [a for a in argv if not a.isdigit()] or list(CASES)
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        raise SystemExit(f"unknown case(s) {sorted(unknown)}; known: {', '.join(CASES)}")
+    results = {case: _count(case, count) for case in cases}
+    for case, per_request in results.items():
+        line = f"{case:<8}{per_request:>12,} instructions/request"
+        if "select1" in results and case != "select1":
+            line += f"   SELECT 1 ceiling / this: {results['select1'] / per_request:.0%}"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
