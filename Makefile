@@ -67,7 +67,7 @@ load: install
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 # Throughput, latency, statements per request and memory at N = 10, 100, 1000 on PostgreSQL
-# (TMA_BENCH_DATABASE_URL, default database tma_bench); uses wrk when installed. ~5 minutes.
+# (TMA_BENCH_DATABASE_URL, default database tma_bench); uses wrk when installed. ~7 minutes.
 # Writes bench/results/<date>.json and .png; see docs/performance.md. Not part of `make test`.
 bench: install
 	$(BIN)/python -m bench.run
