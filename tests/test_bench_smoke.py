@@ -213,6 +213,7 @@ async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path
     from tma.core.pagination import Page
     from tma.core.schemas import row_list_adapter
     from tma.users import service
+    from tma.users.models import User
     from tma.users.schemas import UserRead
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
@@ -222,7 +223,8 @@ async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path
         await seed(db.engine, 2, "hash")
         rows, total = await service.list_user_rows(db, page=Page())
         async with db.sessionmaker() as session:
-            users, _ = await service.list_users(session, page=Page())
+            ordered = service._users().order_by(User.created_at, User.id)
+            users = (await session.scalars(ordered)).all()
     finally:
         await db.dispose()
     models = TypeAdapter(list[UserRead])

@@ -5,7 +5,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Response
 from pydantic import TypeAdapter
-from sqlalchemy import BigInteger, Result, Select, bindparam, func, select
+from sqlalchemy import BigInteger, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
@@ -89,13 +89,6 @@ async def count_rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> i
     """The number of rows `stmt` would return, by one aggregate query."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return int(total or 0)
-
-
-def row_dicts(result: Result[*tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """A result's rows as plain dicts: pydantic reads a dict in Rust, a row mapping through
-    Python-level `Mapping.get` calls."""
-    keys = tuple(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def list_response(

@@ -1,6 +1,5 @@
 """The rules and queries of user accounts. Raises domain errors; owns its commits."""
 
-from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy.orm import contains_eager
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, PagedQuery, count_rows
+from tma.core.pagination import Page, PagedQuery
 from tma.core.security import PasswordHasher
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
@@ -68,14 +67,6 @@ async def find_by_username(session: AsyncSession, *, username: str) -> User | No
     """Case-insensitive lookup, as usernames are unique case-insensitively."""
     stmt = _users().where(func.lower(User.username) == username.strip().lower())
     return await session.scalar(stmt)
-
-
-async def list_users(session: AsyncSession, *, page: Page) -> tuple[Sequence[User], int]:
-    """Users oldest first, and how many there are in all."""
-    stmt = _users().order_by(User.created_at, User.id)
-    total = await count_rows(session, select(User.id))
-    users = (await session.scalars(page.apply(stmt))).all()
-    return users, total
 
 
 # The columns of `UserRead`, read as plain rows: a list of 10,000 users then costs no ORM
