@@ -29,8 +29,7 @@ def _app() -> tuple[FastAPI, PrefixedRouter]:
 
     app = FastAPI()
     for router in (first, second):
-        router.mounted_at("/api")
-        app.include_router(router, prefix="/api")
+        router.include_into(app, "/api")
     return app, first
 
 

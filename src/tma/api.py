@@ -57,5 +57,4 @@ def include_api(app: FastAPI) -> None:
     for router in PRIVATE_ROUTERS:
         check_private(router)
     for router in (*PRIVATE_ROUTERS, *PUBLIC_ROUTERS):
-        router.mounted_at(PREFIX)  # skipped for paths outside its prefix (core/routing.py)
-        app.include_router(router, prefix=PREFIX)
+        router.include_into(app, PREFIX)  # skipped for paths outside it (core/routing.py)

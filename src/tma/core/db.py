@@ -157,7 +157,8 @@ class Database:
     async def fetch_rows(self, statement: AnySelect, **params: Any) -> Sequence[Sequence[Any]]:
         """Every row of a pre-built, read-only `statement`, each a sequence of column values.
 
-        For the hottest reads (the caller behind every token, the group detail). On
+        For the hottest reads (the caller behind every token, the group detail, the big
+        lists through `PagedQuery`). On
         PostgreSQL the statement, compiled by SQLAlchemy once, runs straight on the asyncpg
         connection checked out of the engine's pool, outside any transaction (autocommit,
         like every GET): no SQLAlchemy `Connection`, execution context or result object,
@@ -187,7 +188,7 @@ class Database:
             # recycle every connection as old at its next checkout.
             if not isinstance(exc, asyncpg.PostgresError) or driver.is_closed():
                 await greenlet_spawn(self._invalidate, fairy, exc)
-                await self._drop_kept()  # as old as the broken one
+                await self._drop_kept(invalidate=True)  # as old as the broken one
             raise
         finally:
             await self._release(fairy)
@@ -213,10 +214,11 @@ class Database:
         else:
             await greenlet_spawn(fairy.close)
 
-    async def _drop_kept(self) -> None:
+    async def _drop_kept(self, *, invalidate: bool) -> None:
         kept, self._kept = self._kept, []
         for fairy in kept:
-            await greenlet_spawn(fairy.invalidate)
+            if invalidate:
+                await greenlet_spawn(fairy.invalidate)
             await greenlet_spawn(fairy.close)
 
     @property
@@ -252,9 +254,7 @@ class Database:
         return remove
 
     async def dispose(self) -> None:
-        kept, self._kept = self._kept, []
-        for fairy in kept:
-            await greenlet_spawn(fairy.close)
+        await self._drop_kept(invalidate=False)
         await self.engine.dispose()
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Response
 from pydantic import TypeAdapter
-from sqlalchemy import BigInteger, Select, bindparam, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
@@ -83,6 +83,33 @@ class PagedQuery:
         rows, total = await self.fetch(db, page, **params)
         keys = self.keys  # as many as each row has columns (zip's strict check costs 3x)
         return [dict(zip(keys, row)) for row in rows], total  # noqa: B905
+
+
+class ScopedList:
+    """A list some callers see whole and the others only where `scope` holds, `scope` being
+    a condition on the bound parameter `viewer_id`: the two `PagedQuery`s built once, rows
+    of `columns` in `order`, counted over `count_by`."""
+
+    def __init__(
+        self,
+        columns: tuple[Any, ...],
+        order: tuple[Any, ...],
+        count_by: Any,
+        scope: ColumnElement[bool],
+    ) -> None:
+        self.whole = PagedQuery(select(*columns).order_by(*order), count=select(count_by))
+        self.scoped = PagedQuery(
+            select(*columns).where(scope).order_by(*order), count=select(count_by).where(scope)
+        )
+
+    async def fetch_dicts(
+        self, db: Database, page: Page, *, viewer_id: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The page as dicts and the total: the whole list for `viewer_id=None`, else the
+        rows in scope for that viewer."""
+        if viewer_id is None:
+            return await self.whole.fetch_dicts(db, page)
+        return await self.scoped.fetch_dicts(db, page, viewer_id=viewer_id)
 
 
 async def count_rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> int:

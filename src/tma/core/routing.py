@@ -8,20 +8,21 @@ answer "no" without looking at its routes. Inside the prefix nothing changes: th
 are matched as before, 405 for a known path with another method included.
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from starlette.routing import Match
 from starlette.types import Scope
 
 
 class PrefixedRouter(APIRouter):
-    """An `APIRouter` that skips itself for paths outside its prefix once `mounted_at` has
-    told it where it is included (the include's prefix, then its own)."""
+    """An `APIRouter` that skips itself for paths outside its prefix once `include_into`
+    has included it (the include's prefix, then its own)."""
 
     _mount_prefix: str | None = None
 
-    def mounted_at(self, prefix: str) -> None:
-        """Called with the prefix passed to `include_router`, before including it."""
+    def include_into(self, app: FastAPI, prefix: str = "") -> None:
+        """`app.include_router(self, prefix=prefix)`, remembering where it now lives."""
         self._mount_prefix = (prefix + self.prefix).rstrip("/")
+        app.include_router(self, prefix=prefix)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         prefix = self._mount_prefix

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, PagedQuery, count_rows
+from tma.core.pagination import Page, ScopedList, count_rows
 from tma.courses.models import Course, CourseModule, GroupCourse
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.groups.models import Group, GroupMember
@@ -52,15 +52,12 @@ _COURSE_COLUMNS = (
 )
 
 
-_COURSE_ORDER = (Course.created_at, Course.id)
-_ASSIGNED_TO_VIEWER = _assigned_to_member(bindparam("viewer_id"))
 # Staff see every course, a `user` the courses assigned to their groups; oldest first.
-_ALL_COURSES = PagedQuery(
-    rows=select(*_COURSE_COLUMNS).order_by(*_COURSE_ORDER), count=select(Course.id)
-)
-_VIEWERS_COURSES = PagedQuery(
-    rows=select(*_COURSE_COLUMNS).where(_ASSIGNED_TO_VIEWER).order_by(*_COURSE_ORDER),
-    count=select(Course.id).where(_ASSIGNED_TO_VIEWER),
+_COURSES = ScopedList(
+    _COURSE_COLUMNS,
+    order=(Course.created_at, Course.id),
+    count_by=Course.id,
+    scope=_assigned_to_member(bindparam("viewer_id")),
 )
 
 
@@ -69,9 +66,8 @@ async def list_course_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user),
     oldest first, as plain rows shaped like `CourseRead`, and how many in all."""
-    if is_staff(viewer):
-        return await _ALL_COURSES.fetch_dicts(db, page)
-    return await _VIEWERS_COURSES.fetch_dicts(db, page, viewer_id=viewer.id)
+    viewer_id = None if is_staff(viewer) else viewer.id
+    return await _COURSES.fetch_dicts(db, page, viewer_id=viewer_id)
 
 
 async def list_modules(session: AsyncSession, *, course_id: int) -> Sequence[CourseModule]:

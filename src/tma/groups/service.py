@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, PagedQuery
+from tma.core.pagination import Page, ScopedList
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
 from tma.users import service as users
@@ -54,15 +54,12 @@ _GROUP_COLUMNS = (
     Group.updated_at,
     Group.member_count,
 )
-_GROUP_ORDER = (Group.created_at, Group.id)
-_OF_VIEWER = _is_member(Group.id, bindparam("viewer_id"))
 # Staff see every group, a `user` the groups they belong to; oldest first.
-_ALL_GROUPS = PagedQuery(
-    rows=select(*_GROUP_COLUMNS).order_by(*_GROUP_ORDER), count=select(Group.id)
-)
-_VIEWERS_GROUPS = PagedQuery(
-    rows=select(*_GROUP_COLUMNS).where(_OF_VIEWER).order_by(*_GROUP_ORDER),
-    count=select(Group.id).where(_OF_VIEWER),
+_GROUPS = ScopedList(
+    _GROUP_COLUMNS,
+    order=(Group.created_at, Group.id),
+    count_by=Group.id,
+    scope=_is_member(Group.id, bindparam("viewer_id")),
 )
 
 
@@ -71,9 +68,8 @@ async def list_group_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """Groups the viewer may see (all for staff, their own for a `user`), oldest first, as
     plain rows shaped like `GroupRead` (no ORM object per group), and how many in all."""
-    if users.is_staff(viewer):
-        return await _ALL_GROUPS.fetch_dicts(db, page)
-    return await _VIEWERS_GROUPS.fetch_dicts(db, page, viewer_id=viewer.id)
+    viewer_id = None if users.is_staff(viewer) else viewer.id
+    return await _GROUPS.fetch_dicts(db, page, viewer_id=viewer_id)
 
 
 _groups = Group.__table__
