@@ -3,8 +3,9 @@ a populated database that goes through `upgrade` with every row intact, and the 
 agreeing with what the migrations build, on each database.
 
 Each test gets its own database: a temporary SQLite file, and (when TMA_TEST_DATABASE_URL
-is a PostgreSQL URL, as in CI) a scratch database `tma_migrations_test` created and dropped
-around the test, never the suite's own database.
+is a PostgreSQL URL, as in CI) a scratch database `<suite database>_migrations` created and
+dropped around the test, never the suite's own database (two suites on two databases of one
+server never share a scratch database).
 """
 
 import asyncio
@@ -30,7 +31,6 @@ from tma.models import Base
 from tma.seed import loader
 
 PG_ENV = "TMA_TEST_DATABASE_URL"
-SCRATCH_DB = "tma_migrations_test"
 APP_TABLES = sorted(t.name for t in Base.metadata.sorted_tables)
 
 
@@ -61,12 +61,13 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     pg = os.environ.get(PG_ENV, "")
     if not pg.startswith("postgresql"):
         pytest.skip(f"PostgreSQL migration run needs {PG_ENV}=postgresql+asyncpg://...")
-    _off_loop(asyncio.run, _pg_admin(pg, f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"))
-    _off_loop(asyncio.run, _pg_admin(pg, f"CREATE DATABASE {SCRATCH_DB}"))
+    scratch = f"{make_url(pg).database}_migrations"
+    _off_loop(asyncio.run, _pg_admin(pg, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+    _off_loop(asyncio.run, _pg_admin(pg, f'CREATE DATABASE "{scratch}"'))
     try:
-        yield make_url(pg).set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        yield make_url(pg).set(database=scratch).render_as_string(hide_password=False)
     finally:
-        _off_loop(asyncio.run, _pg_admin(pg, f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"))
+        _off_loop(asyncio.run, _pg_admin(pg, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
 
 
 def _run_sync(url: str, fn: Any) -> Any:
