@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.users.models import Role, User
 
@@ -24,7 +24,7 @@ ADMIN_PASSWORD = "bench-password-123"  # noqa: S105 - an invented benchmark acco
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Children first, so a plain DELETE never trips a foreign key.
-TABLES = (GroupCourse, CourseModule, Course, GroupMember, Group, User)
+TABLES = (GroupCourse, CourseModule, Module, Course, GroupMember, Group, User)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,21 @@ from tma.users.schemas import UserCreate
 _serial = count(1)
 
 # Every table a test may write, children first; roles stay (seeded by the migration).
-TABLES = ("group_courses", "course_modules", "courses", "group_members", "groups", "users")
+TABLES = (
+    "post_progress",
+    "quiz_attempts",
+    "quiz_options",
+    "quiz_questions",
+    "posts",
+    "files",
+    "course_module_links",
+    "modules",
+    "group_courses",
+    "courses",
+    "group_members",
+    "groups",
+    "users",
+)
 
 
 def unique(prefix: str) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tma.courses.models import CourseModule
+from tma.courses.models import CourseModule, Module
 
 COURSE_FIELDS = {"id", "title", "description", "created_at", "updated_at", "module_count"}
 TOO_BIG_ID = 2**63  # one past the largest 64-bit id
@@ -186,14 +186,18 @@ async def test_get_course_as_admin_returns_detail_with_empty_modules(
 async def test_get_course_lists_modules_in_their_ordering(
     client, auth_headers, make_course, test_db
 ):
-    """Modules (written by the seed, no endpoint yet) come by `ordering`, counted in
-    module_count."""
+    """The course's modules come as outline items (the mobile client's keys) by `ordering`,
+    counted in module_count."""
     course = await make_course()
     async with test_db.session() as session:
+        second = Module(title="Second", description="b", color="#112233")
+        first = Module(title="First")
+        session.add_all([second, first])
+        await session.flush()
         session.add_all(
             [
-                CourseModule(course_id=course.id, title="Second", content="b", ordering=2),
-                CourseModule(course_id=course.id, title="First", content=None, ordering=1),
+                CourseModule(course_id=course.id, module_id=second.id, ordering=2),
+                CourseModule(course_id=course.id, module_id=first.id, ordering=1),
             ]
         )
         await session.commit()
@@ -203,11 +207,15 @@ async def test_get_course_lists_modules_in_their_ordering(
     assert response.status_code == 200
     body = response.json()
     assert body["module_count"] == 2
-    assert [{k: m[k] for k in ("title", "content", "ordering")} for m in body["modules"]] == [
-        {"title": "First", "content": None, "ordering": 1},
-        {"title": "Second", "content": "b", "ordering": 2},
+    keys = ("module_id", "module_title", "module_description", "module_color", "ordering")
+    assert [{k: m[k] for k in keys} for m in body["modules"]] == [
+        dict(zip(keys, (first.id, "First", None, None, 1), strict=True)),
+        dict(zip(keys, (second.id, "Second", "b", "#112233", 2), strict=True)),
     ]
-    assert [set(m) for m in body["modules"]] == [{"id", "title", "content", "ordering"}] * 2
+    assert [(m["course_id"], m["post_count"]) for m in body["modules"]] == [(course.id, 0)] * 2
+    assert [set(m) for m in body["modules"]] == [
+        {*keys, "course_id", "post_count", "created_at", "updated_at"}
+    ] * 2
 
 
 @pytest.mark.asyncio

@@ -16,19 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tma.core import migrate
 from tma.core.config import Settings
-from tma.core.db import Database
-from tma.core.security import PasswordHasher
+from tma.core.security import create_access_token
+from tma.main import create_app
 from tma.models import Base
-from tma.seed import loader
 
 PG_ENV = "TMA_TEST_DATABASE_URL"
 APP_TABLES = sorted(t.name for t in Base.metadata.sorted_tables)
@@ -113,45 +112,130 @@ def test_migrations_empty_database_up_down_up_recreates_schema(scratch_url: str)
     assert _run_sync(scratch_url, _role_names) == ["admin", "manager", "user"]
 
 
-def _revision_before_head() -> str:
-    script = ScriptDirectory.from_config(migrate.alembic_config())
-    head = script.get_revision(script.get_current_head())
-    assert head is not None
-    assert isinstance(head.down_revision, str)
-    return head.down_revision
+# The rows a database held at revision 0002 (before learning content): every table with the
+# columns it had then, so a later migration adding columns does not change what is compared.
+OLD_COLUMNS = {
+    "users": "id, username, email, hashed_password, role_id, is_active",
+    "groups": "id, name, description, created_by",
+    "group_members": "group_id, user_id, role",
+    "courses": "id, title, description",
+    "group_courses": "group_id, course_id, ordering",
+}
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_migrations_upgrade_of_database_with_sample_data_keeps_every_row(
+def _load_0002_data(conn: Connection) -> None:
+    """Two courses with old owned modules (course 10 has them out of order and with a tie),
+    an admin and a parent whose group has course 10."""
+    rows = [
+        "INSERT INTO users (id, username, email, hashed_password, role_id, email_verified, "
+        "is_active, created_at, updated_at) VALUES (1, 'boss', 'boss@test.com', 'x', 3, true, "
+        "true, :now, :now), (2, 'parent', 'parent@test.com', 'x', 1, false, true, :now, :now)",
+        "INSERT INTO groups (id, name, description, created_by, created_at, updated_at) "
+        "VALUES (5, 'Club', NULL, 1, :now, :now)",
+        "INSERT INTO group_members (group_id, user_id, role, joined_at, updated_at) "
+        "VALUES (5, 1, 'owner', :now, :now), (5, 2, 'member', :now, :now)",
+        "INSERT INTO courses (id, title, description, created_at, updated_at) "
+        "VALUES (10, 'Openings', 'first', :now, :now), (11, 'Endings', NULL, :now, :now)",
+        "INSERT INTO course_modules (id, course_id, title, content, ordering, created_at, "
+        "updated_at) VALUES (100, 10, 'Third', 'c', 7, :now, :now), "
+        "(101, 10, 'First', 'a', 0, :now, :now), (102, 10, 'Second', NULL, 0, :now, :now), "
+        "(103, 11, 'Only', 'z', 3, :now, :now)",
+        "INSERT INTO group_courses (group_id, course_id, ordering, date_assigned) "
+        "VALUES (5, 10, 0, :now)",
+    ]
+    for statement in rows:
+        conn.execute(text(statement), {"now": NOW})
+    conn.commit()
+
+
+def _old_rows(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: [tuple(r) for r in conn.execute(text(f"SELECT {cols} FROM {table} ORDER BY 1, 2"))]
+        for table, cols in OLD_COLUMNS.items()
+    }
+
+
+def _query(sql: str) -> Callable[[Connection], list[tuple[Any, ...]]]:
+    return lambda conn: [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_migration_0003_owned_modules_become_linked_modules_keeping_every_row(
     scratch_url: str,
 ) -> None:
-    """A database holding the sample data at the revision before head goes through
-    `upgrade head` and every row of every table is still there, unchanged (the sample
-    counts are checked too)."""
-    _off_loop(migrate.upgrade, scratch_url, _revision_before_head())
-    settings = Settings(
-        database_url=scratch_url, password_hash_time_cost=1, password_hash_memory_kib=8
-    )
-
-    async def seed() -> loader.SeedResult:
-        db = Database(settings)
-        try:
-            async with db.sessionmaker() as session:
-                return await loader.load(session, hasher=PasswordHasher(settings))
-        finally:
-            await db.dispose()
-
-    result = _off_loop(asyncio.run, seed())
-    before = _run_sync(scratch_url, _every_row)
+    """A database at 0002 whose courses own modules goes through `upgrade head`: every old
+    row is still there, each old module is a module with the same id, title and text,
+    linked to its course at 1..n in the old order; the API lists them in the course detail
+    and the module detail. `downgrade 0002` gives the owned modules back."""
+    _off_loop(migrate.upgrade, scratch_url, "0002")
+    _run_sync(scratch_url, _load_0002_data)
+    before = _run_sync(scratch_url, _old_rows)
 
     _off_loop(migrate.upgrade, scratch_url)
 
-    after = _run_sync(scratch_url, _every_row)
-    assert after == before
-    assert len(after["users"]) == result.users
-    assert len(after["groups"]) == result.groups
-    assert len(after["group_members"]) == result.memberships
-    assert len(after["courses"]) == result.courses
-    assert len(after["group_courses"]) == result.assignments
+    assert _run_sync(scratch_url, _old_rows) == before
+    assert _run_sync(
+        scratch_url, _query("SELECT id, title, description FROM modules ORDER BY id")
+    ) == [
+        (100, "Third", "c"),
+        (101, "First", "a"),
+        (102, "Second", None),
+        (103, "Only", "z"),
+    ]
+    links = "SELECT course_id, module_id, ordering FROM course_module_links ORDER BY 1, 3"
+    assert _run_sync(scratch_url, _query(links)) == [
+        (10, 101, 1),
+        (10, 102, 2),
+        (10, 100, 3),
+        (11, 103, 1),
+    ]
+    outline = _off_loop(asyncio.run, _read_through_api(scratch_url))
+    assert outline == {
+        "course": (3, ["First", "Second", "Third"]),
+        "module": (200, "Third", "c", [10]),
+        "parent_other_course": 403,
+        "new_module_id_after_old_ones": True,
+    }
+
+    _off_loop(migrate.downgrade, scratch_url, "0002")
+
+    owned = "SELECT id, course_id, title, content, ordering FROM course_modules ORDER BY id"
+    assert _run_sync(scratch_url, _query(owned)) == [
+        (100, 10, "Third", "c", 3),
+        (101, 10, "First", "a", 1),
+        (102, 10, "Second", None, 2),
+        (103, 11, "Only", "z", 1),
+    ]
+    assert _run_sync(scratch_url, _old_rows) == before
+
+
+async def _read_through_api(url: str) -> dict[str, Any]:
+    """What a client sees of the migrated data: the admin's course detail and module
+    detail, the parent's view of the course not assigned to them, and a new module's id."""
+    settings = Settings(database_url=url, secret_key="x" * 40, log_level="WARNING")
+    app = create_app(settings)
+    admin = {"Authorization": f"Bearer {create_access_token(1, settings)}"}
+    parent = {"Authorization": f"Bearer {create_access_token(2, settings)}"}
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            course = (await http.get("/api/courses/10", headers=admin)).json()
+            module = await http.get("/api/modules/100", headers=admin)
+            hidden = await http.get("/api/courses/11/modules", headers=parent)
+            made = await http.post("/api/modules", json={"title": "New"}, headers=admin)
+    finally:
+        await app.state.db.dispose()
+    return {
+        "course": (course["module_count"], [m["module_title"] for m in course["modules"]]),
+        "module": (
+            module.status_code,
+            module.json()["title"],
+            module.json()["description"],
+            module.json()["course_ids"],
+        ),
+        "parent_other_course": hidden.status_code,
+        "new_module_id_after_old_ones": made.status_code == 201 and made.json()["id"] > 103,
+    }
 
 
 # SQLite cannot reflect the expression index on lower(username); Alembic says so and skips it.

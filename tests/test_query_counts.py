@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from factories import unique
-from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.users.models import Role, User
 
@@ -65,9 +65,12 @@ async def insert_courses(test_db, how_many, *, group_id=None, modules=0):
         session.add_all(courses)
         await session.flush()
         for n, course in enumerate(courses):
+            made = [Module(title=f"Module {m}") for m in range(modules)]
+            session.add_all(made)
+            await session.flush()
             session.add_all(
-                CourseModule(course_id=course.id, title=f"Module {m}", ordering=m)
-                for m in range(modules)
+                CourseModule(course_id=course.id, module_id=module.id, ordering=m + 1)
+                for m, module in enumerate(made)
             )
             if group_id is not None:
                 session.add(GroupCourse(group_id=group_id, course_id=course.id, ordering=n))

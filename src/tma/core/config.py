@@ -36,6 +36,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # Signed attachment URLs (a post's `file_url`) stop working after this many seconds.
+    file_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_pre_ping: bool = False

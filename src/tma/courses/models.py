@@ -1,4 +1,8 @@
-"""Tables of the courses domain: courses, their modules, and assignments to groups."""
+"""Tables of the courses domain: courses, the modules they are made of, the ordered links
+between the two (a module may belong to several courses), and assignments to groups.
+
+Modules live here, beside the course outline, because a course's detail and its
+`module_count` read them; the module endpoints (tma.modules) build on this package."""
 
 from datetime import datetime
 
@@ -8,18 +12,35 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column
 from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
 
 
-class CourseModule(TimestampMixin, Base):
-    """A lesson of a course; no endpoint writes them yet (seed data and future work)."""
+class Module(TimestampMixin, Base):
+    """A unit of learning: an ordered list of posts, shared by any number of courses."""
 
-    __tablename__ = "course_modules"
+    __tablename__ = "modules"
+    __table_args__ = (
+        Index("ix_modules_created_at_id", "created_at", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    course_id: Mapped[int] = mapped_column(
-        ID, ForeignKey("courses.id", ondelete="CASCADE"), index=True
-    )
     title: Mapped[str] = mapped_column(String(200))
-    content: Mapped[str | None] = mapped_column(Text)
-    ordering: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str | None] = mapped_column(Text)
+    color: Mapped[str | None] = mapped_column(String(7))
+
+
+class CourseModule(Base):
+    """A module's place in a course: 1-based `ordering`, contiguous within the course."""
+
+    __tablename__ = "course_module_links"
+    __table_args__ = (Index("ix_course_module_links_course_id_ordering", "course_id", "ordering"),)
+
+    course_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    module_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("modules.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    ordering: Mapped[int] = mapped_column(Integer)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Course(TimestampMixin, Base):

@@ -10,7 +10,7 @@ from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_list_adapter
 from tma.courses import service
 from tma.courses.dependencies import AdminCourse, VisibleCourse
-from tma.courses.schemas import CourseCreate, CourseDetail, CourseRead, CourseUpdate, ModuleRead
+from tma.courses.schemas import CourseCreate, CourseDetail, CourseRead, CourseUpdate, OutlineItem
 
 _COURSE_LIST = row_list_adapter(CourseRead)
 
@@ -28,11 +28,11 @@ async def list_courses(user: CurrentUser, page: PageDep, request: Request) -> Re
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
 async def get_course(course: VisibleCourse, session: SessionDep) -> CourseDetail:
-    """One course with its modules."""
-    modules = await service.list_modules(session, course_id=course.id)
+    """One course with its modules, as outline items in the course's `ordering`."""
+    modules = await service.outline(session, course_id=course.id)
     return CourseDetail(
         **CourseRead.model_validate(course).model_dump(),
-        modules=[ModuleRead.model_validate(m) for m in modules],
+        modules=[OutlineItem.model_validate(m) for m in modules],
     )
 
 

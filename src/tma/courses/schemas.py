@@ -29,12 +29,19 @@ class CourseRead(ReadModel):
     module_count: int
 
 
-class ModuleRead(ReadModel):
-    id: int
-    title: str
-    content: str | None
+class OutlineItem(ReadModel):
+    """A module's place in a course, in the keys the existing web and mobile clients read."""
+
+    module_id: int
+    module_title: str
+    module_description: str | None
+    module_color: str | None
     ordering: int
+    course_id: int
+    post_count: int
+    created_at: datetime
+    updated_at: datetime
 
 
 class CourseDetail(CourseRead):
-    modules: list[ModuleRead]
+    modules: list[OutlineItem]

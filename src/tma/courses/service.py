@@ -3,27 +3,25 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, func, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
 from tma.core.pagination import Page, ScopedList, count_rows
-from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
-from tma.groups.models import Group, GroupMember
+from tma.courses.visibility import course_visible_to
+from tma.groups.models import Group
+from tma.posts.models import post_count_of
 from tma.users.caller import Caller
 from tma.users.service import is_staff
 
 
 def _assigned_to_member(user_id: Any) -> ColumnElement[bool]:
     """True for a course assigned to at least one group `user_id` belongs to."""
-    return exists().where(
-        GroupCourse.course_id == Course.id,
-        GroupMember.group_id == GroupCourse.group_id,
-        GroupMember.user_id == user_id,
-    )
+    return course_visible_to(Course.id, user_id)
 
 
 async def load_course(
@@ -70,13 +68,32 @@ async def list_course_rows(
     return await _COURSES.fetch_dicts(db, page, viewer_id=viewer_id)
 
 
-async def list_modules(session: AsyncSession, *, course_id: int) -> Sequence[CourseModule]:
-    stmt = (
-        select(CourseModule)
-        .where(CourseModule.course_id == course_id)
-        .order_by(CourseModule.ordering, CourseModule.id)
+_OUTLINE = (
+    select(
+        CourseModule.module_id,
+        Module.title.label("module_title"),
+        Module.description.label("module_description"),
+        Module.color.label("module_color"),
+        CourseModule.ordering,
+        CourseModule.course_id,
+        post_count_of(Module.id).label("post_count"),
+        Module.created_at,
+        Module.updated_at,
     )
-    return (await session.scalars(stmt)).all()
+    .join(Module, Module.id == CourseModule.module_id)
+    .order_by(CourseModule.ordering, CourseModule.module_id)
+)
+
+
+def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
+    """The course's outline items (its modules with their place), in `ordering`."""
+    return _OUTLINE.where(CourseModule.course_id == course_id)
+
+
+async def outline(session: AsyncSession, *, course_id: int) -> list[dict[str, Any]]:
+    """The course's outline items as dicts shaped like `OutlineItem`, in one statement."""
+    rows = await session.execute(outline_statement(course_id))
+    return [dict(row) for row in rows.mappings()]
 
 
 async def create_course(session: AsyncSession, *, data: CourseCreate) -> Course:
@@ -95,7 +112,8 @@ async def update_course(session: AsyncSession, *, course: Course, data: CourseUp
 
 
 async def delete_course(session: AsyncSession, *, course: Course) -> None:
-    """Delete a course; its modules and group assignments go with it (FK cascade)."""
+    """Delete a course; its module links and group assignments go with it (FK cascade);
+    the modules stay (a module may belong to other courses)."""
     await session.execute(delete(Course).where(Course.id == course.id))
     await session.commit()
 

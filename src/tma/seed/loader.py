@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.security import PasswordHasher
-from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.users.models import Role, User
 
@@ -42,7 +42,7 @@ async def is_empty(session: AsyncSession) -> bool:
 
 async def reset(session: AsyncSession) -> None:
     """Delete every row except the system roles."""
-    for model in (GroupCourse, CourseModule, Course, GroupMember, Group, User):
+    for model in (GroupCourse, CourseModule, Module, Course, GroupMember, Group, User):
         await session.execute(delete(model))
     await session.commit()
 
@@ -92,14 +92,15 @@ async def load(session: AsyncSession, *, hasher: PasswordHasher) -> SeedResult:
     }
     session.add_all(courses.values())
     await session.flush()
+    module_rows = _rows("modules.csv")
+    modules = [Module(title=r["title"], description=r["content"]) for r in module_rows]
+    session.add_all(modules)
+    await session.flush()
     session.add_all(
         CourseModule(
-            course_id=courses[r["course"]].id,
-            ordering=int(r["ordering"]),
-            title=r["title"],
-            content=r["content"],
+            course_id=courses[r["course"]].id, module_id=module.id, ordering=int(r["ordering"])
         )
-        for r in _rows("modules.csv")
+        for r, module in zip(module_rows, modules, strict=True)
     )
     links = [
         GroupCourse(

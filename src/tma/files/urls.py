@@ -1,0 +1,44 @@
+"""URLs of stored files: the plain `/api/files/{id}`, and signed, expiring ones for
+attachments, which a phone's PDF viewer or an `<img>` can open without a bearer token.
+
+A signature is an HMAC-SHA256 over the file id and the expiry time, keyed by a key derived
+from `TMA_SECRET_KEY` for this one purpose (a token signature can never pass for a URL
+signature, nor the reverse)."""
+
+import base64
+import hashlib
+import hmac
+import time
+
+from tma.core.config import Settings
+
+FILES_PATH = "/api/files"
+
+
+def file_url(file_id: str) -> str:
+    """The plain URL of a file (avatars open with it; attachments need a token with it)."""
+    return f"{FILES_PATH}/{file_id}"
+
+
+def _signature(file_id: str, expires: int, settings: Settings) -> str:
+    key = hmac.new(settings.secret_key.encode(), b"tma file url v1", hashlib.sha256).digest()
+    mac = hmac.new(key, f"{file_id}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def signed_file_url(file_id: str, settings: Settings, *, now: float | None = None) -> str:
+    """The file's URL with `expires` (Unix seconds) and `signature`: it works without a
+    token until `TMA_FILE_URL_TTL_SECONDS` from now."""
+    expires = int(time.time() if now is None else now) + settings.file_url_ttl_seconds
+    return (
+        f"{file_url(file_id)}?expires={expires}&signature={_signature(file_id, expires, settings)}"
+    )
+
+
+def signature_valid(
+    file_id: str, expires: int, signature: str, settings: Settings, *, now: float | None = None
+) -> bool:
+    """True when `signature` is this server's for `file_id` and `expires`, not yet passed."""
+    if expires < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(signature, _signature(file_id, expires, settings))
