@@ -93,7 +93,7 @@ async def delete_module(session: AsyncSession, *, module_id: int) -> None:
         CourseModule.module_id == module_id
     )
     locked: set[int] = set()
-    for _ in range(3):
+    for _ in range(10):
         linked = select(CourseModule.course_id).where(CourseModule.module_id == module_id)
         courses = set((await session.scalars(linked)).all()) | locked
         for course_id in sorted(courses):  # in id order: two writers never deadlock

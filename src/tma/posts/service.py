@@ -250,7 +250,7 @@ _TYPE_FIELDS = {"video_url": PostType.VIDEO, "file_id": PostType.ATTACHMENT, "qu
 async def _locked_post(session: AsyncSession, post_id: int, also: int | None) -> Post:
     """The post re-read under the lock of its module (and of module `also`): a post moved or
     deleted by a writer that got there first is seen as it now is."""
-    for _ in range(3):
+    for _ in range(10):
         module_id = await session.scalar(select(Post.module_id).where(Post.id == post_id))
         if module_id is None:
             await session.rollback()
