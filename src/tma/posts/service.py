@@ -281,10 +281,11 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
     changes = data.changes()
     target = changes.pop("module_id", None)
     post = await _locked_post(session, post_id, target)
+    current = post.post_type  # read before a rollback expires the object
     for name, post_type in _TYPE_FIELDS.items():
-        if name in changes and post.post_type != post_type:
+        if name in changes and current != post_type:
             await session.rollback()
-            raise Conflict(f"Only a {post_type} post has {name}; this one is {post.post_type}")
+            raise Conflict(f"Only {post_type} posts have {name}; this post is of type {current}")
     ordering = changes.pop("ordering", None)
     if target is not None and target != post.module_id:
         await POSITIONS.close_gap(session, post.module_id, post.ordering)
