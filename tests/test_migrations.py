@@ -137,6 +137,9 @@ def _revision_before_head() -> str:
     return head.down_revision
 
 
+# Reflecting the table at the revision before head meets the expression index on
+# lower(username) on SQLite; Alembic says it skips it.
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
 def test_migrations_upgrade_of_database_with_sample_data_keeps_every_row(
     scratch_url: str,
 ) -> None:

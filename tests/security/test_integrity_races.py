@@ -254,11 +254,14 @@ async def test_delete_user_racing_removal_of_other_owner_group_keeps_an_owner(
         owner = await make_user()
         await add_member(group, owner, role="owner")
         base = f"/api/groups/{group.id}/members/{other.id}"
-        change_request = {
-            "remove": client.delete(base, headers=auth_headers),
-            "demote": client.patch(f"{base}/role", json={"role": "member"}, headers=auth_headers),
-            "delete": client.delete(f"/api/users/{other.id}", headers=auth_headers),
-        }[change]
+        if change == "remove":
+            change_request = client.delete(base, headers=auth_headers)
+        elif change == "demote":
+            change_request = client.patch(
+                f"{base}/role", json={"role": "member"}, headers=auth_headers
+            )
+        else:
+            change_request = client.delete(f"/api/users/{other.id}", headers=auth_headers)
         deleted, changed = await asyncio.gather(
             client.delete(f"/api/users/{owner.id}", headers=auth_headers), change_request
         )
