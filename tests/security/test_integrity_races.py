@@ -202,6 +202,23 @@ async def test_delete_group_twice_at_once_returns_one_204_one_404(
 
 
 @pytest.mark.asyncio
+async def test_delete_user_twice_at_once_returns_one_204_one_404(
+    client: httpx.AsyncClient, auth_headers: Headers, make_user: MakeUser
+) -> None:
+    """Item 2: two DELETEs of one user at once: exactly one 204 and one 404
+    "User <id> not found", 50 rounds."""
+    for _ in range(ROUNDS):
+        user = await make_user()
+        url = f"/api/users/{user.id}"
+        responses = await asyncio.gather(
+            client.delete(url, headers=auth_headers), client.delete(url, headers=auth_headers)
+        )
+        assert sorted(r.status_code for r in responses) == [204, 404]
+        gone = next(r for r in responses if r.status_code == 404)
+        assert gone.json() == {"detail": f"User {user.id} not found"}
+
+
+@pytest.mark.asyncio
 async def test_add_member_racing_delete_of_user_returns_201_or_404(
     client: httpx.AsyncClient,
     auth_headers: Headers,
