@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No 307 from `/x/` to `/x`: Starlette builds that Location from the request's Host
+        # header, which the client controls. A path with a trailing slash is a 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.db = Database(settings)

@@ -7,13 +7,21 @@ from tma.auth.dependencies import AdminUser, CurrentUser, CurrentUserRecord, Opt
 from tma.auth.schemas import LoginRequest, Token
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
-from tma.core.errors import responses
+from tma.core.errors import Unauthorized, responses
 from tma.core.pagination import PageDep
 from tma.core.routing import PrefixedRouter
+from tma.core.security import create_access_token
 from tma.users import router as users_router
 from tma.users import service as users
 from tma.users.dependencies import UserIdPath
-from tma.users.schemas import DisableRequest, ProfileUpdate, RoleRequest, UserCreate, UserRead
+from tma.users.schemas import (
+    DisableRequest,
+    PasswordChange,
+    ProfileUpdate,
+    RoleRequest,
+    UserCreate,
+    UserRead,
+)
 
 public_router = PrefixedRouter(prefix="/auth", tags=["auth"])
 router = PrefixedRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
@@ -68,7 +76,38 @@ async def me(user: CurrentUser) -> Response:
 @router.patch("/me", response_model=UserRead, responses=responses(422))
 async def update_me(body: ProfileUpdate, user: CurrentUserRecord, session: SessionDep) -> UserRead:
     """Edit your own profile fields (not your role, not your status)."""
-    return UserRead.model_validate(await users.update_profile(session, user=user, data=body))
+    # Deleted while this request ran: the caller has vanished (401), as on its next request.
+    gone = Unauthorized("Could not validate credentials")
+    return UserRead.model_validate(
+        await users.update_profile(session, user=user, data=body, gone=gone)
+    )
+
+
+@router.post("/me/password", response_model=Token, responses=responses(400, 422))
+async def change_password(
+    body: PasswordChange,
+    user: CurrentUserRecord,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> Token:
+    """Change your password with the current one; every earlier token of yours stops
+    working, and the answer carries a new one."""
+    cut_off = await users.change_password(
+        session,
+        user=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        hasher=hasher,
+    )
+    return Token(access_token=create_access_token(user.id, settings, issued_after=cut_off))
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_all(user: CurrentUserRecord, session: SessionDep) -> Response:
+    """End every token of your account issued so far, this one included."""
+    await users.end_tokens(session, user=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # The older admin doors: the same service functions as /api/users.
@@ -101,4 +140,5 @@ async def update_profile(
     user_id: UserIdPath, body: ProfileUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
     """Edit any user's profile fields (admin)."""
-    return await users_router.update_user(user_id, body, admin, session)
+    user = await users.get_user(session, user_id=user_id)
+    return UserRead.model_validate(await users.update_profile(session, user=user, data=body))

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.auth.throttle import LoginThrottle
 from tma.core.config import Settings
 from tma.core.errors import Forbidden, TooManyRequests, Unauthorized
+from tma.core.identity import username_key
 from tma.core.security import PasswordHasher, create_access_token
 from tma.users import service as users
 from tma.users.caller import Caller
@@ -25,19 +26,20 @@ async def login(
     settings: Settings,
 ) -> str:
     """A fresh access token for valid credentials of an active account."""
-    wait = throttle.retry_after(client, username)
+    name = username_key(username)  # one account, one count, however it is spelled
+    wait = throttle.retry_after(client, name)
     if wait:
         raise TooManyRequests("Too many failed login attempts; try again later", wait)
     user = await users.find_by_username(session, username=username)
     # Unknown user and wrong password take the same time and get the same answer.
     ok = await hasher.verify(password, user.hashed_password if user else None)
     if user is None or not ok:
-        throttle.failed(client, username)
+        throttle.failed(client, name)
         raise Unauthorized(BAD_CREDENTIALS)
-    throttle.succeeded(client, username)
+    throttle.succeeded(client, name)
     if not user.is_active:
         raise Forbidden("account disabled")
-    return create_access_token(user.id, settings)
+    return create_access_token(user.id, settings, issued_after=user.tokens_valid_after)
 
 
 async def register(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
@@ -256,6 +257,16 @@ class Database:
     async def dispose(self) -> None:
         await self._drop_kept(invalidate=False)
         await self.engine.dispose()
+
+
+async def commit_or(session: AsyncSession, gone: Exception) -> None:
+    """Commit the session's changes; raise `gone` when a row they update was deleted
+    meanwhile (another request's DELETE won the race): the write's 404, never a 500."""
+    try:
+        await session.commit()
+    except StaleDataError:
+        await session.rollback()
+        raise gone from None
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
