@@ -117,7 +117,7 @@ def run_database(app: FastAPI) -> TestDatabase:
 async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
     """A database fresh for this test: schema present, roles seeded, no other rows."""
     await run_database.clear()
-    app.state.login_throttle.reset()
+    await app.state.limiter.reset()
     return run_database
 
 

@@ -1,5 +1,7 @@
 """Declarative base, the engine and the session dependency."""
 
+import socket
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -7,6 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Select, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -256,6 +259,47 @@ class Database:
     async def dispose(self) -> None:
         await self._drop_kept(invalidate=False)
         await self.engine.dispose()
+
+
+# What "the database cannot be reached" looks like, from SQLAlchemy or straight from asyncpg
+# (`fetch_rows`): the network (refused, reset, timed out), a connection closed or
+# terminated by the server (pg_terminate_backend, shutdown, restart), a server that accepts
+# no connections now, a pool with no free connection in time, SQLite's file not openable.
+# Not any OperationalError: on its own it says nothing of the connection.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
+)
+
+
+_SQLITE_UNAVAILABLE = "unable to open database file"
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or the driver error it was raised from) says the database could not
+    be reached. Follows `raise ... from` (SQLAlchemy wraps driver errors so), not the
+    context of an unrelated error raised while handling one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sqlite3.OperationalError) and _SQLITE_UNAVAILABLE in str(current):
+            return True
+        current = current.__cause__
+    return False
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
