@@ -284,22 +284,23 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 _SQLITE_UNAVAILABLE = "unable to open database file"
 
 
-def is_database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` (or the driver error it was raised from) says the database could not
-    be reached. Follows `raise ... from` (SQLAlchemy wraps driver errors so), not the
-    context of an unrelated error raised while handling one."""
+def unavailable_database_error(exc: BaseException) -> BaseException | None:
+    """The error in `exc`'s chain that says the database could not be reached (`exc`
+    itself, or the driver error it was raised from), else None. Follows `raise ... from`
+    (SQLAlchemy wraps driver errors so), not the context of an unrelated error raised
+    while handling one."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, _UNAVAILABLE):
-            return True
+            return current
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
-            return True
+            return current
         if isinstance(current, sqlite3.OperationalError) and _SQLITE_UNAVAILABLE in str(current):
-            return True
+            return current
         current = current.__cause__
-    return False
+    return None
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tma.core.db import is_database_unavailable
+from tma.core.db import unavailable_database_error
 
 logger = logging.getLogger("tma.access")
 
@@ -134,8 +134,9 @@ class RequestMiddleware:
         except Exception as exc:
             # Answered here rather than by Starlette's outermost 500 handler, so these too
             # carry the security headers and the request id; not raised further (see above).
-            error = exc
-            if is_database_unavailable(exc):
+            cause = unavailable_database_error(exc)
+            error = exc if cause is None else cause
+            if cause is not None:
                 status = 503
                 body = {"detail": "database unavailable"}
                 extra = [(b"retry-after", str(DATABASE_RETRY_AFTER).encode())]
@@ -180,8 +181,8 @@ class RequestMiddleware:
         request_id: bytes,
         error: BaseException | None = None,
     ) -> None:
-        """The request's one log line: INFO; WARNING with the error's class when the
-        database was unreachable (no trace: the cause is known); ERROR with the trace
+        """The request's one log line: INFO; WARNING with the class of the error that says
+        the database was unreachable (no trace: the cause is known); ERROR with the trace
         inside the same JSON line for any other unexpected error."""
         level = (
             logging.INFO if error is None else logging.WARNING if status == 503 else logging.ERROR
