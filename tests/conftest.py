@@ -90,6 +90,9 @@ def test_settings(database_url: str) -> Settings:
         password_hash_memory_kib=8,
         log_level="WARNING",
         db_pool_size=5,
+        # Every test client is one address: registrations per client are limited only in
+        # the tests of that limit (tests/test_rate_limits.py, on an app of their own).
+        register_max_per_client=1000,
     )
 
 

@@ -35,6 +35,18 @@ class Server:
     def log_lines(self) -> list[str]:
         return self.log.read_text(errors="replace").splitlines()
 
+    async def log_lines_with(self, *needles: str, within: float = 15) -> list[str]:
+        """The log's lines once every needle is in it (the server writes a request's line
+        after sending the response, so it may come a moment after the answer)."""
+        deadline = time.monotonic() + within
+        lines = self.log_lines()
+        while not all(any(n in line for line in lines) for n in needles):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not logged within {within} s: {needles}\n{lines[-20:]}")
+            await asyncio.sleep(0.1)
+            lines = self.log_lines()
+        return lines
+
 
 def free_port() -> int:
     with socket.socket() as sock:

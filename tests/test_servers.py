@@ -222,8 +222,7 @@ async def test_unexpected_error_returns_500_logged_as_one_json_line_with_the_tra
         httpx.AsyncClient(base_url=server.base_url, timeout=10) as http,
     ):
         response = await http.get("/api/test-failure", headers={"X-Request-ID": "fail-1"})
-        await asyncio.sleep(0.5)
-        lines = server.log_lines()
+        lines = await server.log_lines_with('"request_id": "fail-1"')
 
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}
