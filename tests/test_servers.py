@@ -129,6 +129,27 @@ async def test_connection_that_sends_nothing_is_closed_after_the_headers_timeout
 
 
 @pytest.mark.asyncio
+async def test_200_idle_connections_are_all_closed_after_the_headers_timeout(
+    limited_server: Server,
+) -> None:
+    """The measurement of the issue: 200 connections opened and left idle (they used to
+    stay open forever) are all closed by the server within `TMA_TIMEOUT_HEADERS` (2 s)
+    plus a margin."""
+    opened = [await asyncio.open_connection("127.0.0.1", limited_server.port) for _ in range(200)]
+    started = time.monotonic()
+    try:
+        results = await asyncio.gather(
+            *(read_until_closed(reader, within=HEADERS + 6) for reader, _ in opened)
+        )
+    finally:
+        for _, writer in opened:
+            writer.close()
+
+    assert [data for data, _ in results] == [b""] * 200
+    assert time.monotonic() - started < HEADERS + 6
+
+
+@pytest.mark.asyncio
 async def test_slow_headers_are_cut_after_the_headers_timeout(limited_server: Server) -> None:
     """Headers sent one line every 0.4 s (a slowloris) are cut when the head is not complete
     `TMA_TIMEOUT_HEADERS` (2 s) after the connection opened, though bytes keep coming."""
