@@ -16,6 +16,7 @@ the three system roles.
 | `make_auth_headers` | `make_auth_headers(user)` -> headers with a fresh real token |
 | `make_user`, `make_group`, `add_member`, `make_course`, `assign_course` | one-line data |
 | `count_queries` | `with count_queries() as q: ...; q.count` SQL statements issued |
+| `redis_url` | `TMA_TEST_REDIS_URL` (Redis-backed tests; skipped when unset, CI sets it) |
 """
 
 import contextlib
@@ -52,6 +53,7 @@ from tma.main import create_app
 from tma.users.models import User
 
 TEST_DATABASE_URL_ENV = "TMA_TEST_DATABASE_URL"
+REDIS_URL_ENV = "TMA_TEST_REDIS_URL"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
@@ -130,6 +132,25 @@ async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.Asy
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest_asyncio.fixture
+async def redis_url() -> str:
+    """The Redis URL of the Redis-backed tests (TMA_TEST_REDIS_URL, a database number
+    included); skipped only when unset; set but unreachable fails the test, never skips."""
+    url = os.environ.get(REDIS_URL_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_URL_ENV} not set (CI sets it)")
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        pytest.fail(f"{REDIS_URL_ENV}={url} is set but Redis is unreachable: {exc}")
+    finally:
+        await client.aclose()
+    return url
 
 
 # --- users and their headers -------------------------------------------------------------

@@ -3,12 +3,11 @@ registrations per client, the client address behind trusted proxies, the memory 
 bound, and the Redis storage shared by several limiters.
 
 Fixtures used: `client`, `test_user`, `make_user`, `test_settings`, `test_db`; `redis_url`
-(below) is `TMA_TEST_REDIS_URL` (CI sets it: the Redis tests then never skip, and an
+(conftest.py) is `TMA_TEST_REDIS_URL` (CI sets it: the Redis tests then never skip, and an
 unreachable Redis fails the run); each Redis test uses a key prefix of its own.
 """
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from limits.aio.storage import MemoryStorage
 
 from tma.auth.throttle import CLIENT_LOCKED, LOGIN_LOCKED, REGISTER_LOCKED
@@ -28,7 +26,6 @@ from tma.users.models import User
 
 MakeUser = Callable[..., Awaitable[User]]
 AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-REDIS_URL_ENV = "TMA_TEST_REDIS_URL"
 
 
 async def login(
@@ -60,24 +57,6 @@ def app_client(test_settings: Settings, test_db: Any) -> AppClient:
             await application.state.db.dispose()
 
     return open_client
-
-
-@pytest_asyncio.fixture
-async def redis_url() -> str:
-    """The Redis of the Redis-backed tests; skipped only when TMA_TEST_REDIS_URL is unset."""
-    url = os.environ.get(REDIS_URL_ENV)
-    if not url:
-        pytest.skip(f"{REDIS_URL_ENV} not set (CI sets it)")
-    import redis.asyncio
-
-    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(f"{REDIS_URL_ENV}={url} is set but Redis is unreachable: {exc}")
-    finally:
-        await client.aclose()
-    return url
 
 
 def unique_prefix() -> str:

@@ -1,8 +1,8 @@
 """The real server (`tma serve`, uvicorn, subprocesses on 127.0.0.1): two processes sharing
 one Redis limiter, the connection timeouts and bound, and the one log line of a 500.
 
-Fixtures used: `tmp_path_factory`, `redis_url` (tests/test_rate_limits.py: TMA_TEST_REDIS_URL,
-mandatory in CI). Helpers: tests/servers.py. Every socket is loopback, every wait bounded.
+Fixtures used: `tmp_path_factory`, `redis_url` (conftest.py: TMA_TEST_REDIS_URL, mandatory
+in CI). Helpers: tests/servers.py. Every socket is loopback, every wait bounded.
 """
 
 import asyncio
@@ -16,7 +16,6 @@ import pytest
 import pytest_asyncio
 
 from servers import Server, migrated_sqlite, running_server, server_env
-from test_rate_limits import redis_url  # noqa: F401 - the fixture
 from tma.auth.throttle import LOGIN_LOCKED
 
 KEEP_ALIVE = 1
@@ -57,7 +56,7 @@ async def limited_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
 @pytest.mark.asyncio
 async def test_login_across_two_server_processes_on_one_redis_returns_429_after_5_failures(
     tmp_path_factory: pytest.TempPathFactory,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """Two `tma serve` processes (as two machines) on one database and one Redis limiter:
     5 failed logins spread over both, then both answer 429 with `Retry-After`, even to the
