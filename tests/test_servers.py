@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from servers import Server, migrated_sqlite, running_server, server_env
 from tma.auth.throttle import LOGIN_LOCKED
+from tma.core.ratelimit import RateLimiter
 
 KEEP_ALIVE = 1
 HEADERS = 2
@@ -62,10 +63,9 @@ async def test_login_across_two_server_processes_on_one_redis_returns_429_after_
     5 failed logins spread over both, then both answer 429 with `Retry-After`, even to the
     right password. (With the memory storage each process would allow its own 5.)"""
     directory = tmp_path_factory.mktemp("two")
+    prefix = f"tma-test-{uuid.uuid4().hex}"
     env = server_env(
-        await migrated_sqlite(directory),
-        rate_limit_storage=redis_url,
-        rate_limit_key_prefix=f"tma-test-{uuid.uuid4().hex}",
+        await migrated_sqlite(directory), rate_limit_storage=redis_url, rate_limit_key_prefix=prefix
     )
     async with (
         running_server(env, directory / "a.log") as a,
@@ -82,6 +82,7 @@ async def test_login_across_two_server_processes_on_one_redis_returns_429_after_
         ]
         right = {"username": "walker", "password": "right-pass"}
         refused = [await http.post("/api/auth/login", json=right) for http in (first, second)]
+    await RateLimiter(redis_url, prefix).reset()
 
     assert failures == [401] * 5
     assert [r.status_code for r in refused] == [429, 429]
