@@ -120,6 +120,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+class ConnectionLost(ConnectionError):
+    """A hot read's connection broke under the query (`Database.fetch_rows`)."""
+
+
 StatementListener = Callable[[str], None]
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -192,6 +196,10 @@ class Database:
             if not isinstance(exc, asyncpg.PostgresError) or driver.is_closed():
                 await greenlet_spawn(self._invalidate, fairy, exc)
                 await self._drop_kept(invalidate=True)  # as old as the broken one
+                if isinstance(exc, asyncpg.InternalClientError):
+                    # What asyncpg raises when the server ended the connection under a
+                    # query ("cannot switch to state ..."): a lost connection (503).
+                    raise ConnectionLost(str(exc)) from exc
             raise
         finally:
             await self._release(fairy)
