@@ -27,6 +27,12 @@ public_router = PrefixedRouter(prefix="/auth", tags=["auth"])
 router = PrefixedRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the socket's peer, or what a trusted proxy says it is
+    (`TMA_TRUSTED_PROXIES`, applied by uvicorn's ProxyHeadersMiddleware in main.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 @public_router.post("/login", response_model=Token, responses=responses(401, 403, 422, 429))
 async def login(
     body: LoginRequest,
@@ -36,14 +42,13 @@ async def login(
     settings: SettingsDep,
 ) -> Token:
     """Exchange a username and password for a bearer token."""
-    client = request.client.host if request.client else "unknown"
     token = await service.login(
         session,
         username=body.username,
         password=body.password,
-        client=client,
+        client=client_address(request),
         hasher=hasher,
-        throttle=request.app.state.login_throttle,
+        limits=request.app.state.auth_limits,
         settings=settings,
     )
     return Token(access_token=token)
@@ -53,15 +58,26 @@ async def login(
     "/register",
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 422, 429),
     # The bearer token is optional here (an admin's may ask for any role): `{}` says so.
     openapi_extra={"security": [{}]},
 )
 async def register(
-    body: UserCreate, caller: OptionalUser, session: SessionDep, hasher: HasherDep
+    body: UserCreate,
+    caller: OptionalUser,
+    session: SessionDep,
+    hasher: HasherDep,
+    request: Request,
 ) -> UserRead:
     """Create an account; only an admin's token may ask for `manager` or `admin`."""
-    user = await service.register(session, data=body, caller=caller, hasher=hasher)
+    user = await service.register(
+        session,
+        data=body,
+        caller=caller,
+        hasher=hasher,
+        client=client_address(request),
+        limits=request.app.state.auth_limits,
+    )
     return UserRead.model_validate(user)
 
 
