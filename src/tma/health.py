@@ -10,12 +10,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.routing import PrefixedRouter
+from tma.core.schemas import example
 
 router = PrefixedRouter(tags=["operations"])
 logger = logging.getLogger("tma.health")
 
 
 class Health(BaseModel):
+    model_config = example(status="ok", database="ok")
+
     status: str
     database: str
 

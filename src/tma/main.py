@@ -14,6 +14,7 @@ from tma.core.db import Database
 from tma.core.errors import install_error_handlers
 from tma.core.logging import configure_logging
 from tma.core.middleware import RequestMiddleware
+from tma.core.openapi import install_openapi, operation_id
 from tma.core.security import PasswordHasher
 
 DESCRIPTION = """
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.db = Database(settings)
@@ -60,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     include_api(app)
+    install_openapi(app)
     return app

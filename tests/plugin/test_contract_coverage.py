@@ -45,13 +45,16 @@ class NewItem(BaseModel):
 def create_app() -> FastAPI:
     app = FastAPI()
 
-    @app.get("/items/{item_id}")
+    @app.get(
+        "/items/{item_id}",
+        responses={401: {"description": "bad token"}, 404: {"description": "unknown"}},
+    )
     def get_item(item_id: int, _: str = Depends(require_token)) -> dict[str, int]:
         if item_id > 100:
             raise HTTPException(status_code=404, detail="unknown item")
         return {"id": item_id}
 
-    @app.post("/items", status_code=201)
+    @app.post("/items", status_code=201, responses={409: {"description": "duplicate"}})
     def create_item(item: NewItem) -> dict[str, str]:
         if item.name == "dup":
             raise HTTPException(status_code=409, detail="duplicate")
@@ -358,7 +361,8 @@ def test_flag_few_failures_single_documented_failure_needs_one(
     """When the contract documents only one failure status, testing that one is enough."""
     contract = CONTRACT.replace("- `409` duplicate name\n", "")
     tests = GET_TESTS + POST_TESTS.replace("test_post_duplicate", "not_a_test")
-    make_project(pytester, contract=contract, tests=tests)
+    app = APP.replace(', responses={409: {"description": "duplicate"}}', "")
+    make_project(pytester, contract=contract, tests=tests, app=app)
     result = run(pytester, "--contracts-strict")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["contract coverage: 2/2 endpoints complete, 0 gaps"])
@@ -642,6 +646,60 @@ def test_checked_watched_response_still_an_httpx_response() -> None:
     assert mark.read is True
     response.status_code = 200
     assert response.status_code == 200
+
+
+# -- contract and OpenAPI say the same thing -------------------------------------------------
+
+
+def test_openapi_declaring_status_contract_lacks_flagged(pytester: pytest.Pytester) -> None:
+    """An OpenAPI operation declaring a status its contract does not list is flagged
+    ``openapi-mismatch`` and fails a strict run, although every test passes."""
+    app = APP.replace(
+        '404: {"description": "unknown"}}',
+        '404: {"description": "unknown"}, 410: {"description": "gone"}}',
+    )
+    make_project(pytester, app=app)
+    result, report = run_json(pytester, "--contracts-strict")
+    result.assert_outcomes(passed=7)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(f["subject"], f["message"]) for f in flags_of(report, "openapi-mismatch")] == [
+        ("GET /items/{item_id}", "OpenAPI declares 410, the contract does not list it")
+    ]
+    assert endpoint(report, "GET /items/{item_id}")["declared"] == [200, 401, 404, 410, 422]
+    result.stdout.fnmatch_lines(
+        ["*openapi-mismatch * GET /items/{item_id}: OpenAPI declares 410, the contract does not*"]
+    )
+
+
+def test_openapi_contract_status_not_declared_flagged(pytester: pytest.Pytester) -> None:
+    """A contract status its OpenAPI operation does not declare is flagged too."""
+    app = APP.replace(', responses={409: {"description": "duplicate"}}', "")
+    make_project(pytester, app=app)
+    result, report = run_json(pytester, "--contracts-strict")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(f["subject"], f["message"]) for f in report["flags"]] == [
+        ("POST /items", "the contract lists 409, the OpenAPI operation does not declare it")
+    ]
+
+
+def test_openapi_plain_starlette_app_not_compared(pytester: pytest.Pytester) -> None:
+    """An app without an OpenAPI document has nothing to compare: no mismatch flag."""
+    app = (
+        APP
+        + """
+
+from starlette.applications import Starlette
+
+
+def plain_app() -> Starlette:
+    return Starlette(routes=create_app().routes)
+"""
+    )
+    make_project(pytester, app=app)
+    pytester.makeini(INI.format(extra="").replace("sample_app:create_app", "sample_app:plain_app"))
+    _, report = run_json(pytester)
+    assert flags_of(report, "openapi-mismatch") == []
+    assert endpoint(report, "GET /items/{item_id}")["declared"] is None
 
 
 # -- reports and switches -----------------------------------------------------------------

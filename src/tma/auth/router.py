@@ -19,7 +19,11 @@ public_router = PrefixedRouter(prefix="/auth", tags=["auth"])
 router = PrefixedRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
 
 
-@public_router.post("/login", response_model=Token, responses=responses(401, 403, 422, 429))
+@public_router.post(
+    "/login",
+    response_model=Token,
+    responses=responses(401, 403, 422, 429, s401="Incorrect username or password"),
+)
 async def login(
     body: LoginRequest,
     request: Request,
@@ -75,7 +79,7 @@ async def update_me(body: ProfileUpdate, user: CurrentUserRecord, session: Sessi
 
 
 @router.get("/users", response_model=list[UserRead], responses=responses(422))
-async def list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
+async def auth_list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
     """Every user, oldest first (admin)."""
     return await users_router.list_users(admin, page, request)
 

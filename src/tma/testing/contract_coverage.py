@@ -17,7 +17,9 @@ received only that way is reported as untested, naming the test that received it
 At the end of the session each request is resolved to the route template of the app that
 served it (``PATCH /api/groups/{group_id}``) and compared with
 
-* the routes of ``contracts_app`` (FastAPI ``APIRoute``s that are part of the schema), and
+* the routes of ``contracts_app`` (FastAPI ``APIRoute``s that are part of the schema),
+* the statuses each operation of the app's OpenAPI document declares (``openapi-mismatch``
+  when they differ from the contract's, in either direction), and
 * the contract sections ``## METHOD /path`` in ``<contracts_dir>/*.md``.
 
 The result is printed as an endpoint x status matrix with a list of flags and a summary line
@@ -60,6 +62,7 @@ FLAG_KINDS = (
     "few-failures",
     "untested-status",
     "undocumented-status",
+    "openapi-mismatch",
 )
 
 UNICODE_MARKS = {"tested": "✓", "gap": "·", "incidental": "~", "drift": "!"}
@@ -115,6 +118,7 @@ class EndpointReport:
     in_app: bool
     contract: ContractSection | None
     produced: dict[int, list[str]]  # status -> tests that read it (credited)
+    declared: set[int] | None = None  # statuses its OpenAPI operation declares, if known
     incidental: dict[int, list[str]] = field(default_factory=dict)  # received, never read
     flags: list[Flag] = field(default_factory=list)
 
@@ -395,6 +399,35 @@ def app_endpoints(app: Any) -> dict[str, str]:
     return endpoints
 
 
+def openapi_statuses(app: Any) -> dict[str, set[int]] | None:
+    """``{"GET /api/x": {200, 404}}``: the statuses each OpenAPI operation of ``app`` declares.
+
+    ``None`` when the app has no OpenAPI document (a plain Starlette app): nothing to compare.
+    Non-numeric response keys (``default``, ``4XX``) are ignored.
+    """
+    obj = app
+    for _ in range(20):
+        if obj is None:
+            return None
+        build = getattr(obj, "openapi", None)
+        if callable(build):
+            break
+        obj = getattr(obj, "app", None)
+    else:
+        return None
+    if build is None:
+        return None
+    document = build()
+    declared: dict[str, set[int]] = {}
+    for path, operations in (document.get("paths") or {}).items():
+        for method, operation in (operations or {}).items():
+            if method.upper() not in HTTP_METHODS or not isinstance(operation, dict):
+                continue
+            codes = {int(k) for k in (operation.get("responses") or {}) if str(k).isdigit()}
+            declared[f"{method.upper()} {normalize_path(path)}"] = codes
+    return declared
+
+
 def resolve_route(app: Any, method: str, path: str, root_path: str = "") -> tuple[Match, str]:
     """Resolve a request to ``(match, "METHOD /template")`` like Starlette's router does.
 
@@ -544,6 +577,23 @@ def endpoint_flags(endpoint: EndpointReport, contracts_dir: str) -> list[Flag]:
                     f"{status} produced by {_who(received[status])}, not in the contract",
                 )
             )
+        if endpoint.declared is not None:
+            for status in sorted(endpoint.declared - endpoint.documented):
+                flags.append(
+                    Flag(
+                        "openapi-mismatch",
+                        key,
+                        f"OpenAPI declares {status}, the contract does not list it",
+                    )
+                )
+            for status in sorted(endpoint.documented - endpoint.declared):
+                flags.append(
+                    Flag(
+                        "openapi-mismatch",
+                        key,
+                        f"the contract lists {status}, the OpenAPI operation does not declare it",
+                    )
+                )
     return flags
 
 
@@ -565,12 +615,14 @@ def build_report(
     contracts_dir: str,
     request_counts: dict[str, dict[int, int]] | None = None,
     received: dict[str, dict[int, list[str]]] | None = None,
+    declared: dict[str, set[int]] | None = None,
 ) -> CoverageReport:
     """Combine app routes, contracts and recorded statuses into the coverage report.
 
     ``produced`` maps endpoint keys to status -> node ids of the tests that read the status;
     ``received`` the same for responses whose status no test read (only the statuses missing
-    from ``produced`` become the endpoint's ``incidental`` ones); requests that resolved to a
+    from ``produced`` become the endpoint's ``incidental`` ones); ``declared`` the statuses of
+    each OpenAPI operation (compared with the contract when given); requests that resolved to a
     route outside the app's endpoints (``/openapi.json``, a test-only app) join ``untracked``
     with their counts from ``request_counts``.
     """
@@ -591,6 +643,7 @@ def build_report(
                     for s, n in sorted((received or {}).get(key, {}).items())
                     if s not in produced.get(key, {})
                 },
+                declared=None if declared is None else declared.get(key),
             )
         )
     endpoints.sort(key=lambda e: _endpoint_sort_key(e.method, e.path))
@@ -728,6 +781,7 @@ def render_json(report: CoverageReport) -> str:
                 "in_app": e.in_app,
                 "contract": e.contract.location if e.contract else None,
                 "documented": sorted(e.documented),
+                "declared": None if e.declared is None else sorted(e.declared),
                 "produced": {str(s): nodeids for s, nodeids in sorted(e.produced.items())},
                 "incidental": {str(s): nodeids for s, nodeids in sorted(e.incidental.items())},
                 "flags": [f.as_dict() for f in e.flags],
@@ -1041,8 +1095,10 @@ class ContractCoveragePlugin:
         contracts_dir = (rootpath / contracts_dir_ini).resolve()
         global_flags: list[Flag] = []
         app_routes: dict[str, str] = {}
+        declared: dict[str, set[int]] | None = None
         try:
-            app_routes = app_endpoints(self._load_app(rootpath))
+            app = self._load_app(rootpath)
+            app_routes = app_endpoints(app)
         except Exception as exc:
             global_flags.append(
                 Flag(
@@ -1051,6 +1107,17 @@ class ContractCoveragePlugin:
                     f"cannot load the app: {type(exc).__name__}: {exc}",
                 )
             )
+        else:
+            try:
+                declared = openapi_statuses(app)
+            except Exception as exc:
+                global_flags.append(
+                    Flag(
+                        "config-error",
+                        f"contracts_app = {self.app_spec}",
+                        f"cannot build its OpenAPI document: {type(exc).__name__}: {exc}",
+                    )
+                )
         contracts, contract_flags = load_contracts(contracts_dir, rootpath)
         global_flags.extend(contract_flags)
         produced = {
@@ -1071,6 +1138,7 @@ class ContractCoveragePlugin:
             contracts_dir=_display(contracts_dir, rootpath),
             request_counts=self.recorder.requests,
             received=received,
+            declared=declared,
         )
 
     def _load_app(self, rootpath: Path) -> Any:
