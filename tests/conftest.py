@@ -28,7 +28,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from factories import (
@@ -60,16 +60,52 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database under test: {url or 'SQLite (temporary file)'}"
 
 
-async def _reset_postgres_schema(url: str) -> None:
-    engine = create_async_engine(url)
+def _missing_database(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is PostgreSQL's "database does not exist" (3D000)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == "3D000":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+async def _create_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    except OSError as exc:  # refused connection: say so loudly, never skip
-        pytest.exit(f"{TEST_DATABASE_URL_ENV} is set but PostgreSQL is unreachable: {exc}", 3)
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.exit(
+            f"{TEST_DATABASE_URL_ENV}: database {name!r} does not exist and could not be "
+            f"created: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            3,
+        )
     finally:
-        await engine.dispose()
+        await admin.dispose()
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    """Empty the test database (creating it first if it does not exist); any failure stops
+    the run with one line, never an error per test and never a skip."""
+    for attempt in (1, 2):
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            return
+        except Exception as exc:
+            if attempt == 1 and _missing_database(exc):
+                await _create_postgres_database(url)
+                continue
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            pytest.exit(f"{TEST_DATABASE_URL_ENV} is set but the database is unusable: {reason}", 3)
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture(scope="session")

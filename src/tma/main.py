@@ -5,6 +5,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from tma import __version__
 from tma.api import include_api
@@ -37,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) load their scripts from the installed
+    # fastapi-offline package (/static-offline-docs), never from a CDN: they work offline.
+    app = FastAPIOffline(
         title="TMA backend",
         version=__version__,
         description=DESCRIPTION,
@@ -63,4 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     include_api(app)
     install_openapi(app)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """The first URL `make run` prints: straight to the interactive docs."""
+        return RedirectResponse("/docs", status_code=307)
+
     return app
