@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation
+.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
@@ -86,6 +86,10 @@ bench: install
 # comparisons). Needs valgrind and the bench database filled by `make bench`.
 bench-instructions: install
 	$(BIN)/python -m bench.instructions
+
+# docs/fixtures.md from the fixtures' docstrings (tests/test_fixture_reference.py checks it).
+fixture-docs: install
+	$(BIN)/python tests/fixture_reference.py
 
 fmt: install
 	$(BIN)/ruff format .

@@ -1,21 +1,13 @@
 """The workshop's fixtures. Use them by name; you never need to read this file.
 
-Database: SQLite in a temporary file by default; set `TMA_TEST_DATABASE_URL`
-(e.g. `postgresql+asyncpg://postgres@127.0.0.1:5432/test`) to run the very same
-suite on PostgreSQL. The schema is built once per run by the real Alembic
-migrations; every test that asks for the database starts with it empty but for
-the three system roles.
+Their reference (what each gives, its defaults, what it creates, its side effects) is
+docs/fixtures.md, generated from the docstrings below by `make fixture-docs`
+(tests/fixture_reference.py); tests/test_fixture_reference.py fails when the two drift.
+Every fixture's docstring has the lines `Gives:` or `Call:`, `Creates:` and `Side effects:`.
 
-| fixture | gives |
-|---|---|
-| `client` | `httpx.AsyncClient` on the app (ASGI, base URL `http://test`) |
-| `test_db` | the test's fresh database (`.session()` opens a SQLAlchemy session) |
-| `admin_user` / `auth_headers` | admin `admin` (admin@test.com) and its bearer headers |
-| `manager_user` / `manager_headers` | manager `manager` and its headers |
-| `test_user` / `user_headers` | user `testuser`, password `testpass`, and its headers |
-| `make_auth_headers` | `make_auth_headers(user)` -> headers with a fresh real token |
-| `make_user`, `make_group`, `add_member`, `make_course`, `assign_course` | one-line data |
-| `count_queries` | `with count_queries() as q: ...; q.count` SQL statements issued |
+Database: SQLite in a temporary file by default; set `TMA_TEST_DATABASE_URL`
+(e.g. `postgresql+asyncpg://postgres@127.0.0.1:5432/tma_test`) to run the very same
+suite on PostgreSQL (the database is created if it does not exist).
 """
 
 import contextlib
@@ -110,7 +102,12 @@ async def _reset_postgres_schema(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The URL of the database under test (SQLite file unless TMA_TEST_DATABASE_URL)."""
+    """The URL of the database under test.
+
+    Gives: `str`; a temporary SQLite file, or `TMA_TEST_DATABASE_URL` when set.
+    Creates: nothing (the PostgreSQL database is created by `app` if it does not exist).
+    Side effects: none.
+    """
     return os.environ.get(TEST_DATABASE_URL_ENV) or (
         f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     )
@@ -118,7 +115,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def test_settings(database_url: str) -> Settings:
-    """Settings of the app under test: test database, a cheap (but real) argon2 cost."""
+    """Settings of the app under test.
+
+    Gives: `tma.core.config.Settings` with the test database, the secret `TEST_SECRET`, a
+    cheap (but real) argon2 cost (1 pass, 8 KiB), log level WARNING, a pool of 5; every
+    other setting at its default (login throttle 5 failures / 300 s, bodies up to 1 MiB).
+    Creates: nothing.
+    Side effects: none.
+    """
     return Settings(
         database_url=database_url,
         secret_key=TEST_SECRET,
@@ -131,7 +135,14 @@ def test_settings(database_url: str) -> Settings:
 
 @pytest_asyncio.fixture(scope="session")
 async def app(test_settings: Settings) -> AsyncIterator[FastAPI]:
-    """The application, built once per run on a freshly migrated database."""
+    """The application, built once per run on a freshly migrated database.
+
+    Gives: the FastAPI app (`app.state.db`, `.hasher`, `.login_throttle`, `.settings`).
+    Creates: on PostgreSQL the database if it does not exist, then an empty `public` schema;
+    the schema by the real Alembic migrations (three system roles seeded).
+    Side effects: a PostgreSQL database that cannot be reached, created or emptied stops the
+    whole run with one line (exit code 3); nothing is ever skipped.
+    """
     if test_settings.database_url.startswith("postgresql"):
         await _reset_postgres_schema(test_settings.database_url)
     # Alembic's env runs its own event loop; keep it off ours.
@@ -145,13 +156,24 @@ async def app(test_settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture(scope="session")
 def run_database(app: FastAPI) -> TestDatabase:
-    """The database of the run; `test_db` empties it before each test."""
+    """The database of the run, not emptied: use `test_db` in tests.
+
+    Gives: `factories.TestDatabase` (`.session()`, `.role(name)`, `.clear()`).
+    Creates: nothing.
+    Side effects: none.
+    """
     return TestDatabase(db=app.state.db, hasher=app.state.hasher)
 
 
 @pytest_asyncio.fixture
 async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
-    """A database fresh for this test: schema present, roles seeded, no other rows."""
+    """A database fresh for this test: schema present, roles seeded, no other rows.
+
+    Gives: `factories.TestDatabase`; `async with test_db.session() as s:` opens a session.
+    Creates: nothing.
+    Side effects: deletes every row but the three roles, and resets the login throttle,
+    before the test (every fixture that writes data requests this one first).
+    """
     await run_database.clear()
     app.state.login_throttle.reset()
     return run_database
@@ -159,7 +181,14 @@ async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
 
 @pytest_asyncio.fixture
 async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client that calls the app in-process, as a real client would."""
+    """An HTTP client that calls the app in-process, as a real client would.
+
+    Gives: `httpx.AsyncClient` on the app through `httpx.ASGITransport`, base URL
+    `http://test`, no default headers (pass `headers=auth_headers` etc.).
+    Creates: nothing (requests `test_db`, so the database is empty).
+    Side effects: every request is recorded by the contract-coverage plugin; a status
+    counts as tested only if the test reads `response.status_code`.
+    """
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
@@ -170,7 +199,12 @@ async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.Asy
 
 @pytest.fixture
 def make_auth_headers(test_settings: Settings) -> Callable[[User], dict[str, str]]:
-    """`make_auth_headers(user)` -> `{"Authorization": "Bearer <real JWT>"}` for any user."""
+    """Bearer headers with a fresh real token for any user.
+
+    Call: `make_auth_headers(user)` -> `{"Authorization": "Bearer <JWT>"}` (not awaited).
+    Creates: a token signed with the test secret, `sub` = the user's id, 30 minutes.
+    Side effects: none; the user's current role and `is_active` are read at each request.
+    """
 
     def make(user: User) -> dict[str, str]:
         return {"Authorization": f"Bearer {create_access_token(user.id, test_settings)}"}
@@ -180,10 +214,15 @@ def make_auth_headers(test_settings: Settings) -> Callable[[User], dict[str, str
 
 @pytest.fixture
 def make_user(test_db: TestDatabase) -> Callable[..., Awaitable[User]]:
-    """`await make_user(username=..., role="user"|"manager"|"admin", password=..., ...)`.
+    """Any number of extra accounts.
 
-    Every argument is optional: a unique username and `<username>@test.com` by default,
-    password `testpass`; profile fields (first_name, child_dob, ...) pass through.
+    Call: `await make_user(username=None, email=None, password="testpass", role="user",
+    is_active=True, **profile)` -> `User`; `role` is `user`, `manager` or `admin`; profile
+    fields (`first_name`, `last_name`, `child_name`, `child_sex_assigned_at_birth`,
+    `child_dob`, `avatar_url`) pass through, validated like a request body.
+    Creates: one user; username `user-<n>` (unique in the run) unless given, email
+    `<username>@test.com` unless given, `email_verified` false.
+    Side effects: none; it is in no group.
     """
 
     async def make(**kwargs: Any) -> User:
@@ -194,19 +233,35 @@ def make_user(test_db: TestDatabase) -> Callable[..., Awaitable[User]]:
 
 @pytest_asyncio.fixture
 async def admin_user(test_db: TestDatabase) -> User:
-    """An admin: username `admin`, email `admin@test.com`, password `testpass`."""
+    """An admin account.
+
+    Gives: `User` `admin`, email `admin@test.com`, password `testpass`, role `admin`, active.
+    Creates: that user.
+    Side effects: listed by `GET /api/users` like any account.
+    """
     return await create_user(test_db, username="admin", email="admin@test.com", role="admin")
 
 
 @pytest_asyncio.fixture
 async def manager_user(test_db: TestDatabase) -> User:
-    """A manager: username `manager`, email `manager@test.com`, password `testpass`."""
+    """A manager account.
+
+    Gives: `User` `manager`, email `manager@test.com`, password `testpass`, role `manager`.
+    Creates: that user.
+    Side effects: `make_group` requests it: every group made with `make_group()` is owned
+    by `manager`, who is then in that group's member list and `member_count`.
+    """
     return await create_user(test_db, username="manager", email="manager@test.com", role="manager")
 
 
 @pytest_asyncio.fixture
 async def test_user(test_db: TestDatabase) -> User:
-    """A regular user (a parent): username `testuser`, password `testpass`."""
+    """A regular user (a parent).
+
+    Gives: `User` `testuser`, email `testuser@test.com`, password `testpass`, role `user`.
+    Creates: that user.
+    Side effects: none; it is in no group until `add_member(group, test_user)`.
+    """
     return await create_user(
         test_db, username="testuser", email="testuser@test.com", password="testpass"
     )
@@ -216,7 +271,12 @@ async def test_user(test_db: TestDatabase) -> User:
 def auth_headers(
     admin_user: User, make_auth_headers: Callable[[User], dict[str, str]]
 ) -> dict[str, str]:
-    """Bearer headers for `admin_user` (a real token, checked by the real auth code)."""
+    """Bearer headers of the admin.
+
+    Gives: `{"Authorization": "Bearer <JWT of admin_user>"}`.
+    Creates: `admin_user` (requests it).
+    Side effects: none.
+    """
     return make_auth_headers(admin_user)
 
 
@@ -224,7 +284,12 @@ def auth_headers(
 def manager_headers(
     manager_user: User, make_auth_headers: Callable[[User], dict[str, str]]
 ) -> dict[str, str]:
-    """Bearer headers for `manager_user`."""
+    """Bearer headers of the manager.
+
+    Gives: `{"Authorization": "Bearer <JWT of manager_user>"}`.
+    Creates: `manager_user` (requests it).
+    Side effects: none.
+    """
     return make_auth_headers(manager_user)
 
 
@@ -232,7 +297,12 @@ def manager_headers(
 def user_headers(
     test_user: User, make_auth_headers: Callable[[User], dict[str, str]]
 ) -> dict[str, str]:
-    """Bearer headers for `test_user`."""
+    """Bearer headers of the regular user.
+
+    Gives: `{"Authorization": "Bearer <JWT of test_user>"}`.
+    Creates: `test_user` (requests it).
+    Side effects: none.
+    """
     return make_auth_headers(test_user)
 
 
@@ -241,8 +311,15 @@ def user_headers(
 
 @pytest.fixture
 def make_group(test_db: TestDatabase, manager_user: User) -> Callable[..., Awaitable[Group]]:
-    """`await make_group(name=..., description=..., creator=user)`; creator (owner)
-    defaults to `manager_user`."""
+    """Groups, through the real service.
+
+    Call: `await make_group(name=None, description=None, creator=None)` -> `Group`.
+    Creates: one group named `group-<n>` unless given; its creator becomes its `owner`
+    (`member_count` 1).
+    Side effects: requests `manager_user`, so the `manager` account exists in every test
+    that uses this fixture, and without `creator=` it is the group's owner: it appears in
+    the member list and every member count. Pass `creator=some_user` to avoid that.
+    """
 
     async def make(*, creator: User | None = None, **kwargs: Any) -> Group:
         return await create_group(test_db, creator=creator or manager_user, **kwargs)
@@ -252,7 +329,13 @@ def make_group(test_db: TestDatabase, manager_user: User) -> Callable[..., Await
 
 @pytest.fixture
 def add_member(test_db: TestDatabase) -> Callable[..., Awaitable[GroupMember]]:
-    """`await add_member(group, user, role="member"|"moderator"|"owner")`."""
+    """Put a user into a group, through the real service.
+
+    Call: `await add_member(group, user, role="member")` -> `GroupMember`; `role` is
+    `member`, `moderator` or `owner`.
+    Creates: one membership (joined now: members list in joining order).
+    Side effects: the group's `member_count` grows by one.
+    """
 
     async def add(group: Group, user: User, role: str = "member") -> GroupMember:
         return await _add_member(test_db, group=group, user=user, role=role)
@@ -262,7 +345,12 @@ def add_member(test_db: TestDatabase) -> Callable[..., Awaitable[GroupMember]]:
 
 @pytest.fixture
 def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
-    """`await make_course(title=..., description=...)`."""
+    """Courses, through the real service.
+
+    Call: `await make_course(title=None, description=None)` -> `Course`.
+    Creates: one course titled `course-<n>` unless given, with no modules.
+    Side effects: none; it is assigned to no group.
+    """
 
     async def make(**kwargs: Any) -> Course:
         return await create_course(test_db, **kwargs)
@@ -272,7 +360,12 @@ def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
 
 @pytest.fixture
 def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]]:
-    """`await assign_course(group, course, ordering=None)`."""
+    """Assign a course to a group, through the real service.
+
+    Call: `await assign_course(group, course, ordering=None)` -> `GroupCourse`.
+    Creates: one assignment; last in the group's order unless `ordering` is given.
+    Side effects: the group's members (role `user`) can now see the course.
+    """
 
     async def assign(group: Group, course: Course, ordering: int | None = None) -> GroupCourse:
         return await _assign_course(test_db, group=group, course=course, ordering=ordering)
@@ -296,10 +389,14 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManager[QueryCounter]]:
-    """`with count_queries() as q: await client.get(...)` then `q.count`.
+    """Count the SQL statements a block sends.
 
-    Counts every statement sent, through SQLAlchemy or the driver-level hot reads
-    (`Database.add_statement_listener`)."""
+    Call: `with count_queries() as q: await client.get(...)`, then `q.count` (and
+    `q.statements`, the SQL texts).
+    Creates: nothing.
+    Side effects: none; it sees statements sent through SQLAlchemy and the driver-level
+    hot reads alike (`Database.add_statement_listener`).
+    """
     db = app.state.db
 
     @contextlib.contextmanager
