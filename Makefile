@@ -87,6 +87,11 @@ bench: install
 bench-instructions: install
 	$(BIN)/python -m bench.instructions
 
+# Mutation testing (mutmut) of the services, dependencies and core security: prints the
+# score and the surviving mutants (tests/README.md "Mutation testing"). Slow; not in CI.
+mutation: install
+	$(BIN)/python bench/mutation.py
+
 # docs/fixtures.md from the fixtures' docstrings (tests/test_fixture_reference.py checks it).
 fixture-docs: install
 	$(BIN)/python tests/fixture_reference.py
