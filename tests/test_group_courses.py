@@ -427,6 +427,27 @@ async def test_unassign_course_returns_204_and_keeps_the_course(
 
 
 @pytest.mark.asyncio
+async def test_unassign_course_from_one_group_keeps_it_in_another_group(
+    client, manager_headers, make_group, make_course, assign_course
+):
+    """Unassigning removes only this group's assignment: another group that has the same
+    course keeps it."""
+    first = await make_group(name="First")
+    second = await make_group(name="Second")
+    course = await make_course(title="Shared")
+    await assign_course(first, course)
+    await assign_course(second, course)
+
+    response = await client.delete(
+        f"/api/groups/{first.id}/courses/{course.id}", headers=manager_headers
+    )
+
+    assert response.status_code == 204
+    assert await course_ids_of(client, first.id, manager_headers) == []
+    assert await course_ids_of(client, second.id, manager_headers) == [course.id]
+
+
+@pytest.mark.asyncio
 async def test_unassign_course_not_assigned_returns_404(
     client, auth_headers, make_group, make_course
 ):

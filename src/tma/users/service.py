@@ -131,7 +131,7 @@ async def get_role(session: AsyncSession, *, name: str) -> Role:
 
 
 async def _ensure_unique(session: AsyncSession, *, username: str, email: str, verb: str) -> None:
-    stmt = select(User.username, User.email).where(
+    stmt = select(User.username).where(
         (func.lower(User.username) == username.lower()) | (User.email == email)
     )
     clash = (await session.execute(stmt.limit(1))).first()
