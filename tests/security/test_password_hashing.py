@@ -7,6 +7,7 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
+from tma.core import security
 from tma.core.security import HASH_THREAD_NICE
 from tma.users import service as users_service
 from tma.users.models import User
@@ -92,10 +93,34 @@ async def test_login_password_checked_on_low_priority_hash_thread(client, test_u
     assert len(verify_calls) == 1
     _, thread_name, nice = verify_calls[0]
     assert thread_name.startswith("tma-hash")
-    if os.geteuid() == 0:  # root may also lower a thread's nice value (under `nice -n 19`)
-        assert nice == HASH_THREAD_NICE
+    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = HASH_THREAD_NICE if os.geteuid() == 0 else max(HASH_THREAD_NICE, process_nice)
+    assert nice == expected
+
+
+@pytest.mark.asyncio
+async def test_hasher_threads_take_the_configured_nice_value(test_settings, monkeypatch):
+    """The hashing threads set their own nice value (whatever the process's is): checked
+    with a value that differs from the process's, so inheriting it cannot pass."""
+    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if process_nice <= 14:
+        target = process_nice + 5  # raising one's nice value needs no privilege
+    elif os.geteuid() == 0:
+        target = process_nice - 5
     else:
-        assert nice == max(HASH_THREAD_NICE, os.getpriority(os.PRIO_PROCESS, 0))
+        pytest.fail("run the suite below nice 15 (or as root) to check thread priorities")
+    monkeypatch.setattr(security, "HASH_THREAD_NICE", target)
+    hasher = security.PasswordHasher(test_settings)
+    seen = []
+
+    def record(password: str) -> str:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return password
+
+    monkeypatch.setattr(hasher._hash, "hash", record)
+
+    assert await hasher.hash("x") == "x"
+    assert seen == [target]
 
 
 @pytest.mark.asyncio
