@@ -400,6 +400,26 @@ async def test_assign_course_disabled_manager_returns_403(
     assert response.json() == {"detail": "account disabled"}
 
 
+@pytest.mark.asyncio
+async def test_list_group_courses_same_ordering_earlier_assignment_first(
+    client, manager_headers, make_group, make_course
+):
+    """Two courses sharing an ordering are listed by when they were assigned, not by id:
+    the newer course, assigned first, comes first."""
+    group = await make_group()
+    older = await make_course(title="Older")
+    newer = await make_course(title="Newer")
+    for course in (newer, older):
+        assigned = await client.post(
+            f"/api/groups/{group.id}/courses/{course.id}",
+            json={"ordering": 3},
+            headers=manager_headers,
+        )
+        assert assigned.status_code == 201
+
+    assert await course_ids_of(client, group.id, manager_headers) == [newer.id, older.id]
+
+
 # --- DELETE /api/groups/{group_id}/courses/{course_id} -----------------------------------
 
 
