@@ -55,6 +55,20 @@ async def test_me_expired_token_returns_401(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("missing", ["exp", "sub"])
+async def test_me_well_signed_token_without_required_claim_returns_401(
+    client: httpx.AsyncClient, test_user: User, test_settings: Settings, missing: str
+) -> None:
+    """A token signed with our key but without `exp` (it would never expire) or without
+    `sub` (no user) is refused."""
+    claims = _claims(test_user)
+    del claims[missing]
+    token = jwt.encode(claims, test_settings.secret_key, algorithm="HS256")
+
+    await _assert_rejected(client, token)
+
+
+@pytest.mark.asyncio
 async def test_me_unsigned_alg_none_token_returns_401(
     client: httpx.AsyncClient, test_user: User
 ) -> None:
