@@ -2,29 +2,38 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions
+.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
-	@echo "make test   - install and run the whole suite (SQLite; TMA_TEST_DATABASE_URL for PostgreSQL)"
+	@echo "make test   - install (with the dev group) and run the whole suite (SQLite)"
+	@echo "make test-pg - the suite on PostgreSQL (TMA_TEST_DATABASE_URL, default database tma_test)"
 	@echo "make lint   - ruff check, ruff format --check, mypy, alembic check"
 	@echo "make fmt    - ruff format and ruff check --fix"
 	@echo "make bench  - benchmark on PostgreSQL (docs/performance.md); not part of make test"
 
-$(STAMP): pyproject.toml
+# `make run` needs the runtime dependencies only; tests, linters and tools add the `dev` group.
+$(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(RUNTIME_STAMP)
+
+$(DEV_STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . --group dev
-	@touch $(STAMP)
+	@touch $(DEV_STAMP)
 
-install: $(STAMP)
+install-runtime: $(RUNTIME_STAMP)
 
-run: install
+install: $(DEV_STAMP)
+
+run: install-runtime
 	$(BIN)/tma db upgrade
 	$(BIN)/tma seed --if-empty
 	@echo ""
@@ -37,8 +46,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The suite creates the database when it does not exist (tma_test by default, its own).
 test-pg: install
-	TMA_TEST_DATABASE_URL=$${TMA_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+	TMA_TEST_DATABASE_URL=$${TMA_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/tma_test} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install check-migrations
@@ -77,6 +87,15 @@ bench: install
 # comparisons). Needs valgrind and the bench database filled by `make bench`.
 bench-instructions: install
 	$(BIN)/python -m bench.instructions
+
+# Mutation testing (mutmut) of the services, dependencies and core security: prints the
+# score and the surviving mutants (tests/README.md "Mutation testing"). Slow; not in CI.
+mutation: install
+	$(BIN)/python bench/mutation.py
+
+# docs/fixtures.md from the fixtures' docstrings (tests/test_fixture_reference.py checks it).
+fixture-docs: install
+	$(BIN)/python tests/fixture_reference.py
 
 fmt: install
 	$(BIN)/ruff format .

@@ -1,23 +1,13 @@
 """The workshop's fixtures. Use them by name; you never need to read this file.
 
-Database: SQLite in a temporary file by default; set `TMA_TEST_DATABASE_URL`
-(e.g. `postgresql+asyncpg://postgres@127.0.0.1:5432/test`) to run the very same
-suite on PostgreSQL. The schema is built once per run by the real Alembic
-migrations; every test that asks for the database starts with it empty but for
-the three system roles.
+Their reference (what each gives, its defaults, what it creates, its side effects) is
+docs/fixtures.md, generated from the docstrings below by `make fixture-docs`
+(tests/fixture_reference.py); tests/test_fixture_reference.py fails when the two drift.
+Every fixture's docstring has the lines `Gives:` or `Call:`, `Creates:` and `Side effects:`.
 
-| fixture | gives |
-|---|---|
-| `client` | `httpx.AsyncClient` on the app (ASGI, base URL `http://test`) |
-| `test_db` | the test's fresh database (`.session()` opens a SQLAlchemy session) |
-| `admin_user` / `auth_headers` | admin `admin` (admin@test.com) and its bearer headers |
-| `manager_user` / `manager_headers` | manager `manager` and its headers |
-| `test_user` / `user_headers` | user `testuser`, password `testpass`, and its headers |
-| `make_auth_headers` | `make_auth_headers(user)` -> headers with a fresh real token |
-| `make_user`, `make_group`, `add_member`, `make_course`, `assign_course` | one-line data |
-| `make_module`, `link_module`, `make_post`, `make_quiz_post`, `user_course` | learning content |
-| `count_queries` | `with count_queries() as q: ...; q.count` SQL statements issued |
-| `redis_url` | `TMA_TEST_REDIS_URL` (Redis-backed tests; skipped when unset, CI sets it) |
+Database: SQLite in a temporary file by default; set `TMA_TEST_DATABASE_URL`
+(e.g. `postgresql+asyncpg://postgres@127.0.0.1:5432/tma_test`) to run the very same
+suite on PostgreSQL (the database is created if it does not exist).
 """
 
 import contextlib
@@ -30,7 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from factories import (
@@ -73,21 +63,62 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database under test: {url or 'SQLite (temporary file)'}"
 
 
-async def _reset_postgres_schema(url: str) -> None:
-    engine = create_async_engine(url)
+def _missing_database(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is PostgreSQL's "database does not exist" (3D000)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == "3D000":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+async def _create_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    except OSError as exc:  # refused connection: say so loudly, never skip
-        pytest.exit(f"{TEST_DATABASE_URL_ENV} is set but PostgreSQL is unreachable: {exc}", 3)
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.exit(
+            f"{TEST_DATABASE_URL_ENV}: database {name!r} does not exist and could not be "
+            f"created: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            3,
+        )
     finally:
-        await engine.dispose()
+        await admin.dispose()
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    """Empty the test database (creating it first if it does not exist); any failure stops
+    the run with one line, never an error per test and never a skip."""
+    for attempt in (1, 2):
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            return
+        except Exception as exc:
+            if attempt == 1 and _missing_database(exc):
+                await _create_postgres_database(url)
+                continue
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            pytest.exit(f"{TEST_DATABASE_URL_ENV} is set but the database is unusable: {reason}", 3)
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The URL of the database under test (SQLite file unless TMA_TEST_DATABASE_URL)."""
+    """The URL of the database under test.
+
+    Gives: `str`; a temporary SQLite file, or `TMA_TEST_DATABASE_URL` when set.
+    Creates: nothing (the PostgreSQL database is created by `app` if it does not exist).
+    Side effects: none.
+    """
     return os.environ.get(TEST_DATABASE_URL_ENV) or (
         f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     )
@@ -95,7 +126,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def test_settings(database_url: str) -> Settings:
-    """Settings of the app under test: test database, a cheap (but real) argon2 cost."""
+    """Settings of the app under test.
+
+    Gives: `tma.core.config.Settings` with the test database, the secret `TEST_SECRET`, a
+    cheap (but real) argon2 cost (1 pass, 8 KiB), log level WARNING, a pool of 5; every
+    other setting at its default (login throttle 5 failures / 300 s, bodies up to 1 MiB).
+    Creates: nothing.
+    Side effects: none.
+    """
     return Settings(
         database_url=database_url,
         secret_key=TEST_SECRET,
@@ -111,7 +149,14 @@ def test_settings(database_url: str) -> Settings:
 
 @pytest_asyncio.fixture(scope="session")
 async def app(test_settings: Settings) -> AsyncIterator[FastAPI]:
-    """The application, built once per run on a freshly migrated database."""
+    """The application, built once per run on a freshly migrated database.
+
+    Gives: the FastAPI app (`app.state.db`, `.hasher`, `.login_throttle`, `.settings`).
+    Creates: on PostgreSQL the database if it does not exist, then an empty `public` schema;
+    the schema by the real Alembic migrations (three system roles seeded).
+    Side effects: a PostgreSQL database that cannot be reached, created or emptied stops the
+    whole run with one line (exit code 3); nothing is ever skipped.
+    """
     if test_settings.database_url.startswith("postgresql"):
         await _reset_postgres_schema(test_settings.database_url)
     # Alembic's env runs its own event loop; keep it off ours.
@@ -125,13 +170,24 @@ async def app(test_settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture(scope="session")
 def run_database(app: FastAPI) -> TestDatabase:
-    """The database of the run; `test_db` empties it before each test."""
+    """The database of the run, not emptied: use `test_db` in tests.
+
+    Gives: `factories.TestDatabase` (`.session()`, `.role(name)`, `.clear()`).
+    Creates: nothing.
+    Side effects: none.
+    """
     return TestDatabase(db=app.state.db, hasher=app.state.hasher)
 
 
 @pytest_asyncio.fixture
 async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
-    """A database fresh for this test: schema present, roles seeded, no other rows."""
+    """A database fresh for this test: schema present, roles seeded, no other rows.
+
+    Gives: `factories.TestDatabase`; `async with test_db.session() as s:` opens a session.
+    Creates: nothing.
+    Side effects: deletes every row but the three roles, and resets the login throttle,
+    before the test (every fixture that writes data requests this one first).
+    """
     await run_database.clear()
     await app.state.limiter.reset()
     return run_database
@@ -139,7 +195,14 @@ async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
 
 @pytest_asyncio.fixture
 async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client that calls the app in-process, as a real client would."""
+    """An HTTP client that calls the app in-process, as a real client would.
+
+    Gives: `httpx.AsyncClient` on the app through `httpx.ASGITransport`, base URL
+    `http://test`, no default headers (pass `headers=auth_headers` etc.).
+    Creates: nothing (requests `test_db`, so the database is empty).
+    Side effects: every request is recorded by the contract-coverage plugin; a status
+    counts as tested only if the test reads `response.status_code`.
+    """
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
@@ -147,8 +210,13 @@ async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.Asy
 
 @pytest_asyncio.fixture
 async def redis_url() -> str:
-    """The Redis URL of the Redis-backed tests (TMA_TEST_REDIS_URL, a database number
-    included); skipped only when unset; set but unreachable fails the test, never skips."""
+    """The Redis of the Redis-backed rate-limit tests.
+
+    Gives: the URL in `TMA_TEST_REDIS_URL` (a database number included), checked by a ping.
+    Creates: nothing; each test writes under a key prefix of its own and deletes it.
+    Side effects: the test is skipped only when the variable is unset (CI sets it); set but
+    unreachable, the test fails, never skips.
+    """
     url = os.environ.get(REDIS_URL_ENV)
     if not url:
         pytest.skip(f"{REDIS_URL_ENV} not set (CI sets it)")
@@ -169,7 +237,12 @@ async def redis_url() -> str:
 
 @pytest.fixture
 def make_auth_headers(test_settings: Settings) -> Callable[[User], dict[str, str]]:
-    """`make_auth_headers(user)` -> `{"Authorization": "Bearer <real JWT>"}` for any user."""
+    """Bearer headers with a fresh real token for any user.
+
+    Call: `make_auth_headers(user)` -> `{"Authorization": "Bearer <JWT>"}` (not awaited).
+    Creates: a token signed with the test secret, `sub` = the user's id, 30 minutes.
+    Side effects: none; the user's current role and `is_active` are read at each request.
+    """
 
     def make(user: User) -> dict[str, str]:
         return {"Authorization": f"Bearer {create_access_token(user.id, test_settings)}"}
@@ -179,10 +252,15 @@ def make_auth_headers(test_settings: Settings) -> Callable[[User], dict[str, str
 
 @pytest.fixture
 def make_user(test_db: TestDatabase) -> Callable[..., Awaitable[User]]:
-    """`await make_user(username=..., role="user"|"manager"|"admin", password=..., ...)`.
+    """Any number of extra accounts.
 
-    Every argument is optional: a unique username and `<username>@test.com` by default,
-    password `testpass`; profile fields (first_name, child_dob, ...) pass through.
+    Call: `await make_user(username=None, email=None, password="testpass", role="user",
+    is_active=True, **profile)` -> `User`; `role` is `user`, `manager` or `admin`; profile
+    fields (`first_name`, `last_name`, `child_name`, `child_sex_assigned_at_birth`,
+    `child_dob`, `avatar_url`) pass through, validated like a request body.
+    Creates: one user; username `user-<n>` (unique in the run) unless given, email
+    `<username>@test.com` unless given, `email_verified` false.
+    Side effects: none; it is in no group.
     """
 
     async def make(**kwargs: Any) -> User:
@@ -193,19 +271,35 @@ def make_user(test_db: TestDatabase) -> Callable[..., Awaitable[User]]:
 
 @pytest_asyncio.fixture
 async def admin_user(test_db: TestDatabase) -> User:
-    """An admin: username `admin`, email `admin@test.com`, password `testpass`."""
+    """An admin account.
+
+    Gives: `User` `admin`, email `admin@test.com`, password `testpass`, role `admin`, active.
+    Creates: that user.
+    Side effects: listed by `GET /api/users` like any account.
+    """
     return await create_user(test_db, username="admin", email="admin@test.com", role="admin")
 
 
 @pytest_asyncio.fixture
 async def manager_user(test_db: TestDatabase) -> User:
-    """A manager: username `manager`, email `manager@test.com`, password `testpass`."""
+    """A manager account.
+
+    Gives: `User` `manager`, email `manager@test.com`, password `testpass`, role `manager`.
+    Creates: that user.
+    Side effects: `make_group` requests it: every group made with `make_group()` is owned
+    by `manager`, who is then in that group's member list and `member_count`.
+    """
     return await create_user(test_db, username="manager", email="manager@test.com", role="manager")
 
 
 @pytest_asyncio.fixture
 async def test_user(test_db: TestDatabase) -> User:
-    """A regular user (a parent): username `testuser`, password `testpass`."""
+    """A regular user (a parent).
+
+    Gives: `User` `testuser`, email `testuser@test.com`, password `testpass`, role `user`.
+    Creates: that user.
+    Side effects: none; it is in no group until `add_member(group, test_user)`.
+    """
     return await create_user(
         test_db, username="testuser", email="testuser@test.com", password="testpass"
     )
@@ -215,7 +309,12 @@ async def test_user(test_db: TestDatabase) -> User:
 def auth_headers(
     admin_user: User, make_auth_headers: Callable[[User], dict[str, str]]
 ) -> dict[str, str]:
-    """Bearer headers for `admin_user` (a real token, checked by the real auth code)."""
+    """Bearer headers of the admin.
+
+    Gives: `{"Authorization": "Bearer <JWT of admin_user>"}`.
+    Creates: `admin_user` (requests it).
+    Side effects: none.
+    """
     return make_auth_headers(admin_user)
 
 
@@ -223,7 +322,12 @@ def auth_headers(
 def manager_headers(
     manager_user: User, make_auth_headers: Callable[[User], dict[str, str]]
 ) -> dict[str, str]:
-    """Bearer headers for `manager_user`."""
+    """Bearer headers of the manager.
+
+    Gives: `{"Authorization": "Bearer <JWT of manager_user>"}`.
+    Creates: `manager_user` (requests it).
+    Side effects: none.
+    """
     return make_auth_headers(manager_user)
 
 
@@ -231,7 +335,12 @@ def manager_headers(
 def user_headers(
     test_user: User, make_auth_headers: Callable[[User], dict[str, str]]
 ) -> dict[str, str]:
-    """Bearer headers for `test_user`."""
+    """Bearer headers of the regular user.
+
+    Gives: `{"Authorization": "Bearer <JWT of test_user>"}`.
+    Creates: `test_user` (requests it).
+    Side effects: none.
+    """
     return make_auth_headers(test_user)
 
 
@@ -240,8 +349,15 @@ def user_headers(
 
 @pytest.fixture
 def make_group(test_db: TestDatabase, manager_user: User) -> Callable[..., Awaitable[Group]]:
-    """`await make_group(name=..., description=..., creator=user)`; creator (owner)
-    defaults to `manager_user`."""
+    """Groups, through the real service.
+
+    Call: `await make_group(name=None, description=None, creator=None)` -> `Group`.
+    Creates: one group named `group-<n>` unless given; its creator becomes its `owner`
+    (`member_count` 1).
+    Side effects: requests `manager_user`, so the `manager` account exists in every test
+    that uses this fixture, and without `creator=` it is the group's owner: it appears in
+    the member list and every member count. Pass `creator=some_user` to avoid that.
+    """
 
     async def make(*, creator: User | None = None, **kwargs: Any) -> Group:
         return await create_group(test_db, creator=creator or manager_user, **kwargs)
@@ -251,7 +367,13 @@ def make_group(test_db: TestDatabase, manager_user: User) -> Callable[..., Await
 
 @pytest.fixture
 def add_member(test_db: TestDatabase) -> Callable[..., Awaitable[GroupMember]]:
-    """`await add_member(group, user, role="member"|"moderator"|"owner")`."""
+    """Put a user into a group, through the real service.
+
+    Call: `await add_member(group, user, role="member")` -> `GroupMember`; `role` is
+    `member`, `moderator` or `owner`.
+    Creates: one membership (joined now: members list in joining order).
+    Side effects: the group's `member_count` grows by one.
+    """
 
     async def add(group: Group, user: User, role: str = "member") -> GroupMember:
         return await _add_member(test_db, group=group, user=user, role=role)
@@ -261,7 +383,12 @@ def add_member(test_db: TestDatabase) -> Callable[..., Awaitable[GroupMember]]:
 
 @pytest.fixture
 def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
-    """`await make_course(title=..., description=...)`."""
+    """Courses, through the real service.
+
+    Call: `await make_course(title=None, description=None)` -> `Course`.
+    Creates: one course titled `course-<n>` unless given, with no modules.
+    Side effects: none; it is assigned to no group.
+    """
 
     async def make(**kwargs: Any) -> Course:
         return await create_course(test_db, **kwargs)
@@ -271,7 +398,12 @@ def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
 
 @pytest.fixture
 def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]]:
-    """`await assign_course(group, course, ordering=None)`."""
+    """Assign a course to a group, through the real service.
+
+    Call: `await assign_course(group, course, ordering=None)` -> `GroupCourse`.
+    Creates: one assignment; last in the group's order unless `ordering` is given.
+    Side effects: the group's members (role `user`) can now see the course.
+    """
 
     async def assign(group: Group, course: Course, ordering: int | None = None) -> GroupCourse:
         return await _assign_course(test_db, group=group, course=course, ordering=ordering)
@@ -295,10 +427,14 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManager[QueryCounter]]:
-    """`with count_queries() as q: await client.get(...)` then `q.count`.
+    """Count the SQL statements a block sends.
 
-    Counts every statement sent, through SQLAlchemy or the driver-level hot reads
-    (`Database.add_statement_listener`)."""
+    Call: `with count_queries() as q: await client.get(...)`, then `q.count` (and
+    `q.statements`, the SQL texts).
+    Creates: nothing.
+    Side effects: none; it sees statements sent through SQLAlchemy and the driver-level
+    hot reads alike (`Database.add_statement_listener`).
+    """
     db = app.state.db
 
     @contextlib.contextmanager
@@ -318,13 +454,16 @@ def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManage
 
 @pytest.fixture
 def make_module(test_db: TestDatabase) -> Callable[..., Awaitable[Module]]:
-    """`await make_module(title=None, description=None, color=None, course=None,
-    ordering=None)` -> a `Module` (`.id`, `.title`, ...).
+    """Modules, through the real model and (with `course`) the real linking service.
 
-    Defaults: a unique title, no description, no color, no posts. With `course`, the
-    module is also linked into that course at `ordering` (default last). A `user` sees
-    the module only once it is in a course assigned to one of their groups (see
-    `assign_course`); staff see it at once."""
+    Call: `await make_module(title=None, description=None, color=None, course=None,
+    ordering=None)` -> `Module`.
+    Creates: one module titled `module-<n>` unless given, no description, no color, no posts;
+    with `course`, its link into that course at `ordering` (default last; later modules move
+    down).
+    Side effects: a `user` sees it only once it is in a course assigned to one of their groups
+    (see `assign_course`, `user_course`); staff see it at once.
+    """
 
     async def make(
         *, course: Course | None = None, ordering: int | None = None, **kwargs: Any
@@ -339,10 +478,14 @@ def make_module(test_db: TestDatabase) -> Callable[..., Awaitable[Module]]:
 
 @pytest.fixture
 def link_module(test_db: TestDatabase) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """`await link_module(course, module, ordering=None)` -> the outline item (a dict with
-    `module_id`, `module_title`, `ordering`, ...). The module goes last unless `ordering`
-    is given (later modules move down). Raises the service's error (e.g. `Conflict`) if
-    the module is already in the course."""
+    """Put a module into a course, through the real service.
+
+    Call: `await link_module(course, module, ordering=None)` -> the outline item (a dict:
+    `module_id`, `module_title`, `ordering`, ...).
+    Creates: one course-module link, last unless `ordering` is given (later modules move down).
+    Side effects: raises `Conflict` if the module is already in the course; members of groups
+    assigned to the course now see the module.
+    """
 
     async def link(course: Course, module: Module, ordering: int | None = None) -> dict[str, Any]:
         return await _link_module(test_db, course=course, module=module, ordering=ordering)
@@ -352,13 +495,16 @@ def link_module(test_db: TestDatabase) -> Callable[..., Awaitable[dict[str, Any]
 
 @pytest.fixture
 def make_post(test_db: TestDatabase) -> Callable[..., Awaitable[Post]]:
-    """`await make_post(module, post_type="default", title=None, content=None,
-    video_url=None, file_id=None, ordering=None)` -> a `Post` (`.id`, `.ordering`, ...).
+    """Posts, through the real posts service.
 
-    Defaults: a unique title, content "Some text", last in the module. A `video` gets
-    `https://video.test/<title>` unless `video_url` is given; an `attachment` needs a
-    `file_id` (see `upload_file`). For quizzes use `make_quiz_post`. Who sees the post:
-    whoever sees its module."""
+    Call: `await make_post(module, post_type="default", title=None, content="Some text",
+    video_url=None, file_id=None, ordering=None)` -> `Post`.
+    Creates: one post titled `post-<n>` unless given, last in the module unless `ordering` is
+    given (later posts move down); a `video` gets `https://video.test/<title>` unless
+    `video_url` is given; an `attachment` needs a `file_id` (see `upload_file`); for quizzes use
+    `make_quiz_post`.
+    Side effects: whoever sees the module sees the post.
+    """
 
     async def make(module: Module, post_type: str = "default", **kwargs: Any) -> Post:
         title = kwargs.pop("title", None) or unique("post")
@@ -374,14 +520,16 @@ def make_post(test_db: TestDatabase) -> Callable[..., Awaitable[Post]]:
 
 @pytest.fixture
 def make_quiz_post(test_db: TestDatabase) -> Callable[..., Awaitable[Post]]:
-    """`await make_quiz_post(module, quiz=None, title=None, ordering=None)` -> a quiz
-    `Post`.
+    """Quiz posts, through the real posts service.
 
-    Default quiz (`factories.DEFAULT_QUIZ`), pass mark 50: question 1 `single` ("Knight"
-    correct, "Bishop" wrong), question 2 `multiple` ("Bishop" and "Queen" correct, "Rook"
-    wrong), each with an explanation. Pass `quiz={...}` in the API's authoring shape for
-    another. Read the ids of questions and options through `GET /api/posts/{id}` as
-    staff."""
+    Call: `await make_quiz_post(module, quiz=None, title=None, ordering=None)` -> `Post`.
+    Creates: one quiz post titled `quiz-<n>` unless given, last in the module; the default quiz
+    (`factories.DEFAULT_QUIZ`, pass mark 50): question 1 `single` ("Knight" correct, "Bishop"
+    wrong), question 2 `multiple` ("Bishop" and "Queen" correct, "Rook" wrong), each with an
+    explanation; pass `quiz={...}` in the API's authoring shape for another.
+    Side effects: whoever sees the module sees the quiz (without answers unless staff); read
+    question and option ids through `GET /api/posts/{id}` as staff.
+    """
 
     async def make(module: Module, quiz: dict[str, Any] | None = None, **kwargs: Any) -> Post:
         title = kwargs.pop("title", None) or unique("quiz")
@@ -405,8 +553,14 @@ async def user_course(
     assign_course: Callable[..., Awaitable[GroupCourse]],
     test_user: User,
 ) -> Course:
-    """A course `test_user` sees: assigned to a group (owned by `manager_user`) that
-    `test_user` is a member of. Modules linked into it become visible to `test_user`."""
+    """A course `test_user` sees.
+
+    Gives: a `Course` assigned to a new group that `test_user` is a member of.
+    Creates: the group (owned by `manager_user`, who becomes its member), `test_user`'s
+    membership, the course and its assignment.
+    Side effects: modules linked into the course become visible to `test_user`; the group counts
+    2 members.
+    """
     group = await make_group()
     await add_member(group, test_user)
     course = await make_course()

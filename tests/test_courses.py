@@ -680,3 +680,33 @@ async def test_delete_course_disabled_admin_returns_403(
 
     assert response.status_code == 403
     assert response.json() == {"detail": "account disabled"}
+
+
+# --- Body size: every /api/courses endpoint that takes a body ------------------------------
+
+ONE_MIB = 1_048_576
+OVERSIZED_BODY = b'{"title": "' + b"x" * ONE_MIB + b'"}'
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/courses"), ("PATCH", "/api/courses/{id}")],
+    ids=["POST:/api/courses", "PATCH:/api/courses/{id}"],
+)
+async def test_courses_endpoint_body_over_1_mib_returns_413(
+    client, auth_headers, make_course, method, path
+):
+    """A body over 1 MiB is refused with 413 before anything reads it; nothing changes."""
+    course = await make_course(title="Basics")
+
+    response = await client.request(
+        method,
+        path.format(id=course.id),
+        content=OVERSIZED_BODY,
+        headers={**auth_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"Request body larger than {ONE_MIB} bytes"}
+    assert await course_titles(client, auth_headers) == ["Basics"]

@@ -400,6 +400,26 @@ async def test_assign_course_disabled_manager_returns_403(
     assert response.json() == {"detail": "account disabled"}
 
 
+@pytest.mark.asyncio
+async def test_list_group_courses_same_ordering_earlier_assignment_first(
+    client, manager_headers, make_group, make_course
+):
+    """Two courses sharing an ordering are listed by when they were assigned, not by id:
+    the newer course, assigned first, comes first."""
+    group = await make_group()
+    older = await make_course(title="Older")
+    newer = await make_course(title="Newer")
+    for course in (newer, older):
+        assigned = await client.post(
+            f"/api/groups/{group.id}/courses/{course.id}",
+            json={"ordering": 3},
+            headers=manager_headers,
+        )
+        assert assigned.status_code == 201
+
+    assert await course_ids_of(client, group.id, manager_headers) == [newer.id, older.id]
+
+
 # --- DELETE /api/groups/{group_id}/courses/{course_id} -----------------------------------
 
 
@@ -424,6 +444,27 @@ async def test_unassign_course_returns_204_and_keeps_the_course(
     assert await course_ids_of(client, group.id, manager_headers) == [kept.id]
     still = await client.get(f"/api/courses/{dropped.id}", headers=manager_headers)
     assert (still.status_code, still.json()["title"]) == (200, "Dropped")
+
+
+@pytest.mark.asyncio
+async def test_unassign_course_from_one_group_keeps_it_in_another_group(
+    client, manager_headers, make_group, make_course, assign_course
+):
+    """Unassigning removes only this group's assignment: another group that has the same
+    course keeps it."""
+    first = await make_group(name="First")
+    second = await make_group(name="Second")
+    course = await make_course(title="Shared")
+    await assign_course(first, course)
+    await assign_course(second, course)
+
+    response = await client.delete(
+        f"/api/groups/{first.id}/courses/{course.id}", headers=manager_headers
+    )
+
+    assert response.status_code == 204
+    assert await course_ids_of(client, first.id, manager_headers) == []
+    assert await course_ids_of(client, second.id, manager_headers) == [course.id]
 
 
 @pytest.mark.asyncio

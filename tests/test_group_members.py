@@ -304,6 +304,47 @@ async def test_remove_member_last_owner_returns_400_and_keeps_them(
 
 
 @pytest.mark.asyncio
+async def test_remove_member_last_owner_who_owns_another_group_returns_400(
+    client, auth_headers, manager_user, make_group
+):
+    """Owning another group does not count: the last owner of *this* group stays (400)."""
+    group = await make_group(name="This one")
+    other = await make_group(name="Other")
+
+    response = await client.delete(
+        f"/api/groups/{group.id}/members/{manager_user.id}", headers=auth_headers
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Cannot remove the last owner of the group"}
+    assert await members_of(client, group.id, auth_headers) == {manager_user.id: "owner"}
+    assert await members_of(client, other.id, auth_headers) == {manager_user.id: "owner"}
+
+
+@pytest.mark.asyncio
+async def test_remove_member_of_two_groups_leaves_only_this_group(
+    client, auth_headers, manager_user, make_group, make_user, add_member
+):
+    """Removing a user from one group keeps their membership of another group."""
+    first = await make_group(name="First")
+    second = await make_group(name="Second")
+    member = await make_user(username="member")
+    await add_member(first, member)
+    await add_member(second, member, "moderator")
+
+    response = await client.delete(
+        f"/api/groups/{second.id}/members/{member.id}", headers=auth_headers
+    )
+
+    assert response.status_code == 204
+    assert await members_of(client, first.id, auth_headers) == {
+        manager_user.id: "owner",
+        member.id: "member",
+    }
+    assert await members_of(client, second.id, auth_headers) == {manager_user.id: "owner"}
+
+
+@pytest.mark.asyncio
 async def test_remove_member_two_owners_removed_at_once_keeps_one_owner(
     client, auth_headers, manager_user, make_group, make_user, add_member
 ):

@@ -856,3 +856,52 @@ async def test_delete_group_disabled_manager_returns_403(
 
     assert response.status_code == 403
     assert response.json() == {"detail": "account disabled"}
+
+
+# --- Body size: every /api/groups endpoint that takes a body -------------------------------
+
+ONE_MIB = 1_048_576
+OVERSIZED_BODY = b'{"name": "' + b"x" * ONE_MIB + b'"}'
+BODY_ENDPOINTS = [
+    ("POST", "/api/groups"),
+    ("PATCH", "/api/groups/{gid}"),
+    ("POST", "/api/groups/{gid}/members/{uid}"),
+    ("PATCH", "/api/groups/{gid}/members/{uid}/role"),
+    ("POST", "/api/groups/{gid}/courses/{cid}"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("method", "path"), BODY_ENDPOINTS, ids=[f"{m}:{p}" for m, p in BODY_ENDPOINTS]
+)
+async def test_groups_endpoint_body_over_1_mib_returns_413(
+    client, auth_headers, manager_user, make_user, make_group, add_member, make_course, method, path
+):
+    """A body over 1 MiB is refused with 413 before anything reads it; nothing changes."""
+    group = await make_group(name="Chess Club")
+    member = await make_user(username="member")
+    await add_member(group, member)
+    course = await make_course(title="Basics")
+
+    response = await client.request(
+        method,
+        path.format(gid=group.id, uid=member.id, cid=course.id),
+        content=OVERSIZED_BODY,
+        headers={**auth_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"Request body larger than {ONE_MIB} bytes"}
+    groups = await client.get("/api/groups", headers=auth_headers)
+    assert groups.status_code == 200
+    assert [(g["name"], g["member_count"]) for g in groups.json()] == [("Chess Club", 2)]
+    detail = await client.get(f"/api/groups/{group.id}", headers=auth_headers)
+    assert detail.status_code == 200
+    assert [(m["username"], m["group_role"]) for m in detail.json()["members"]] == [
+        ("manager", "owner"),
+        ("member", "member"),
+    ]
+    courses = await client.get(f"/api/groups/{group.id}/courses", headers=auth_headers)
+    assert courses.status_code == 200
+    assert courses.json() == []

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from tma.core.config import Settings, get_settings
+from tma.core.config import ConfigError, Settings, get_settings
 
 app = typer.Typer(
     help="The TMA backend: serve the API and manage its database.",
@@ -29,8 +29,8 @@ def _fail(message: str) -> typer.Exit:
 def _settings() -> Settings:
     try:
         return get_settings()
-    except Exception as exc:  # a bad TMA_* value: one line, no traceback
-        raise _fail(f"invalid configuration: {exc}".splitlines()[0]) from None
+    except ConfigError as exc:  # a bad TMA_* value: one line naming it, no traceback
+        raise _fail(str(exc)) from None
 
 
 def _run(make: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
@@ -188,6 +188,11 @@ def create_admin(
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise _fail(
+            "no terminal to ask for the password; pipe it in with --password-stdin, e.g. "
+            "`printf '%s\\n' \"$PASSWORD\" | tma create-admin NAME EMAIL --password-stdin`"
+        )
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

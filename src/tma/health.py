@@ -6,11 +6,14 @@ from sqlalchemy import text
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.routing import PrefixedRouter
+from tma.core.schemas import example
 
 router = PrefixedRouter(tags=["operations"])
 
 
 class Health(BaseModel):
+    model_config = example(status="ok", database="ok")
+
     status: str
     database: str
 

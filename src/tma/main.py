@@ -5,6 +5,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tma import __version__
@@ -15,6 +17,7 @@ from tma.core.db import Database
 from tma.core.errors import install_error_handlers
 from tma.core.logging import configure_logging
 from tma.core.middleware import RequestMiddleware
+from tma.core.openapi import install_openapi, operation_id
 from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
 
@@ -38,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) load their scripts from the installed
+    # fastapi-offline package (/static-offline-docs), never from a CDN: they work offline.
+    app = FastAPIOffline(
         title="TMA backend",
         version=__version__,
         description=DESCRIPTION,
@@ -49,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.db = Database(settings)
@@ -75,4 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the right-most address not itself a listed proxy (uvicorn's own middleware).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     include_api(app)
+    install_openapi(app)
+
+    if settings.docs_enabled:
+
+        @app.get("/", include_in_schema=False)
+        async def root() -> RedirectResponse:
+            """The first URL `make run` prints: straight to the interactive docs."""
+            return RedirectResponse("/docs", status_code=307)
+
     return app

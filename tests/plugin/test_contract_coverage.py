@@ -22,6 +22,7 @@ from tma.testing.contract_coverage import (
     app_endpoints,
     parse_contract_text,
     resolve_route,
+    watch_status_read,
 )
 
 PLUGIN = "tma.testing.contract_coverage"
@@ -44,13 +45,16 @@ class NewItem(BaseModel):
 def create_app() -> FastAPI:
     app = FastAPI()
 
-    @app.get("/items/{item_id}")
+    @app.get(
+        "/items/{item_id}",
+        responses={401: {"description": "bad token"}, 404: {"description": "unknown"}},
+    )
     def get_item(item_id: int, _: str = Depends(require_token)) -> dict[str, int]:
         if item_id > 100:
             raise HTTPException(status_code=404, detail="unknown item")
         return {"id": item_id}
 
-    @app.post("/items", status_code=201)
+    @app.post("/items", status_code=201, responses={409: {"description": "duplicate"}})
     def create_item(item: NewItem) -> dict[str, str]:
         if item.name == "dup":
             raise HTTPException(status_code=409, detail="duplicate")
@@ -248,7 +252,7 @@ def test_strict_gaps_fail_run_and_name_endpoint(pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(
         [
             "flags:",
-            "*no-success * POST /items: no test produced a 2xx/3xx status (documented: 201)",
+            "*no-success * POST /items: no test checked a 2xx/3xx status (documented: 201)",
             "contract coverage: strict mode, * gaps fail the run",
             "contract coverage: 1/2 endpoints complete, * gaps",
         ]
@@ -357,7 +361,8 @@ def test_flag_few_failures_single_documented_failure_needs_one(
     """When the contract documents only one failure status, testing that one is enough."""
     contract = CONTRACT.replace("- `409` duplicate name\n", "")
     tests = GET_TESTS + POST_TESTS.replace("test_post_duplicate", "not_a_test")
-    make_project(pytester, contract=contract, tests=tests)
+    app = APP.replace(', responses={409: {"description": "duplicate"}}', "")
+    make_project(pytester, contract=contract, tests=tests, app=app)
     result = run(pytester, "--contracts-strict")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["contract coverage: 2/2 endpoints complete, 0 gaps"])
@@ -497,6 +502,206 @@ def test_recording_nested_session_requests_kept_from_outer_session(
     assert outer.count == 0
 
 
+# -- counting only what a test checked ---------------------------------------------------------
+
+GET_TESTS_WITHOUT_SUCCESS = GET_TESTS.replace("async def test_get_ok", "async def not_a_test")
+
+POST_WITH_READ_BACK = POST_TESTS.replace(
+    """        assert (await c.post("/items", json={"name": "a"})).status_code == 201
+""",
+    """        assert (await c.post("/items", json={"name": "a"})).status_code == 201
+        read_back = await c.get("/items/1", headers=AUTH)
+        assert read_back.json() == {"id": 1}
+""",
+)
+
+
+def test_checked_read_back_in_other_endpoints_test_success_flagged(
+    pytester: pytest.Pytester,
+) -> None:
+    """A 200 produced only by a read-back (body compared, status never read) in the test of
+    another endpoint credits nothing: the 200 is untested, named as incidental, strict fails."""
+    make_project(pytester, tests=GET_TESTS_WITHOUT_SUCCESS + POST_WITH_READ_BACK)
+    result, report = run_json(pytester, "--contracts-strict")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    get = endpoint(report, "GET /items/{item_id}")
+    assert "200" not in get["produced"]
+    assert get["incidental"] == {"200": ["test_items.py::test_post_ok"]}
+    assert [(f["kind"], f["message"]) for f in get["flags"]] == [
+        (
+            "no-success",
+            "no test checked a 2xx/3xx status (documented: 200); 200 received but its status "
+            "never read",
+        ),
+        (
+            "untested-status",
+            "200 documented, only received incidentally by test_items.py::test_post_ok "
+            "(no test read the status)",
+        ),
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            "GET    /items/{item_id}  ~       ✓   ✓       ✓",
+            "statuses received only incidentally (status never read, not credited): 1: "
+            "GET /items/{item_id} 200 (test_items.py::test_post_ok)",
+        ]
+    )
+
+
+def test_checked_unread_get_inside_404_test_success_flagged(pytester: pytest.Pytester) -> None:
+    """With every success test of an endpoint gone, one unchecked GET inside its 404 test no
+    longer keeps strict coverage complete."""
+    tests = GET_TESTS_WITHOUT_SUCCESS.replace(
+        """        assert (await c.get("/items/999", headers=AUTH)).status_code == 404
+""",
+        """        await c.get("/items/1", headers=AUTH)
+        assert (await c.get("/items/999", headers=AUTH)).status_code == 404
+""",
+    )
+    make_project(pytester, tests=tests + POST_TESTS)
+    result, report = run_json(pytester, "--contracts-strict")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    get = endpoint(report, "GET /items/{item_id}")
+    assert get["incidental"] == {"200": ["test_items.py::test_get_unknown"]}
+    assert get["produced"]["404"] == ["test_items.py::test_get_unknown"]
+    assert {f["kind"] for f in get["flags"]} == {"no-success", "untested-status"}
+    result.stdout.fnmatch_lines(["contract coverage: 1/2 endpoints complete, 2 gaps"])
+
+
+def test_checked_status_read_in_helper_function_credited(pytester: pytest.Pytester) -> None:
+    """Reading ``status_code`` in a helper of the test module (``expect(response, 200)``)
+    counts: the status is credited and strict passes."""
+    helper = """
+
+def expect(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status
+"""
+    tests = GET_TESTS.replace(
+        """        assert (await c.get("/items/1", headers=AUTH)).status_code == 200
+""",
+        """        expect(await c.get("/items/1", headers=AUTH), 200)
+""",
+    )
+    make_project(pytester, tests=helper + tests + POST_TESTS)
+    result, report = run_json(pytester, "--contracts-strict")
+    assert result.ret == pytest.ExitCode.OK
+    assert endpoint(report, "GET /items/{item_id}")["produced"]["200"] == [
+        "test_items.py::test_get_ok"
+    ]
+    assert report["flags"] == []
+
+
+def test_checked_reads_made_by_httpx_itself_not_credited(pytester: pytest.Pytester) -> None:
+    """``repr(response)``, ``is_success`` and ``raise_for_status()`` read the status inside
+    httpx, not in the test: they credit nothing."""
+    tests = GET_TESTS.replace(
+        """        assert (await c.get("/items/1", headers=AUTH)).status_code == 200
+""",
+        """        response = await c.get("/items/1", headers=AUTH)
+        assert "200" in repr(response)
+        assert response.is_success
+        response.raise_for_status()
+""",
+    )
+    make_project(pytester, tests=tests + POST_TESTS)
+    result, report = run_json(pytester, "--contracts-strict")
+    result.assert_outcomes(passed=7)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert endpoint(report, "GET /items/{item_id}")["incidental"] == {
+        "200": ["test_items.py::test_get_ok"]
+    }
+
+
+def test_checked_unread_undocumented_status_still_drift(pytester: pytest.Pytester) -> None:
+    """A status the contract lacks is drift even when no test read it: the app produced it."""
+    contract = CONTRACT.replace("- `404` unknown item\n", "")
+    tests = GET_TESTS.replace(
+        """        assert (await c.get("/items/999", headers=AUTH)).status_code == 404
+""",
+        """        unread = await c.get("/items/999", headers=AUTH)
+        assert unread.json() == {"detail": "unknown item"}
+""",
+    )
+    make_project(pytester, contract=contract, tests=tests + POST_TESTS)
+    _, report = run_json(pytester)
+    drift = flags_of(report, "undocumented-status")
+    assert [(f["subject"], f["message"]) for f in drift] == [
+        (
+            "GET /items/{item_id}",
+            "404 produced by test_items.py::test_get_unknown, not in the contract",
+        )
+    ]
+
+
+def test_checked_watched_response_still_an_httpx_response() -> None:
+    """The watched response keeps its type, value and assignability; only test-code reads
+    mark it."""
+    response = httpx.Response(204)
+    mark = watch_status_read(response)
+    assert isinstance(response, httpx.Response)
+    assert mark.read is False
+    assert response.is_success is True
+    assert mark.read is False
+    assert response.status_code == 204
+    assert mark.read is True
+    response.status_code = 200
+    assert response.status_code == 200
+
+
+# -- contract and OpenAPI say the same thing -------------------------------------------------
+
+
+def test_openapi_declaring_status_contract_lacks_flagged(pytester: pytest.Pytester) -> None:
+    """An OpenAPI operation declaring a status its contract does not list is flagged
+    ``openapi-mismatch`` and fails a strict run, although every test passes."""
+    app = APP.replace(
+        '404: {"description": "unknown"}}',
+        '404: {"description": "unknown"}, 410: {"description": "gone"}}',
+    )
+    make_project(pytester, app=app)
+    result, report = run_json(pytester, "--contracts-strict")
+    result.assert_outcomes(passed=7)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(f["subject"], f["message"]) for f in flags_of(report, "openapi-mismatch")] == [
+        ("GET /items/{item_id}", "OpenAPI declares 410, the contract does not list it")
+    ]
+    assert endpoint(report, "GET /items/{item_id}")["declared"] == [200, 401, 404, 410, 422]
+    result.stdout.fnmatch_lines(
+        ["*openapi-mismatch * GET /items/{item_id}: OpenAPI declares 410, the contract does not*"]
+    )
+
+
+def test_openapi_contract_status_not_declared_flagged(pytester: pytest.Pytester) -> None:
+    """A contract status its OpenAPI operation does not declare is flagged too."""
+    app = APP.replace(', responses={409: {"description": "duplicate"}}', "")
+    make_project(pytester, app=app)
+    result, report = run_json(pytester, "--contracts-strict")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(f["subject"], f["message"]) for f in report["flags"]] == [
+        ("POST /items", "the contract lists 409, the OpenAPI operation does not declare it")
+    ]
+
+
+def test_openapi_plain_starlette_app_not_compared(pytester: pytest.Pytester) -> None:
+    """An app without an OpenAPI document has nothing to compare: no mismatch flag."""
+    app = (
+        APP
+        + """
+
+from starlette.applications import Starlette
+
+
+def plain_app() -> Starlette:
+    return Starlette(routes=create_app().routes)
+"""
+    )
+    make_project(pytester, app=app)
+    pytester.makeini(INI.format(extra="").replace("sample_app:create_app", "sample_app:plain_app"))
+    _, report = run_json(pytester)
+    assert flags_of(report, "openapi-mismatch") == []
+    assert endpoint(report, "GET /items/{item_id}")["declared"] is None
+
+
 # -- reports and switches -----------------------------------------------------------------
 
 
@@ -528,7 +733,7 @@ def test_report_markdown_written_with_table_flags_and_summary(pytester: pytest.P
     assert "| Endpoint | 200 | 201 | 401 | 404 | 409 | 422 |" in text
     assert "| `GET /items/{item_id}` | ✓ |  | ✓ | ✓ |  | ✓ |" in text
     assert "| `POST /items` |  | · |  |  | · | · |" in text
-    assert "- `no-success` `POST /items`: no test produced a 2xx/3xx status" in text
+    assert "- `no-success` `POST /items`: no test checked a 2xx/3xx status" in text
     assert "contract coverage (partial run: report only): 1/2 endpoints complete, 5 gaps" in text
 
 

@@ -55,6 +55,45 @@ async def test_me_expired_token_returns_401(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("missing", ["exp", "sub"])
+async def test_me_well_signed_token_without_required_claim_returns_401(
+    client: httpx.AsyncClient, test_user: User, test_settings: Settings, missing: str
+) -> None:
+    """A token signed with our key but without `exp` (it would never expire) or without
+    `sub` (no user) is refused."""
+    claims = _claims(test_user)
+    del claims[missing]
+    token = jwt.encode(claims, test_settings.secret_key, algorithm="HS256")
+
+    await _assert_rejected(client, token)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"type": "refresh"},
+        {"sub": 5},
+        {"sub": "abc"},
+        {"sub": "0"},
+        {"sub": str(2**63)},
+    ],
+    ids=["type-refresh", "sub-a-number", "sub-not-digits", "sub-zero", "sub-past-64-bits"],
+)
+async def test_me_well_signed_token_with_bad_claim_returns_401(
+    client: httpx.AsyncClient,
+    test_user: User,
+    test_settings: Settings,
+    changes: dict[str, Any],
+) -> None:
+    """A token signed with our key is still refused when it is not an access token or its
+    subject is not a user id in 1..2^63-1 written as digits: 401, never a 500."""
+    token = jwt.encode(_claims(test_user, **changes), test_settings.secret_key, algorithm="HS256")
+
+    await _assert_rejected(client, token)
+
+
+@pytest.mark.asyncio
 async def test_me_unsigned_alg_none_token_returns_401(
     client: httpx.AsyncClient, test_user: User
 ) -> None:

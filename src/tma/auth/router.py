@@ -33,7 +33,11 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@public_router.post("/login", response_model=Token, responses=responses(401, 403, 422, 429))
+@public_router.post(
+    "/login",
+    response_model=Token,
+    responses=responses(401, 403, 422, 429, s401="Incorrect username or password"),
+)
 async def login(
     body: LoginRequest,
     request: Request,
@@ -130,7 +134,7 @@ async def logout_all(user: CurrentUserRecord, session: SessionDep) -> Response:
 
 
 @router.get("/users", response_model=list[UserRead], responses=responses(422))
-async def list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
+async def auth_list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
     """Every user, oldest first (admin)."""
     return await users_router.list_users(admin, page, request)
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "development-only-secret-change-me-in-production"  # noqa: S105 - refused in production
@@ -16,6 +16,21 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 MIN_PRODUCTION_SECRET_BITS = 128
 RATE_LIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path.cwd() / 'tma.db'}"
+SUPPORTED_DATABASE_URLS = {
+    "sqlite+aiosqlite": "sqlite+aiosqlite:///path/to/file.db",
+    "postgresql+asyncpg": "postgresql+asyncpg://user@host:5432/database",
+}
+# The web UI's dev server (Vite) and the usual React dev port, on both loopback spellings.
+DEFAULT_CORS_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
+
+
+class ConfigError(ValueError):
+    """A `TMA_*` setting is invalid; the message names each variable and the reason."""
 
 
 _REPEATS = re.compile(r"(.+?)\1{3,}")
@@ -55,7 +70,7 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET_KEY
     access_token_expire_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
+        default_factory=lambda: list(DEFAULT_CORS_ORIGINS)
     )
 
     # argon2id; the defaults are OWASP's minimum recommendation (19 MiB, 2 passes, 1 lane).
@@ -124,6 +139,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in SUPPORTED_DATABASE_URLS:
+            shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
+            supported = " or ".join(SUPPORTED_DATABASE_URLS.values())
+            raise ValueError(f"unsupported database URL ({shown}); use {supported}")
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -157,7 +182,27 @@ class Settings(BaseSettings):
             raise RuntimeError("TMA_CORS_ORIGINS may not contain '*' in production")
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming every invalid `TMA_*` variable and why (never its value: it may be a
+    secret), e.g. `TMA_ACCESS_TOKEN_EXPIRE_MINUTES: Input should be a valid integer`."""
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variable = f"TMA_{field.upper()}" if field else "settings"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{variable}: {reason}")
+    return "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """Read the settings; an invalid value raises `ConfigError` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {describe_errors(exc)}") from None
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
-    return Settings()
+    return load_settings()

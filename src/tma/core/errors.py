@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -65,6 +65,8 @@ class ServiceUnavailable(DomainError):
 class ErrorBody(BaseModel):
     """The error body of every 4xx/5xx except 422: a human sentence."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "Group 7 not found"}]})
+
     detail: str
 
 
@@ -76,6 +78,22 @@ class ValidationErrorItem(BaseModel):
 
 class ValidationErrorBody(BaseModel):
     """A 422 body: FastAPI's usual list of problems."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "name"],
+                            "msg": "String should have at least 1 character",
+                            "type": "string_too_short",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
 
     detail: list[ValidationErrorItem]
 
@@ -93,12 +111,26 @@ _DESCRIPTIONS = {
 }
 
 
-def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given error statuses, with their body models."""
+def describe(code: int) -> str:
+    """The usual OpenAPI description of an error status."""
+    return _DESCRIPTIONS.get(code, "Error")
+
+
+def responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses, with their body models.
+
+    A keyword `s401="Incorrect username or password"` replaces the usual description of
+    that status for this operation. Headers (`WWW-Authenticate`, `Retry-After`,
+    `X-Request-ID`) and the `413` of body-taking operations are added by `tma.core.openapi`.
+    """
+    unknown = {name for name in descriptions if not name.startswith("s")}
+    if unknown:
+        raise TypeError(f"descriptions are given as s<status>=..., got {sorted(unknown)}")
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         model: type[BaseModel] = ValidationErrorBody if code == 422 else ErrorBody
-        out[code] = {"model": model, "description": _DESCRIPTIONS.get(code, "Error")}
+        description = descriptions.get(f"s{code}", describe(code))
+        out[code] = {"model": model, "description": description}
     return out
 
 

@@ -3,8 +3,19 @@
 from enum import StrEnum
 from typing import Any, ClassVar, cast, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, TypeAdapter, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from typing_extensions import TypedDict  # pydantic needs it (not typing's) before 3.12
+
+
+def example(**values: Any) -> ConfigDict:
+    """`model_config = example(name="Chess Club", ...)`: the body's example in the OpenAPI
+    document (Swagger UI pre-fills requests with it). Every request and response body model
+    has one; `tests/test_openapi.py` checks it. The base class's config (`extra="forbid"`,
+    `from_attributes`) is kept: pydantic merges a subclass's `model_config` with its parent's.
+    """
+    return ConfigDict(json_schema_extra={"examples": [values]})
 
 
 class ReadModel(BaseModel):
@@ -32,6 +43,29 @@ class WriteModel(BaseModel):
                 if name in data and data[name] is None:
                     raise ValueError(f"{name} may not be null")
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The OpenAPI schema tells the truth about `not_null`: such a field may be left out,
+        but its schema does not allow `null` (and has no `null` default)."""
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        properties = target.get("properties", {})
+        for name in cls.not_null:
+            field = cls.model_fields.get(name)
+            prop = properties.get((field.alias if field else None) or name)
+            if prop is None:
+                continue
+            options = [o for o in prop.pop("anyOf", []) if o != {"type": "null"}]
+            if len(options) == 1:
+                prop.update(options[0])
+            elif options:
+                prop["anyOf"] = options
+            if prop.get("default", 0) is None:
+                del prop["default"]
+        return schema
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the client sent."""

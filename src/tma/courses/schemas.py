@@ -2,17 +2,23 @@
 
 from datetime import datetime
 
-from tma.core.schemas import ReadModel, WriteModel
+from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import CourseTitle, Description, Position
 
 
 class CourseCreate(WriteModel):
+    model_config = example(
+        title="Opening principles", description="Centre, development, king safety"
+    )
+
     title: CourseTitle
     description: Description | None = None
 
 
 class CourseUpdate(WriteModel):
     """PATCH body: title and/or description; a title may not be cleared."""
+
+    model_config = example(description="Centre, development, castling early")
 
     not_null = ("title",)
 
@@ -21,6 +27,15 @@ class CourseUpdate(WriteModel):
 
 
 class CourseRead(ReadModel):
+    model_config = example(
+        id=3,
+        title="Opening principles",
+        description="Centre, development, king safety",
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+        module_count=2,
+    )
+
     id: int
     title: str
     description: str | None
@@ -31,6 +46,18 @@ class CourseRead(ReadModel):
 
 class OutlineItem(ReadModel):
     """A module's place in a course, in the keys the existing web and mobile clients read."""
+
+    model_config = example(
+        module_id=5,
+        module_title="Checks first",
+        module_description="Before any move, look at every check.",
+        module_color="#C0392B",
+        ordering=1,
+        course_id=3,
+        post_count=4,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+    )
 
     module_id: int
     module_title: str
@@ -44,12 +71,35 @@ class OutlineItem(ReadModel):
 
 
 class CourseDetail(CourseRead):
+    model_config = example(
+        id=3,
+        title="Thinking Three Moves Ahead",
+        description="Checks, captures and threats before every move",
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+        module_count=1,
+        modules=[
+            {
+                "module_id": 5,
+                "module_title": "Checks first",
+                "module_description": "Before any move, look at every check.",
+                "module_color": "#C0392B",
+                "ordering": 1,
+                "course_id": 3,
+                "post_count": 4,
+                "created_at": "2026-09-01T09:30:00Z",
+                "updated_at": "2026-09-01T09:30:00Z",
+            }
+        ],
+    )
+
     modules: list[OutlineItem]
 
 
 class ModuleLink(WriteModel):
     """Optional body of linking a module; without `ordering` it goes last."""
 
+    model_config = example(ordering=2)
     not_null = ("ordering",)
 
     ordering: Position | None = None
@@ -57,5 +107,7 @@ class ModuleLink(WriteModel):
 
 class ModuleMove(WriteModel):
     """Where a linked module goes: a 1-based position (past the end: last)."""
+
+    model_config = example(ordering=1)
 
     ordering: Position

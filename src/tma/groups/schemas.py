@@ -2,18 +2,22 @@
 
 from datetime import date, datetime
 
-from tma.core.schemas import ReadModel, WriteModel
+from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, GroupName, Ordering
 from tma.groups.models import GroupRole
 
 
 class GroupCreate(WriteModel):
+    model_config = example(name="Chess Club", description="Saturday mornings, ages 6-9")
+
     name: GroupName
     description: Description | None = None
 
 
 class GroupUpdate(WriteModel):
     """PATCH body: name and/or description; a name may not be cleared."""
+
+    model_config = example(name="Chess Club (Saturdays)")
 
     not_null = ("name",)
 
@@ -22,6 +26,16 @@ class GroupUpdate(WriteModel):
 
 
 class GroupRead(ReadModel):
+    model_config = example(
+        id=7,
+        name="Chess Club",
+        description="Saturday mornings, ages 6-9",
+        created_by=2,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+        member_count=3,
+    )
+
     id: int
     name: str
     description: str | None
@@ -33,6 +47,21 @@ class GroupRead(ReadModel):
 
 class MemberRead(ReadModel):
     """A member as the group detail lists it: `role` and `group_role` are the membership role."""
+
+    model_config = example(
+        user_id=12,
+        username="parent1",
+        email="parent1@example.com",
+        role="member",
+        group_role="member",
+        user_role="user",
+        joined_at="2026-09-01T09:30:00Z",
+        avatar_url=None,
+        first_name="Alex",
+        last_name="Doe",
+        child_dob="2018-04-02",
+        updated_at="2026-09-01T09:30:00Z",
+    )
 
     user_id: int
     username: str
@@ -49,25 +78,59 @@ class MemberRead(ReadModel):
 
 
 class GroupDetail(GroupRead):
+    model_config = example(
+        id=7,
+        name="Chess Club",
+        description="Saturday mornings, ages 6-9",
+        created_by=2,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+        member_count=1,
+        members=[
+            {
+                "user_id": 2,
+                "username": "manager",
+                "email": "manager@example.com",
+                "role": "owner",
+                "group_role": "owner",
+                "user_role": "manager",
+                "joined_at": "2026-09-01T09:30:00Z",
+                "avatar_url": None,
+                "first_name": None,
+                "last_name": None,
+                "child_dob": None,
+                "updated_at": "2026-09-01T09:30:00Z",
+            }
+        ],
+    )
+
     members: list[MemberRead]
 
 
 class MemberAdd(WriteModel):
+    model_config = example(role="moderator")
+
     not_null = ("role",)
 
     role: GroupRole = GroupRole.MEMBER
 
 
 class MemberAdded(ReadModel):
+    model_config = example(message="User added to group", role="member")
+
     message: str
     role: GroupRole
 
 
 class MemberRoleUpdate(WriteModel):
+    model_config = example(role="moderator")
+
     role: GroupRole
 
 
 class MemberRoleChanged(ReadModel):
+    model_config = example(message="Member role updated", user_id=12, role="moderator")
+
     message: str
     user_id: int
     role: GroupRole
@@ -76,12 +139,22 @@ class MemberRoleChanged(ReadModel):
 class CourseAssign(WriteModel):
     """Optional body of a course assignment; without `ordering` the course goes last."""
 
+    model_config = example(ordering=0)
+
     not_null = ("ordering",)
 
     ordering: Ordering | None = None
 
 
 class CourseAssigned(ReadModel):
+    model_config = example(
+        message="Course assigned to group",
+        group_id=7,
+        course_id=3,
+        ordering=0,
+        date_assigned="2026-09-01T09:30:00Z",
+    )
+
     message: str
     group_id: int
     course_id: int

@@ -6,10 +6,20 @@ Load it with ``-p tma.testing.contract_coverage`` and configure it in the pytest
     contracts_dir = "docs/contracts"        # relative to the rootdir
 
 During the run every request sent through ``httpx.ASGITransport`` is recorded (app, method,
-path, status, test node id). At the end of the session each request is resolved to the route
-template of the app that served it (``PATCH /api/groups/{group_id}``) and compared with
+path, status, test node id, and whether the test read the response's status). A status is
+credited to an endpoint only when the test looked at it: the ``httpx.Response`` handed back
+records every read of ``response.status_code`` made outside httpx itself (an ``assert
+response.status_code == 200``, a helper such as ``assert_error(response, 404, ...)``). A
+response whose status was never read (a read-back whose body alone was compared, a request
+made only to set data up) is *incidental*: it credits nothing, and a documented status
+received only that way is reported as untested, naming the test that received it.
 
-* the routes of ``contracts_app`` (FastAPI ``APIRoute``s that are part of the schema), and
+At the end of the session each request is resolved to the route template of the app that
+served it (``PATCH /api/groups/{group_id}``) and compared with
+
+* the routes of ``contracts_app`` (FastAPI ``APIRoute``s that are part of the schema),
+* the statuses each operation of the app's OpenAPI document declares (``openapi-mismatch``
+  when they differ from the contract's, in either direction), and
 * the contract sections ``## METHOD /path`` in ``<contracts_dir>/*.md``.
 
 The result is printed as an endpoint x status matrix with a list of flags and a summary line
@@ -52,10 +62,11 @@ FLAG_KINDS = (
     "few-failures",
     "untested-status",
     "undocumented-status",
+    "openapi-mismatch",
 )
 
-UNICODE_MARKS = {"tested": "✓", "gap": "·", "drift": "!"}
-ASCII_MARKS = {"tested": "+", "gap": ".", "drift": "!"}
+UNICODE_MARKS = {"tested": "✓", "gap": "·", "incidental": "~", "drift": "!"}
+ASCII_MARKS = {"tested": "+", "gap": ".", "incidental": "~", "drift": "!"}
 
 NO_TEST = "<outside a test>"
 
@@ -106,7 +117,9 @@ class EndpointReport:
     path: str
     in_app: bool
     contract: ContractSection | None
-    produced: dict[int, list[str]]
+    produced: dict[int, list[str]]  # status -> tests that read it (credited)
+    declared: set[int] | None = None  # statuses its OpenAPI operation declares, if known
+    incidental: dict[int, list[str]] = field(default_factory=dict)  # received, never read
     flags: list[Flag] = field(default_factory=list)
 
     @property
@@ -135,7 +148,17 @@ class CoverageReport:
         for endpoint in self.endpoints:
             seen.update(endpoint.documented)
             seen.update(endpoint.produced)
+            seen.update(endpoint.incidental)
         return sorted(seen)
+
+    @property
+    def incidental_only(self) -> list[tuple[str, int, list[str]]]:
+        """``(endpoint, status, tests)`` received by tests none of which read the status."""
+        return [
+            (e.key, status, nodeids)
+            for e in self.endpoints
+            for status, nodeids in sorted(e.incidental.items())
+        ]
 
     def summary_line(self) -> str:
         complete = sum(1 for e in self.endpoints if not e.flags)
@@ -376,6 +399,35 @@ def app_endpoints(app: Any) -> dict[str, str]:
     return endpoints
 
 
+def openapi_statuses(app: Any) -> dict[str, set[int]] | None:
+    """``{"GET /api/x": {200, 404}}``: the statuses each OpenAPI operation of ``app`` declares.
+
+    ``None`` when the app has no OpenAPI document (a plain Starlette app): nothing to compare.
+    Non-numeric response keys (``default``, ``4XX``) are ignored.
+    """
+    obj = app
+    for _ in range(20):
+        if obj is None:
+            return None
+        build = getattr(obj, "openapi", None)
+        if callable(build):
+            break
+        obj = getattr(obj, "app", None)
+    else:
+        return None
+    if build is None:
+        return None
+    document = build()
+    declared: dict[str, set[int]] = {}
+    for path, operations in (document.get("paths") or {}).items():
+        for method, operation in (operations or {}).items():
+            if method.upper() not in HTTP_METHODS or not isinstance(operation, dict):
+                continue
+            codes = {int(k) for k in (operation.get("responses") or {}) if str(k).isdigit()}
+            declared[f"{method.upper()} {normalize_path(path)}"] = codes
+    return declared
+
+
 def resolve_route(app: Any, method: str, path: str, root_path: str = "") -> tuple[Match, str]:
     """Resolve a request to ``(match, "METHOD /template")`` like Starlette's router does.
 
@@ -486,10 +538,14 @@ def endpoint_flags(endpoint: EndpointReport, contracts_dir: str) -> list[Flag]:
     if contract is None:
         flags.append(Flag("no-contract", key, f"no '## {key}' section in {contracts_dir}/"))
     produced = set(endpoint.produced)
+    incidental = endpoint.incidental
     if not any(_is_success(s) for s in produced):
         documented_ok = [s for s in endpoint.documented if _is_success(s)]
         hint = f" (documented: {_codes(documented_ok)})" if documented_ok else ""
-        flags.append(Flag("no-success", key, f"no test produced a 2xx/3xx status{hint}"))
+        unread = sorted(s for s in incidental if _is_success(s))
+        if unread:
+            hint += f"; {_codes(unread)} received but its status never read"
+        flags.append(Flag("no-success", key, f"no test checked a 2xx/3xx status{hint}"))
     failures = {s for s in produced if _is_failure(s)}
     needed = 2
     if contract is not None:
@@ -504,15 +560,40 @@ def endpoint_flags(endpoint: EndpointReport, contracts_dir: str) -> list[Flag]:
         )
     if contract is not None:
         for status in sorted(endpoint.documented - produced):
-            flags.append(Flag("untested-status", key, f"{status} documented, no test produced it"))
-        for status in sorted(produced - endpoint.documented):
+            if status in incidental:
+                message = (
+                    f"{status} documented, only received incidentally by "
+                    f"{_who(incidental[status])} (no test read the status)"
+                )
+            else:
+                message = f"{status} documented, no test produced it"
+            flags.append(Flag("untested-status", key, message))
+        received = {**incidental, **endpoint.produced}
+        for status in sorted(set(received) - endpoint.documented):
             flags.append(
                 Flag(
                     "undocumented-status",
                     key,
-                    f"{status} produced by {_who(endpoint.produced[status])}, not in the contract",
+                    f"{status} produced by {_who(received[status])}, not in the contract",
                 )
             )
+        if endpoint.declared is not None:
+            for status in sorted(endpoint.declared - endpoint.documented):
+                flags.append(
+                    Flag(
+                        "openapi-mismatch",
+                        key,
+                        f"OpenAPI declares {status}, the contract does not list it",
+                    )
+                )
+            for status in sorted(endpoint.documented - endpoint.declared):
+                flags.append(
+                    Flag(
+                        "openapi-mismatch",
+                        key,
+                        f"the contract lists {status}, the OpenAPI operation does not declare it",
+                    )
+                )
     return flags
 
 
@@ -533,10 +614,15 @@ def build_report(
     partial_reasons: list[str],
     contracts_dir: str,
     request_counts: dict[str, dict[int, int]] | None = None,
+    received: dict[str, dict[int, list[str]]] | None = None,
+    declared: dict[str, set[int]] | None = None,
 ) -> CoverageReport:
     """Combine app routes, contracts and recorded statuses into the coverage report.
 
-    ``produced`` maps endpoint keys to status -> test node ids; requests that resolved to a
+    ``produced`` maps endpoint keys to status -> node ids of the tests that read the status;
+    ``received`` the same for responses whose status no test read (only the statuses missing
+    from ``produced`` become the endpoint's ``incidental`` ones); ``declared`` the statuses of
+    each OpenAPI operation (compared with the contract when given); requests that resolved to a
     route outside the app's endpoints (``/openapi.json``, a test-only app) join ``untracked``
     with their counts from ``request_counts``.
     """
@@ -552,18 +638,29 @@ def build_report(
                 in_app=key in app_routes,
                 contract=contracts.get(key),
                 produced={s: list(n) for s, n in sorted(produced.get(key, {}).items())},
+                incidental={
+                    s: list(n)
+                    for s, n in sorted((received or {}).get(key, {}).items())
+                    if s not in produced.get(key, {})
+                },
+                declared=None if declared is None else declared.get(key),
             )
         )
     endpoints.sort(key=lambda e: _endpoint_sort_key(e.method, e.path))
     for endpoint in endpoints:
         endpoint.flags = endpoint_flags(endpoint, contracts_dir)
     leftover: dict[str, dict[int, int]] = {k: dict(v) for k, v in untracked.items()}
-    for key, statuses in produced.items():
-        if key not in keys:
-            bucket = leftover.setdefault(key, {})
-            counts = (request_counts or {}).get(key, {})
-            for status, nodeids in statuses.items():
-                bucket[status] = bucket.get(status, 0) + counts.get(status, len(nodeids))
+    outside: dict[str, dict[int, set[str]]] = {}
+    for source in (produced, received or {}):
+        for key, statuses in source.items():
+            if key not in keys:
+                for status, nodeids in statuses.items():
+                    outside.setdefault(key, {}).setdefault(status, set()).update(nodeids)
+    for key, by_status in outside.items():
+        bucket = leftover.setdefault(key, {})
+        counts = (request_counts or {}).get(key, {})
+        for status, tests in by_status.items():
+            bucket[status] = bucket.get(status, 0) + counts.get(status, len(tests))
     order = {kind: i for i, kind in enumerate(FLAG_KINDS)}
     ordered_global = sorted(global_flags, key=lambda f: (order.get(f.kind, 99), f.subject))
     return CoverageReport(
@@ -582,11 +679,14 @@ def build_report(
 def _mark(endpoint: EndpointReport, status: int, marks: dict[str, str]) -> str:
     documented = status in endpoint.documented
     tested = status in endpoint.produced
+    received = status in endpoint.incidental
     if documented and tested:
         return marks["tested"]
+    if documented and received:
+        return marks["incidental"]
     if documented:
         return marks["gap"]
-    if tested:
+    if tested or received:
         return marks["drift"]
     return " "
 
@@ -604,9 +704,22 @@ def render_matrix(report: CoverageReport, marks: dict[str, str]) -> list[str]:
         lines.append((_label(endpoint).ljust(width) + cells).rstrip())
     lines.append(
         f"{marks['tested']} documented and tested   {marks['gap']} documented, untested (gap)   "
+        f"{marks['incidental']} received, status never read (gap)   "
         f"{marks['drift']} tested, undocumented (drift)"
     )
     return lines
+
+
+def render_incidental(report: CoverageReport, limit: int = 8) -> str:
+    """One line naming the statuses that were received but never read by any test."""
+    items = report.incidental_only
+    parts = [f"{key} {status} ({_who(nodeids)})" for key, status, nodeids in items[:limit]]
+    more = f"; +{len(items) - limit} more" if len(items) > limit else ""
+    return (
+        f"statuses received only incidentally (status never read, not credited): {len(items)}: "
+        + "; ".join(parts)
+        + more
+    )
 
 
 def render_flags(flags: list[Flag]) -> list[str]:
@@ -636,6 +749,7 @@ def render_markdown(report: CoverageReport, marks: dict[str, str]) -> str:
     lines += [
         "",
         f"{marks['tested']} documented and tested, {marks['gap']} documented but untested (gap), "
+        f"{marks['incidental']} received but its status never read (gap), "
         f"{marks['drift']} tested but undocumented (drift).",
         "",
         "## Flags",
@@ -646,6 +760,10 @@ def render_markdown(report: CoverageReport, marks: dict[str, str]) -> str:
         lines += [f"- `{f.kind}` `{f.subject}`: {f.message}" for f in flags]
     else:
         lines.append("None.")
+    if report.incidental_only:
+        lines += ["", "## Statuses received only incidentally (status never read)", ""]
+        for key, status, nodeids in report.incidental_only:
+            lines.append(f"- `{key}` {status}: {', '.join(nodeids)}")
     if report.untracked:
         lines += ["", "## Requests outside the contracted endpoints (not flagged)", ""]
         for key, codes in report.untracked.items():
@@ -663,7 +781,9 @@ def render_json(report: CoverageReport) -> str:
                 "in_app": e.in_app,
                 "contract": e.contract.location if e.contract else None,
                 "documented": sorted(e.documented),
+                "declared": None if e.declared is None else sorted(e.declared),
                 "produced": {str(s): nodeids for s, nodeids in sorted(e.produced.items())},
+                "incidental": {str(s): nodeids for s, nodeids in sorted(e.incidental.items())},
                 "flags": [f.as_dict() for f in e.flags],
             }
             for e in report.endpoints
@@ -704,7 +824,7 @@ def _install(recorder: Recorder) -> None:
         ) -> httpx.Response:
             response = await original(self, request)
             if recorders:
-                recorders[-1].record(self, request, response.status_code)
+                recorders[-1].record(self, request, response)
             return response
 
         setattr(handle_async_request, _PATCH_MARKER, recorders)
@@ -727,24 +847,82 @@ def _uninstall(recorder: Recorder) -> None:
     recorder.stack = None
 
 
+class StatusRead:
+    """Whether the test read the status of one recorded response."""
+
+    __slots__ = ("read",)
+
+    def __init__(self) -> None:
+        self.read = False
+
+
+_STATUS_READ_ATTR = "_tma_status_read"
+
+
+def _reader_is_test_code(frame: Any) -> bool:
+    """A read counts unless httpx itself (logging, redirects, ``repr``) or this plugin made it."""
+    module = str(frame.f_globals.get("__name__", "")) if frame is not None else ""
+    return not (module == "httpx" or module.startswith("httpx.") or module == __name__)
+
+
+class WatchedResponse(httpx.Response):
+    """An ``httpx.Response`` that notes when test code reads ``status_code``.
+
+    The transport wrapper switches the class of the response it hands back to this subclass
+    (same attributes, ``isinstance(response, httpx.Response)`` still holds); the value lives
+    in the instance ``__dict__`` as before, the property only observes the read.
+    """
+
+    @property
+    def status_code(self) -> int:
+        value: int = self.__dict__["status_code"]
+        mark: StatusRead | None = self.__dict__.get(_STATUS_READ_ATTR)
+        if mark is not None and not mark.read and _reader_is_test_code(sys._getframe(1)):
+            mark.read = True
+        return value
+
+    @status_code.setter
+    def status_code(self, value: int) -> None:
+        self.__dict__["status_code"] = value
+
+
+def watch_status_read(response: httpx.Response) -> StatusRead:
+    """Make ``response`` record reads of its status; return the mark to look at later."""
+    mark = StatusRead()
+    if type(response) is httpx.Response:
+        response.__class__ = WatchedResponse
+        response.__dict__[_STATUS_READ_ATTR] = mark
+    elif isinstance(response, WatchedResponse):
+        response.__dict__[_STATUS_READ_ATTR] = mark
+    else:  # a custom Response subclass we cannot observe: count it as read, as before
+        mark.read = True
+    return mark
+
+
 class Recorder:
-    """Collects ``(app, method, path, root_path, status, nodeid)`` tuples cheaply."""
+    """Collects ``(app, method, path, root_path, status, nodeid, read mark)`` tuples cheaply."""
 
     def __init__(self, *, discard: bool = False) -> None:
         self.discard = discard
         self.current: str = NO_TEST
-        self.pending: list[tuple[Any, str, str, str, int, str]] = []
+        self.pending: list[tuple[Any, str, str, str, int, str, StatusRead]] = []
         self.count = 0
-        self.produced: dict[str, dict[int, dict[str, None]]] = {}  # key -> status -> tests
+        # key -> status -> tests that read the status (credited)
+        self.produced: dict[str, dict[int, dict[str, None]]] = {}
+        # key -> status -> tests that received the status without reading it
+        self.received: dict[str, dict[int, dict[str, None]]] = {}
         self.requests: dict[str, dict[int, int]] = {}  # key -> status -> request count
         self.untracked: dict[str, dict[int, int]] = {}
         self.stack: list[Recorder] | None = None
         self.restore: tuple[_Handler, _Handler] | None = None
 
-    def record(self, transport: httpx.ASGITransport, request: httpx.Request, status: int) -> None:
+    def record(
+        self, transport: httpx.ASGITransport, request: httpx.Request, response: httpx.Response
+    ) -> None:
         method = request.method
         if self.discard or method in IGNORED_METHODS:
             return
+        status: int = response.__dict__.get("status_code", 0) or response.status_code
         self.pending.append(
             (
                 transport.app,
@@ -753,6 +931,7 @@ class Recorder:
                 getattr(transport, "root_path", "") or "",
                 status,
                 self.current,
+                watch_status_read(response),
             )
         )
         self.count += 1
@@ -763,7 +942,7 @@ class Recorder:
             return
         pending, self.pending = self.pending, []
         cache: dict[tuple[int, str, str, str], tuple[Match, str]] = {}
-        for app, method, path, root_path, status, nodeid in pending:
+        for app, method, path, root_path, status, nodeid, mark in pending:
             cache_key = (id(app), method, path, root_path)
             resolved = cache.get(cache_key)
             if resolved is None:
@@ -774,7 +953,8 @@ class Recorder:
                 cache[cache_key] = resolved
             match, key = resolved
             if match is Match.FULL:
-                self.produced.setdefault(key, {}).setdefault(status, {})[nodeid] = None
+                target = self.produced if mark.read else self.received
+                target.setdefault(key, {}).setdefault(status, {})[nodeid] = None
                 bucket = self.requests.setdefault(key, {})
             else:
                 label = key if match is Match.NONE else f"{key} (method not allowed)"
@@ -915,8 +1095,10 @@ class ContractCoveragePlugin:
         contracts_dir = (rootpath / contracts_dir_ini).resolve()
         global_flags: list[Flag] = []
         app_routes: dict[str, str] = {}
+        declared: dict[str, set[int]] | None = None
         try:
-            app_routes = app_endpoints(self._load_app(rootpath))
+            app = self._load_app(rootpath)
+            app_routes = app_endpoints(app)
         except Exception as exc:
             global_flags.append(
                 Flag(
@@ -925,11 +1107,26 @@ class ContractCoveragePlugin:
                     f"cannot load the app: {type(exc).__name__}: {exc}",
                 )
             )
+        else:
+            try:
+                declared = openapi_statuses(app)
+            except Exception as exc:
+                global_flags.append(
+                    Flag(
+                        "config-error",
+                        f"contracts_app = {self.app_spec}",
+                        f"cannot build its OpenAPI document: {type(exc).__name__}: {exc}",
+                    )
+                )
         contracts, contract_flags = load_contracts(contracts_dir, rootpath)
         global_flags.extend(contract_flags)
         produced = {
             key: {status: list(nodeids) for status, nodeids in statuses.items()}
             for key, statuses in self.recorder.produced.items()
+        }
+        received = {
+            key: {status: list(nodeids) for status, nodeids in statuses.items()}
+            for key, statuses in self.recorder.received.items()
         }
         return build_report(
             app_routes=app_routes,
@@ -940,6 +1137,8 @@ class ContractCoveragePlugin:
             partial_reasons=self._partial_reasons(session, exitstatus),
             contracts_dir=_display(contracts_dir, rootpath),
             request_counts=self.recorder.requests,
+            received=received,
+            declared=declared,
         )
 
     def _load_app(self, rootpath: Path) -> Any:
@@ -1045,6 +1244,8 @@ class ContractCoveragePlugin:
             tr.write_sep("=", "contract coverage")
             for line in render_matrix(report, marks):
                 tr.write_line(line)
+            if report.incidental_only:
+                tr.write_line(render_incidental(report))
             if report.untracked:
                 tr.write_line(render_untracked(report.untracked))
         if report.flags and (not quiet or self.strict_failed):

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from tma.core.schemas import ReadModel, WriteModel
+from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import (
     AvatarUrl,
     ChildSex,
@@ -20,6 +20,10 @@ from tma.core.types import (
 
 
 class RoleRead(ReadModel):
+    model_config = example(
+        id=1, name="user", description="A parent: sees the groups they belong to"
+    )
+
     id: int
     name: str
     description: str | None
@@ -27,6 +31,23 @@ class RoleRead(ReadModel):
 
 class UserRead(ReadModel):
     """A user as every endpoint returns it: never a password or its hash."""
+
+    model_config = example(
+        id=12,
+        username="parent1",
+        email="parent1@example.com",
+        first_name="Alex",
+        last_name="Doe",
+        child_name="Sam",
+        child_sex_assigned_at_birth="female",
+        child_dob="2018-04-02",
+        avatar_url=None,
+        role={"id": 1, "name": "user", "description": "A parent: sees the groups they belong to"},
+        email_verified=False,
+        is_active=True,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+    )
 
     id: int
     username: str
@@ -74,6 +95,8 @@ class ProfileFields(WriteModel):
 class ProfileUpdate(ProfileFields):
     """PATCH body: only the fields sent change."""
 
+    model_config = example(first_name="Alex", child_dob="2018-04-02")
+
 
 class UserUpdate(ProfileUpdate):
     """An admin's PATCH of a user: the profile, and whether the e-mail is verified."""
@@ -99,6 +122,13 @@ class PasswordChange(WriteModel):
 class UserCreate(ProfileFields):
     """Register or admin-create: credentials, optional profile, optional system role."""
 
+    model_config = example(
+        username="parent1",
+        email="parent1@example.com",
+        password="a long secret",  # noqa: S106 - an example
+        first_name="Alex",
+    )
+
     username: Username
     email: Email
     password: Password
@@ -109,6 +139,8 @@ class UserCreate(ProfileFields):
 class StatusUpdate(WriteModel):
     """Enable or disable an account; `user_id`, when sent, must match the path."""
 
+    model_config = example(is_active=False)
+
     not_null = ("is_active",)
 
     is_active: bool
@@ -118,6 +150,8 @@ class StatusUpdate(WriteModel):
 class RoleUpdate(WriteModel):
     """Change an account's system role; `user_id`, when sent, must match the path."""
 
+    model_config = example(role="manager")
+
     role: RoleName
     user_id: Id | None = None
 
@@ -125,12 +159,16 @@ class RoleUpdate(WriteModel):
 class DisableRequest(WriteModel):
     """Body of PATCH /api/auth/users/disable."""
 
+    model_config = example(user_id=12, is_active=False)
+
     user_id: Id
     is_active: bool
 
 
 class RoleRequest(WriteModel):
     """Body of PATCH /api/auth/users/role."""
+
+    model_config = example(user_id=12, role="manager")
 
     user_id: Id
     role: RoleName
