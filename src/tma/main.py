@@ -15,6 +15,8 @@ from tma.core.errors import install_error_handlers
 from tma.core.logging import configure_logging
 from tma.core.middleware import RequestMiddleware
 from tma.core.security import PasswordHasher
+from tma.files.storage import FileStore
+from tma.files.urls import UPLOAD_PATHS
 
 DESCRIPTION = """
 The API behind **Three Moves Ahead**: parents (role `user`) belong to groups run by
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.file_store.open()  # makes the upload directory; a bad S3 URL fails here
         yield
         await app.state.db.dispose()
 
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = Database(settings)
     app.state.hasher = PasswordHasher(settings)
+    app.state.file_store = FileStore(settings)
     app.state.login_throttle = LoginThrottle(
         settings.login_max_failures, settings.login_window_seconds
     )
@@ -58,6 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Total-Count", "X-Request-ID"],
     )
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     include_api(app)
     return app
