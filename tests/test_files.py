@@ -630,22 +630,44 @@ async def test_get_file_whose_bytes_are_gone_returns_404(client, upload_file, fi
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("path", "loc"),
+    ("query", "loc"),
     [
-        ("/api/files/has.dot", ["path", "file_id"]),
-        (f"/api/files/{'a' * 65}", ["path", "file_id"]),
-        ("/api/files/abc?expires=soon&signature=x", ["query", "expires"]),
-        (f"/api/files/abc?expires=1&signature={'s' * 129}", ["query", "signature"]),
+        ("expires=soon&signature=x", ["query", "expires"]),
+        ("expires=-1&signature=x", ["query", "expires"]),
+        (f"expires=1&signature={'s' * 129}", ["query", "signature"]),
     ],
-    ids=["bad-character", "too-long", "expires-not-int", "signature-too-long"],
+    ids=["expires-not-int", "expires-negative", "signature-too-long"],
 )
-async def test_get_file_malformed_input_returns_422(client, file_store, path, loc):
-    """An id outside `[A-Za-z0-9_-]{1,64}`, a non-integer `expires`, an over-long
-    `signature`: 422."""
-    response = await client.get(path)
+async def test_get_file_malformed_query_returns_422(client, file_store, query, loc):
+    """A non-integer or negative `expires`, an over-long `signature`: 422."""
+    response = await client.get(f"/api/files/{'A' * 32}?{query}")
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == loc
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("segment", "status", "detail"),
+    [
+        ("has.dot", 404, "Not Found"),
+        ("short", 404, "Not Found"),
+        ("a" * 65, 404, "Not Found"),
+        ("upload-avatar", 405, "Method Not Allowed"),
+    ],
+    ids=["bad-character", "too-short", "too-long", "upload-avatar"],
+)
+async def test_get_file_segment_that_is_no_file_id_is_no_file_route(
+    client, auth_headers, file_store, segment, status, detail
+):
+    """Only a segment shaped like a file id (`[A-Za-z0-9_-]{22,64}`) is a file route: any
+    other is no route (404 `Not Found`), and `/api/files/upload-avatar` is the upload route
+    alone (GET is 405 with `Allow: POST`)."""
+    response = await client.get(f"/api/files/{segment}", headers=auth_headers)
+
+    assert response.status_code == status
+    assert response.json() == {"detail": detail}
+    assert response.headers.get("Allow") == ("POST" if status == 405 else None)
 
 
 # --- DELETE /api/files/{file_id} ---------------------------------------------------------
@@ -719,12 +741,12 @@ async def test_delete_file_unknown_id_returns_404(client, auth_headers, file_sto
 
 
 @pytest.mark.asyncio
-async def test_delete_file_malformed_id_returns_422(client, auth_headers, file_store):
-    """An id with characters no file id has: 422."""
+async def test_delete_file_segment_that_is_no_file_id_returns_404(client, auth_headers, file_store):
+    """A segment no file id can be (here with a dot) is no route: 404 `Not Found`."""
     response = await client.delete("/api/files/a.b", headers=auth_headers)
 
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["path", "file_id"]
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
 
 
 # --- the S3 back end (a local S3-compatible server) ----------------------------------------

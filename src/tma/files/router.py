@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -37,12 +38,32 @@ async def file_store(request: Request) -> FileStore:
 
 
 FileStoreDep = Annotated[FileStore, Depends(file_store)]
+
+# What a file id looks like: URL-safe base64 of at least 128 bits. The routes match only such
+# a segment, so `/api/files/upload-avatar` is the upload route alone (no GET or DELETE of a
+# file named "upload-avatar"), and any other segment is simply no route (404).
+FILE_ID_REGEX = "[A-Za-z0-9_-]{22,64}"
+
+
+class FileIdConvertor(Convertor[str]):
+    regex = FILE_ID_REGEX
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("file_id", FileIdConvertor())
+FILE_PATH = "/{file_id:file_id}"
+
 FileIdPath = Annotated[
     str,
     Path(
-        min_length=1,
+        min_length=22,
         max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=f"^{FILE_ID_REGEX}$",
         description="A file id (opaque, URL-safe)",
     ),
 ]
@@ -180,7 +201,7 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@public_router.get("/{file_id}", response_class=StreamingResponse, responses=_DOWNLOAD_RESPONSES)
+@public_router.get(FILE_PATH, response_class=StreamingResponse, responses=_DOWNLOAD_RESPONSES)
 async def download_file(
     file_id: FileIdPath,
     caller: OptionalUser,
@@ -225,9 +246,7 @@ async def download_file(
     return StreamingResponse(opened.chunks, media_type=record.content_type, headers=headers)
 
 
-@router.delete(
-    "/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 404, 422)
-)
+@router.delete(FILE_PATH, status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 404))
 async def delete_file(
     file_id: FileIdPath, _admin: AdminUser, session: SessionDep, store: FileStoreDep
 ) -> Response:
