@@ -34,10 +34,16 @@ def _pdf_text(text: str) -> str:
 
 def sample_pdf(title: str) -> bytes:
     """A one-page PDF (US Letter) that shows `title` (ASCII; others become `?`)."""
-    lines = [title[:80], "Three Moves Ahead - sample exercise sheet"]
+    lines = [
+        (20, title[:80]),
+        (12, "Three Moves Ahead - sample exercise sheet"),
+        (12, "1. Set up the board together and name each piece as you place it."),
+        (12, "2. Play five moves each; after each move, ask what the other side threatens."),
+        (12, "3. Write down one move you would play differently, and why."),
+    ]
     text = "\n".join(
-        f"BT /F1 {size} Tf 72 {y} Td ({_pdf_text(line)}) Tj ET"
-        for line, size, y in zip(lines, (20, 12), (720, 690), strict=True)
+        f"BT /F1 {size} Tf 72 {720 - 30 * row} Td ({_pdf_text(line)}) Tj ET"
+        for row, (size, line) in enumerate(lines)
     ).encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
