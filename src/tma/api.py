@@ -19,6 +19,8 @@ from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.files import router as files
 from tma.groups import router as groups
+from tma.modules import router as modules
+from tma.posts import router as posts
 from tma.users import router as users
 
 PREFIX = "/api"
@@ -28,6 +30,8 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
     groups.router,
     courses.router,
+    modules.router,
+    posts.router,
     files.router,
     users.router,
 )

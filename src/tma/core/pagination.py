@@ -133,6 +133,27 @@ def list_response(
     return response
 
 
+def json_response(adapter: TypeAdapter[Any], body: Any) -> Response:
+    """One object as JSON bytes, validated and dumped by `adapter` (see
+    `tma.core.schemas.row_adapter`) in one pass in Rust: no response model built and then
+    validated again by FastAPI. The route keeps its `response_model` for the OpenAPI schema."""
+    return Response(
+        content=adapter.dump_json(adapter.validate_python(body)), media_type="application/json"
+    )
+
+
 def set_total(response: Response, total: int) -> None:
     """Report the size of the whole list, whatever window was asked for."""
     response.headers["X-Total-Count"] = str(total)
+
+
+async def fetch_page(
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of `stmt` (ordered already) as dicts keyed by its column names, and the
+    length of the whole list: counted by one aggregate only when the page cannot tell it
+    (a page shorter than its limit ends the list). The ordinary SQLAlchemy path."""
+    rows = [dict(row) for row in (await session.execute(page.apply(stmt))).mappings()]
+    if (page.limit is None or len(rows) < page.limit) and (rows or not page.offset):
+        return rows, page.offset + len(rows)
+    return rows, await count_rows(session, stmt)

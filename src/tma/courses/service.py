@@ -6,10 +6,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.db import Database
-from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, ScopedList, count_rows
+from tma.core.db import ID, Database
+from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.ordering import Ordering, lock_parent
+from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
@@ -90,10 +92,131 @@ def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
     return _OUTLINE.where(CourseModule.course_id == course_id)
 
 
-async def outline(session: AsyncSession, *, course_id: int) -> list[dict[str, Any]]:
-    """The course's outline items as dicts shaped like `OutlineItem`, in one statement."""
-    rows = await session.execute(outline_statement(course_id))
-    return [dict(row) for row in rows.mappings()]
+async def outline_page(
+    session: AsyncSession, *, course_id: int, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the course's outline items and how many there are in all."""
+    return await fetch_page(session, outline_statement(course_id), page)
+
+
+def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """The course detail in one statement: the course, whether the viewer sees it, and,
+    LEFT JOINed, its outline items in `ordering` (one row per module; one row of null
+    outline columns for a course without modules)."""
+    course_id: BindParameter[int] = bindparam("course_id", type_=ID)
+    flag = course_visible_to(course_id, bindparam("viewer_id", type_=ID)) if scoped else true()
+    outline = _OUTLINE.selected_columns
+    return (
+        select(
+            Course.id,
+            Course.title,
+            Course.description,
+            Course.created_at,
+            Course.updated_at,
+            flag.label("visible"),
+            *outline,
+        )
+        .select_from(Course)
+        .outerjoin(CourseModule, CourseModule.course_id == Course.id)
+        .outerjoin(Module, Module.id == CourseModule.module_id)
+        .where(Course.id == course_id)
+        .order_by(CourseModule.ordering)
+    )
+
+
+_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
+_OUTLINE_KEYS = tuple(column.key for column in _OUTLINE.selected_columns)
+_FIRST_OUTLINE_COLUMN = 6
+
+
+async def course_detail(db: Database, *, course_id: int, viewer_id: int | None) -> dict[str, Any]:
+    """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
+    (None: staff) none of whose groups has it. One statement on a read connection."""
+    params = {"course_id": course_id, "viewer_id": viewer_id}
+    async with db.read_connection() as conn:
+        rows = [tuple(row) for row in await conn.execute(_DETAIL[viewer_id is not None], params)]
+    if not rows:
+        raise NotFound(f"Course {course_id} not found")
+    first = rows[0]
+    if not first[5]:
+        raise Forbidden("You don't have access to this course")
+    modules = [
+        dict(zip(_OUTLINE_KEYS, row[_FIRST_OUTLINE_COLUMN:], strict=True))
+        for row in rows
+        if row[_FIRST_OUTLINE_COLUMN] is not None
+    ]
+    return {
+        "id": first[0],
+        "title": first[1],
+        "description": first[2],
+        "created_at": first[3],
+        "updated_at": first[4],
+        "module_count": len(modules),
+        "modules": modules,
+    }
+
+
+LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
+
+
+async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
+    stmt = outline_statement(course_id).where(CourseModule.module_id == module_id)
+    return dict((await session.execute(stmt)).mappings().one())
+
+
+async def _lock_course(session: AsyncSession, course_id: int) -> None:
+    if not await lock_parent(session, Course, course_id):
+        await session.rollback()
+        raise NotFound(f"Course {course_id} not found")
+
+
+async def _locked_link(session: AsyncSession, *, course_id: int, module_id: int) -> CourseModule:
+    await _lock_course(session, course_id)
+    link = await session.get(CourseModule, (course_id, module_id), populate_existing=True)
+    if link is None:
+        await session.rollback()
+        raise NotFound(f"Link not found: module {module_id} is not in course {course_id}")
+    return link
+
+
+async def link_module(
+    session: AsyncSession, *, course_id: int, module_id: int, ordering: int | None
+) -> dict[str, Any]:
+    """Put a module into a course at `ordering` (default last), later ones moved down; 400
+    if it is there already, 404 for an unknown module."""
+    await _lock_course(session, course_id)
+    if await session.get(Module, module_id) is None:
+        await session.rollback()
+        raise NotFound(f"Module {module_id} not found")
+    if await session.get(CourseModule, (course_id, module_id)) is not None:
+        await session.rollback()
+        raise Conflict(f"Module {module_id} is already in course {course_id}")
+    position = await LINK_POSITIONS.insert_at(session, course_id, ordering)
+    session.add(CourseModule(course_id=course_id, module_id=module_id, ordering=position))
+    try:
+        await session.commit()
+    except IntegrityError:  # the module was deleted meanwhile
+        await session.rollback()
+        raise NotFound(f"Module {module_id} not found") from None
+    return await _outline_item(session, course_id=course_id, module_id=module_id)
+
+
+async def move_module(
+    session: AsyncSession, *, course_id: int, module_id: int, ordering: int
+) -> dict[str, Any]:
+    """Move a module to `ordering` within the course (past the end: last)."""
+    link = await _locked_link(session, course_id=course_id, module_id=module_id)
+    link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
+    await session.commit()
+    return await _outline_item(session, course_id=course_id, module_id=module_id)
+
+
+async def unlink_module(session: AsyncSession, *, course_id: int, module_id: int) -> None:
+    """Take a module out of a course (the module stays); later ones move up."""
+    link = await _locked_link(session, course_id=course_id, module_id=module_id)
+    await session.delete(link)
+    await LINK_POSITIONS.close_gap(session, course_id, link.ordering)
+    await session.commit()
 
 
 async def create_course(session: AsyncSession, *, data: CourseCreate) -> Course:

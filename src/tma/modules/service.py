@@ -1,0 +1,181 @@
+"""The rules and queries of modules. Raises domain errors; owns its commits."""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, bindparam, cast, delete, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+
+from tma.core.config import Settings
+from tma.core.db import ID, Database
+from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.ordering import lock_parent
+from tma.core.pagination import Page, fetch_page
+from tma.courses.models import Course, CourseModule, Module
+from tma.courses.service import LINK_POSITIONS
+from tma.courses.visibility import course_visible_to, module_visible_to
+from tma.modules.schemas import ModuleCreate, ModuleUpdate
+from tma.posts.models import Post, post_count_of
+from tma.posts.service import POST_COLUMNS, post_dict
+
+MODULE_COLUMNS = (
+    Module.id,
+    Module.title,
+    Module.description,
+    Module.color,
+    post_count_of(Module.id).label("post_count"),
+    Module.created_at,
+    Module.updated_at,
+)
+
+
+def _visible(viewer_id: int | None) -> ColumnElement[bool]:
+    return true() if viewer_id is None else module_visible_to(Module.id, viewer_id)
+
+
+async def load_module(
+    session: AsyncSession, *, module_id: int, viewer_id: int | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The module shaped like `ModuleRead` and whether `viewer_id` (None: staff) may see it,
+    in one query; 404 if it does not exist."""
+    stmt = select(*MODULE_COLUMNS, _visible(viewer_id).label("visible"))
+    row = (await session.execute(stmt.where(Module.id == module_id))).mappings().first()
+    if row is None:
+        raise NotFound(f"Module {module_id} not found")
+    module = dict(row)
+    return module, bool(module.pop("visible"))
+
+
+async def list_modules(
+    session: AsyncSession, *, viewer_id: int | None, page: Page, course_id: int | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Modules the viewer sees: of one course in its `ordering`, else oldest first. The
+    caller has checked the course filter."""
+    stmt = select(*MODULE_COLUMNS).where(_visible(viewer_id))
+    if course_id is None:
+        stmt = stmt.order_by(Module.created_at, Module.id)
+    else:
+        stmt = stmt.join(CourseModule, CourseModule.module_id == Module.id)
+        stmt = stmt.where(CourseModule.course_id == course_id).order_by(CourseModule.ordering)
+    return await fetch_page(session, stmt, page)
+
+
+def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """The module detail in one statement: the module, whether the viewer sees it, the ids
+    of the courses they see it in (one comma-separated text, aggregated once), and, LEFT
+    JOINed, its posts in order: one row per post (one row of null post columns for a module
+    without posts)."""
+    module_id: BindParameter[int] = bindparam("module_id", type_=ID)
+    viewer_id: BindParameter[int] = bindparam("viewer_id", type_=ID)
+    flag = module_visible_to(module_id, viewer_id) if scoped else true()
+    in_course = CourseModule.module_id == module_id
+    if scoped:
+        in_course = in_course & course_visible_to(CourseModule.course_id, viewer_id)
+    courses = select(func.aggregate_strings(cast(CourseModule.course_id, String), ",")).where(
+        in_course
+    )
+    posts = [column.label(f"post_{column.key}") for column in POST_COLUMNS]
+    return (
+        select(
+            Module.id,
+            Module.title,
+            Module.description,
+            Module.color,
+            Module.created_at,
+            Module.updated_at,
+            flag.label("visible"),
+            courses.scalar_subquery().label("course_ids"),
+            *posts,
+        )
+        .outerjoin(Post, Post.module_id == Module.id)
+        .where(Module.id == module_id)
+        .order_by(Post.ordering)
+    )
+
+
+# Built once: for staff (everything) and for a `user` (the visibility rule on `viewer_id`).
+_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
+_POST_KEYS = tuple(column.key for column in POST_COLUMNS)
+_FIRST_POST_COLUMN = 8
+
+
+async def module_detail(
+    db: Database, *, module_id: int, viewer_id: int | None, settings: Settings
+) -> dict[str, Any]:
+    """The module shaped like `ModuleDetail`: 404 if it does not exist, 403 for a viewer
+    (None: staff) who does not see it. One statement on a read connection (no session)."""
+    params = {"module_id": module_id, "viewer_id": viewer_id}
+    async with db.read_connection() as conn:
+        rows = (await conn.execute(_DETAIL[viewer_id is not None], params)).all()
+    if not rows:
+        raise NotFound(f"Module {module_id} not found")
+    first = rows[0]
+    if not first.visible:
+        raise Forbidden("You don't have access to this module")
+    posts = [
+        post_dict(zip(_POST_KEYS, row[_FIRST_POST_COLUMN:], strict=True), settings)
+        for row in rows
+        if row.post_id is not None
+    ]
+    ids = sorted(int(i) for i in first.course_ids.split(",")) if first.course_ids else []
+    return {
+        "id": first.id,
+        "title": first.title,
+        "description": first.description,
+        "color": first.color,
+        "post_count": len(posts),
+        "created_at": first.created_at,
+        "updated_at": first.updated_at,
+        "posts": posts,
+        "course_ids": ids,
+    }
+
+
+async def create_module(session: AsyncSession, *, data: ModuleCreate) -> dict[str, Any]:
+    module = Module(**data.model_dump())
+    session.add(module)
+    await session.commit()
+    found, _ = await load_module(session, module_id=module.id)
+    return found
+
+
+async def update_module(
+    session: AsyncSession, *, module_id: int, data: ModuleUpdate
+) -> dict[str, Any]:
+    """Change a module's title, description or color; 404 if it is gone."""
+    module = await session.get(Module, module_id)
+    if module is None:
+        raise NotFound(f"Module {module_id} not found")
+    for field, value in data.changes().items():
+        setattr(module, field, value)
+    await session.commit()
+    found, _ = await load_module(session, module_id=module_id)
+    return found
+
+
+async def delete_module(session: AsyncSession, *, module_id: int) -> None:
+    """Delete a module with its posts (their quizzes, attempts and progress) and its course
+    links; each course it was in closes the gap. 404 if it is already gone."""
+    places = select(CourseModule.course_id, CourseModule.ordering).where(
+        CourseModule.module_id == module_id
+    )
+    locked: set[int] = set()
+    for _ in range(10):
+        linked = select(CourseModule.course_id).where(CourseModule.module_id == module_id)
+        courses = set((await session.scalars(linked)).all()) | locked
+        for course_id in sorted(courses):  # in id order: two writers never deadlock
+            await lock_parent(session, Course, course_id)
+        if not await lock_parent(session, Module, module_id):
+            await session.rollback()
+            raise NotFound(f"Module {module_id} not found")
+        # Re-read under the locks: a link made meanwhile to another course means again.
+        rows = (await session.execute(places)).all()
+        if {course_id for course_id, _ in rows} <= courses:
+            await session.execute(delete(Module).where(Module.id == module_id))
+            for course_id, ordering in rows:
+                await LINK_POSITIONS.close_gap(session, course_id, ordering)
+            await session.commit()
+            return
+        locked = courses | {course_id for course_id, _ in rows}
+        await session.rollback()
+    raise Conflict("The module is being linked by other requests; try again")
