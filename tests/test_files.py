@@ -21,11 +21,9 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from expected import UTC_TIMESTAMP
-from tma.courses.models import CourseModule, Module
 from tma.files.models import StoredFile
 from tma.files.urls import signed_file_url
 from tma.main import create_app
-from tma.posts.models import Post
 from tma.seed.files import sample_pdf, sample_png
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")  # 24 random bytes, URL-safe base64
@@ -55,35 +53,16 @@ async def file_rows(test_db) -> int:
         return await session.scalar(select(func.count()).select_from(StoredFile))
 
 
-async def attachment_post(test_db, file_id, *, course=None, title="Worksheet"):
-    """A new module (linked to `course` when given) with one attachment post using
-    `file_id`; returns the post."""
-    async with test_db.session() as session:
-        module = Module(title=f"Module of {title}")
-        session.add(module)
-        await session.flush()
-        if course is not None:
-            session.add(CourseModule(course_id=course.id, module_id=module.id, ordering=1))
-        post = Post(
-            module_id=module.id,
-            title=title,
-            post_type="attachment",
-            file_id=file_id,
-            ordering=1,
-        )
-        session.add(post)
-        await session.commit()
-        return post
+@pytest.fixture
+def attach(make_module, make_post):
+    """`await attach(file_id, course=None)` -> a new attachment post using `file_id`, alone
+    in a new module (linked into `course` when given)."""
 
+    async def make(file_id, course=None):
+        module = await make_module(course=course)
+        return await make_post(module, "attachment", file_id=file_id)
 
-async def visible_attachment(test_db, make_group, add_member, make_course, assign_course, user):
-    """An uploaded-by-hand setting: a course assigned to a group `user` is in; returns the
-    course (attach posts to it with `attachment_post(..., course=course)`)."""
-    group = await make_group()
-    await add_member(group, user)
-    course = await make_course(title="Openings")
-    await assign_course(group, course)
-    return course
+    return make
 
 
 # --- POST /api/files ---------------------------------------------------------------------
@@ -461,12 +440,12 @@ async def test_get_file_avatar_without_token_returns_200(client, upload_file):
 
 @pytest.mark.asyncio
 async def test_get_file_attachment_with_signed_url_returns_200(
-    client, upload_file, test_settings, test_db
+    client, attach, upload_file, test_settings, test_db
 ):
     """A post's signed `file_url` opens the attachment without a token: the PDF, as a
     download (`attachment`) under its safe name."""
     uploaded = await upload_file(PDF, filename="Week 1 – exercises.pdf")
-    await attachment_post(test_db, uploaded["id"])
+    await attach(uploaded["id"])
 
     response = await client.get(signed_file_url(uploaded["id"], test_settings))
 
@@ -478,6 +457,37 @@ async def test_get_file_attachment_with_signed_url_returns_200(
         "filename*=UTF-8''Week%201%20%E2%80%93%20exercises.pdf"
     )
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.asyncio
+async def test_get_file_post_file_url_opens_without_token_returns_200(
+    client, upload_file, auth_headers, user_headers, make_module, user_course
+):
+    """The whole attachment flow as clients see it: an admin uploads a PDF and makes an
+    attachment post of it; the `file_url` a `user` reads in the post's detail opens with
+    no token at all (a phone's PDF viewer), while the plain URL without token is 401."""
+    uploaded = await upload_file(PDF, filename="week1.pdf")
+    module = await make_module(course=user_course)
+    created = await client.post(
+        "/api/posts",
+        json={
+            "module_id": module.id,
+            "title": "Exercises",
+            "post_type": "attachment",
+            "file_id": uploaded["id"],
+        },
+        headers=auth_headers,
+    )
+    detail = await client.get(f"/api/posts/{created.json()['id']}", headers=user_headers)
+    file_url = detail.json()["file_url"]
+
+    response = await client.get(file_url)
+
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response.headers["content-type"] == "application/pdf"
+    assert file_url.startswith(f"{uploaded['url']}?expires=")
+    assert (await client.get(uploaded["url"])).status_code == 401
 
 
 @pytest.mark.asyncio
@@ -497,23 +507,12 @@ async def test_get_file_attachment_as_staff_returns_200(
 
 @pytest.mark.asyncio
 async def test_get_file_attachment_as_user_who_sees_a_post_returns_200(
-    client,
-    upload_file,
-    test_db,
-    test_user,
-    user_headers,
-    make_group,
-    add_member,
-    make_course,
-    assign_course,
+    client, upload_file, attach, user_headers, user_course
 ):
     """A `user` reads an attachment with their token when a post using it is in a module
     of a course assigned to their group."""
     uploaded = await upload_file()
-    course = await visible_attachment(
-        test_db, make_group, add_member, make_course, assign_course, test_user
-    )
-    await attachment_post(test_db, uploaded["id"], course=course)
+    await attach(uploaded["id"], course=user_course)
 
     response = await client.get(uploaded["url"], headers=user_headers)
 
@@ -523,11 +522,11 @@ async def test_get_file_attachment_as_user_who_sees_a_post_returns_200(
 
 @pytest.mark.asyncio
 async def test_get_file_attachment_without_token_or_signature_returns_401(
-    client, upload_file, test_db
+    client, attach, upload_file, test_db
 ):
     """An attachment's plain URL with neither token nor signature: 401."""
     uploaded = await upload_file()
-    await attachment_post(test_db, uploaded["id"])
+    await attach(uploaded["id"])
 
     response = await client.get(uploaded["url"])
 
@@ -550,12 +549,12 @@ async def test_get_file_with_bad_token_returns_401(client, upload_file):
 
 @pytest.mark.asyncio
 async def test_get_file_attachment_as_user_who_cannot_see_it_returns_403(
-    client, upload_file, test_db, user_headers, make_course
+    client, attach, upload_file, test_db, user_headers, make_course
 ):
     """A `user` whose groups have no course with a post using the attachment: 403."""
     uploaded = await upload_file()
     other_course = await make_course(title="Endgames")
-    await attachment_post(test_db, uploaded["id"], course=other_course)
+    await attach(uploaded["id"], course=other_course)
 
     response = await client.get(uploaded["url"], headers=user_headers)
 
@@ -577,10 +576,12 @@ async def test_get_file_attachment_no_post_uses_returns_403_to_user(
 
 
 @pytest.mark.asyncio
-async def test_get_file_expired_signed_url_returns_403(client, upload_file, test_settings, test_db):
+async def test_get_file_expired_signed_url_returns_403(
+    client, attach, upload_file, test_settings, test_db
+):
     """A signed URL past its expiry (TMA_FILE_URL_TTL_SECONDS after it was made): 403."""
     uploaded = await upload_file()
-    await attachment_post(test_db, uploaded["id"])
+    await attach(uploaded["id"])
     made_at = time.time() - test_settings.file_url_ttl_seconds - 1
     url = signed_file_url(uploaded["id"], test_settings, now=made_at)
 
@@ -692,11 +693,11 @@ async def test_delete_file_as_admin_returns_204_and_removes_its_bytes(
 
 @pytest.mark.asyncio
 async def test_delete_file_used_by_a_post_returns_400(
-    client, auth_headers, upload_file, file_store, test_db
+    client, attach, auth_headers, upload_file, file_store, test_db
 ):
     """A file a post uses stays: 400; its bytes still open."""
     uploaded = await upload_file()
-    await attachment_post(test_db, uploaded["id"])
+    await attach(uploaded["id"])
 
     response = await client.delete(uploaded["url"], headers=auth_headers)
 

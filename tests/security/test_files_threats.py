@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tma.courses.models import CourseModule, Module
 from tma.files import service
 from tma.files.models import FileKind, StoredFile
 from tma.files.service import new_file_id
@@ -43,20 +42,17 @@ async def file_rows(test_db: Any) -> int:
         return count
 
 
-async def attachment_post(test_db: Any, file_id: str, *, course: Any = None) -> Post:
-    """A module (linked to `course` when given) with one attachment post using `file_id`."""
-    async with test_db.session() as session:
-        module = Module(title="Module")
-        session.add(module)
-        await session.flush()
-        if course is not None:
-            session.add(CourseModule(course_id=course.id, module_id=module.id, ordering=1))
-        post = Post(
-            module_id=module.id, title="Sheet", post_type="attachment", file_id=file_id, ordering=1
-        )
-        session.add(post)
-        await session.commit()
+@pytest.fixture
+def attach(make_module: Any, make_post: Any) -> Any:
+    """`await attach(file_id, course=None)` -> a new attachment post using `file_id`, alone
+    in a new module (linked into `course` when given)."""
+
+    async def make(file_id: str, course: Any = None) -> Post:
+        module = await make_module(course=course)
+        post: Post = await make_post(module, "attachment", file_id=file_id)
         return post
+
+    return make
 
 
 class StreamedUpload:
@@ -404,15 +400,15 @@ def _flip(text: str) -> str:
 
 @pytest.mark.asyncio
 async def test_get_file_altered_or_expired_signed_urls_return_403(
-    client: httpx.AsyncClient, upload_file: Any, test_db: Any, test_settings: Any
+    client: httpx.AsyncClient, upload_file: Any, attach: Any, test_settings: Any
 ) -> None:
     """A signed URL works only as the server made it, and only until it expires: an altered
     signature, a pushed-back expiry, another file's signature, half a signature and an
     expired one are all 403; the untouched URL opens."""
     first = await upload_file()
     second = await upload_file(PNG, filename="b.png")
-    await attachment_post(test_db, first["id"])
-    await attachment_post(test_db, second["id"])
+    await attach(first["id"])
+    await attach(second["id"])
     good = signed_file_url(first["id"], test_settings)
     path, query = good.split("?")
     expires = query.split("&")[0].removeprefix("expires=")
@@ -451,25 +447,18 @@ def test_file_ids_are_unguessable() -> None:
 async def test_get_file_attachment_of_course_user_cannot_see_returns_403(
     client: httpx.AsyncClient,
     upload_file: Any,
-    test_db: Any,
-    test_user: Any,
+    attach: Any,
     user_headers: Headers,
-    make_group: Any,
-    add_member: Any,
+    user_course: Any,
     make_course: Any,
-    assign_course: Any,
 ) -> None:
     """A `user` in one course's group cannot read an attachment used only in another
     course (403), while the one in their own course opens."""
-    group = await make_group()
-    await add_member(group, test_user)
-    mine = await make_course(title="Mine")
     theirs = await make_course(title="Theirs")
-    await assign_course(group, mine)
     own_file = await upload_file()
     other_file = await upload_file(PNG, filename="b.png")
-    await attachment_post(test_db, own_file["id"], course=mine)
-    await attachment_post(test_db, other_file["id"], course=theirs)
+    await attach(own_file["id"], course=user_course)
+    await attach(other_file["id"], course=theirs)
 
     refused = await client.get(other_file["url"], headers=user_headers)
     allowed = await client.get(own_file["url"], headers=user_headers)
