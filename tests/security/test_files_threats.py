@@ -339,23 +339,24 @@ async def test_upload_streamed_without_length_within_limit_returns_201(
 
 @pytest.mark.asyncio
 async def test_json_routes_keep_the_1_mib_limit_beside_uploads(
-    client: httpx.AsyncClient, auth_headers: Headers
+    client: httpx.AsyncClient, user_headers: Headers
 ) -> None:
     """The upload limit is only for the two upload routes: a 1.5 MiB JSON body elsewhere
-    (streamed, no Content-Length) is still 413 at 1 MiB."""
+    (here `PATCH /api/auth/me`, streamed with no Content-Length) is still 413 at 1 MiB."""
 
     async def chunks() -> AsyncIterator[bytes]:
-        yield b'{"title": "Big", "description": "'
+        yield b'{"first_name": "'
         for _ in range(24):
             yield b"x" * CHUNK
         yield b'"}'
 
-    response = await client.post(
-        "/api/courses",
+    response = await client.patch(
+        "/api/auth/me",
         content=chunks(),
-        headers={**auth_headers, "Content-Type": "application/json"},
+        headers={**user_headers, "Content-Type": "application/json"},
     )
 
+    assert "content-length" not in response.request.headers
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body larger than 1048576 bytes"}
 

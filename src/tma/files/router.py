@@ -7,8 +7,9 @@ from urllib.parse import quote
 from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -97,7 +98,7 @@ def _invalid_body(message: str, kind: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", "file"), "msg": message, "type": kind}])
 
 
-async def _upload_of(request: Request) -> tuple[UploadFile, Any]:
+async def _upload_of(request: Request) -> tuple[UploadFile, FormData]:
     """The multipart field `file` (the form too, to close), or 422. The body has been read
     to the end by the time this returns: the middleware refused it (413) if it grew past
     the upload limit, and everything past the first MiB went to a temporary file."""
@@ -121,7 +122,7 @@ async def _upload_of(request: Request) -> tuple[UploadFile, Any]:
 
 
 async def _upload(
-    request: Request, session: Any, store: FileStore, *, kind: FileKind, uploader_id: int
+    request: Request, session: AsyncSession, store: FileStore, *, kind: FileKind, uploader_id: int
 ) -> FileRead:
     upload, form = await _upload_of(request)
     try:
