@@ -347,6 +347,29 @@ async def test_upload_avatar_then_set_it_as_avatar_url_returns_200(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/files/../../etc/passwd",
+        "/api/files/short",
+        "/api/users/1",
+        "//evil.test/api/files/abcdefghijklmnopqrstuvwx",
+        "javascript:alert(1)",
+    ],
+    ids=["dot-dot", "not-an-id", "other-api-path", "protocol-relative", "javascript"],
+)
+async def test_set_avatar_url_to_a_path_that_is_no_file_url_returns_422(
+    client, user_headers, test_user, url
+):
+    """Only the server's own file URL `/api/files/<id>` is accepted besides http(s) URLs:
+    another relative path, a protocol-relative URL or `javascript:` is 422."""
+    response = await client.patch("/api/auth/me", json={"avatar_url": url}, headers=user_headers)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "avatar_url"]
+
+
+@pytest.mark.asyncio
 async def test_upload_avatar_without_token_returns_401(client, file_store):
     """No token: 401; nothing is stored."""
     response = await client.post("/api/files/upload-avatar", files=multipart(PNG, "a.png"))
