@@ -87,6 +87,7 @@ def base_url(fuzz_settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
         "TMA_PASSWORD_HASH_TIME_COST": "1",
         "TMA_PASSWORD_HASH_MEMORY_KIB": "8",
         "TMA_LOG_LEVEL": "WARNING",
+        "TMA_UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz-uploads")),
     }
     log = Path(tmp_path_factory.mktemp("fuzz-log")) / "server.log"
     with log.open("wb") as out:

@@ -518,3 +518,60 @@ async def test_delete_user_statement_count_same_with_1_and_20_groups(
         counts.append(count)
 
     assert counts == [expected, expected]
+
+
+@pytest.mark.asyncio
+async def test_get_file_statement_count_same_at_1_and_20_posts_using_it(
+    client,
+    test_db,
+    test_user,
+    user_headers,
+    upload_file,
+    make_group,
+    add_member,
+    make_course,
+    assign_course,
+    count_queries,
+):
+    """GET /api/files/{file_id} reads the caller and the file with its visibility flag: 2
+    statements for a `user` whether 1 or 20 posts (in 20 modules of 20 courses) use the
+    attachment; 1 for an avatar read without a token."""
+    attachment = await upload_file()
+    avatar = await upload_file(avatar=True)
+    group = await make_group()
+    await add_member(group, test_user)
+    courses = [await make_course() for _ in range(20)]
+    await assign_course(group, courses[-1])  # the user sees only the last course
+
+    async def link_posts(course_list):
+        async with test_db.session() as session:
+            for course in course_list:
+                module = Module(title=unique("module"))
+                session.add(module)
+                await session.flush()
+                session.add(CourseModule(course_id=course.id, module_id=module.id, ordering=1))
+                session.add(
+                    Post(
+                        module_id=module.id,
+                        title="Sheet",
+                        post_type="attachment",
+                        file_id=attachment["id"],
+                        ordering=1,
+                    )
+                )
+            await session.commit()
+
+    async def statements(url, headers):
+        with count_queries() as queries:
+            response = await client.get(url, headers=headers)
+        assert response.status_code == 200
+        return queries.count
+
+    await link_posts(courses[-1:])
+    one = await statements(attachment["url"], user_headers)
+    await link_posts(courses[:-1])
+    twenty = await statements(attachment["url"], user_headers)
+    public = await statements(avatar["url"], {})
+
+    assert one == twenty == 2
+    assert public == 1

@@ -17,6 +17,8 @@ from tma.core.logging import configure_logging
 from tma.core.middleware import RequestMiddleware
 from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
+from tma.files.storage import FileStore
+from tma.files.urls import UPLOAD_PATHS
 
 DESCRIPTION = """
 The API behind **Three Moves Ahead**: parents (role `user`) belong to groups run by
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.file_store.open()  # makes the upload directory; a bad S3 URL fails here
         yield
         await app.state.db.dispose()
 
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = Database(settings)
     app.state.hasher = PasswordHasher(settings)
+    app.state.file_store = FileStore(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_storage, settings.rate_limit_key_prefix)
     app.state.auth_limits = AuthLimits(app.state.limiter, settings)
 
@@ -69,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.timeout_body,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     if settings.trusted_proxies:
         # The client's address from X-Forwarded-For, only when the peer is a listed proxy:
