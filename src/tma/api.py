@@ -18,6 +18,8 @@ from tma.auth.dependencies import current_user
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.groups import router as groups
+from tma.progress import router as progress
+from tma.quizzes import router as quizzes
 from tma.users import router as users
 
 PREFIX = "/api"
@@ -28,6 +30,11 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     groups.router,
     courses.router,
     users.router,
+    quizzes.router,
+    quizzes.attempts_router,
+    progress.router,
+    progress.users_router,
+    progress.groups_router,
 )
 
 # Login, register and health need no token.

@@ -1,0 +1,278 @@
+"""The rules and queries of progress: a user's status on each post, moved forward only,
+and the per-course and per-group aggregates (a fixed number of statements each).
+
+Progress belongs to a post, not to a course: a course unassigned and assigned again finds
+it where it was; a post or module deleted takes its rows with it (FK cascade)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from tma.core.db import utcnow
+from tma.core.errors import Conflict, NotFound
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.groups.models import Group, GroupMember
+from tma.posts.models import Post, PostType
+from tma.progress.models import PostProgress, ProgressStatus
+from tma.quizzes.dependencies import CallerPost
+from tma.users.models import User
+
+COMPLETED = ProgressStatus.COMPLETED.value
+IN_PROGRESS = ProgressStatus.IN_PROGRESS.value
+
+
+def percent(done: int, total: int) -> int:
+    """`done` of `total` in whole percent, rounded down: 100 only when all are done, 0 for
+    nothing to do."""
+    return done * 100 // total if total else 0
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(PostProgress)
+
+
+async def advance(
+    session: AsyncSession, *, user_id: int, post_id: int, status: str, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Move the user's status on the post forward to `status` (never back), in one
+    statement that holds also under concurrent writers (`INSERT ... ON CONFLICT`).
+    `completed_at` is set once. Returns the row written, or None when nothing changed.
+    The caller commits."""
+    now = now or utcnow()
+    completed = status == COMPLETED
+    stmt = _insert(session).values(
+        user_id=user_id,
+        post_id=post_id,
+        status=status,
+        updated_at=now,
+        completed_at=now if completed else None,
+    )
+    if completed:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[PostProgress.user_id, PostProgress.post_id],
+            set_={"status": COMPLETED, "updated_at": now, "completed_at": now},
+            where=PostProgress.status != COMPLETED,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=[PostProgress.user_id, PostProgress.post_id]
+        )
+    stmt = stmt.returning(
+        PostProgress.post_id,
+        PostProgress.status,
+        PostProgress.updated_at,
+        PostProgress.completed_at,
+    )
+    row = (await session.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _as_read(post: CallerPost) -> dict[str, Any]:
+    return {
+        "post_id": post.id,
+        "status": post.status,
+        "updated_at": post.updated_at,
+        "completed_at": post.completed_at,
+    }
+
+
+async def update_progress(
+    session: AsyncSession, *, user_id: int, post: CallerPost, status: str
+) -> dict[str, Any]:
+    """PUT /api/progress/{post_id}: move forward, or answer the state unchanged. A quiz
+    becomes completed only through a passing attempt (400 when asked by hand)."""
+    if post.status == COMPLETED or (post.status == IN_PROGRESS and status == IN_PROGRESS):
+        return _as_read(post)  # already there or further: unchanged
+    if status == COMPLETED and post.post_type == PostType.QUIZ:
+        raise Conflict("A quiz is completed only by passing it")
+    row = await advance(session, user_id=user_id, post_id=post.id, status=status)
+    await session.commit()
+    if row is None:  # a concurrent request got there first: report what is stored
+        stored = await session.execute(
+            select(
+                PostProgress.post_id,
+                PostProgress.status,
+                PostProgress.updated_at,
+                PostProgress.completed_at,
+            ).where(PostProgress.user_id == user_id, PostProgress.post_id == post.id)
+        )
+        return dict(stored.mappings().one())
+    return row
+
+
+# --- a user's courses --------------------------------------------------------------------
+
+
+def _course_rows(user_id: int) -> Select[Any]:
+    """One row per (course assigned to the user's groups, module of that course), a course
+    without modules as one row with a null module: the module's posts, the user's completed
+    posts among them and the latest change of the user's progress on them."""
+    assigned = (
+        select(GroupCourse.course_id)
+        .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
+        .where(GroupMember.user_id == user_id)
+    )
+    done = PostProgress.status == COMPLETED
+    return (
+        select(
+            Course.id.label("course_id"),
+            Course.title.label("course_title"),
+            CourseModule.module_id,
+            Module.title.label("module_title"),
+            func.count(Post.id).label("total"),
+            func.count(case((done, PostProgress.post_id))).label("completed"),
+            func.max(PostProgress.updated_at).label("last_activity_at"),
+        )
+        .outerjoin(CourseModule, CourseModule.course_id == Course.id)
+        .outerjoin(Module, Module.id == CourseModule.module_id)
+        .outerjoin(Post, Post.module_id == CourseModule.module_id)
+        .outerjoin(
+            PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == user_id)
+        )
+        .where(Course.id.in_(assigned))
+        .group_by(
+            Course.id,
+            Course.title,
+            Course.created_at,
+            CourseModule.module_id,
+            CourseModule.ordering,
+            Module.title,
+        )
+        .order_by(Course.created_at, Course.id, CourseModule.ordering, CourseModule.module_id)
+    )
+
+
+def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    courses: dict[int, dict[str, Any]] = {}
+    for course_id, title, module_id, module_title, total, completed, last in rows:
+        course = courses.get(course_id)
+        if course is None:
+            course = courses[course_id] = {
+                "course_id": course_id,
+                "title": title,
+                "total_posts": 0,
+                "completed_posts": 0,
+                "percent": 0,
+                "last_activity_at": None,
+                "modules": [],
+            }
+        if module_id is None:
+            continue
+        course["modules"].append(
+            {
+                "module_id": module_id,
+                "title": module_title,
+                "total_posts": total,
+                "completed_posts": completed,
+            }
+        )
+        course["total_posts"] += total
+        course["completed_posts"] += completed
+        if last is not None and (
+            course["last_activity_at"] is None or last > course["last_activity_at"]
+        ):
+            course["last_activity_at"] = last
+    for course in courses.values():
+        course["percent"] = percent(course["completed_posts"], course["total_posts"])
+    return list(courses.values())
+
+
+async def user_course_progress(conn: AsyncConnection, *, user_id: int) -> list[dict[str, Any]]:
+    """The user's progress in each course assigned to their groups (each course once),
+    oldest course first, its modules in the course's `ordering`: one statement."""
+    rows = (await conn.execute(_course_rows(user_id))).all()
+    return _courses_from_rows(rows)
+
+
+async def ensure_user(conn: AsyncConnection, *, user_id: int) -> None:
+    if await conn.scalar(select(User.id).where(User.id == user_id)) is None:
+        raise NotFound(f"User {user_id} not found")
+
+
+# --- a group's members -------------------------------------------------------------------
+
+
+async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, Any]:
+    """Every member of the group (any group role, in joining order) times the group's
+    courses (in assignment order): completed and total posts and the percentage. Two
+    statements whatever the size: the group with its courses and their post totals, then
+    the members with their completed posts per course of the group."""
+    link = CourseModule
+    total = (
+        select(func.count(Post.id))
+        .join(link, link.module_id == Post.module_id)
+        .where(link.course_id == GroupCourse.course_id)
+        .scalar_subquery()
+    )
+    courses = (
+        await conn.execute(
+            select(Group.id, GroupCourse.course_id, Course.title, total)
+            .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
+            .outerjoin(Course, Course.id == GroupCourse.course_id)
+            .where(Group.id == group_id)
+            .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
+        )
+    ).all()
+    if not courses:
+        raise NotFound(f"Group {group_id} not found")
+    course_list = [(cid, title, n) for _, cid, title, n in courses if cid is not None]
+
+    group_courses = select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
+    members_of = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
+    completed = (
+        select(
+            PostProgress.user_id,
+            link.course_id,
+            func.count(PostProgress.post_id).label("completed"),
+        )
+        .join(Post, Post.id == PostProgress.post_id)
+        .join(link, link.module_id == Post.module_id)
+        .where(
+            PostProgress.status == COMPLETED,
+            PostProgress.user_id.in_(members_of),
+            link.course_id.in_(group_courses),
+        )
+        .group_by(PostProgress.user_id, link.course_id)
+        .subquery()
+    )
+    rows = (
+        await conn.execute(
+            select(GroupMember.user_id, User.username, completed.c.course_id, completed.c.completed)
+            .join(User, User.id == GroupMember.user_id)
+            .outerjoin(completed, completed.c.user_id == GroupMember.user_id)
+            .where(GroupMember.group_id == group_id)
+            .order_by(GroupMember.joined_at, GroupMember.user_id)
+        )
+    ).all()
+    done: dict[int, dict[int, int]] = {}
+    names: dict[int, str] = {}
+    for user_id, username, course_id, count in rows:
+        names[user_id] = username
+        per_course = done.setdefault(user_id, {})
+        if course_id is not None:
+            per_course[course_id] = count
+    return {
+        "group_id": group_id,
+        "courses": [{"course_id": cid, "title": title} for cid, title, _ in course_list],
+        "members": [
+            {
+                "user_id": user_id,
+                "username": username,
+                "courses": [
+                    {
+                        "course_id": cid,
+                        "completed_posts": done[user_id].get(cid, 0),
+                        "total_posts": n,
+                        "percent": percent(done[user_id].get(cid, 0), n),
+                    }
+                    for cid, _, n in course_list
+                ],
+            }
+            for user_id, username in names.items()
+        ],
+    }
