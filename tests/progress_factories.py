@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from factories import TestDatabase, unique
+from tma.core.db import utcnow
 from tma.courses.models import CourseModule, Module
 from tma.posts.models import Post, QuizOption, QuizQuestion
+from tma.progress.models import PostProgress
 
 
 async def insert_module(test_db: TestDatabase, *course_ids: int, title: str | None = None) -> int:
@@ -109,3 +111,38 @@ async def insert_quiz(
             quiz.correct.append([o.id for o in options if o.is_correct])
         await session.commit()
     return quiz
+
+
+async def insert_course_content(
+    test_db: TestDatabase,
+    course_ids: list[int],
+    *,
+    modules: int,
+    posts: int,
+    completed_by: tuple[int, ...] = (),
+) -> list[int]:
+    """In bulk: `modules` modules of `posts` posts each for every course, and every other
+    post completed by each user of `completed_by`; the post ids."""
+    async with test_db.session() as session:
+        made = [Module(title=unique("module")) for _ in course_ids for _ in range(modules)]
+        session.add_all(made)
+        await session.flush()
+        for c, course_id in enumerate(course_ids):
+            for m in range(modules):
+                module = made[c * modules + m]
+                session.add(CourseModule(course_id=course_id, module_id=module.id, ordering=m + 1))
+        post_rows = [
+            Post(module_id=module.id, title=f"Post {p}", post_type="default", ordering=p + 1)
+            for module in made
+            for p in range(posts)
+        ]
+        session.add_all(post_rows)
+        await session.flush()
+        session.add_all(
+            PostProgress(user_id=user_id, post_id=post.id, status="completed", completed_at=now)
+            for user_id in completed_by
+            for post in post_rows[::2]
+            for now in (utcnow(),)
+        )
+        await session.commit()
+        return [post.id for post in post_rows]
