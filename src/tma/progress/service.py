@@ -108,7 +108,7 @@ async def update_progress(
 # --- a user's courses --------------------------------------------------------------------
 
 
-def _course_rows(user_id: int) -> Select[Any]:
+def _course_rows(user_id: int) -> Select[*tuple[Any, ...]]:
     """One row per (course assigned to the user's groups, module of that course), a course
     without modules as one row with a null module: the module's posts, the user's completed
     posts among them and the latest change of the user's progress on them."""

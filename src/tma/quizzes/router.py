@@ -59,8 +59,10 @@ async def get_quiz(post: VisiblePost, user: CurrentUser, session: SessionDep) ->
     "/{post_id}/attempts",
     response_model=AttemptRead,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": AttemptRead, "description": "The attempt already in progress"}}
-    | responses(400, 404, 422),
+    responses={
+        200: {"model": AttemptRead, "description": "The attempt already in progress"},
+        **responses(400, 404, 422),
+    },
 )
 async def start_attempt(
     post: VisiblePost, user: CurrentUser, session: SessionDep, response: Response

@@ -21,7 +21,7 @@ from tma.progress import service as progress
 from tma.progress.models import ProgressStatus
 from tma.quizzes.dependencies import CallerPost
 from tma.quizzes.models import AttemptStatus, QuizAttempt
-from tma.quizzes.schemas import Answer, AttemptRead
+from tma.quizzes.schemas import Answer, AttemptRead, QuestionResult
 from tma.users.caller import Caller
 from tma.users.service import is_staff
 
@@ -250,5 +250,5 @@ async def submit_attempt(
         submitted_at=now,
         score=score,
         passed=passed,
-        results=results,  # type: ignore[arg-type]
+        results=[QuestionResult.model_validate(r) for r in results],
     )
