@@ -15,6 +15,7 @@ the three system roles.
 | `test_user` / `user_headers` | user `testuser`, password `testpass`, and its headers |
 | `make_auth_headers` | `make_auth_headers(user)` -> headers with a fresh real token |
 | `make_user`, `make_group`, `add_member`, `make_course`, `assign_course` | one-line data |
+| `make_module`, `link_module`, `make_post`, `make_quiz_post`, `user_course` | learning content |
 | `count_queries` | `with count_queries() as q: ...; q.count` SQL statements issued |
 """
 
@@ -32,10 +33,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from factories import (
+    DEFAULT_QUIZ,
     TestDatabase,
     create_course,
     create_group,
+    create_module,
     create_user,
+    unique,
 )
 from factories import (
     add_member as _add_member,
@@ -43,12 +47,19 @@ from factories import (
 from factories import (
     assign_course as _assign_course,
 )
+from factories import (
+    create_post as _create_post,
+)
+from factories import (
+    link_module as _link_module,
+)
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token
-from tma.courses.models import Course, GroupCourse
+from tma.courses.models import Course, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.main import create_app
+from tma.posts.models import Post
 from tma.users.models import User
 
 TEST_DATABASE_URL_ENV = "TMA_TEST_DATABASE_URL"
@@ -276,3 +287,104 @@ def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManage
             stop()
 
     return counting
+
+
+# --- learning content --------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_module(test_db: TestDatabase) -> Callable[..., Awaitable[Module]]:
+    """`await make_module(title=None, description=None, color=None, course=None,
+    ordering=None)` -> a `Module` (`.id`, `.title`, ...).
+
+    Defaults: a unique title, no description, no color, no posts. With `course`, the
+    module is also linked into that course at `ordering` (default last). A `user` sees
+    the module only once it is in a course assigned to one of their groups (see
+    `assign_course`); staff see it at once."""
+
+    async def make(
+        *, course: Course | None = None, ordering: int | None = None, **kwargs: Any
+    ) -> Module:
+        module = await create_module(test_db, **kwargs)
+        if course is not None:
+            await _link_module(test_db, course=course, module=module, ordering=ordering)
+        return module
+
+    return make
+
+
+@pytest.fixture
+def link_module(test_db: TestDatabase) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """`await link_module(course, module, ordering=None)` -> the outline item (a dict with
+    `module_id`, `module_title`, `ordering`, ...). The module goes last unless `ordering`
+    is given (later modules move down). Raises the service's error (e.g. `Conflict`) if
+    the module is already in the course."""
+
+    async def link(course: Course, module: Module, ordering: int | None = None) -> dict[str, Any]:
+        return await _link_module(test_db, course=course, module=module, ordering=ordering)
+
+    return link
+
+
+@pytest.fixture
+def make_post(test_db: TestDatabase) -> Callable[..., Awaitable[Post]]:
+    """`await make_post(module, post_type="default", title=None, content=None,
+    video_url=None, file_id=None, ordering=None)` -> a `Post` (`.id`, `.ordering`, ...).
+
+    Defaults: a unique title, content "Some text", last in the module. A `video` gets
+    `https://video.test/<title>` unless `video_url` is given; an `attachment` needs a
+    `file_id` (see `upload_file`). For quizzes use `make_quiz_post`. Who sees the post:
+    whoever sees its module."""
+
+    async def make(module: Module, post_type: str = "default", **kwargs: Any) -> Post:
+        title = kwargs.pop("title", None) or unique("post")
+        if post_type == "video":
+            kwargs.setdefault("video_url", f"https://video.test/{title}")
+        kwargs.setdefault("content", "Some text")
+        return await _create_post(
+            test_db, module_id=module.id, title=title, post_type=post_type, **kwargs
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_quiz_post(test_db: TestDatabase) -> Callable[..., Awaitable[Post]]:
+    """`await make_quiz_post(module, quiz=None, title=None, ordering=None)` -> a quiz
+    `Post`.
+
+    Default quiz (`factories.DEFAULT_QUIZ`), pass mark 50: question 1 `single` ("Knight"
+    correct, "Bishop" wrong), question 2 `multiple` ("Bishop" and "Queen" correct, "Rook"
+    wrong), each with an explanation. Pass `quiz={...}` in the API's authoring shape for
+    another. Read the ids of questions and options through `GET /api/posts/{id}` as
+    staff."""
+
+    async def make(module: Module, quiz: dict[str, Any] | None = None, **kwargs: Any) -> Post:
+        title = kwargs.pop("title", None) or unique("quiz")
+        return await _create_post(
+            test_db,
+            module_id=module.id,
+            title=title,
+            post_type="quiz",
+            quiz=quiz or DEFAULT_QUIZ,
+            **kwargs,
+        )
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def user_course(
+    make_group: Callable[..., Awaitable[Group]],
+    add_member: Callable[..., Awaitable[GroupMember]],
+    make_course: Callable[..., Awaitable[Course]],
+    assign_course: Callable[..., Awaitable[GroupCourse]],
+    test_user: User,
+) -> Course:
+    """A course `test_user` sees: assigned to a group (owned by `manager_user`) that
+    `test_user` is a member of. Modules linked into it become visible to `test_user`."""
+    group = await make_group()
+    await add_member(group, test_user)
+    course = await make_course()
+    await assign_course(group, course)
+    return course

@@ -2,8 +2,9 @@
 
 Every builder takes the test database (`test_db`) and returns the ORM object it made,
 so a test can use `.id`, `.username`, `.role.name` and so on. The `conftest.py`
-fixtures `make_user`, `make_group`, `make_course`, `add_member` and `assign_course`
-wrap these with the database already bound; use those in tests.
+fixtures `make_user`, `make_group`, `make_course`, `add_member`, `assign_course`,
+`make_module`, `link_module`, `make_post` and `make_quiz_post` wrap these with the
+database already bound; use those in tests.
 """
 
 from dataclasses import dataclass, field
@@ -17,11 +18,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from tma.core.db import Database
 from tma.core.security import PasswordHasher
 from tma.courses import service as courses
-from tma.courses.models import Course, GroupCourse
+from tma.courses.models import Course, GroupCourse, Module
 from tma.courses.schemas import CourseCreate
 from tma.groups import service as groups
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate
+from tma.modules.schemas import ModuleCreate
+from tma.posts import service as posts
+from tma.posts.models import Post
+from tma.posts.schemas import PostCreate
 from tma.users.models import Role, User
 from tma.users.schemas import UserCreate
 
@@ -155,3 +160,62 @@ async def assign_course(
         return await courses.assign_course(
             session, group=group, course_id=course.id, ordering=ordering
         )
+
+
+async def create_module(
+    test_db: TestDatabase,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    color: str | None = None,
+) -> Module:
+    """A module in no course and with no posts."""
+    data = ModuleCreate(title=title or unique("module"), description=description, color=color)
+    async with test_db.session() as session:
+        module = Module(**data.model_dump())
+        session.add(module)
+        await session.commit()
+        return module
+
+
+async def link_module(
+    test_db: TestDatabase, *, course: Course, module: Module, ordering: int | None = None
+) -> dict[str, Any]:
+    """Put `module` into `course` at `ordering` (default last); the outline item as a dict."""
+    async with test_db.session() as session:
+        return await courses.link_module(
+            session, course_id=course.id, module_id=module.id, ordering=ordering
+        )
+
+
+async def create_post(test_db: TestDatabase, **fields: Any) -> Post:
+    """A post made by the posts service from `PostCreate(**fields)` (module_id, title,
+    post_type, ... as the API takes them)."""
+    async with test_db.session() as session:
+        return await posts.create_post(session, data=PostCreate(**fields))
+
+
+DEFAULT_QUIZ: dict[str, Any] = {
+    "pass_mark": 50,
+    "questions": [
+        {
+            "prompt": "Which piece can jump over others?",
+            "kind": "single",
+            "explanation": "Only the knight jumps.",
+            "options": [
+                {"text": "Knight", "is_correct": True},
+                {"text": "Bishop", "is_correct": False},
+            ],
+        },
+        {
+            "prompt": "Which pieces move diagonally?",
+            "kind": "multiple",
+            "explanation": "Bishops always, queens too.",
+            "options": [
+                {"text": "Bishop", "is_correct": True},
+                {"text": "Queen", "is_correct": True},
+                {"text": "Rook", "is_correct": False},
+            ],
+        },
+    ],
+}

@@ -10,12 +10,13 @@ Rows are inserted in bulk through `test_db.session()` to keep the tests fast.
 """
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from factories import unique
 from progress_factories import insert_course_content, insert_module, insert_quiz
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
+from tma.posts.models import Post, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 STATEMENTS_PER_REQUEST = 3
@@ -224,6 +225,169 @@ async def test_list_group_courses_statement_count_same_at_5_and_50_courses(
     )
 
     assert small == large == STATEMENTS_PER_REQUEST + 1
+
+
+# --- learning content: modules, outlines, posts, quizzes ----------------------------------
+
+
+async def insert_module_with_posts(test_db, posts, *, course_id=None, questions=0):
+    """Insert a module with `posts` text posts (or, with `questions`, one quiz post of that
+    many questions of 3 options each), linked last into `course_id` if given; its id."""
+    async with test_db.session() as session:
+        module = Module(title=unique("module"))
+        session.add(module)
+        await session.flush()
+        if course_id is not None:
+            place = await session.scalar(
+                select(func.count()).where(CourseModule.course_id == course_id)
+            )
+            session.add(CourseModule(course_id=course_id, module_id=module.id, ordering=place + 1))
+        rows = [
+            Post(module_id=module.id, title=unique("post"), post_type="default", ordering=n + 1)
+            for n in range(posts)
+        ]
+        if questions:
+            rows = [
+                Post(module_id=module.id, title="Quiz", post_type="quiz", ordering=1, pass_mark=80)
+            ]
+        session.add_all(rows)
+        await session.flush()
+        for n in range(questions):
+            question = QuizQuestion(post_id=rows[0].id, position=n + 1, prompt="Q", kind="single")
+            session.add(question)
+            await session.flush()
+            session.add_all(
+                QuizOption(question_id=question.id, position=k + 1, text="O", is_correct=k == 0)
+                for k in range(3)
+            )
+        await session.commit()
+        return module.id, [row.id for row in rows]
+
+
+async def visible_course_id(test_db, user_id, admin_id):
+    """A course assigned to a group `user_id` is a member of; its id."""
+    [group_id] = await insert_groups(test_db, 1, owner_id=admin_id, member_ids=[user_id])
+    [course_id] = await insert_courses(test_db, 1, group_id=group_id)
+    return course_id
+
+
+@pytest.mark.asyncio
+async def test_list_modules_as_user_statement_count_same_at_5_and_50_modules(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """GET /api/modules as a `user` (only modules of their courses, with post counts): 2
+    statements, at 5 and at 50 modules of 3 posts each."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    for _ in range(SMALL):
+        await insert_module_with_posts(test_db, 3, course_id=course_id)
+    small = await statements_for(client, count_queries, "/api/modules", user_headers, SMALL)
+    for _ in range(LARGE - SMALL):
+        await insert_module_with_posts(test_db, 3, course_id=course_id)
+
+    large = await statements_for(client, count_queries, "/api/modules", user_headers, LARGE)
+    filtered = await statements_for(
+        client, count_queries, f"/api/modules?course_id={course_id}", user_headers, LARGE
+    )
+
+    assert small == large == LIST_STATEMENTS
+    assert filtered == LIST_STATEMENTS + 1  # the course filter's visibility check
+
+
+@pytest.mark.asyncio
+async def test_get_module_statement_count_same_at_5_and_50_posts(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """GET /api/modules/{module_id} as a `user`: the caller, the module with its visibility,
+    its posts, its courses: 4 statements with 5 posts and with 50."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    small_id, _ = await insert_module_with_posts(test_db, SMALL, course_id=course_id)
+    large_id, _ = await insert_module_with_posts(test_db, LARGE, course_id=course_id)
+
+    counts = []
+    for module_id, expected in ((small_id, SMALL), (large_id, LARGE)):
+        with count_queries() as queries:
+            response = await client.get(f"/api/modules/{module_id}", headers=user_headers)
+        assert response.status_code == 200
+        assert len(response.json()["posts"]) == expected
+        counts.append(queries.count)
+
+    assert counts == [4, 4]
+
+
+@pytest.mark.asyncio
+async def test_get_course_outline_statement_count_same_at_5_and_50_modules_with_posts(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """GET /api/courses/{course_id} (3 statements) and GET /api/courses/{course_id}/modules
+    (3: the caller, the course, the outline) as a `user`, whatever the number of modules
+    and of their posts."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    detail_url, outline_url = f"/api/courses/{course_id}", f"/api/courses/{course_id}/modules"
+    for _ in range(SMALL):
+        await insert_module_with_posts(test_db, 2, course_id=course_id)
+    small = [
+        await statements_for(client, count_queries, url, user_headers, SMALL)
+        for url in (detail_url, outline_url)
+    ]
+    for _ in range(LARGE - SMALL):
+        await insert_module_with_posts(test_db, 2, course_id=course_id)
+
+    large = [
+        await statements_for(client, count_queries, url, user_headers, LARGE)
+        for url in (detail_url, outline_url)
+    ]
+
+    assert small == large == [STATEMENTS_PER_REQUEST, STATEMENTS_PER_REQUEST]
+
+
+@pytest.mark.asyncio
+async def test_list_posts_statement_count_same_at_5_and_50_posts(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """GET /api/posts?module_id= (3: the caller, the module's visibility, the posts) and the
+    unfiltered GET /api/posts (2) as a `user`, at 5 and at 50 posts."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    small_id, _ = await insert_module_with_posts(test_db, SMALL, course_id=course_id)
+    large_id, _ = await insert_module_with_posts(test_db, LARGE, course_id=course_id)
+
+    small = await statements_for(
+        client, count_queries, f"/api/posts?module_id={small_id}", user_headers, SMALL
+    )
+    large = await statements_for(
+        client, count_queries, f"/api/posts?module_id={large_id}", user_headers, LARGE
+    )
+    every = await statements_for(client, count_queries, "/api/posts", user_headers, SMALL + LARGE)
+
+    assert small == large == LIST_STATEMENTS + 1
+    assert every == LIST_STATEMENTS
+
+
+@pytest.mark.asyncio
+async def test_get_quiz_post_statement_count_same_at_5_and_50_questions(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """GET /api/posts/{post_id} of a quiz: the caller, the post with its visibility, the
+    questions with their options in one statement, the caller's progress: 4 statements for
+    5 questions and for 50 (a text post: 3)."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    _, [small_quiz] = await insert_module_with_posts(
+        test_db, 0, course_id=course_id, questions=SMALL
+    )
+    _, [large_quiz] = await insert_module_with_posts(
+        test_db, 0, course_id=course_id, questions=LARGE
+    )
+    _, [text_post] = await insert_module_with_posts(test_db, 1, course_id=course_id)
+
+    counts = []
+    for post_id, expected in ((small_quiz, SMALL), (large_quiz, LARGE), (text_post, None)):
+        with count_queries() as queries:
+            response = await client.get(f"/api/posts/{post_id}", headers=user_headers)
+        assert response.status_code == 200
+        quiz = response.json()["quiz"]
+        assert (None if quiz is None else len(quiz["questions"])) == expected
+        counts.append(queries.count)
+
+    assert counts == [4, 4, 3]
 
 
 @pytest.mark.asyncio

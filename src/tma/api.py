@@ -18,6 +18,8 @@ from tma.auth.dependencies import current_user
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.groups import router as groups
+from tma.modules import router as modules
+from tma.posts import router as posts
 from tma.progress import router as progress
 from tma.quizzes import router as quizzes
 from tma.users import router as users
@@ -29,6 +31,8 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
     groups.router,
     courses.router,
+    modules.router,
+    posts.router,
     users.router,
     quizzes.router,
     quizzes.attempts_router,

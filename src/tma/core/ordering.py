@@ -44,7 +44,11 @@ class Ordering:
         return int(total or 0)
 
     async def _shift(self, session: AsyncSession, where: ColumnElement[bool], by: int) -> None:
-        stmt = update(self.table).where(where).values({self.position: self.position + by})
+        values: dict[Any, Any] = {self.position: self.position + by}
+        # Only the moved item counts as edited: its neighbours keep their `updated_at`.
+        if hasattr(self.table, "updated_at"):
+            values[self.table.updated_at] = self.table.updated_at
+        stmt = update(self.table).where(where).values(values)
         await session.execute(stmt.execution_options(synchronize_session=False))
 
     async def insert_at(self, session: AsyncSession, parent_id: int, position: int | None) -> int:

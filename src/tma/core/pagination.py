@@ -136,3 +136,15 @@ def list_response(
 def set_total(response: Response, total: int) -> None:
     """Report the size of the whole list, whatever window was asked for."""
     response.headers["X-Total-Count"] = str(total)
+
+
+async def fetch_page(
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of `stmt` (ordered already) as dicts keyed by its column names, and the
+    length of the whole list: counted by one aggregate only when the page cannot tell it
+    (a page shorter than its limit ends the list). The ordinary SQLAlchemy path."""
+    rows = [dict(row) for row in (await session.execute(page.apply(stmt))).mappings()]
+    if (page.limit is None or len(rows) < page.limit) and (rows or not page.offset):
+        return rows, page.offset + len(rows)
+    return rows, await count_rows(session, stmt)

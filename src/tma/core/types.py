@@ -55,3 +55,24 @@ def _lower(value: str) -> str:
 
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
 RoleName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_no_nul)]
+
+
+Title = CourseTitle  # module and post titles: 1-200 characters, surrounding white space removed
+HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#3A7BD5"])]
+Markdown = Annotated[str, Field(max_length=50_000), AfterValidator(_no_nul)]
+# A 1-based place in an ordered list; past the end means "last". Strict: `true` is no 1.
+Position = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+
+
+def _http_url(value: str) -> str:
+    # Only web addresses: never `javascript:`, `data:` or a relative path a client might
+    # follow somewhere unexpected.
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest[0] in "/\\":
+        raise ValueError("must be an http:// or https:// URL")
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain white space or control characters")
+    return value
+
+
+WebUrl = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul), AfterValidator(_http_url)]

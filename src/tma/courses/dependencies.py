@@ -13,6 +13,7 @@ from tma.courses.models import Course
 from tma.users.service import is_staff
 
 CourseIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A course id")]
+ModuleIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A module id")]
 
 
 async def visible_course(course_id: CourseIdPath, user: CurrentUser, session: SessionDep) -> Course:

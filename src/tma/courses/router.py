@@ -5,12 +5,20 @@ from fastapi import Request, Response, status
 from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, list_response
+from tma.core.pagination import PageDep, list_response, set_total
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_list_adapter
 from tma.courses import service
-from tma.courses.dependencies import AdminCourse, VisibleCourse
-from tma.courses.schemas import CourseCreate, CourseDetail, CourseRead, CourseUpdate, OutlineItem
+from tma.courses.dependencies import AdminCourse, ModuleIdPath, VisibleCourse
+from tma.courses.schemas import (
+    CourseCreate,
+    CourseDetail,
+    CourseRead,
+    CourseUpdate,
+    ModuleLink,
+    ModuleMove,
+    OutlineItem,
+)
 
 _COURSE_LIST = row_list_adapter(CourseRead)
 
@@ -56,4 +64,62 @@ async def update_course(course: AdminCourse, body: CourseUpdate, session: Sessio
 async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
     """Delete a course; its group assignments go with it (admin)."""
     await service.delete_course(session, course=course)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{course_id}/modules", response_model=list[OutlineItem], responses=responses(404, 422))
+async def list_course_modules(
+    course: VisibleCourse, page: PageDep, session: SessionDep, response: Response
+) -> list[OutlineItem]:
+    """The course's outline: its modules in the course's `ordering`."""
+    rows, total = await service.outline_page(session, course_id=course.id, page=page)
+    set_total(response, total)
+    return [OutlineItem.model_validate(row) for row in rows]
+
+
+@router.post(
+    "/{course_id}/modules/{module_id}",
+    response_model=OutlineItem,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 404, 422),
+)
+async def link_module(
+    course: AdminCourse,
+    module_id: ModuleIdPath,
+    session: SessionDep,
+    body: ModuleLink | None = None,
+) -> OutlineItem:
+    """Put a module into the course at `ordering` (default last) (admin)."""
+    ordering = body.ordering if body else None
+    item = await service.link_module(
+        session, course_id=course.id, module_id=module_id, ordering=ordering
+    )
+    return OutlineItem.model_validate(item)
+
+
+@router.patch(
+    "/{course_id}/modules/{module_id}",
+    response_model=OutlineItem,
+    responses=responses(404, 422),
+)
+async def move_module(
+    course: AdminCourse, module_id: ModuleIdPath, body: ModuleMove, session: SessionDep
+) -> OutlineItem:
+    """Move a module within the course to `ordering` (past the end: last) (admin)."""
+    item = await service.move_module(
+        session, course_id=course.id, module_id=module_id, ordering=body.ordering
+    )
+    return OutlineItem.model_validate(item)
+
+
+@router.delete(
+    "/{course_id}/modules/{module_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(404, 422),
+)
+async def unlink_module(
+    course: AdminCourse, module_id: ModuleIdPath, session: SessionDep
+) -> Response:
+    """Take a module out of the course; the module itself stays (admin)."""
+    await service.unlink_module(session, course_id=course.id, module_id=module_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from tma.core.schemas import ReadModel, WriteModel
-from tma.core.types import CourseTitle, Description
+from tma.core.types import CourseTitle, Description, Position
 
 
 class CourseCreate(WriteModel):
@@ -45,3 +45,17 @@ class OutlineItem(ReadModel):
 
 class CourseDetail(CourseRead):
     modules: list[OutlineItem]
+
+
+class ModuleLink(WriteModel):
+    """Optional body of linking a module; without `ordering` it goes last."""
+
+    not_null = ("ordering",)
+
+    ordering: Position | None = None
+
+
+class ModuleMove(WriteModel):
+    """Where a linked module goes: a 1-based position (past the end: last)."""
+
+    ordering: Position

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database
 from tma.core.errors import Conflict, NotFound
-from tma.core.pagination import Page, ScopedList, count_rows
+from tma.core.ordering import Ordering, lock_parent
+from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
@@ -94,6 +95,76 @@ async def outline(session: AsyncSession, *, course_id: int) -> list[dict[str, An
     """The course's outline items as dicts shaped like `OutlineItem`, in one statement."""
     rows = await session.execute(outline_statement(course_id))
     return [dict(row) for row in rows.mappings()]
+
+
+async def outline_page(
+    session: AsyncSession, *, course_id: int, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the course's outline items and how many there are in all."""
+    return await fetch_page(session, outline_statement(course_id), page)
+
+
+LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
+
+
+async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
+    stmt = outline_statement(course_id).where(CourseModule.module_id == module_id)
+    return dict((await session.execute(stmt)).mappings().one())
+
+
+async def _lock_course(session: AsyncSession, course_id: int) -> None:
+    if not await lock_parent(session, Course, course_id):
+        await session.rollback()
+        raise NotFound(f"Course {course_id} not found")
+
+
+async def _locked_link(session: AsyncSession, *, course_id: int, module_id: int) -> CourseModule:
+    await _lock_course(session, course_id)
+    link = await session.get(CourseModule, (course_id, module_id), populate_existing=True)
+    if link is None:
+        await session.rollback()
+        raise NotFound(f"Link not found: module {module_id} is not in course {course_id}")
+    return link
+
+
+async def link_module(
+    session: AsyncSession, *, course_id: int, module_id: int, ordering: int | None
+) -> dict[str, Any]:
+    """Put a module into a course at `ordering` (default last), later ones moved down; 400
+    if it is there already, 404 for an unknown module."""
+    await _lock_course(session, course_id)
+    if await session.get(Module, module_id) is None:
+        await session.rollback()
+        raise NotFound(f"Module {module_id} not found")
+    if await session.get(CourseModule, (course_id, module_id)) is not None:
+        await session.rollback()
+        raise Conflict(f"Module {module_id} is already in course {course_id}")
+    position = await LINK_POSITIONS.insert_at(session, course_id, ordering)
+    session.add(CourseModule(course_id=course_id, module_id=module_id, ordering=position))
+    try:
+        await session.commit()
+    except IntegrityError:  # the module was deleted meanwhile
+        await session.rollback()
+        raise NotFound(f"Module {module_id} not found") from None
+    return await _outline_item(session, course_id=course_id, module_id=module_id)
+
+
+async def move_module(
+    session: AsyncSession, *, course_id: int, module_id: int, ordering: int
+) -> dict[str, Any]:
+    """Move a module to `ordering` within the course (past the end: last)."""
+    link = await _locked_link(session, course_id=course_id, module_id=module_id)
+    link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
+    await session.commit()
+    return await _outline_item(session, course_id=course_id, module_id=module_id)
+
+
+async def unlink_module(session: AsyncSession, *, course_id: int, module_id: int) -> None:
+    """Take a module out of a course (the module stays); later ones move up."""
+    link = await _locked_link(session, course_id=course_id, module_id=module_id)
+    await session.delete(link)
+    await LINK_POSITIONS.close_gap(session, course_id, link.ordering)
+    await session.commit()
 
 
 async def create_course(session: AsyncSession, *, data: CourseCreate) -> Course:

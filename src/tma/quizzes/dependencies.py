@@ -5,14 +5,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, select
 
 from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
 from tma.core.types import MAX_ID
-from tma.courses.visibility import module_visible_to
 from tma.posts.models import Post
+from tma.posts.service import post_visible_to
 from tma.progress.models import PostProgress
 from tma.users.caller import Caller
 from tma.users.service import is_staff
@@ -35,7 +35,7 @@ class CallerPost:
 async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> CallerPost:
     """The post, if it exists (404) and the caller sees its module (403 for a `user` whose
     groups' courses do not hold it; staff see every post), in one statement."""
-    visible = true() if is_staff(user) else module_visible_to(Post.module_id, user.id)
+    visible = post_visible_to(None if is_staff(user) else user.id)
     stmt = (
         select(
             Post.id,

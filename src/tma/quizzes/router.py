@@ -1,6 +1,6 @@
 """Quizzes under /api/quizzes and their attempts under /api/quiz-attempts."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response, status
 
@@ -10,10 +10,13 @@ from tma.core.errors import responses
 from tma.core.pagination import PageDep, set_total
 from tma.core.routing import PrefixedRouter
 from tma.core.types import MAX_ID
+from tma.posts import service as posts
+from tma.posts.dependencies import VisiblePost as VisiblePostRecord
+from tma.posts.schemas import QuizRead, QuizStaffRead
 from tma.progress import service as progress
 from tma.quizzes import service
 from tma.quizzes.dependencies import VisiblePost, check_sees_user
-from tma.quizzes.schemas import AttemptRead, AttemptSubmit, QuizRead
+from tma.quizzes.schemas import AttemptRead, AttemptSubmit
 from tma.users.service import is_staff
 
 router = PrefixedRouter(prefix="/quizzes", tags=["quizzes"], responses=responses(401, 403))
@@ -42,17 +45,15 @@ AttemptsOwner = Annotated[int, Depends(attempts_owner)]
 
 
 @router.get(
-    "/{post_id}",
-    response_model=QuizRead,
-    response_model_exclude_unset=True,
-    responses=responses(400, 404, 422),
+    "/{post_id}", response_model=QuizStaffRead | QuizRead, responses=responses(400, 404, 422)
 )
-async def get_quiz(post: VisiblePost, user: CurrentUser, session: SessionDep) -> Any:
+async def get_quiz(
+    post: VisiblePostRecord, user: CurrentUser, session: SessionDep
+) -> QuizStaffRead | QuizRead:
     """A quiz's questions and options in authored order; the correct answers and the
-    explanations for managers and admins only."""
-    service.require_quiz(post)
-    questions = await service.load_questions(session, post_id=post.id)
-    return service.quiz_body(post, questions, staff=is_staff(user))
+    explanations for managers and admins only (the `quiz` of post detail)."""
+    service.require_quiz(post.post_type)
+    return await posts.load_quiz(session, post=post, staff=is_staff(user))
 
 
 @router.post(

@@ -60,23 +60,3 @@ class AttemptRead(ReadModel):
     score: int | None
     passed: bool | None
     results: list[QuestionResult] | None
-
-
-class QuizOptionRead(ReadModel):
-    id: int
-    text: str
-    is_correct: bool | None = None  # staff only (left out for a `user`)
-
-
-class QuizQuestionRead(ReadModel):
-    id: int
-    prompt: str
-    kind: str
-    explanation: str | None
-    options: list[QuizOptionRead]
-    correct_option_ids: list[int] | None = None  # staff only (left out for a `user`)
-
-
-class QuizRead(ReadModel):
-    pass_mark: int
-    questions: list[QuizQuestionRead]

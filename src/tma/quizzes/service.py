@@ -43,8 +43,8 @@ class Question:
         return [option_id for option_id, _, correct in self.options if correct]
 
 
-def require_quiz(post: CallerPost) -> None:
-    if post.post_type != PostType.QUIZ:
+def require_quiz(post_type: str) -> None:
+    if post_type != PostType.QUIZ:
         raise Conflict("This post is not a quiz")
 
 
@@ -74,26 +74,6 @@ async def load_questions(session: AsyncSession, *, post_id: int) -> list[Questio
     return list(questions.values())
 
 
-def quiz_body(post: CallerPost, questions: list[Question], *, staff: bool) -> dict[str, Any]:
-    """The Quiz shape: correct answers and explanations for staff only."""
-    out_questions = []
-    for q in questions:
-        item: dict[str, Any] = {
-            "id": q.id,
-            "prompt": q.prompt,
-            "kind": q.kind,
-            "explanation": q.explanation if staff else None,
-            "options": [
-                {"id": oid, "text": text, **({"is_correct": ok} if staff else {})}
-                for oid, text, ok in q.options
-            ],
-        }
-        if staff:
-            item["correct_option_ids"] = q.correct_ids
-        out_questions.append(item)
-    return {"pass_mark": _pass_mark(post.pass_mark), "questions": out_questions}
-
-
 def _pass_mark(value: int | None) -> int:
     return DEFAULT_PASS_MARK if value is None else value
 
@@ -112,7 +92,7 @@ async def start_attempt(
     """The user's attempt in progress at this quiz, started now unless one is already in
     progress (then that one; `created` False). Starting moves the post to `in_progress`.
     Two starts at once: the partial unique index lets one insert win, the other reads it."""
-    require_quiz(post)
+    require_quiz(post.post_type)
     existing = await session.scalar(_in_progress_of(post.id, user_id))
     if existing is not None:
         return AttemptRead.model_validate(existing), False
@@ -137,7 +117,7 @@ async def list_attempts(
     session: AsyncSession, *, post: CallerPost, user_id: int, page: Page
 ) -> tuple[list[AttemptRead], int]:
     """The user's attempts at this quiz, newest first, and how many in all."""
-    require_quiz(post)
+    require_quiz(post.post_type)
     where = (QuizAttempt.post_id == post.id, QuizAttempt.user_id == user_id)
     stmt = select(QuizAttempt).where(*where)
     stmt = page.apply(stmt.order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc()))

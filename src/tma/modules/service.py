@@ -1,0 +1,114 @@
+"""The rules and queries of modules. Raises domain errors; owns its commits."""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tma.core.errors import Conflict, NotFound
+from tma.core.ordering import lock_parent
+from tma.core.pagination import Page, fetch_page
+from tma.courses.models import Course, CourseModule, Module
+from tma.courses.service import LINK_POSITIONS
+from tma.courses.visibility import course_visible_to, module_visible_to
+from tma.modules.schemas import ModuleCreate, ModuleUpdate
+from tma.posts.models import post_count_of
+
+MODULE_COLUMNS = (
+    Module.id,
+    Module.title,
+    Module.description,
+    Module.color,
+    post_count_of(Module.id).label("post_count"),
+    Module.created_at,
+    Module.updated_at,
+)
+
+
+def _visible(viewer_id: int | None) -> ColumnElement[bool]:
+    return true() if viewer_id is None else module_visible_to(Module.id, viewer_id)
+
+
+async def load_module(
+    session: AsyncSession, *, module_id: int, viewer_id: int | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The module shaped like `ModuleRead` and whether `viewer_id` (None: staff) may see it,
+    in one query; 404 if it does not exist."""
+    stmt = select(*MODULE_COLUMNS, _visible(viewer_id).label("visible"))
+    row = (await session.execute(stmt.where(Module.id == module_id))).mappings().first()
+    if row is None:
+        raise NotFound(f"Module {module_id} not found")
+    module = dict(row)
+    return module, bool(module.pop("visible"))
+
+
+async def list_modules(
+    session: AsyncSession, *, viewer_id: int | None, page: Page, course_id: int | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Modules the viewer sees: of one course in its `ordering`, else oldest first. The
+    caller has checked the course filter."""
+    stmt = select(*MODULE_COLUMNS).where(_visible(viewer_id))
+    if course_id is None:
+        stmt = stmt.order_by(Module.created_at, Module.id)
+    else:
+        stmt = stmt.join(CourseModule, CourseModule.module_id == Module.id)
+        stmt = stmt.where(CourseModule.course_id == course_id).order_by(CourseModule.ordering)
+    return await fetch_page(session, stmt, page)
+
+
+async def course_ids(session: AsyncSession, *, module_id: int, viewer_id: int | None) -> list[int]:
+    """The ids of the courses the module is in that the viewer sees, lowest first."""
+    stmt = select(CourseModule.course_id).where(CourseModule.module_id == module_id)
+    if viewer_id is not None:
+        stmt = stmt.where(course_visible_to(CourseModule.course_id, viewer_id))
+    return list((await session.scalars(stmt.order_by(CourseModule.course_id))).all())
+
+
+async def create_module(session: AsyncSession, *, data: ModuleCreate) -> dict[str, Any]:
+    module = Module(**data.model_dump())
+    session.add(module)
+    await session.commit()
+    found, _ = await load_module(session, module_id=module.id)
+    return found
+
+
+async def update_module(
+    session: AsyncSession, *, module_id: int, data: ModuleUpdate
+) -> dict[str, Any]:
+    """Change a module's title, description or color; 404 if it is gone."""
+    module = await session.get(Module, module_id)
+    if module is None:
+        raise NotFound(f"Module {module_id} not found")
+    for field, value in data.changes().items():
+        setattr(module, field, value)
+    await session.commit()
+    found, _ = await load_module(session, module_id=module_id)
+    return found
+
+
+async def delete_module(session: AsyncSession, *, module_id: int) -> None:
+    """Delete a module with its posts (their quizzes, attempts and progress) and its course
+    links; each course it was in closes the gap. 404 if it is already gone."""
+    places = select(CourseModule.course_id, CourseModule.ordering).where(
+        CourseModule.module_id == module_id
+    )
+    locked: set[int] = set()
+    for _ in range(10):
+        linked = select(CourseModule.course_id).where(CourseModule.module_id == module_id)
+        courses = set((await session.scalars(linked)).all()) | locked
+        for course_id in sorted(courses):  # in id order: two writers never deadlock
+            await lock_parent(session, Course, course_id)
+        if not await lock_parent(session, Module, module_id):
+            await session.rollback()
+            raise NotFound(f"Module {module_id} not found")
+        # Re-read under the locks: a link made meanwhile to another course means again.
+        rows = (await session.execute(places)).all()
+        if {course_id for course_id, _ in rows} <= courses:
+            await session.execute(delete(Module).where(Module.id == module_id))
+            for course_id, ordering in rows:
+                await LINK_POSITIONS.close_gap(session, course_id, ordering)
+            await session.commit()
+            return
+        locked = courses | {course_id for course_id, _ in rows}
+        await session.rollback()
+    raise Conflict("The module is being linked by other requests; try again")

@@ -1,0 +1,28 @@
+"""Post checks that chain: the post exists -> the caller may see it."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from tma.auth.dependencies import CurrentUser
+from tma.core.db import SessionDep
+from tma.core.errors import Forbidden
+from tma.core.types import MAX_ID
+from tma.posts import service
+from tma.posts.models import Post
+from tma.users.service import is_staff
+
+PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
+
+
+async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> Post:
+    """The post, if it exists (404) and the caller sees its module (403 for a user whose
+    groups have no course with it)."""
+    viewer_id = None if is_staff(user) else user.id
+    post, visible = await service.load_post(session, post_id=post_id, viewer_id=viewer_id)
+    if not visible:
+        raise Forbidden("You don't have access to this post")
+    return post
+
+
+VisiblePost = Annotated[Post, Depends(visible_post)]

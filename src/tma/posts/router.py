@@ -1,0 +1,93 @@
+"""Posts under /api/posts: any signed-in user reads what they see; admins write."""
+
+from fastapi import Response, status
+
+from tma.auth.dependencies import AdminUser, CurrentUser
+from tma.core.db import SessionDep
+from tma.core.deps import SettingsDep
+from tma.core.errors import responses
+from tma.core.pagination import PageDep, set_total
+from tma.core.routing import PrefixedRouter
+from tma.modules.dependencies import ModuleFilter, viewer_id
+from tma.posts import service
+from tma.posts.dependencies import PostIdPath, VisiblePost
+from tma.posts.models import Post, PostType
+from tma.posts.schemas import PostCreate, PostDetail, PostRead, PostUpdate
+from tma.users.caller import Caller
+from tma.users.service import is_staff
+
+router = PrefixedRouter(prefix="/posts", tags=["posts"], responses=responses(401, 403))
+
+
+async def _detail(
+    session: SessionDep, post: Post, user: Caller, settings: SettingsDep
+) -> PostDetail:
+    row = {column.key: getattr(post, column.key) for column in service.POST_COLUMNS}
+    quiz = None
+    if post.post_type == PostType.QUIZ:
+        quiz = await service.load_quiz(session, post=post, staff=is_staff(user))
+    progress = await service.progress_of(session, post_id=post.id, user_id=user.id)
+    return PostDetail.model_validate(
+        {**service.post_dict(row, settings), "progress": progress, "quiz": quiz}
+    )
+
+
+@router.get("", response_model=list[PostRead], responses=responses(404, 422))
+async def list_posts(
+    user: CurrentUser,
+    module_id: ModuleFilter,
+    page: PageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> list[PostRead]:
+    """Posts you see: with `module_id`, that module's in order; else by module (oldest
+    first), then order."""
+    rows, total = await service.list_posts(
+        session, viewer_id=viewer_id(user), page=page, module_id=module_id
+    )
+    set_total(response, total)
+    return [PostRead.model_validate(service.post_dict(row, settings)) for row in rows]
+
+
+@router.post(
+    "",
+    response_model=PostDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 404, 422),
+)
+async def create_post(
+    body: PostCreate, admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> PostDetail:
+    """Create a post in a module at `ordering` (default last), a quiz with its questions
+    (admin)."""
+    post = await service.create_post(session, data=body)
+    return await _detail(session, post, admin, settings)
+
+
+@router.get("/{post_id}", response_model=PostDetail, responses=responses(404, 422))
+async def get_post(
+    post: VisiblePost, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> PostDetail:
+    """One post with your progress on it and, for a quiz, the quiz (answers for staff only)."""
+    return await _detail(session, post, user, settings)
+
+
+@router.patch("/{post_id}", response_model=PostDetail, responses=responses(400, 404, 422))
+async def update_post(
+    post_id: PostIdPath,
+    body: PostUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> PostDetail:
+    """Change a post, move it (`ordering`, `module_id`) or replace its quiz whole (admin)."""
+    post = await service.update_post(session, post_id=post_id, data=body)
+    return await _detail(session, post, admin, settings)
+
+
+@router.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
+async def delete_post(post_id: PostIdPath, _admin: AdminUser, session: SessionDep) -> Response:
+    """Delete a post; later posts of its module move up (admin)."""
+    await service.delete_post(session, post_id=post_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,157 @@
+"""Request and response bodies of the posts domain, quizzes as authored included."""
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from tma.core.schemas import ReadModel, WriteModel
+from tma.core.types import Description, Id, Markdown, Position, Text, Title, WebUrl
+from tma.posts.models import PostType, QuestionKind
+from tma.progress.models import ProgressStatus
+
+FileId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Prompt = Annotated[Text, Field(min_length=1, max_length=2000)]
+OptionText = Annotated[Text, Field(min_length=1, max_length=500)]
+PassMark = Annotated[int, Field(strict=True, ge=0, le=100)]
+
+
+class OptionWrite(WriteModel):
+    text: OptionText
+    is_correct: Annotated[bool, Field(strict=True)] = False
+
+
+class QuestionWrite(WriteModel):
+    """A question as authored: 2-10 options, at least one correct; `single` exactly one."""
+
+    prompt: Prompt
+    kind: QuestionKind
+    explanation: Description | None = None
+    options: Annotated[list[OptionWrite], Field(min_length=2, max_length=10)]
+
+    @model_validator(mode="after")
+    def _correct_options(self) -> Self:
+        correct = sum(option.is_correct for option in self.options)
+        if correct == 0:
+            raise ValueError("a question needs at least one correct option")
+        if self.kind == QuestionKind.SINGLE and correct != 1:
+            raise ValueError("a single-choice question needs exactly one correct option")
+        return self
+
+
+class QuizWrite(WriteModel):
+    """A quiz as authored (replaced whole on PATCH): 1-50 questions, pass mark 0-100 %."""
+
+    not_null = ("pass_mark",)
+
+    pass_mark: PassMark = 80
+    questions: Annotated[list[QuestionWrite], Field(min_length=1, max_length=50)]
+
+
+class PostCreate(WriteModel):
+    """A new post of `module_id`, at `ordering` (default last). A `video` needs a
+    `video_url`, an `attachment` a `file_id`, a `quiz` its `quiz`; other types have none."""
+
+    module_id: Id
+    title: Title
+    post_type: PostType = PostType.DEFAULT
+    content: Markdown | None = None
+    video_url: WebUrl | None = None
+    file_id: FileId | None = None
+    ordering: Position | None = None
+    quiz: QuizWrite | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> Self:
+        wanted = {
+            "video_url": PostType.VIDEO,
+            "file_id": PostType.ATTACHMENT,
+            "quiz": PostType.QUIZ,
+        }
+        for name, post_type in wanted.items():
+            present = getattr(self, name) is not None
+            if post_type == self.post_type and not present:
+                raise ValueError(f"a {post_type} post needs {name}")
+            if post_type != self.post_type and present:
+                raise ValueError(f"only a {post_type} post has {name}")
+        return self
+
+
+class PostUpdate(WriteModel):
+    """PATCH body: any field of the post but its type; `module_id` and/or `ordering` move
+    it; `quiz` replaces the quiz whole. A field of another type's post is a 400."""
+
+    not_null = ("module_id", "title", "ordering", "video_url", "file_id", "quiz")
+
+    module_id: Id | None = None
+    title: Title | None = None
+    content: Markdown | None = None
+    video_url: WebUrl | None = None
+    file_id: FileId | None = None
+    ordering: Position | None = None
+    quiz: QuizWrite | None = None
+
+
+class PostRead(ReadModel):
+    id: int
+    module_id: int
+    title: str
+    post_type: PostType
+    content: str | None
+    video_url: str | None
+    file_id: str | None
+    file_url: str | None
+    ordering: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OptionRead(ReadModel):
+    id: int
+    text: str
+
+
+class QuestionRead(ReadModel):
+    """A question as a `user` sees it: no correct answers, `explanation` null."""
+
+    id: int
+    prompt: str
+    kind: QuestionKind
+    explanation: str | None
+    options: list[OptionRead]
+
+
+class QuizRead(ReadModel):
+    pass_mark: int
+    questions: list[QuestionRead]
+
+
+class OptionStaffRead(OptionRead):
+    is_correct: bool
+
+
+class QuestionStaffRead(QuestionRead):
+    """A question as staff see it: with its correct options and explanation."""
+
+    options: list[OptionStaffRead]  # type: ignore[assignment]
+    correct_option_ids: list[int]
+
+
+class QuizStaffRead(QuizRead):
+    questions: list[QuestionStaffRead]  # type: ignore[assignment]
+
+
+class ProgressRead(ReadModel):
+    """The caller's status on one post (`not_started` with null times when untouched)."""
+
+    post_id: int
+    status: ProgressStatus
+    updated_at: datetime | None
+    completed_at: datetime | None
+
+
+class PostDetail(PostRead):
+    """A post with the caller's progress and, for a quiz, the quiz (else null)."""
+
+    progress: ProgressRead
+    quiz: QuizStaffRead | QuizRead | None

@@ -1,0 +1,306 @@
+"""The rules and queries of posts and the quizzes authored in them. Raises domain errors;
+owns its commits. Positions within a module go through `tma.core.ordering`."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tma.core.config import Settings
+from tma.core.db import utcnow
+from tma.core.errors import Conflict, NotFound
+from tma.core.ordering import Ordering, lock_parent
+from tma.core.pagination import Page, fetch_page
+from tma.courses.models import Module
+from tma.courses.visibility import module_visible_to
+from tma.files.models import FileKind, StoredFile
+from tma.files.urls import signed_file_url
+from tma.posts.models import Post, PostType, QuizOption, QuizQuestion
+from tma.posts.schemas import (
+    OptionRead,
+    OptionStaffRead,
+    PostCreate,
+    PostUpdate,
+    QuestionRead,
+    QuestionStaffRead,
+    QuizRead,
+    QuizStaffRead,
+    QuizWrite,
+)
+from tma.progress.models import PostProgress, ProgressStatus
+
+POSITIONS = Ordering(Post.ordering, Post.module_id)
+
+POST_COLUMNS = (
+    Post.id,
+    Post.module_id,
+    Post.title,
+    Post.post_type,
+    Post.content,
+    Post.video_url,
+    Post.file_id,
+    Post.ordering,
+    Post.created_at,
+    Post.updated_at,
+)
+
+
+def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
+    """The visibility rule for posts: everything for staff (`viewer_id=None`), else posts of
+    modules the viewer sees."""
+    return true() if viewer_id is None else module_visible_to(Post.module_id, viewer_id)
+
+
+def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
+    """A post row (mapping of `POST_COLUMNS`) as a dict shaped like `PostRead`, with the
+    signed `file_url` of an attachment."""
+    post = dict(row)
+    file_id = post["file_id"]
+    post["file_url"] = signed_file_url(file_id, settings) if file_id else None
+    return post
+
+
+async def load_post(
+    session: AsyncSession, *, post_id: int, viewer_id: int | None = None
+) -> tuple[Post, bool]:
+    """The post and whether `viewer_id` may see it (None: staff, always), in one query."""
+    row = (
+        await session.execute(select(Post, post_visible_to(viewer_id)).where(Post.id == post_id))
+    ).first()
+    if row is None:
+        raise NotFound(f"Post {post_id} not found")
+    return row[0], bool(row[1])
+
+
+async def list_posts(
+    session: AsyncSession, *, viewer_id: int | None, page: Page, module_id: int | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Posts the viewer sees: of one module in `ordering`, or of every module (oldest module
+    first, then `ordering`). The caller has checked the module filter."""
+    stmt = select(*POST_COLUMNS).where(post_visible_to(viewer_id))
+    if module_id is not None:
+        stmt = stmt.where(Post.module_id == module_id).order_by(Post.ordering, Post.id)
+    else:
+        stmt = stmt.join(Module, Module.id == Post.module_id).order_by(
+            Module.created_at, Module.id, Post.ordering, Post.id
+        )
+    return await fetch_page(session, stmt, page)
+
+
+async def module_posts(session: AsyncSession, *, module_id: int) -> list[dict[str, Any]]:
+    """Every post of a module in `ordering`, as `POST_COLUMNS` mappings."""
+    stmt = select(*POST_COLUMNS).where(Post.module_id == module_id).order_by(Post.ordering)
+    return [dict(row) for row in (await session.execute(stmt)).mappings()]
+
+
+async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> dict[str, Any]:
+    """The user's progress on the post, shaped like `ProgressRead` (`not_started` if none)."""
+    row = (
+        await session.execute(
+            select(PostProgress.status, PostProgress.updated_at, PostProgress.completed_at).where(
+                PostProgress.post_id == post_id, PostProgress.user_id == user_id
+            )
+        )
+    ).first()
+    if row is None:
+        return {
+            "post_id": post_id,
+            "status": ProgressStatus.NOT_STARTED,
+            "updated_at": None,
+            "completed_at": None,
+        }
+    return {"post_id": post_id, "status": row[0], "updated_at": row[1], "completed_at": row[2]}
+
+
+async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRead:
+    """The quiz of a quiz post in authored order, in one statement: with correct answers
+    and explanations for staff (`QuizStaffRead`), without them for a user."""
+    stmt = (
+        select(
+            QuizQuestion.id,
+            QuizQuestion.prompt,
+            QuizQuestion.kind,
+            QuizQuestion.explanation,
+            QuizOption.id,
+            QuizOption.text,
+            QuizOption.is_correct,
+        )
+        .join(QuizOption, QuizOption.question_id == QuizQuestion.id)
+        .where(QuizQuestion.post_id == post.id)
+        .order_by(QuizQuestion.position, QuizOption.position)
+    )
+    questions: dict[int, dict[str, Any]] = {}
+    for qid, prompt, kind, explanation, oid, text, is_correct in await session.execute(stmt):
+        question = questions.get(qid)
+        if question is None:
+            question = questions[qid] = {
+                "id": qid,
+                "prompt": prompt,
+                "kind": kind,
+                "explanation": explanation if staff else None,
+                "options": [],
+                "correct_option_ids": [],
+            }
+        question["options"].append({"id": oid, "text": text, "is_correct": is_correct})
+        if is_correct:
+            question["correct_option_ids"].append(oid)
+    pass_mark = post.pass_mark if post.pass_mark is not None else 80
+    if staff:
+        return QuizStaffRead(
+            pass_mark=pass_mark,
+            questions=[
+                QuestionStaffRead(**{**q, "options": [OptionStaffRead(**o) for o in q["options"]]})
+                for q in questions.values()
+            ],
+        )
+    return QuizRead(
+        pass_mark=pass_mark,
+        questions=[
+            QuestionRead(
+                id=q["id"],
+                prompt=q["prompt"],
+                kind=q["kind"],
+                explanation=None,
+                options=[OptionRead(id=o["id"], text=o["text"]) for o in q["options"]],
+            )
+            for q in questions.values()
+        ],
+    )
+
+
+async def _write_quiz(session: AsyncSession, post: Post, quiz: QuizWrite) -> None:
+    post.pass_mark = quiz.pass_mark
+    rows = [
+        QuizQuestion(
+            post_id=post.id,
+            position=position,
+            prompt=question.prompt,
+            kind=question.kind.value,
+            explanation=question.explanation,
+        )
+        for position, question in enumerate(quiz.questions, start=1)
+    ]
+    session.add_all(rows)
+    await session.flush()  # the questions' ids, for their options
+    session.add_all(
+        QuizOption(
+            question_id=row.id, position=position, text=option.text, is_correct=option.is_correct
+        )
+        for row, question in zip(rows, quiz.questions, strict=True)
+        for position, option in enumerate(question.options, start=1)
+    )
+
+
+async def _check_file(session: AsyncSession, file_id: str) -> None:
+    kind = await session.scalar(select(StoredFile.kind).where(StoredFile.id == file_id))
+    if kind is None:
+        await session.rollback()
+        raise NotFound(f"File {file_id} not found")
+    if kind != FileKind.ATTACHMENT:
+        await session.rollback()
+        raise Conflict("An attachment post needs a file uploaded as an attachment, not an avatar")
+
+
+async def _lock_modules(session: AsyncSession, module_ids: Sequence[int]) -> None:
+    # In id order, so two writers locking the same two modules never wait on each other.
+    for module_id in sorted(set(module_ids)):
+        if not await lock_parent(session, Module, module_id):
+            await session.rollback()
+            raise NotFound(f"Module {module_id} not found")
+
+
+async def _commit(session: AsyncSession, what: str) -> None:
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A row this write refers to (its file) was deleted meanwhile.
+        await session.rollback()
+        raise NotFound(f"{what} not found") from None
+
+
+async def create_post(session: AsyncSession, *, data: PostCreate) -> Post:
+    """A post at `ordering` in its module (default last), the later posts moved down; a
+    quiz post with its questions and options."""
+    await _lock_modules(session, [data.module_id])
+    if data.file_id is not None:
+        await _check_file(session, data.file_id)
+    position = await POSITIONS.insert_at(session, data.module_id, data.ordering)
+    post = Post(
+        module_id=data.module_id,
+        title=data.title,
+        post_type=data.post_type.value,
+        content=data.content,
+        video_url=data.video_url,
+        file_id=data.file_id,
+        ordering=position,
+    )
+    session.add(post)
+    await session.flush()
+    if data.quiz is not None:
+        await _write_quiz(session, post, data.quiz)
+    await _commit(session, f"File {data.file_id}")
+    return post
+
+
+_TYPE_FIELDS = {"video_url": PostType.VIDEO, "file_id": PostType.ATTACHMENT, "quiz": PostType.QUIZ}
+
+
+async def _locked_post(session: AsyncSession, post_id: int, also: int | None) -> Post:
+    """The post re-read under the lock of its module (and of module `also`): a post moved or
+    deleted by a writer that got there first is seen as it now is."""
+    for _ in range(10):
+        module_id = await session.scalar(select(Post.module_id).where(Post.id == post_id))
+        if module_id is None:
+            await session.rollback()
+            raise NotFound(f"Post {post_id} not found")
+        await _lock_modules(session, [module_id] if also is None else [module_id, also])
+        post = await session.scalar(
+            select(Post).where(Post.id == post_id).execution_options(populate_existing=True)
+        )
+        if post is None:
+            await session.rollback()
+            raise NotFound(f"Post {post_id} not found")
+        if post.module_id == module_id:
+            return post
+        await session.rollback()  # moved meanwhile: lock its new module instead
+    raise Conflict("The post is being moved by another request; try again")
+
+
+async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) -> Post:
+    """Change a post's fields; `module_id`/`ordering` move it (both modules renumbered);
+    `quiz` replaces its quiz whole. Fields of another type's post are a 400."""
+    changes = data.changes()
+    target = changes.pop("module_id", None)
+    post = await _locked_post(session, post_id, target)
+    for name, post_type in _TYPE_FIELDS.items():
+        if name in changes and post.post_type != post_type:
+            await session.rollback()
+            raise Conflict(f"Only a {post_type} post has {name}; this one is {post.post_type}")
+    ordering = changes.pop("ordering", None)
+    if target is not None and target != post.module_id:
+        await POSITIONS.close_gap(session, post.module_id, post.ordering)
+        post.ordering = await POSITIONS.insert_at(session, target, ordering)
+        post.module_id = target
+    elif ordering is not None:
+        post.ordering = await POSITIONS.move(session, post.module_id, post.ordering, ordering)
+    if "file_id" in changes:
+        await _check_file(session, changes["file_id"])
+    changes.pop("quiz", None)
+    for name, value in changes.items():
+        setattr(post, name, value)
+    if data.quiz is not None:
+        await session.execute(delete(QuizQuestion).where(QuizQuestion.post_id == post.id))
+        await _write_quiz(session, post, data.quiz)
+    post.updated_at = utcnow()
+    await _commit(session, f"File {changes.get('file_id')}")
+    return post
+
+
+async def delete_post(session: AsyncSession, *, post_id: int) -> None:
+    """Delete a post (its quiz, attempts and progress go with it); later posts move up."""
+    post = await _locked_post(session, post_id, None)
+    await session.delete(post)
+    await POSITIONS.close_gap(session, post.module_id, post.ordering)
+    await session.commit()
