@@ -1,0 +1,77 @@
+"""The sample progress of the seeded `user` (`tma.seed.progress.seed_progress`): read back
+through the API as the clients would after `make run`."""
+
+import pytest
+
+from progress_factories import insert_module, insert_posts, insert_quiz
+from tma.seed.progress import seed_progress
+
+
+@pytest.mark.asyncio
+async def test_seed_progress_half_done_with_passed_quiz_and_one_just_started(
+    client, test_db, test_user, user_headers, make_group, add_member, make_course, assign_course
+):
+    """First course: half its posts completed, its quiz among them passed by the later of two
+    attempts (a fail, then a pass); second course: its first post in progress."""
+    group = await make_group()
+    await add_member(group, test_user)
+    first, second = await make_course(title="First"), await make_course(title="Second")
+    await assign_course(group, first)
+    await assign_course(group, second)
+    module = await insert_module(test_db, first.id)
+    await insert_posts(test_db, module, 3)
+    quiz = await insert_quiz(test_db, module)
+    await insert_posts(test_db, await insert_module(test_db, first.id), 2)
+    later = await insert_posts(test_db, await insert_module(test_db, second.id), 4)
+
+    async with test_db.session() as session:
+        await seed_progress(session, user=test_user, courses=[first, second])
+        await session.commit()
+
+    progress = (await client.get("/api/progress", headers=user_headers)).json()
+    assert [
+        (c["title"], c["completed_posts"], c["total_posts"], c["percent"]) for c in progress
+    ] == [
+        ("First", 3, 6, 50),
+        ("Second", 0, 4, 0),
+    ]
+    assert progress[1]["last_activity_at"] is not None
+    attempts = await client.get(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
+    assert [(a["status"], a["score"], a["passed"]) for a in attempts.json()] == [
+        ("submitted", 100, True),
+        ("submitted", 0, False),
+    ]
+    started = await client.put(
+        f"/api/progress/{later[0]}", json={"status": "in_progress"}, headers=user_headers
+    )
+    assert started.json()["status"] == "in_progress"
+    assert started.json()["updated_at"] == progress[1]["last_activity_at"]
+
+
+@pytest.mark.asyncio
+async def test_seed_progress_courses_without_posts_records_nothing(
+    client, test_db, test_user, user_headers, make_group, add_member, make_course, assign_course
+):
+    """Courses without posts (or no courses at all): no progress, no error."""
+    group = await make_group()
+    await add_member(group, test_user)
+    course = await make_course(title="Empty")
+    await assign_course(group, course)
+
+    async with test_db.session() as session:
+        await seed_progress(session, user=test_user, courses=[course, course])
+        await seed_progress(session, user=test_user, courses=[])
+        await session.commit()
+
+    progress = (await client.get("/api/progress", headers=user_headers)).json()
+    assert progress == [
+        {
+            "course_id": course.id,
+            "title": "Empty",
+            "total_posts": 0,
+            "completed_posts": 0,
+            "percent": 0,
+            "last_activity_at": None,
+            "modules": [],
+        }
+    ]
