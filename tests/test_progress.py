@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
+from pydantic import TypeAdapter
 from sqlalchemy import delete
 
 from expected import UTC_TIMESTAMP
@@ -16,6 +17,7 @@ from progress_factories import insert_module, insert_posts, insert_quiz
 from tma.courses.models import Course
 from tma.groups.models import Group
 from tma.posts.models import Post
+from tma.progress.schemas import CourseProgress, GroupProgress
 
 TOO_BIG_ID = 2**63
 
@@ -628,3 +630,23 @@ async def test_get_group_progress_without_token_returns_401(client, world):
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.asyncio
+async def test_progress_reads_dump_same_json_as_the_read_models(
+    client, test_user, manager_headers, user_headers, world
+):
+    """The progress reads dump the services' dicts unvalidated: the bytes equal what the
+    read models (`CourseProgress`, `GroupProgress`) make of the same values."""
+    await put(client, world.posts_a[0], "completed", user_headers)
+    await put(client, world.posts_b[0], "in_progress", user_headers)
+
+    mine = await client.get("/api/progress", headers=user_headers)
+    group = await client.get(f"/api/groups/{world.group.id}/progress", headers=manager_headers)
+
+    models = TypeAdapter(list[CourseProgress]).validate_json(mine.content)
+    assert mine.content == TypeAdapter(list[CourseProgress]).dump_json(models)
+    assert models[0].last_activity_at is not None
+    assert (
+        group.content == GroupProgress.model_validate_json(group.content).model_dump_json().encode()
+    )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import BigInteger, and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -106,53 +106,50 @@ async def update_progress(
 
 
 # --- a user's courses --------------------------------------------------------------------
+# The read statements are built once, at import, on bound parameters: per request nothing is
+# built and SQLAlchemy finds the compiled form in its cache.
 
+_USER_ID = bindparam("user_id", type_=BigInteger)
+_GROUP_ID = bindparam("group_id", type_=BigInteger)
+_DONE = PostProgress.status == COMPLETED
 
-def _course_rows(user_id: int) -> Select[*tuple[Any, ...]]:
-    """One row per (course assigned to the user's groups, module of that course), a course
-    without modules as one row with a null module: the module's posts, the user's completed
-    posts among them and the latest change of the user's progress on them."""
-    assigned = (
-        select(GroupCourse.course_id)
-        .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
-        .where(GroupMember.user_id == user_id)
+# One row per (course assigned to the user's groups, module of that course), a course
+# without modules as one row with a null module: the module's posts, the user's completed
+# posts among them, and the latest change of the user's progress on them.
+_COURSE_ROWS = (
+    select(
+        Course.id,
+        Course.title,
+        CourseModule.module_id,
+        Module.title,
+        func.count(Post.id),
+        func.count(case((_DONE, PostProgress.post_id))),
+        func.max(PostProgress.updated_at),
     )
-    done = PostProgress.status == COMPLETED
-    return (
-        select(
-            Course.id.label("course_id"),
-            Course.title.label("course_title"),
-            CourseModule.module_id,
-            Module.title.label("module_title"),
-            func.count(Post.id).label("total"),
-            func.count(case((done, PostProgress.post_id))).label("completed"),
-            func.max(PostProgress.updated_at).label("last_activity_at"),
-        )
-        .outerjoin(CourseModule, CourseModule.course_id == Course.id)
-        .outerjoin(Module, Module.id == CourseModule.module_id)
-        .outerjoin(Post, Post.module_id == CourseModule.module_id)
-        .outerjoin(
-            PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == user_id)
-        )
-        .where(Course.id.in_(assigned))
-        .group_by(
-            Course.id,
-            Course.title,
-            Course.created_at,
-            CourseModule.module_id,
-            CourseModule.ordering,
-            Module.title,
-        )
-        .order_by(Course.created_at, Course.id, CourseModule.ordering, CourseModule.module_id)
+    .outerjoin(CourseModule, CourseModule.course_id == Course.id)
+    .outerjoin(Module, Module.id == CourseModule.module_id)
+    .outerjoin(Post, Post.module_id == CourseModule.module_id)
+    .outerjoin(
+        PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == _USER_ID)
     )
+    .where(
+        Course.id.in_(
+            select(GroupCourse.course_id)
+            .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
+            .where(GroupMember.user_id == _USER_ID)
+        )
+    )
+    .group_by(Course.id, CourseModule.module_id, CourseModule.ordering, Module.title)
+    .order_by(Course.created_at, Course.id, CourseModule.ordering, CourseModule.module_id)
+)
 
 
 def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
-    courses: dict[int, dict[str, Any]] = {}
+    courses: list[dict[str, Any]] = []
+    course: dict[str, Any] = {"course_id": None}
     for course_id, title, module_id, module_title, total, completed, last in rows:
-        course = courses.get(course_id)
-        if course is None:
-            course = courses[course_id] = {
+        if course_id != course["course_id"]:  # rows come grouped by course
+            course = {
                 "course_id": course_id,
                 "title": title,
                 "total_posts": 0,
@@ -161,6 +158,7 @@ def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
                 "last_activity_at": None,
                 "modules": [],
             }
+            courses.append(course)
         if module_id is None:
             continue
         course["modules"].append(
@@ -177,102 +175,112 @@ def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
             course["last_activity_at"] is None or last > course["last_activity_at"]
         ):
             course["last_activity_at"] = last
-    for course in courses.values():
+    for course in courses:
         course["percent"] = percent(course["completed_posts"], course["total_posts"])
-    return list(courses.values())
+    return courses
 
 
 async def user_course_progress(conn: AsyncConnection, *, user_id: int) -> list[dict[str, Any]]:
     """The user's progress in each course assigned to their groups (each course once),
-    oldest course first, its modules in the course's `ordering`: one statement."""
-    rows = (await conn.execute(_course_rows(user_id))).all()
+    oldest course first, its modules in the course's `ordering`: one statement. Dicts in
+    the keys, order and types of `CourseProgress`."""
+    rows = (await conn.execute(_COURSE_ROWS, {"user_id": user_id})).all()
     return _courses_from_rows(rows)
 
 
+_USER_EXISTS = select(User.id).where(User.id == _USER_ID)
+
+
 async def ensure_user(conn: AsyncConnection, *, user_id: int) -> None:
-    if await conn.scalar(select(User.id).where(User.id == user_id)) is None:
+    """NotFound unless the user exists."""
+    if (await conn.execute(_USER_EXISTS, {"user_id": user_id})).first() is None:
         raise NotFound(f"User {user_id} not found")
 
 
 # --- a group's members -------------------------------------------------------------------
 
+# The group (one row even without courses) with its courses in assignment order and the
+# number of posts of each course's modules.
+_GROUP_COURSES = (
+    select(
+        Group.id,
+        GroupCourse.course_id,
+        Course.title,
+        select(func.count(Post.id))
+        .join(CourseModule, CourseModule.module_id == Post.module_id)
+        .where(CourseModule.course_id == GroupCourse.course_id)
+        .scalar_subquery(),
+    )
+    .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
+    .outerjoin(Course, Course.id == GroupCourse.course_id)
+    .where(Group.id == _GROUP_ID)
+    .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
+)
+
+# Completed posts per (member, course of the group), aggregated in the database.
+_COMPLETED = (
+    select(PostProgress.user_id, CourseModule.course_id, func.count(PostProgress.post_id))
+    .join(Post, Post.id == PostProgress.post_id)
+    .join(CourseModule, CourseModule.module_id == Post.module_id)
+    .where(
+        _DONE,
+        PostProgress.user_id.in_(
+            select(GroupMember.user_id).where(GroupMember.group_id == _GROUP_ID)
+        ),
+        CourseModule.course_id.in_(
+            select(GroupCourse.course_id).where(GroupCourse.group_id == _GROUP_ID)
+        ),
+    )
+    .group_by(PostProgress.user_id, CourseModule.course_id)
+    .subquery()
+)
+
+# Every member in joining order, with their completed posts per course (a member with none
+# as one row of nulls).
+_GROUP_MEMBERS = (
+    select(GroupMember.user_id, User.username, *_COMPLETED.c[1:])
+    .join(User, User.id == GroupMember.user_id)
+    .outerjoin(_COMPLETED, _COMPLETED.c.user_id == GroupMember.user_id)
+    .where(GroupMember.group_id == _GROUP_ID)
+    .order_by(GroupMember.joined_at, GroupMember.user_id)
+)
+
 
 async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, Any]:
     """Every member of the group (any group role, in joining order) times the group's
     courses (in assignment order): completed and total posts and the percentage. Two
-    statements whatever the size: the group with its courses and their post totals, then
-    the members with their completed posts per course of the group."""
-    link = CourseModule
-    total = (
-        select(func.count(Post.id))
-        .join(link, link.module_id == Post.module_id)
-        .where(link.course_id == GroupCourse.course_id)
-        .scalar_subquery()
-    )
-    courses = (
-        await conn.execute(
-            select(Group.id, GroupCourse.course_id, Course.title, total)
-            .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
-            .outerjoin(Course, Course.id == GroupCourse.course_id)
-            .where(Group.id == group_id)
-            .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
-        )
-    ).all()
+    statements whatever the size. A dict in the keys, order and types of `GroupProgress`."""
+    params = {"group_id": group_id}
+    courses = (await conn.execute(_GROUP_COURSES, params)).all()
     if not courses:
         raise NotFound(f"Group {group_id} not found")
-    course_list = [(cid, title, n) for _, cid, title, n in courses if cid is not None]
-
-    group_courses = select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
-    members_of = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
-    completed = (
-        select(
-            PostProgress.user_id,
-            link.course_id,
-            func.count(PostProgress.post_id).label("completed"),
-        )
-        .join(Post, Post.id == PostProgress.post_id)
-        .join(link, link.module_id == Post.module_id)
-        .where(
-            PostProgress.status == COMPLETED,
-            PostProgress.user_id.in_(members_of),
-            link.course_id.in_(group_courses),
-        )
-        .group_by(PostProgress.user_id, link.course_id)
-        .subquery()
-    )
-    rows = (
-        await conn.execute(
-            select(GroupMember.user_id, User.username, completed.c.course_id, completed.c.completed)
-            .join(User, User.id == GroupMember.user_id)
-            .outerjoin(completed, completed.c.user_id == GroupMember.user_id)
-            .where(GroupMember.group_id == group_id)
-            .order_by(GroupMember.joined_at, GroupMember.user_id)
-        )
-    ).all()
-    done: dict[int, dict[int, int]] = {}
-    names: dict[int, str] = {}
-    for user_id, username, course_id, count in rows:
-        names[user_id] = username
-        per_course = done.setdefault(user_id, {})
+    totals = [(course_id, total) for _, course_id, _, total in courses if course_id is not None]
+    members: list[dict[str, Any]] = []
+    done: dict[int, int] = {}
+    user_id = None
+    for member_id, username, course_id, count in (await conn.execute(_GROUP_MEMBERS, params)).all():
+        if member_id != user_id:  # rows come grouped by member
+            user_id, done = member_id, {}
+            members.append({"user_id": member_id, "username": username, "courses": done})
         if course_id is not None:
-            per_course[course_id] = count
+            done[course_id] = count
+    for member in members:
+        completed = member["courses"]
+        member["courses"] = [
+            {
+                "course_id": course_id,
+                "completed_posts": completed.get(course_id, 0),
+                "total_posts": total,
+                "percent": percent(completed.get(course_id, 0), total),
+            }
+            for course_id, total in totals
+        ]
     return {
         "group_id": group_id,
-        "courses": [{"course_id": cid, "title": title} for cid, title, _ in course_list],
-        "members": [
-            {
-                "user_id": user_id,
-                "username": username,
-                "courses": [
-                    {
-                        "course_id": cid,
-                        "completed_posts": done[user_id].get(cid, 0),
-                        "total_posts": n,
-                        "percent": percent(done[user_id].get(cid, 0), n),
-                    }
-                    for cid, _, n in course_list
-                ],
-            }
-            for user_id, username in names.items()
+        "courses": [
+            {"course_id": course_id, "title": title}
+            for _, course_id, title, _ in courses
+            if course_id is not None
         ],
+        "members": members,
     }
