@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from tma.core.db import utcnow
 from tma.core.errors import Conflict, NotFound
@@ -199,20 +200,26 @@ async def ensure_user(conn: AsyncConnection, *, user_id: int) -> None:
 
 # --- a group's members -------------------------------------------------------------------
 
+_GroupCourse = aliased(GroupCourse)
+_Member = aliased(GroupMember)
+
+# Posts per course of the group: one pass over the group's courses' links and posts.
+_COURSE_TOTALS = (
+    select(CourseModule.course_id, func.count(Post.id).label("total"))
+    .join(Post, Post.module_id == CourseModule.module_id)
+    .join(_GroupCourse, _GroupCourse.course_id == CourseModule.course_id)
+    .where(_GroupCourse.group_id == _GROUP_ID)
+    .group_by(CourseModule.course_id)
+    .subquery()
+)
+
 # The group (one row even without courses) with its courses in assignment order and the
 # number of posts of each course's modules.
 _GROUP_COURSES = (
-    select(
-        Group.id,
-        GroupCourse.course_id,
-        Course.title,
-        select(func.count(Post.id))
-        .join(CourseModule, CourseModule.module_id == Post.module_id)
-        .where(CourseModule.course_id == GroupCourse.course_id)
-        .scalar_subquery(),
-    )
+    select(Group.id, GroupCourse.course_id, Course.title, _COURSE_TOTALS.c.total)
     .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
     .outerjoin(Course, Course.id == GroupCourse.course_id)
+    .outerjoin(_COURSE_TOTALS, _COURSE_TOTALS.c.course_id == GroupCourse.course_id)
     .where(Group.id == _GROUP_ID)
     .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
 )
@@ -222,15 +229,9 @@ _COMPLETED = (
     select(PostProgress.user_id, CourseModule.course_id, func.count(PostProgress.post_id))
     .join(Post, Post.id == PostProgress.post_id)
     .join(CourseModule, CourseModule.module_id == Post.module_id)
-    .where(
-        _DONE,
-        PostProgress.user_id.in_(
-            select(GroupMember.user_id).where(GroupMember.group_id == _GROUP_ID)
-        ),
-        CourseModule.course_id.in_(
-            select(GroupCourse.course_id).where(GroupCourse.group_id == _GROUP_ID)
-        ),
-    )
+    .join(_GroupCourse, _GroupCourse.course_id == CourseModule.course_id)
+    .join(_Member, _Member.user_id == PostProgress.user_id)
+    .where(_DONE, _GroupCourse.group_id == _GROUP_ID, _Member.group_id == _GROUP_ID)
     .group_by(PostProgress.user_id, CourseModule.course_id)
     .subquery()
 )
@@ -270,8 +271,8 @@ async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, A
             {
                 "course_id": course_id,
                 "completed_posts": completed.get(course_id, 0),
-                "total_posts": total,
-                "percent": percent(completed.get(course_id, 0), total),
+                "total_posts": total or 0,
+                "percent": percent(completed.get(course_id, 0), total or 0),
             }
             for course_id, total in totals
         ]
