@@ -24,19 +24,33 @@ ENDPOINTS = (
     "GET /api/users",
     "GET /api/groups/{id}",
     "GET /api/courses/{id}",
+    "GET /api/modules/{id}",
+    "GET /api/posts?module_id",
     "GET /api/auth/me",
     "POST /api/auth/login",
     "POST /api/groups",
 )
-# Lists and details: at most this many statements per request.
-READS = ENDPOINTS[:6]
+# Lists and details: at most this many statements per request (3; the module detail reads
+# the caller, the module, its posts and its courses: 4).
 MAX_READ_STATEMENTS = 3
+READ_STATEMENTS = dict.fromkeys(ENDPOINTS[:8], MAX_READ_STATEMENTS) | {
+    "GET /api/modules/{id}": 4
+}
 USERS_N = 1000  # 1 admin + 1000 groups x 10 members = 10,001 users
 ME_P99_LIMIT_MS = 50.0
 RSS_LIMIT_MB = 150.0
 CEILING_SHARE = 0.75
 # The endpoints held to a share of the SELECT 1 ceiling; measured in alternation with it.
-CEILING_ENDPOINTS = ("GET /api/auth/me", "GET /api/groups/{id}")
+# The learning-content reads (issue 10: course detail with 10 modules, module detail with 20
+# posts, the post list) are held to 50 %, on the ordinary SQLAlchemy path.
+CEILING_SHARES = {
+    "GET /api/auth/me": CEILING_SHARE,
+    "GET /api/groups/{id}": CEILING_SHARE,
+    "GET /api/courses/{id}": 0.5,
+    "GET /api/modules/{id}": 0.5,
+    "GET /api/posts?module_id": 0.5,
+}
+CEILING_ENDPOINTS = tuple(CEILING_SHARES)
 LOGIN_CORE_FACTOR = 1.2  # login req/s above this many single-core hash rates = parallel
 
 
@@ -90,9 +104,12 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         counts = [runs[n]["endpoints"][name]["statements"] for n in ns]
         same = len(set(counts)) == 1
         shown = " / ".join(f"{c:g}" for c in counts)
-        if name in READS:
-            ok = same and max(counts) <= MAX_READ_STATEMENTS
-            out.append(Target(f"{name}: statements/request", shown, "same at every N, <= 3", ok))
+        if name in READ_STATEMENTS:
+            limit = READ_STATEMENTS[name]
+            ok = same and max(counts) <= limit
+            out.append(
+                Target(f"{name}: statements/request", shown, f"same at every N, <= {limit}", ok)
+            )
         else:
             out.append(Target(f"{name}: statements/request", shown, "same at every N", same))
 
@@ -111,7 +128,7 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
             )
 
     select1 = results["ceilings"]["select1"]["rps"]
-    for name in CEILING_ENDPOINTS:
+    for name, share in CEILING_SHARES.items():
         measured = [ceiling_share(runs[n], name, select1) for n in ns]
         shares = [share for share, _ in measured]
         ceilings = " / ".join(f"{ceiling:.0f}" for _, ceiling in measured)
@@ -119,8 +136,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
             Target(
                 f"{name}: share of SELECT 1 ceiling",
                 " / ".join(f"{s:.0%}" for s in shares),
-                f">= {CEILING_SHARE:.0%} at every N (ceiling {ceilings} req/s)",
-                min(shares) >= CEILING_SHARE,
+                f">= {share:.0%} at every N (ceiling {ceilings} req/s)",
+                min(shares) >= share,
             )
         )
 

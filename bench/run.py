@@ -158,6 +158,16 @@ def endpoint_specs(seeded: Seeded, token: str) -> dict[str, dict[str, Any]]:
             "path": f"/api/courses/{seeded.course_id}",
             "headers": auth,
         },
+        "GET /api/modules/{id}": {
+            "method": "GET",
+            "path": f"/api/modules/{seeded.module_id}",
+            "headers": auth,
+        },
+        "GET /api/posts?module_id": {
+            "method": "GET",
+            "path": f"/api/posts?module_id={seeded.module_id}",
+            "headers": auth,
+        },
         "GET /api/auth/me": {"method": "GET", "path": "/api/auth/me", "headers": auth},
         "POST /api/auth/login": {"method": "POST", "path": "/api/auth/login", "body": login},
         "POST /api/groups": {

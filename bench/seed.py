@@ -1,7 +1,9 @@
 """Bulk-load the benchmark data set straight into the tables (not through the API).
 
 N groups of 10 members each and N courses, course i assigned to group i, plus one admin
-who makes the requests. At N = 1000 that is 10,001 users: the `GET /api/users` case.
+who makes the requests. At N = 1000 that is 10,001 users: the `GET /api/users` case. The
+course the harness reads (the middle one) is made of 10 modules of 20 text posts each: the
+course detail with 10 modules, the module detail with 20 posts and its post list.
 Works on PostgreSQL and SQLite (the smoke test seeds a tiny N on SQLite).
 """
 
@@ -16,15 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
+from tma.posts.models import Post
 from tma.users.models import Role, User
 
 MEMBERS_PER_GROUP = 10
+MODULES_PER_COURSE = 10
+POSTS_PER_MODULE = 20
 ADMIN_USERNAME = "bench-admin"
 ADMIN_PASSWORD = "bench-password-123"  # noqa: S105 - an invented benchmark account
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Children first, so a plain DELETE never trips a foreign key.
-TABLES = (GroupCourse, CourseModule, Module, Course, GroupMember, Group, User)
+TABLES = (Post, GroupCourse, CourseModule, Module, Course, GroupMember, Group, User)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Seeded:
     admin_id: int
     group_id: int
     course_id: int
+    module_id: int = 1
 
 
 def _at(i: int) -> datetime:
@@ -125,7 +131,48 @@ def dataset(
         "group_members": members,
         "courses": courses,
         "group_courses": links,
+        **content(course_id=max(1, n // 2)),
     }
+
+
+def content(course_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The rows of one course's content: `MODULES_PER_COURSE` modules of `POSTS_PER_MODULE`
+    text posts, linked into `course_id` at 1..10."""
+    modules: list[dict[str, Any]] = []
+    module_links: list[dict[str, Any]] = []
+    posts: list[dict[str, Any]] = []
+    for m in range(1, MODULES_PER_COURSE + 1):
+        modules.append(
+            {
+                "id": m,
+                "title": f"Module {m}",
+                "description": "Checks, captures and threats, in that order.",
+                "color": "#2980B9",
+                "created_at": _at(m),
+                "updated_at": _at(m),
+            }
+        )
+        module_links.append(
+            {"course_id": course_id, "module_id": m, "ordering": m, "linked_at": _at(m)}
+        )
+        for p in range(1, POSTS_PER_MODULE + 1):
+            pid = (m - 1) * POSTS_PER_MODULE + p
+            posts.append(
+                {
+                    "id": pid,
+                    "module_id": m,
+                    "title": f"Lesson {p}",
+                    "post_type": "default",
+                    "content": "Look at every check first. " * 20,
+                    "video_url": None,
+                    "file_id": None,
+                    "ordering": p,
+                    "pass_mark": None,
+                    "created_at": _at(pid),
+                    "updated_at": _at(pid),
+                }
+            )
+    return {"modules": modules, "course_module_links": module_links, "posts": posts}
 
 
 async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
@@ -143,12 +190,15 @@ async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
             (GroupMember, "group_members"),
             (Course, "courses"),
             (GroupCourse, "group_courses"),
+            (Module, "modules"),
+            (CourseModule, "course_module_links"),
+            (Post, "posts"),
         ):
             if rows[key]:
                 await conn.execute(insert(cast(Table, model.__table__)), rows[key])
         if conn.dialect.name == "postgresql":
             # Explicit ids leave the sequences behind; new rows (POST /api/groups) need them ahead.
-            for table in ("users", "groups", "courses"):
+            for table in ("users", "groups", "courses", "modules", "posts"):
                 await conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608

@@ -135,7 +135,8 @@ def seed(
             await db.dispose()
         return (
             f"loaded {result.users} users, {result.groups} groups, {result.memberships} "
-            f"memberships, {result.courses} courses, {result.assignments} course assignments"
+            f"memberships, {result.courses} courses, {result.assignments} course assignments, "
+            f"{result.modules} modules, {result.posts} posts"
         )
 
     typer.echo(_run(go))

@@ -71,9 +71,9 @@ class PostCreate(WriteModel):
         for name, post_type in wanted.items():
             present = getattr(self, name) is not None
             if post_type == self.post_type and not present:
-                raise ValueError(f"a {post_type} post needs {name}")
+                raise ValueError(f"{post_type} posts need {name}")
             if post_type != self.post_type and present:
-                raise ValueError(f"only a {post_type} post has {name}")
+                raise ValueError(f"only {post_type} posts have {name}")
         return self
 
 

@@ -223,6 +223,14 @@ async def _commit(session: AsyncSession, what: str) -> None:
 async def create_post(session: AsyncSession, *, data: PostCreate) -> Post:
     """A post at `ordering` in its module (default last), the later posts moved down; a
     quiz post with its questions and options."""
+    post = await add_post(session, data=data)
+    await _commit(session, f"File {data.file_id}")
+    return post
+
+
+async def add_post(session: AsyncSession, *, data: PostCreate) -> Post:
+    """`create_post` without the commit: the post is written in the session's transaction
+    (the sample-data loader adds many in one)."""
     await _lock_modules(session, [data.module_id])
     if data.file_id is not None:
         await _check_file(session, data.file_id)
@@ -240,7 +248,6 @@ async def create_post(session: AsyncSession, *, data: PostCreate) -> Post:
     await session.flush()
     if data.quiz is not None:
         await _write_quiz(session, post, data.quiz)
-    await _commit(session, f"File {data.file_id}")
     return post
 
 
@@ -274,10 +281,11 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
     changes = data.changes()
     target = changes.pop("module_id", None)
     post = await _locked_post(session, post_id, target)
+    current = post.post_type  # read before a rollback expires the object
     for name, post_type in _TYPE_FIELDS.items():
-        if name in changes and post.post_type != post_type:
+        if name in changes and current != post_type:
             await session.rollback()
-            raise Conflict(f"Only a {post_type} post has {name}; this one is {post.post_type}")
+            raise Conflict(f"Only {post_type} posts have {name}; this post is of type {current}")
     ordering = changes.pop("ordering", None)
     if target is not None and target != post.module_id:
         await POSITIONS.close_gap(session, post.module_id, post.ordering)

@@ -1,6 +1,7 @@
 """Load the sample CSVs into an empty database (or a reset one). All people are invented."""
 
 import csv
+import json
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -11,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.security import PasswordHasher
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
+from tma.posts.models import PostType
+from tma.posts.schemas import PostCreate
+from tma.posts.service import add_post
 from tma.users.models import Role, User
 
 SAMPLE_PASSWORD = "password"  # noqa: S105 - documented sample logins, development only
@@ -24,6 +28,8 @@ class SeedResult:
     memberships: int
     courses: int
     assignments: int
+    modules: int = 0
+    posts: int = 0
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -42,7 +48,8 @@ async def is_empty(session: AsyncSession) -> bool:
 
 async def reset(session: AsyncSession) -> None:
     """Delete every row except the system roles."""
-    for model in (GroupCourse, CourseModule, Module, Course, GroupMember, Group, User):
+    # Modules first: their posts, quizzes, attempts and progress go with them (cascade).
+    for model in (Module, GroupCourse, Course, GroupMember, Group, User):
         await session.execute(delete(model))
     await session.commit()
 
@@ -92,16 +99,7 @@ async def load(session: AsyncSession, *, hasher: PasswordHasher) -> SeedResult:
     }
     session.add_all(courses.values())
     await session.flush()
-    module_rows = _rows("modules.csv")
-    modules = [Module(title=r["title"], description=r["content"]) for r in module_rows]
-    session.add_all(modules)
-    await session.flush()
-    session.add_all(
-        CourseModule(
-            course_id=courses[r["course"]].id, module_id=module.id, ordering=int(r["ordering"])
-        )
-        for r, module in zip(module_rows, modules, strict=True)
-    )
+    modules, posts = await _load_content(session, courses)
     links = [
         GroupCourse(
             group_id=groups[r["group"]].id,
@@ -112,4 +110,40 @@ async def load(session: AsyncSession, *, hasher: PasswordHasher) -> SeedResult:
     ]
     session.add_all(links)
     await session.commit()
-    return SeedResult(len(users), len(groups), len(memberships), len(courses), len(links))
+    return SeedResult(
+        len(users), len(groups), len(memberships), len(courses), len(links), modules, posts
+    )
+
+
+async def _load_content(session: AsyncSession, courses: dict[str, Course]) -> tuple[int, int]:
+    """The sample modules with their posts (quizzes included), linked into the courses in
+    the order `content.json` gives; one module is shared by two courses. Returns how many
+    modules and posts were made."""
+    text = resources.files("tma.seed").joinpath("data", "content.json").read_text("utf-8")
+    content = json.loads(text)
+    modules: dict[str, Module] = {}
+    posts = 0
+    for spec in content["modules"]:
+        module = Module(title=spec["title"], description=spec["description"], color=spec["color"])
+        session.add(module)
+        await session.flush()
+        modules[spec["key"]] = module
+        for post_spec in spec["posts"]:
+            if post_spec["type"] == PostType.ATTACHMENT:
+                continue  # attachments need their files: seeded with the files (tma.seed.files)
+            posts += 1
+            data = PostCreate(
+                module_id=module.id,
+                title=post_spec["title"],
+                post_type=post_spec["type"],
+                content=post_spec.get("content"),
+                video_url=post_spec.get("video_url"),
+                quiz=post_spec.get("quiz"),
+            )
+            await add_post(session, data=data)
+    for title, keys in content["courses"].items():
+        session.add_all(
+            CourseModule(course_id=courses[title].id, module_id=modules[key].id, ordering=n)
+            for n, key in enumerate(keys, start=1)
+        )
+    return len(modules), posts

@@ -1,0 +1,86 @@
+"""The sample data `tma seed` loads (and `make run` shows): invented courses a parent can
+really click through. Loaded into the test database, then read through the API as the
+sample `admin` and the sample `user`, as a client would after `make run`."""
+
+from collections import Counter
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from tma.core.security import create_access_token
+from tma.seed import loader
+from tma.users.models import User
+
+
+@pytest_asyncio.fixture
+async def sample(test_db, test_settings):
+    """The sample data loaded; bearer headers of the sample `admin` and `user` by name."""
+    async with test_db.session() as session:
+        result = await loader.load(session, hasher=test_db.hasher)
+        ids = dict((await session.execute(select(User.username, User.id))).all())
+    headers = {
+        name: {"Authorization": f"Bearer {create_access_token(ids[name], test_settings)}"}
+        for name in loader.SAMPLE_LOGINS
+    }
+    return result, headers
+
+
+async def _course_content(client, headers, course_id):
+    """(outline items, posts per module id) of one course, read as `headers`."""
+    detail = await client.get(f"/api/courses/{course_id}", headers=headers)
+    assert detail.status_code == 200
+    posts = {}
+    for item in detail.json()["modules"]:
+        response = await client.get(f"/api/posts?module_id={item['module_id']}", headers=headers)
+        assert response.status_code == 200
+        posts[item["module_id"]] = response.json()
+    return detail.json()["modules"], posts
+
+
+@pytest.mark.asyncio
+async def test_seed_courses_have_4_to_8_modules_one_shared_and_every_post_type(client, sample):
+    """Every sample course has 4-8 modules in order 1..n, one module is in two courses, and
+    each course has text, video and quiz posts, its quiz 3-5 questions."""
+    result, headers = sample
+    admin = headers["admin"]
+    courses = (await client.get("/api/courses", headers=admin)).json()
+    assert len(courses) == result.courses == 3
+
+    in_courses: Counter[int] = Counter()
+    for course in courses:
+        outline, posts = await _course_content(client, admin, course["id"])
+        assert 4 <= len(outline) <= 8
+        assert [item["ordering"] for item in outline] == list(range(1, len(outline) + 1))
+        in_courses.update(item["module_id"] for item in outline)
+        every_post = [post for module_posts in posts.values() for post in module_posts]
+        assert {"default", "video", "quiz"} <= {post["post_type"] for post in every_post}
+        for post in every_post:
+            if post["post_type"] == "quiz":
+                quiz = (await client.get(f"/api/posts/{post['id']}", headers=admin)).json()
+                assert 3 <= len(quiz["quiz"]["questions"]) <= 5
+    assert sorted(in_courses.values()).count(2) == 1
+    assert len(in_courses) == result.modules
+
+
+@pytest.mark.asyncio
+async def test_seed_user_sees_course_outlines_in_the_mobile_clients_shape(client, sample):
+    """Signed in as the sample `user`: their courses' details list modules with the
+    client's keys, and `GET /api/posts?module_id=` returns each module's posts in order."""
+    _, headers = sample
+    user = headers["user"]
+    courses = (await client.get("/api/courses", headers=user)).json()
+    assert [c["title"] for c in courses] == [
+        "Thinking Three Moves Ahead",
+        "Pieces and Their Powers",
+    ]
+
+    for course in courses:
+        outline, posts = await _course_content(client, user, course["id"])
+        assert {"module_id", "module_title", "module_description", "module_color"} <= set(
+            outline[0]
+        )
+        for item in outline:
+            assert [p["ordering"] for p in posts[item["module_id"]]] == list(
+                range(1, item["post_count"] + 1)
+            )
