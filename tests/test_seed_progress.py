@@ -2,9 +2,14 @@
 through the API as the clients would after `make run`."""
 
 import pytest
+from sqlalchemy import select
 
 from progress_factories import insert_module, insert_posts, insert_quiz
+from tma.core.security import create_access_token
+from tma.courses.models import Course
+from tma.seed import loader
 from tma.seed.progress import seed_progress
+from tma.users.models import User
 
 
 @pytest.mark.asyncio
@@ -75,3 +80,62 @@ async def test_seed_progress_courses_without_posts_records_nothing(
             "modules": [],
         }
     ]
+
+
+@pytest.mark.asyncio
+async def test_seed_progress_on_the_sample_data_shows_in_user_and_group_views(
+    client, test_db, test_settings
+):
+    """On the real sample data (`tma seed`): the sample `user`'s first two courses get half
+    done (a quiz passed among the done posts) and just started; the sample `manager` sees
+    the same counts in the group view."""
+    async with test_db.session() as session:
+        await loader.load(session, hasher=test_db.hasher)
+        ids = dict((await session.execute(select(User.username, User.id))).all())
+    headers = {
+        name: {"Authorization": f"Bearer {create_access_token(ids[name], test_settings)}"}
+        for name in ("user", "manager")
+    }
+    before = (await client.get("/api/progress", headers=headers["user"])).json()
+    async with test_db.session() as session:
+        courses = [await session.get(Course, c["course_id"]) for c in before[:2]]
+        user = await session.get(User, ids["user"])
+        await seed_progress(session, user=user, courses=courses)
+        await session.commit()
+
+    after = (await client.get("/api/progress", headers=headers["user"])).json()
+
+    first, second = after[0], after[1]
+    assert first["total_posts"] >= 2
+    assert first["completed_posts"] == first["total_posts"] // 2
+    assert second["completed_posts"] == 0
+    assert second["last_activity_at"] is not None
+    assert [c["completed_posts"] for c in before] == [0] * len(before)
+    quizzes = [
+        post["id"]
+        for module in first["modules"]
+        for post in (
+            await client.get(f"/api/posts?module_id={module['module_id']}", headers=headers["user"])
+        ).json()
+        if post["post_type"] == "quiz"
+    ]
+    passed = [
+        a
+        for quiz_id in quizzes
+        for a in (
+            await client.get(f"/api/quizzes/{quiz_id}/attempts", headers=headers["user"])
+        ).json()
+        if a["passed"]
+    ]
+    assert len(passed) == 1
+    groups = (await client.get("/api/groups", headers=headers["user"])).json()
+    seen = []
+    for group in groups:
+        view = (
+            await client.get(f"/api/groups/{group['id']}/progress", headers=headers["manager"])
+        ).json()
+        for member in view["members"]:
+            if member["user_id"] == ids["user"]:
+                seen += [c for c in member["courses"] if c["course_id"] == first["course_id"]]
+    assert seen
+    assert {c["completed_posts"] for c in seen} == {first["completed_posts"]}
