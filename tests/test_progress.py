@@ -650,3 +650,72 @@ async def test_progress_reads_dump_same_json_as_the_read_models(
     assert (
         group.content == GroupProgress.model_validate_json(group.content).model_dump_json().encode()
     )
+
+
+async def group_counts(client, world, headers) -> dict:
+    """{(user_id, course_id): completed_posts} of the group view."""
+    body = (await client.get(f"/api/groups/{world.group.id}/progress", headers=headers)).json()
+    return {
+        (m["user_id"], c["course_id"]): (c["completed_posts"], c["total_posts"])
+        for m in body["members"]
+        for c in m["courses"]
+    }
+
+
+async def user_counts(client, user_id, headers) -> dict:
+    """The same counts from the user's own progress (counted from the progress rows)."""
+    body = (await client.get(f"/api/users/{user_id}/progress", headers=headers)).json()
+    return {(user_id, c["course_id"]): (c["completed_posts"], c["total_posts"]) for c in body}
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_follows_post_moves_and_deletes(
+    client, test_db, auth_headers, user_headers, test_user, make_course, assign_course, world
+):
+    """The group view's counts stay equal to the user's own through content edits: a
+    completed post moved to a module of another course of the group, a completed post
+    deleted, a module with completed posts deleted."""
+    other = await make_course(title="Other")
+    await assign_course(world.group, other)
+    module_c = await insert_module(test_db, other.id, title="C")
+    await insert_posts(test_db, module_c, 2)
+    for post_id in (*world.posts_a, world.posts_b[0]):
+        await put(client, post_id, "completed", user_headers)
+    await put(client, world.posts_a[0], "completed", user_headers)  # again: no double count
+    key = (test_user.id, world.course.id)
+    steps = [await group_counts(client, world, auth_headers)]
+
+    moved = await client.patch(
+        f"/api/posts/{world.posts_a[0]}", json={"module_id": module_c}, headers=auth_headers
+    )
+    steps.append(await group_counts(client, world, auth_headers))
+    deleted = await client.delete(f"/api/posts/{world.posts_a[1]}", headers=auth_headers)
+    steps.append(await group_counts(client, world, auth_headers))
+    gone = await client.delete(f"/api/modules/{world.module_b}", headers=auth_headers)
+    steps.append(await group_counts(client, world, auth_headers))
+
+    assert (moved.status_code, deleted.status_code, gone.status_code) == (200, 204, 204)
+    assert [(s[key], s[(test_user.id, other.id)]) for s in steps] == [
+        ((4, 4), (0, 2)),
+        ((3, 3), (1, 3)),
+        ((2, 2), (1, 3)),
+        ((1, 1), (1, 3)),
+    ]
+    mine = await user_counts(client, test_user.id, auth_headers)
+    assert {k: v for k, v in steps[-1].items() if k[0] == test_user.id} == mine
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_in_progress_then_completed_counts_once(
+    client, manager_headers, user_headers, test_user, world
+):
+    """A post first `in_progress`, then `completed`, then `completed` again counts once."""
+    await put(client, world.posts_b[0], "in_progress", user_headers)
+    before = await group_counts(client, world, manager_headers)
+    await put(client, world.posts_b[0], "completed", user_headers)
+    await put(client, world.posts_b[0], "completed", user_headers)
+
+    after = await group_counts(client, world, manager_headers)
+
+    key = (test_user.id, world.course.id)
+    assert (before[key], after[key]) == ((0, 4), (1, 4))

@@ -18,7 +18,7 @@ from tma.core.errors import Conflict, NotFound
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, PostType
-from tma.progress.models import PostProgress, ProgressStatus
+from tma.progress.models import ModuleProgress, PostProgress, ProgressStatus
 from tma.quizzes.dependencies import CallerPost
 from tma.users.models import User
 
@@ -224,15 +224,20 @@ _GROUP_COURSES = (
     .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
 )
 
-# Completed posts per (member, course of the group), aggregated in the database.
+# Completed posts per (member, course of the group): the sums of the members' per-module
+# counters (`module_progress`, kept by triggers) over each course's modules, so the rows read
+# are members x modules, not every completed post.
 _COMPLETED = (
-    select(PostProgress.user_id, CourseModule.course_id, func.count(PostProgress.post_id))
-    .join(Post, Post.id == PostProgress.post_id)
-    .join(CourseModule, CourseModule.module_id == Post.module_id)
+    select(
+        ModuleProgress.user_id,
+        CourseModule.course_id,
+        func.sum(ModuleProgress.completed).label("completed"),
+    )
+    .join(CourseModule, CourseModule.module_id == ModuleProgress.module_id)
     .join(_GroupCourse, _GroupCourse.course_id == CourseModule.course_id)
-    .join(_Member, _Member.user_id == PostProgress.user_id)
-    .where(_DONE, _GroupCourse.group_id == _GROUP_ID, _Member.group_id == _GROUP_ID)
-    .group_by(PostProgress.user_id, CourseModule.course_id)
+    .join(_Member, _Member.user_id == ModuleProgress.user_id)
+    .where(_GroupCourse.group_id == _GROUP_ID, _Member.group_id == _GROUP_ID)
+    .group_by(ModuleProgress.user_id, CourseModule.course_id)
     .subquery()
 )
 
