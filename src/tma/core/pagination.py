@@ -133,6 +133,15 @@ def list_response(
     return response
 
 
+def json_response(adapter: TypeAdapter[Any], body: Any) -> Response:
+    """One object as JSON bytes, validated and dumped by `adapter` (see
+    `tma.core.schemas.row_adapter`) in one pass in Rust: no response model built and then
+    validated again by FastAPI. The route keeps its `response_model` for the OpenAPI schema."""
+    return Response(
+        content=adapter.dump_json(adapter.validate_python(body)), media_type="application/json"
+    )
+
+
 def set_total(response: Response, total: int) -> None:
     """Report the size of the whole list, whatever window was asked for."""
     response.headers["X-Total-Count"] = str(total)

@@ -6,9 +6,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.db import Database
-from tma.core.errors import Conflict, NotFound
+from tma.core.db import ID, Database
+from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
@@ -91,17 +92,68 @@ def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
     return _OUTLINE.where(CourseModule.course_id == course_id)
 
 
-async def outline(session: AsyncSession, *, course_id: int) -> list[dict[str, Any]]:
-    """The course's outline items as dicts shaped like `OutlineItem`, in one statement."""
-    rows = await session.execute(outline_statement(course_id))
-    return [dict(row) for row in rows.mappings()]
-
-
 async def outline_page(
     session: AsyncSession, *, course_id: int, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the course's outline items and how many there are in all."""
     return await fetch_page(session, outline_statement(course_id), page)
+
+
+def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """The course detail in one statement: the course, whether the viewer sees it, and,
+    LEFT JOINed, its outline items in `ordering` (one row per module; one row of null
+    outline columns for a course without modules)."""
+    course_id: BindParameter[int] = bindparam("course_id", type_=ID)
+    flag = course_visible_to(course_id, bindparam("viewer_id", type_=ID)) if scoped else true()
+    outline = _OUTLINE.selected_columns
+    return (
+        select(
+            Course.id,
+            Course.title,
+            Course.description,
+            Course.created_at,
+            Course.updated_at,
+            flag.label("visible"),
+            *outline,
+        )
+        .select_from(Course)
+        .outerjoin(CourseModule, CourseModule.course_id == Course.id)
+        .outerjoin(Module, Module.id == CourseModule.module_id)
+        .where(Course.id == course_id)
+        .order_by(CourseModule.ordering)
+    )
+
+
+_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
+_OUTLINE_KEYS = tuple(column.key for column in _OUTLINE.selected_columns)
+_FIRST_OUTLINE_COLUMN = 6
+
+
+async def course_detail(db: Database, *, course_id: int, viewer_id: int | None) -> dict[str, Any]:
+    """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
+    (None: staff) none of whose groups has it. One statement on a read connection."""
+    params = {"course_id": course_id, "viewer_id": viewer_id}
+    async with db.read_connection() as conn:
+        rows = [tuple(row) for row in await conn.execute(_DETAIL[viewer_id is not None], params)]
+    if not rows:
+        raise NotFound(f"Course {course_id} not found")
+    first = rows[0]
+    if not first[5]:
+        raise Forbidden("You don't have access to this course")
+    modules = [
+        dict(zip(_OUTLINE_KEYS, row[_FIRST_OUTLINE_COLUMN:], strict=True))
+        for row in rows
+        if row[_FIRST_OUTLINE_COLUMN] is not None
+    ]
+    return {
+        "id": first[0],
+        "title": first[1],
+        "description": first[2],
+        "created_at": first[3],
+        "updated_at": first[4],
+        "module_count": len(modules),
+        "modules": modules,
+    }
 
 
 LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)

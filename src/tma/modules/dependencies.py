@@ -52,20 +52,5 @@ async def course_filter(
     return course_id
 
 
-async def module_filter(
-    user: CurrentUser,
-    session: SessionDep,
-    module_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only the posts of this module")
-    ] = None,
-) -> int | None:
-    """The `module_id` filter, if given: 404 for an unknown module, 403 for one the caller
-    does not see."""
-    if module_id is not None:
-        await visible_module(module_id, user, session)
-    return module_id
-
-
 VisibleModule = Annotated[dict[str, Any], Depends(visible_module)]
 CourseFilter = Annotated[int | None, Depends(course_filter)]
-ModuleFilter = Annotated[int | None, Depends(module_filter)]

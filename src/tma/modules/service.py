@@ -2,17 +2,21 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy import ColumnElement, Select, String, bindparam, cast, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.errors import Conflict, NotFound
+from tma.core.config import Settings
+from tma.core.db import ID, Database
+from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import Page, fetch_page
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
 from tma.courses.visibility import course_visible_to, module_visible_to
 from tma.modules.schemas import ModuleCreate, ModuleUpdate
-from tma.posts.models import post_count_of
+from tma.posts.models import Post, post_count_of
+from tma.posts.service import POST_COLUMNS, post_dict
 
 MODULE_COLUMNS = (
     Module.id,
@@ -56,12 +60,75 @@ async def list_modules(
     return await fetch_page(session, stmt, page)
 
 
-async def course_ids(session: AsyncSession, *, module_id: int, viewer_id: int | None) -> list[int]:
-    """The ids of the courses the module is in that the viewer sees, lowest first."""
-    stmt = select(CourseModule.course_id).where(CourseModule.module_id == module_id)
-    if viewer_id is not None:
-        stmt = stmt.where(course_visible_to(CourseModule.course_id, viewer_id))
-    return list((await session.scalars(stmt.order_by(CourseModule.course_id))).all())
+def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """The module detail in one statement: the module, whether the viewer sees it, the ids
+    of the courses they see it in (one comma-separated text, aggregated once), and, LEFT
+    JOINed, its posts in order: one row per post (one row of null post columns for a module
+    without posts)."""
+    module_id: BindParameter[int] = bindparam("module_id", type_=ID)
+    viewer_id: BindParameter[int] = bindparam("viewer_id", type_=ID)
+    flag = module_visible_to(module_id, viewer_id) if scoped else true()
+    in_course = CourseModule.module_id == module_id
+    if scoped:
+        in_course = in_course & course_visible_to(CourseModule.course_id, viewer_id)
+    courses = select(func.aggregate_strings(cast(CourseModule.course_id, String), ",")).where(
+        in_course
+    )
+    posts = [column.label(f"post_{column.key}") for column in POST_COLUMNS]
+    return (
+        select(
+            Module.id,
+            Module.title,
+            Module.description,
+            Module.color,
+            Module.created_at,
+            Module.updated_at,
+            flag.label("visible"),
+            courses.scalar_subquery().label("course_ids"),
+            *posts,
+        )
+        .outerjoin(Post, Post.module_id == Module.id)
+        .where(Module.id == module_id)
+        .order_by(Post.ordering)
+    )
+
+
+# Built once: for staff (everything) and for a `user` (the visibility rule on `viewer_id`).
+_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
+_POST_KEYS = tuple(column.key for column in POST_COLUMNS)
+_FIRST_POST_COLUMN = 8
+
+
+async def module_detail(
+    db: Database, *, module_id: int, viewer_id: int | None, settings: Settings
+) -> dict[str, Any]:
+    """The module shaped like `ModuleDetail`: 404 if it does not exist, 403 for a viewer
+    (None: staff) who does not see it. One statement on a read connection (no session)."""
+    params = {"module_id": module_id, "viewer_id": viewer_id}
+    async with db.read_connection() as conn:
+        rows = (await conn.execute(_DETAIL[viewer_id is not None], params)).all()
+    if not rows:
+        raise NotFound(f"Module {module_id} not found")
+    first = rows[0]
+    if not first.visible:
+        raise Forbidden("You don't have access to this module")
+    posts = [
+        post_dict(zip(_POST_KEYS, row[_FIRST_POST_COLUMN:], strict=True), settings)
+        for row in rows
+        if row.post_id is not None
+    ]
+    ids = sorted(int(i) for i in first.course_ids.split(",")) if first.course_ids else []
+    return {
+        "id": first.id,
+        "title": first.title,
+        "description": first.description,
+        "color": first.color,
+        "post_count": len(posts),
+        "created_at": first.created_at,
+        "updated_at": first.updated_at,
+        "posts": posts,
+        "course_ids": ids,
+    }
 
 
 async def create_module(session: AsyncSession, *, data: ModuleCreate) -> dict[str, Any]:

@@ -4,13 +4,14 @@ owns its commits. Positions within a module go through `tma.core.ordering`."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, delete, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.config import Settings
-from tma.core.db import utcnow
-from tma.core.errors import Conflict, NotFound
+from tma.core.db import ID, Database, utcnow
+from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import Page, fetch_page
 from tma.courses.models import Module
@@ -45,6 +46,7 @@ POST_COLUMNS = (
     Post.created_at,
     Post.updated_at,
 )
+_POST_KEYS = tuple(column.key for column in POST_COLUMNS)
 
 
 def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
@@ -75,24 +77,71 @@ async def load_post(
 
 
 async def list_posts(
-    session: AsyncSession, *, viewer_id: int | None, page: Page, module_id: int | None
+    session: AsyncSession, *, viewer_id: int | None, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """Posts the viewer sees: of one module in `ordering`, or of every module (oldest module
-    first, then `ordering`). The caller has checked the module filter."""
-    stmt = select(*POST_COLUMNS).where(post_visible_to(viewer_id))
-    if module_id is not None:
-        stmt = stmt.where(Post.module_id == module_id).order_by(Post.ordering, Post.id)
-    else:
-        stmt = stmt.join(Module, Module.id == Post.module_id).order_by(
-            Module.created_at, Module.id, Post.ordering, Post.id
-        )
+    """Posts the viewer (None: staff) sees, by module (oldest module first), then
+    `ordering`, as `POST_COLUMNS` dicts; and how many in all."""
+    stmt = (
+        select(*POST_COLUMNS)
+        .join(Module, Module.id == Post.module_id)
+        .where(post_visible_to(viewer_id))
+        .order_by(Module.created_at, Module.id, Post.ordering, Post.id)
+    )
     return await fetch_page(session, stmt, page)
 
 
-async def module_posts(session: AsyncSession, *, module_id: int) -> list[dict[str, Any]]:
-    """Every post of a module in `ordering`, as `POST_COLUMNS` mappings."""
-    stmt = select(*POST_COLUMNS).where(Post.module_id == module_id).order_by(Post.ordering)
-    return [dict(row) for row in (await session.execute(stmt)).mappings()]
+def _module_posts(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """A module's visibility and, LEFT JOINed, one window of its posts in `ordering`, in one
+    statement (a module without posts gives one row of null post columns)."""
+    module_id: BindParameter[int] = bindparam("module_id", type_=ID)
+    flag = module_visible_to(module_id, bindparam("viewer_id", type_=ID)) if scoped else true()
+    return (
+        select(flag.label("visible"), *POST_COLUMNS)
+        .select_from(Module)
+        .outerjoin(Post, Post.module_id == Module.id)
+        .where(Module.id == module_id)
+        .order_by(Post.ordering)
+        .limit(bindparam("limit", type_=BigInteger))
+        .offset(bindparam("offset", type_=BigInteger))
+    )
+
+
+_MODULE_POSTS = {scoped: _module_posts(scoped) for scoped in (False, True)}
+_MODULE_POST_COUNT = select(func.count()).where(Post.module_id == bindparam("module_id", type_=ID))
+_MODULE_VISIBLE = {
+    scoped: select(
+        module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
+    ).where(Module.id == bindparam("module_id", type_=ID))
+    for scoped in (False, True)
+}
+NO_LIMIT = 2**63 - 1
+
+
+async def module_post_page(
+    db: Database, *, module_id: int, viewer_id: int | None, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a module's posts in `ordering` (as `POST_COLUMNS` dicts) and how many it
+    has: 404 for an unknown module, 403 for a viewer (None: staff) who does not see it.
+    One statement on a read connection; a count only when the page does not tell it."""
+    scoped = viewer_id is not None
+    limit = NO_LIMIT if page.limit is None else page.limit
+    params = {"module_id": module_id, "viewer_id": viewer_id, "limit": limit}
+    async with db.read_connection() as conn:
+        window = {**params, "offset": page.offset}
+        rows = [tuple(row) for row in await conn.execute(_MODULE_POSTS[scoped], window)]
+        if rows:
+            visible = rows[0][0]
+        else:  # past the end of the posts (offset): is the module there at all?
+            visible = await conn.scalar(_MODULE_VISIBLE[scoped], params)
+        if visible is None:
+            raise NotFound(f"Module {module_id} not found")
+        if not visible:
+            raise Forbidden("You don't have access to this module")
+        posts = [dict(zip(_POST_KEYS, row[1:], strict=True)) for row in rows if row[1] is not None]
+        if len(posts) < limit and (posts or not page.offset):
+            return posts, page.offset + len(posts)
+        total = await conn.scalar(_MODULE_POST_COUNT, params)
+    return posts, int(total or 0)
 
 
 async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> dict[str, Any]:
