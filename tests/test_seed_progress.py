@@ -139,3 +139,67 @@ async def test_seed_progress_on_the_sample_data_shows_in_user_and_group_views(
                 seen += [c for c in member["courses"] if c["course_id"] == first["course_id"]]
     assert seen
     assert {c["completed_posts"] for c in seen} == {first["completed_posts"]}
+
+
+@pytest.mark.asyncio
+async def test_sample_user_takes_a_quiz_marks_posts_and_manager_sees_it(
+    client, test_db, test_settings
+):
+    """The walk of issue 11 on the sample data, as the clients do it: the sample `user`
+    fails a sample quiz, then passes it, marks a post done and sees the course percentage
+    move; the sample `manager` sees the same numbers in the group's progress."""
+    async with test_db.session() as session:
+        await loader.load(session, hasher=test_db.hasher)
+        ids = dict((await session.execute(select(User.username, User.id))).all())
+    user, manager = (
+        {"Authorization": f"Bearer {create_access_token(ids[name], test_settings)}"}
+        for name in ("user", "manager")
+    )
+    course = (await client.get("/api/progress", headers=user)).json()[0]
+    posts = [
+        post
+        for module in course["modules"]
+        for post in (
+            await client.get(f"/api/posts?module_id={module['module_id']}", headers=user)
+        ).json()
+    ]
+    quiz_post = next(p for p in posts if p["post_type"] == "quiz")
+    text_post = next(p for p in posts if p["post_type"] != "quiz")
+    quiz = (await client.get(f"/api/quizzes/{quiz_post['id']}", headers=user)).json()
+
+    first = (await client.post(f"/api/quizzes/{quiz_post['id']}/attempts", headers=user)).json()
+    failed = await client.post(
+        f"/api/quiz-attempts/{first['id']}/submit", json={"answers": []}, headers=user
+    )
+    second = (await client.post(f"/api/quizzes/{quiz_post['id']}/attempts", headers=user)).json()
+    answers = [
+        {"question_id": q["question_id"], "option_ids": q["correct_option_ids"]}
+        for q in failed.json()["results"]
+    ]
+    passed = await client.post(
+        f"/api/quiz-attempts/{second['id']}/submit", json={"answers": answers}, headers=user
+    )
+    marked = await client.put(
+        f"/api/progress/{text_post['id']}", json={"status": "completed"}, headers=user
+    )
+    after = (await client.get("/api/progress", headers=user)).json()[0]
+
+    assert len(quiz["questions"]) == len(failed.json()["results"])
+    assert (failed.json()["score"], failed.json()["passed"]) == (0, False)
+    assert (passed.json()["score"], passed.json()["passed"]) == (100, True)
+    assert marked.json()["status"] == "completed"
+    assert (course["completed_posts"], after["completed_posts"]) == (0, 2)
+    assert after["percent"] == 200 // after["total_posts"]
+    assert after["percent"] > course["percent"]
+    views = []
+    for group in (await client.get("/api/groups", headers=user)).json():
+        body = (await client.get(f"/api/groups/{group['id']}/progress", headers=manager)).json()
+        views += [
+            c
+            for m in body["members"]
+            if m["user_id"] == ids["user"]
+            for c in m["courses"]
+            if c["course_id"] == course["course_id"]
+        ]
+    assert views
+    assert {(c["completed_posts"], c["percent"]) for c in views} == {(2, after["percent"])}
