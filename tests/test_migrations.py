@@ -310,9 +310,9 @@ def _load_0003_progress(conn: Connection) -> None:
         conn.execute(
             text(
                 "INSERT INTO posts (id, module_id, title, post_type, ordering, created_at, "
-                "updated_at) VALUES (:id, :module, 'P', 'default', :id, :now, :now)"
+                "updated_at) VALUES (:id, :module, 'P', 'default', :ordering, :now, :now)"
             ),
-            {"id": post_id, "module": module_id, "now": NOW},
+            {"id": post_id, "module": module_id, "ordering": post_id, "now": NOW},
         )
     for post_id, status in ((1, "completed"), (2, "completed"), (3, "completed"), (4, "completed")):
         conn.execute(

@@ -20,9 +20,14 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest_asyncio.fixture
-async def module_id(test_db, test_user, make_group, add_member, make_course, assign_course):
+async def group(test_user, make_group, add_member):
     group = await make_group()
     await add_member(group, test_user)
+    return group
+
+
+@pytest_asyncio.fixture
+async def module_id(test_db, group, make_course, assign_course):
     course = await make_course()
     await assign_course(group, course)
     return await insert_module(test_db, course.id)
@@ -78,10 +83,11 @@ async def test_start_attempt_10_times_at_once_returns_one_201_rest_200_same_atte
 
 @pytest.mark.asyncio
 async def test_put_progress_10_times_at_once_sets_completed_at_once(
-    client, test_db, user_headers, module_id
+    client, test_db, user_headers, manager_headers, test_user, group, module_id
 ):
     """Ten `completed` (and ten `in_progress`) on one post at once: all 200, one stored
-    state, completed, with a single `completed_at` every answer agrees on."""
+    state, completed, with a single `completed_at` every answer agrees on; the group view
+    counts the post once."""
     (post_id,) = await insert_posts(test_db, module_id)
     url = f"/api/progress/{post_id}"
     bodies = [{"status": "completed" if i % 2 else "in_progress"} for i in range(20)]
@@ -95,3 +101,6 @@ async def test_put_progress_10_times_at_once_sets_completed_at_once(
     assert len(completed) == 1
     final = await client.put(url, json={"status": "completed"}, headers=user_headers)
     assert final.json()["completed_at"] in completed
+    view = (await client.get(f"/api/groups/{group.id}/progress", headers=manager_headers)).json()
+    mine = next(m for m in view["members"] if m["user_id"] == test_user.id)
+    assert [(c["completed_posts"], c["total_posts"]) for c in mine["courses"]] == [(1, 1)]
