@@ -16,5 +16,6 @@ COPY . .
 RUN poetry install
 
 EXPOSE 8000
-# Migrate, load the sample data into an empty database, serve on all interfaces.
-CMD ["sh", "-c", "poetry run tma db upgrade && poetry run tma seed --if-empty && poetry run tma serve --host 0.0.0.0 --port 8000"]
+# Migrate, load the sample data into an empty database only in development, serve on all
+# interfaces (docker/entrypoint.sh).
+CMD ["sh", "docker/entrypoint.sh"]

@@ -61,7 +61,8 @@ fuzz: install
 fuzz-ci: install
 	FUZZ_EXAMPLES=10 $(BIN)/python -m pytest bench/fuzz.py $(FUZZ_ARGS)
 
-# 50 clients for 60 s against several uvicorn workers on PostgreSQL (database tma_load).
+# 50 clients for 60 s against several uvicorn workers on PostgreSQL (database tma_load), the
+# workers sharing the Redis rate limiter (redis://127.0.0.1:6379/0; --rate-limit-storage).
 LOAD_ARGS ?=
 load: install
 	$(BIN)/python bench/load.py $(LOAD_ARGS)

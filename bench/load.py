@@ -1,7 +1,9 @@
 """`make load`: a bounded mixed workload against the real server on PostgreSQL.
 
 Starts `tma serve` with several uvicorn workers on 127.0.0.1 against its own database
-(`tma_load`, created if missing, migrated, sample data loaded afresh), then runs N clients
+(`tma_load`, created if missing, migrated, sample data loaded afresh) and the Redis rate
+limiter shared by the workers (`--rate-limit-storage`, default redis://127.0.0.1:6379/0,
+keys under a prefix of this run, deleted at the end), then runs N clients
 (default 50, httpx async) for a fixed time (default 60 s): logins with correct passwords,
 list and detail reads, creates (groups, registrations) and membership changes. It reports
 requests/s, p50/p95/p99 latency and errors, then reads back every write that was answered
@@ -32,10 +34,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.db import Database
+from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
 from tma.seed import loader
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_load"
+DEFAULT_RATE_LIMIT_STORAGE = "redis://127.0.0.1:6379/0"
 ROLES = ("admin", "manager", "user")
 
 
@@ -78,7 +82,9 @@ async def prepare_database(url: str) -> list[int]:
         await db.dispose()
 
 
-def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, workers: int, log: Path, storage: str, prefix: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TMA_DATABASE_URL": url,
@@ -86,6 +92,14 @@ def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Pop
         "TMA_LOG_LEVEL": "WARNING",
         "TMA_DB_POOL_SIZE": "10",
         "TMA_DB_MAX_OVERFLOW": "5",
+        "TMA_RATE_LIMIT_STORAGE": storage,
+        "TMA_RATE_LIMIT_KEY_PREFIX": prefix,
+        # Every simulated person connects from 127.0.0.1 and a third of them share each
+        # sample account: one client address (and one username) for the limiter, so the
+        # per-client registration limit and the login attempts per (client, username)
+        # (a slot is held while a login is in flight) are raised for this run.
+        "TMA_REGISTER_MAX_PER_CLIENT": "1000000",
+        "TMA_LOGIN_MAX_FAILURES": "1000",
     }
     cmd = [sys.executable, "-m", "tma.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
@@ -259,6 +273,11 @@ async def main() -> int:
     parser.add_argument(
         "--database-url", default=os.environ.get("TMA_LOAD_DATABASE_URL", DEFAULT_URL)
     )
+    parser.add_argument(
+        "--rate-limit-storage",
+        default=os.environ.get("TMA_LOAD_RATE_LIMIT_STORAGE", DEFAULT_RATE_LIMIT_STORAGE),
+        help="memory:// (each worker counts alone) or a redis:// URL (shared)",
+    )
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("make load runs on PostgreSQL: give a postgresql+asyncpg:// URL")
@@ -269,7 +288,8 @@ async def main() -> int:
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     log = Path(tempfile.gettempdir()) / f"tma-load-{port}.log"
-    proc = start_server(args.database_url, port, args.workers, log)
+    prefix = f"tma-load-{secrets.token_hex(6)}"
+    proc = start_server(args.database_url, port, args.workers, log, args.rate_limit_storage, prefix)
     stats = Stats()
     try:
         await wait_ready(base, proc)
@@ -281,11 +301,16 @@ async def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        await RateLimiter(args.rate_limit_storage, prefix).reset()
 
     latencies = sorted(stats.latencies)
     total = len(latencies)
     server_errors = sum(n for status, n in stats.statuses.items() if status >= 500)
-    print(f"load: {args.clients} clients, {args.workers} workers, {elapsed:.1f} s, PostgreSQL")
+    storage = "Redis" if args.rate_limit_storage.startswith("redis") else "memory"
+    print(
+        f"load: {args.clients} clients, {args.workers} workers, {elapsed:.1f} s, PostgreSQL, "
+        f"rate limiter in {storage}"
+    )
     print(f"requests: {total}  ({total / elapsed:.1f} requests/s)")
     if latencies:
         p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))

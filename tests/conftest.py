@@ -17,6 +17,7 @@ the three system roles.
 | `make_user`, `make_group`, `add_member`, `make_course`, `assign_course` | one-line data |
 | `make_module`, `link_module`, `make_post`, `make_quiz_post`, `user_course` | learning content |
 | `count_queries` | `with count_queries() as q: ...; q.count` SQL statements issued |
+| `redis_url` | `TMA_TEST_REDIS_URL` (Redis-backed tests; skipped when unset, CI sets it) |
 """
 
 import contextlib
@@ -63,6 +64,7 @@ from tma.posts.models import Post
 from tma.users.models import User
 
 TEST_DATABASE_URL_ENV = "TMA_TEST_DATABASE_URL"
+REDIS_URL_ENV = "TMA_TEST_REDIS_URL"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
@@ -101,6 +103,9 @@ def test_settings(database_url: str) -> Settings:
         password_hash_memory_kib=8,
         log_level="WARNING",
         db_pool_size=5,
+        # Every test client is one address: registrations per client are limited only in
+        # the tests of that limit (tests/test_rate_limits.py, on an app of their own).
+        register_max_per_client=1000,
     )
 
 
@@ -128,7 +133,7 @@ def run_database(app: FastAPI) -> TestDatabase:
 async def test_db(app: FastAPI, run_database: TestDatabase) -> TestDatabase:
     """A database fresh for this test: schema present, roles seeded, no other rows."""
     await run_database.clear()
-    app.state.login_throttle.reset()
+    await app.state.limiter.reset()
     return run_database
 
 
@@ -138,6 +143,25 @@ async def client(app: FastAPI, test_db: TestDatabase) -> AsyncIterator[httpx.Asy
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest_asyncio.fixture
+async def redis_url() -> str:
+    """The Redis URL of the Redis-backed tests (TMA_TEST_REDIS_URL, a database number
+    included); skipped only when unset; set but unreachable fails the test, never skips."""
+    url = os.environ.get(REDIS_URL_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_URL_ENV} not set (CI sets it)")
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        pytest.fail(f"{REDIS_URL_ENV}={url} is set but Redis is unreachable: {exc}")
+    finally:
+        await client.aclose()
+    return url
 
 
 # --- users and their headers -------------------------------------------------------------

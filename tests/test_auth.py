@@ -911,6 +911,7 @@ BODY_ENDPOINTS = [
     ("PATCH", "/api/auth/users/disable"),
     ("PATCH", "/api/auth/users/role"),
     ("PATCH", "/api/auth/users/{id}/profile"),
+    ("POST", "/api/auth/me/password"),
 ]
 
 

@@ -75,13 +75,14 @@ async def test_register_admin_role_with_non_admin_token_returns_403_and_creates_
 
 
 @pytest.mark.asyncio
-async def test_disabled_user_token_returns_403_on_next_request(
+async def test_disabled_user_token_returns_401_on_next_request(
     client: httpx.AsyncClient,
     auth_headers: Headers,
     make_user: MakeUser,
     make_auth_headers: MakeHeaders,
 ) -> None:
-    """A token that worked stops working the moment its account is disabled (403)."""
+    """A token that worked stops working the moment its account is disabled: disabling
+    ends every token issued so far (401, issue 13)."""
     user = await make_user(username="soon-off")
     headers = make_auth_headers(user)
     assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
@@ -92,8 +93,8 @@ async def test_disabled_user_token_returns_403_on_next_request(
     assert disabled.status_code == 200
     response = await client.get("/api/auth/me", headers=headers)
 
-    assert response.status_code == 403
-    assert response.json() == ACCOUNT_DISABLED
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Could not validate credentials"}
 
 
 # Every route that reads the caller's token, called by a disabled *admin* (so that no role
@@ -268,11 +269,12 @@ async def test_delete_user_keeps_created_groups_with_null_creator(
     make_group: Callable[..., Awaitable[Group]],
     add_member: Callable[..., Awaitable[GroupMember]],
 ) -> None:
-    """Deleting a group's creator keeps the group (`created_by` null) and its other members."""
+    """Deleting a group's creator keeps the group (`created_by` null) and its other members
+    (here the creator has made another member an owner: a last owner cannot be deleted)."""
     founder = await make_user(username="founder", role="manager")
     parent = await make_user(username="parent")
     group = await make_group(name="Tuesday circle", creator=founder)
-    await add_member(group, parent)
+    await add_member(group, parent, role="owner")
 
     response = await client.delete(f"/api/users/{founder.id}", headers=auth_headers)
 

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from tma.core.config import Settings
+from tma.core.security import create_access_token
 from tma.main import create_app
 
 
@@ -56,3 +57,23 @@ async def test_health_database_unreachable_returns_503(
 
     assert response.status_code == 503
     assert response.json() == {"detail": "database unavailable"}
+    assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.asyncio
+async def test_me_database_unreachable_returns_503(
+    unreachable_db_client: httpx.AsyncClient, test_settings: Settings
+) -> None:
+    """Not only health: any endpoint that cannot reach the database answers 503
+    `database unavailable` with `Retry-After` (here the caller's lookup behind a valid
+    token), never a 500."""
+    token = create_access_token(1, test_settings)
+
+    response = await unreachable_db_client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -551,3 +551,96 @@ async def test_get_quiz_and_submit_statement_count_same_at_2_and_20_questions(
         counts.append((read, submit))
 
     assert counts == [(QUIZ_STATEMENTS, SUBMIT_STATEMENTS)] * 2
+
+
+# --- issue 13: ending tokens costs the hot path nothing; the new writes are fixed ----------
+
+
+async def _statements(count_queries, call):
+    with count_queries() as queries:
+        response = await call()
+    return response, queries.count
+
+
+@pytest.mark.asyncio
+async def test_me_after_logout_all_statement_count_is_one(
+    client, test_user, user_headers, count_queries
+):
+    """GET /api/auth/me with tokens ended and a new login: still 1 statement (the token
+    cut-off is a column of the caller's row, read by the same statement)."""
+    assert (await client.post("/api/auth/logout-all", headers=user_headers)).status_code == 204
+    login = await client.post(
+        "/api/auth/login", json={"username": "testuser", "password": "testpass"}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    response, count = await _statements(
+        count_queries, lambda: client.get("/api/auth/me", headers=headers)
+    )
+
+    assert response.status_code == 200
+    assert count == 1
+
+
+@pytest.mark.asyncio
+async def test_logout_all_statement_count_is_three(client, user_headers, count_queries):
+    """POST /api/auth/logout-all: the caller, the caller's row, one UPDATE."""
+    response, count = await _statements(
+        count_queries, lambda: client.post("/api/auth/logout-all", headers=user_headers)
+    )
+
+    assert response.status_code == 204
+    assert count == 3
+
+
+@pytest.mark.asyncio
+async def test_change_password_statement_count_is_three(client, user_headers, count_queries):
+    """POST /api/auth/me/password: the caller, the caller's row, one UPDATE."""
+    body = {"current_password": "testpass", "new_password": "brand-new-pass"}
+    response, count = await _statements(
+        count_queries,
+        lambda: client.post("/api/auth/me/password", json=body, headers=user_headers),
+    )
+
+    assert response.status_code == 200
+    assert count == 3
+
+
+@pytest.mark.asyncio
+async def test_reset_password_statement_count_is_four(
+    client, auth_headers, test_user, count_queries
+):
+    """PATCH /api/users/{id}/password: the caller, the user, one UPDATE, the user again."""
+    response, count = await _statements(
+        count_queries,
+        lambda: client.patch(
+            f"/api/users/{test_user.id}/password",
+            json={"new_password": "set-by-admin"},
+            headers=auth_headers,
+        ),
+    )
+
+    assert response.status_code == 200
+    assert count == 4
+
+
+@pytest.mark.asyncio
+async def test_delete_user_statement_count_same_with_1_and_20_groups(
+    client, auth_headers, admin_user, test_db, count_queries
+):
+    """DELETE /api/users/{id} of a member of 1 group and of 20: the same count (the lock of
+    the user's groups and the last-owner check are one statement each, whatever the number
+    of groups): 5 on PostgreSQL (caller, lock user, lock groups, check, delete), 4 on SQLite
+    (caller, write lock, check, delete)."""
+    expected = 4 if test_db.db.engine.dialect.name == "sqlite" else 5
+    counts = []
+    for groups in (1, 20):
+        [user_id] = await insert_users(test_db, 1)
+        await insert_groups(test_db, groups, owner_id=admin_user.id, member_ids=[user_id])
+        response, count = await _statements(
+            count_queries, lambda u=user_id: client.delete(f"/api/users/{u}", headers=auth_headers)
+        )
+        assert response.status_code == 204
+        counts.append(count)
+
+    assert counts == [expected, expected]

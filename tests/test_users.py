@@ -773,6 +773,7 @@ ENDPOINTS = [
     ("DELETE", "/api/users/{id}", None),
     ("PATCH", "/api/users/{id}/status", {"is_active": False}),
     ("PATCH", "/api/users/{id}/role", {"role": "admin"}),
+    ("PATCH", "/api/users/{id}/password", {"new_password": "set-by-admin"}),
 ]
 ENDPOINT_IDS = [f"{method}:{path}" for method, path, _ in ENDPOINTS]
 

@@ -48,10 +48,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (one per core). Each has its own database pool; share the "
+            "rate limits with TMA_RATE_LIMIT_STORAGE=redis://...",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (timeouts and connection bound from TMA_* settings)."""
     import uvicorn
+
+    from tma.core.server import uvicorn_options
 
     settings = _settings()
     try:
@@ -65,8 +74,8 @@ def serve(
         port=port,
         reload=reload,
         workers=None if reload else workers,
-        server_header=False,
         log_level="warning",
+        **uvicorn_options(settings),
     )
 
 
@@ -114,11 +123,28 @@ def seed(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when the database has users.")
     ] = False,
+    allow_production: Annotated[
+        bool,
+        typer.Option(
+            "--allow-production",
+            help="Seed even with TMA_ENV=production (plants the known sample passwords).",
+        ),
+    ] = False,
 ) -> None:
-    """Load the invented sample data (logins admin, manager, user; password `password`)."""
+    """Load the invented sample data (logins admin, manager, user; password `password`).
+
+    Refused with TMA_ENV=production unless --allow-production: the sample accounts have
+    known passwords. The first production admin comes from `tma create-admin`."""
     from tma.core.db import Database
     from tma.core.security import PasswordHasher
     from tma.seed import loader
+
+    if _settings().env == "production" and not allow_production:
+        raise _fail(
+            "tma seed plants accounts with known passwords and is refused with "
+            "TMA_ENV=production; create the first admin with `tma create-admin` "
+            "(or pass --allow-production to seed anyway)"
+        )
 
     async def go(settings: Settings) -> str:
         db = Database(settings)

@@ -5,15 +5,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tma import __version__
 from tma.api import include_api
-from tma.auth.throttle import LoginThrottle
+from tma.auth.throttle import AuthLimits
 from tma.core.config import Settings, get_settings
 from tma.core.db import Database
 from tma.core.errors import install_error_handlers
 from tma.core.logging import configure_logging
 from tma.core.middleware import RequestMiddleware
+from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
 
 DESCRIPTION = """
@@ -41,13 +43,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No 307 from `/x/` to `/x`: Starlette builds that Location from the request's Host
+        # header, which the client controls. A path with a trailing slash is a 404.
+        redirect_slashes=False,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.db = Database(settings)
     app.state.hasher = PasswordHasher(settings)
-    app.state.login_throttle = LoginThrottle(
-        settings.login_max_failures, settings.login_window_seconds
-    )
+    app.state.limiter = RateLimiter(settings.rate_limit_storage, settings.rate_limit_key_prefix)
+    app.state.auth_limits = AuthLimits(app.state.limiter, settings)
 
     install_error_handlers(app)
     app.add_middleware(
@@ -58,6 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Total-Count", "X-Request-ID"],
     )
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.timeout_body,
+    )
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, only when the peer is a listed proxy:
+        # the right-most address not itself a listed proxy (uvicorn's own middleware).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     include_api(app)
     return app

@@ -92,6 +92,13 @@ USER_WRITES = [
     ("PATCH", "/api/users/{uid}", {"first_name": "Una"}, "admin"),
     ("PATCH", "/api/users/{uid}/status", {"is_active": True}, "admin"),
     ("PATCH", "/api/users/{uid}/role", {"role": "user"}, "admin"),
+    ("PATCH", "/api/users/{uid}/password", {"new_password": "set-by-admin"}, "admin"),
+    (
+        "POST",
+        "/api/auth/me/password",
+        {"current_password": "testpass", "new_password": "brand-new-pass"},
+        "parent",
+    ),
     ("PATCH", "/api/auth/users/disable", {"user_id": "{uid}", "is_active": True}, "admin"),
     ("PATCH", "/api/auth/users/role", {"user_id": "{uid}", "role": "user"}, "admin"),
     # `role` is part of these bodies (register: 403 above `user` without an admin token).
@@ -295,6 +302,7 @@ ADMIN_OPERATIONS = [
     ("DELETE", "/api/users/{sid}", None),
     ("PATCH", "/api/users/{uid}/status", {"is_active": False}),
     ("PATCH", "/api/users/{uid}/role", {"role": "admin"}),
+    ("PATCH", "/api/users/{sid}/password", {"new_password": "take-over-1"}),
     ("GET", "/api/auth/users", None),
     ("PATCH", "/api/auth/users/disable", {"user_id": "{sid}", "is_active": False}),
     ("PATCH", "/api/auth/users/role", {"user_id": "{uid}", "role": "admin"}),
@@ -369,3 +377,56 @@ async def test_bfla_group_owner_with_user_role_adds_member_returns_403(
     assert response.status_code == 403
     members = (await client.get(url, headers=auth_headers)).json()["members"]
     assert sorted(m["username"] for m in members) == ["manager", "stranger", "testuser"]
+
+
+# --- issue 13: passwords and tokens are the account's own -----------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("caller", ["user", "manager"])
+async def test_reset_password_by_non_admin_returns_403_password_and_tokens_unchanged(
+    client: httpx.AsyncClient,
+    make_user: Callable[..., Awaitable[User]],
+    make_auth_headers: Callable[[User], Headers],
+    caller: str,
+) -> None:
+    """Only an admin may set another account's password: a user or a manager (even with
+    the target's id) gets 403 "You don't have permission to do this"; the target's password
+    still logs in and its token still works."""
+    target = await make_user(username="target", role="admin")
+    target_headers = make_auth_headers(target)
+    attacker = await make_user(username="attacker", role=caller)
+
+    response = await client.patch(
+        f"/api/users/{target.id}/password",
+        json={"new_password": "taken-over-1"},
+        headers=make_auth_headers(attacker),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have permission to do this"}
+    login = await client.post(
+        "/api/auth/login", json={"username": "target", "password": "testpass"}
+    )
+    assert login.status_code == 200
+    assert (await client.get("/api/auth/me", headers=target_headers)).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_logout_all_ends_only_the_callers_tokens_returns_204(
+    client: httpx.AsyncClient,
+    make_user: Callable[..., Awaitable[User]],
+    make_auth_headers: Callable[[User], Headers],
+) -> None:
+    """logout-all acts on the caller's own account only: another account's tokens (an
+    admin's here) keep working, the caller's stop."""
+    parent = await make_user(username="parent")
+    admin = await make_user(username="boss", role="admin")
+    parent_headers, admin_headers = make_auth_headers(parent), make_auth_headers(admin)
+
+    response = await client.post("/api/auth/logout-all", headers=parent_headers)
+
+    assert response.status_code == 204
+    assert (await client.get("/api/auth/me", headers=admin_headers)).status_code == 200
+    ended = await client.get("/api/auth/me", headers=parent_headers)
+    assert (ended.status_code, ended.json()) == (401, {"detail": "Could not validate credentials"})

@@ -86,13 +86,14 @@ async def test_me_token_with_changed_payload_returns_401(
 
 
 @pytest.mark.asyncio
-async def test_me_token_of_disabled_user_returns_403(
+async def test_me_token_of_disabled_user_returns_401(
     client: httpx.AsyncClient,
     test_user: User,
     user_headers: Headers,
     auth_headers: Headers,
 ) -> None:
-    """A token stops working the moment its account is disabled: 403 "account disabled"."""
+    """A token stops working the moment its account is disabled: disabling ends every
+    token issued so far (401 "Could not validate credentials", issue 13)."""
     disabled = await client.patch(
         f"/api/users/{test_user.id}/status", json={"is_active": False}, headers=auth_headers
     )
@@ -100,8 +101,8 @@ async def test_me_token_of_disabled_user_returns_403(
 
     response = await client.get("/api/auth/me", headers=user_headers)
 
-    assert response.status_code == 403
-    assert response.json() == {"detail": "account disabled"}
+    assert response.status_code == 401
+    assert response.json() == CREDENTIALS_ERROR
 
 
 @pytest.mark.asyncio

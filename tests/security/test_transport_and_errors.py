@@ -23,6 +23,9 @@ Headers = dict[str, str]
 ALLOWED_ORIGIN = "http://localhost:3000"
 AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
+# 64 random URL-safe characters, as `secrets.token_urlsafe(48)` gives.
+STRONG_SECRET = "oL3v9Qx_7TnZr2Wc8JdK0ePsYb5HfMuAg1iN6tRwEq4yXjVhC-zSDm8kGaBp7LUo"
+
 
 @pytest.fixture
 def app_client(test_settings: Settings, test_db: Any) -> AppClient:
@@ -360,14 +363,18 @@ async def test_cors_wildcard_origin_never_comes_with_credentials(app_client: App
     [
         pytest.param({"secret_key": DEFAULT_SECRET_KEY}, "development default", id="default"),
         pytest.param({"secret_key": "s" * 31}, "31 characters long", id="short"),
-        pytest.param({"secret_key": "s" * 40, "cors_origins": ["*"]}, "'*'", id="wildcard"),
+        pytest.param({"secret_key": "k" * 32}, "looks guessable", id="repeated"),
+        pytest.param({"secret_key": "abcd" * 10}, "looks guessable", id="pattern"),
+        pytest.param({"secret_key": "0123456789" * 4}, "looks guessable", id="digits"),
+        pytest.param({"secret_key": STRONG_SECRET, "cors_origins": ["*"]}, "'*'", id="wildcard"),
     ],
 )
 def test_create_app_production_with_weak_settings_refuses_to_start(
     test_settings: Settings, changes: dict[str, Any], message: str
 ) -> None:
-    """`env=production` refuses the built-in secret, a secret under 32 characters and a
-    wildcard CORS origin: the app is never built."""
+    """`env=production` refuses the built-in secret, a secret under 32 characters, one with
+    too little entropy (repeated characters or chunks, under ~128 bits by the estimate of
+    `secret_entropy_bits`) and a wildcard CORS origin: the app is never built."""
     settings = test_settings.model_copy(update={"env": "production", **changes})
 
     with pytest.raises(RuntimeError, match=message):
@@ -376,8 +383,9 @@ def test_create_app_production_with_weak_settings_refuses_to_start(
 
 @pytest.mark.asyncio
 async def test_create_app_production_with_strong_secret_starts(test_settings: Settings) -> None:
-    """The control: 32+ random characters and explicit origins are accepted."""
-    settings = test_settings.model_copy(update={"env": "production", "secret_key": "k" * 32})
+    """The control: a random secret (secrets.token_urlsafe(48)) and explicit origins are
+    accepted."""
+    settings = test_settings.model_copy(update={"env": "production", "secret_key": STRONG_SECRET})
 
     application = create_app(settings)
 

@@ -10,7 +10,7 @@ from fastapi.security.base import SecurityBase
 from tma.core.config import Settings
 from tma.core.db import Database, SessionDep
 from tma.core.errors import Forbidden, Unauthorized
-from tma.core.security import decode_access_token
+from tma.core.security import TokenClaims, decode_access_token, epoch_microseconds
 from tma.users import service as users
 from tma.users.caller import Caller
 from tma.users.models import SystemRole, User
@@ -29,13 +29,13 @@ def _bearer_token(request: Request) -> str | None:
     return token
 
 
-def _user_id(token: str | None, settings: Settings) -> int:
+def _claims(token: str | None, settings: Settings) -> TokenClaims:
     if token is None:
         raise Unauthorized("Not authenticated")
-    user_id = decode_access_token(token, settings)
-    if user_id is None:
+    claims = decode_access_token(token, settings)
+    if claims is None:
         raise Unauthorized("Could not validate credentials")
-    return user_id
+    return claims
 
 
 def _checked(user: _U | None) -> _U:
@@ -48,11 +48,21 @@ def _checked(user: _U | None) -> _U:
     return user
 
 
+def _still_valid(caller: Caller | None, claims: TokenClaims) -> Caller | None:
+    # A token issued at or before the account's cut-off (password changed or reset,
+    # disabled, logout-all) is dead: read in the same statement as the caller.
+    cut_off = caller.tokens_valid_after if caller is not None else None
+    if cut_off is not None and claims.issued_us <= epoch_microseconds(cut_off):
+        return None
+    return caller
+
+
 async def _caller(request: Request, token: str | None) -> Caller:
     settings: Settings = request.app.state.settings
-    user_id = _user_id(token, settings)
+    claims = _claims(token, settings)
     db: Database = request.app.state.db
-    return _checked(await users.find_caller(db, user_id=user_id))
+    caller = await users.find_caller(db, user_id=claims.user_id)
+    return _checked(_still_valid(caller, claims))
 
 
 class BearerCaller(SecurityBase):

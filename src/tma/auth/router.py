@@ -7,16 +7,30 @@ from tma.auth.dependencies import AdminUser, CurrentUser, CurrentUserRecord, Opt
 from tma.auth.schemas import LoginRequest, Token
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
-from tma.core.errors import responses
+from tma.core.errors import Unauthorized, responses
 from tma.core.pagination import PageDep
 from tma.core.routing import PrefixedRouter
+from tma.core.security import create_access_token
 from tma.users import router as users_router
 from tma.users import service as users
 from tma.users.dependencies import UserIdPath
-from tma.users.schemas import DisableRequest, ProfileUpdate, RoleRequest, UserCreate, UserRead
+from tma.users.schemas import (
+    DisableRequest,
+    PasswordChange,
+    ProfileUpdate,
+    RoleRequest,
+    UserCreate,
+    UserRead,
+)
 
 public_router = PrefixedRouter(prefix="/auth", tags=["auth"])
 router = PrefixedRouter(prefix="/auth", tags=["auth"], responses=responses(401, 403))
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the socket's peer, or what a trusted proxy says it is
+    (`TMA_TRUSTED_PROXIES`, applied by uvicorn's ProxyHeadersMiddleware in main.py)."""
+    return request.client.host if request.client else "unknown"
 
 
 @public_router.post("/login", response_model=Token, responses=responses(401, 403, 422, 429))
@@ -28,14 +42,13 @@ async def login(
     settings: SettingsDep,
 ) -> Token:
     """Exchange a username and password for a bearer token."""
-    client = request.client.host if request.client else "unknown"
     token = await service.login(
         session,
         username=body.username,
         password=body.password,
-        client=client,
+        client=client_address(request),
         hasher=hasher,
-        throttle=request.app.state.login_throttle,
+        limits=request.app.state.auth_limits,
         settings=settings,
     )
     return Token(access_token=token)
@@ -45,15 +58,26 @@ async def login(
     "/register",
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 422, 429),
     # The bearer token is optional here (an admin's may ask for any role): `{}` says so.
     openapi_extra={"security": [{}]},
 )
 async def register(
-    body: UserCreate, caller: OptionalUser, session: SessionDep, hasher: HasherDep
+    body: UserCreate,
+    caller: OptionalUser,
+    session: SessionDep,
+    hasher: HasherDep,
+    request: Request,
 ) -> UserRead:
     """Create an account; only an admin's token may ask for `manager` or `admin`."""
-    user = await service.register(session, data=body, caller=caller, hasher=hasher)
+    user = await service.register(
+        session,
+        data=body,
+        caller=caller,
+        hasher=hasher,
+        client=client_address(request),
+        limits=request.app.state.auth_limits,
+    )
     return UserRead.model_validate(user)
 
 
@@ -68,7 +92,38 @@ async def me(user: CurrentUser) -> Response:
 @router.patch("/me", response_model=UserRead, responses=responses(422))
 async def update_me(body: ProfileUpdate, user: CurrentUserRecord, session: SessionDep) -> UserRead:
     """Edit your own profile fields (not your role, not your status)."""
-    return UserRead.model_validate(await users.update_profile(session, user=user, data=body))
+    # Deleted while this request ran: the caller has vanished (401), as on its next request.
+    gone = Unauthorized("Could not validate credentials")
+    return UserRead.model_validate(
+        await users.update_profile(session, user=user, data=body, gone=gone)
+    )
+
+
+@router.post("/me/password", response_model=Token, responses=responses(400, 422))
+async def change_password(
+    body: PasswordChange,
+    user: CurrentUserRecord,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> Token:
+    """Change your password with the current one; every earlier token of yours stops
+    working, and the answer carries a new one."""
+    cut_off = await users.change_password(
+        session,
+        user=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        hasher=hasher,
+    )
+    return Token(access_token=create_access_token(user.id, settings, issued_after=cut_off))
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_all(user: CurrentUserRecord, session: SessionDep) -> Response:
+    """End every token of your account issued so far, this one included."""
+    await users.end_tokens(session, user=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # The older admin doors: the same service functions as /api/users.
@@ -101,4 +156,5 @@ async def update_profile(
     user_id: UserIdPath, body: ProfileUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
     """Edit any user's profile fields (admin)."""
-    return await users_router.update_user(user_id, body, admin, session)
+    user = await users.get_user(session, user_id=user_id)
+    return UserRead.model_validate(await users.update_profile(session, user=user, data=body))

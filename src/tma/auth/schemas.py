@@ -3,11 +3,11 @@
 from pydantic import BaseModel
 
 from tma.core.schemas import WriteModel
-from tma.core.types import Password, Username
+from tma.core.types import LoginName, Password
 
 
 class LoginRequest(WriteModel):
-    username: Username
+    username: LoginName
     password: Password
 
 

@@ -1,50 +1,56 @@
-"""In-process brute-force protection for login: failures per (client, username) in a window."""
+"""The limits of the public auth doors: failed logins and self-registrations.
 
-import math
-import time
-from collections import deque
+Three rules on the app's `RateLimiter` (tma.core.ratelimit, shared by every worker when it
+lives in Redis):
+
+- failed logins per (client, username): the brute force on one account;
+- failed logins per client across usernames: password spraying;
+- self-registrations per client.
+
+A login attempt takes a slot of its (client, username) rule before the password is checked
+(atomically, so concurrent attempts cannot slip past the limit) and a success frees them
+all; the per-client rule is checked before and counted only on failure, so it may be
+overshot by the attempts in flight at the same moment. All answer 429 with `Retry-After`.
+"""
+
+from tma.core.config import Settings
+from tma.core.errors import TooManyRequests
+from tma.core.ratelimit import RateLimiter, Rule
+
+LOGIN_LOCKED = "Too many failed login attempts; try again later"
+CLIENT_LOCKED = "Too many failed login attempts from this address; try again later"
+REGISTER_LOCKED = "Too many registrations from this address; try again later"
 
 
-class LoginThrottle:
-    """After `max_failures` failed logins for one username from one client within
-    `window_seconds`, further attempts are refused until the oldest failure ages out.
+class AuthLimits:
+    """The auth rules of one app, on its rate limiter."""
 
-    In-process by design: one worker's memory. Behind several workers each keeps its own
-    count, so the effective limit is `max_failures` x workers; documented in the README.
-    """
+    def __init__(self, limiter: RateLimiter, settings: Settings) -> None:
+        self.limiter = limiter
+        self.login = Rule("login", settings.login_max_failures, settings.login_window_seconds)
+        self.login_client = Rule(
+            "login-client", settings.login_client_max_failures, settings.login_client_window_seconds
+        )
+        self.register = Rule(
+            "register", settings.register_max_per_client, settings.register_window_seconds
+        )
 
-    def __init__(self, max_failures: int, window_seconds: int, max_keys: int = 100_000) -> None:
-        self.max_failures = max_failures
-        self.window = float(window_seconds)
-        self.max_keys = max_keys
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+    async def before_login(self, client: str, username: str) -> None:
+        """Refuse (429) a locked client or (client, username); else take one attempt."""
+        wait = await self.limiter.retry_after(self.login_client, client)
+        if wait:
+            raise TooManyRequests(CLIENT_LOCKED, wait)
+        wait = await self.limiter.hit(self.login, client, username.lower())
+        if wait:
+            raise TooManyRequests(LOGIN_LOCKED, wait)
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
+    async def login_failed(self, client: str) -> None:
+        await self.limiter.hit(self.login_client, client)
 
-    def retry_after(self, client: str, username: str) -> int:
-        """Seconds to wait before trying again, or 0 when an attempt is allowed."""
-        now = time.monotonic()
-        times = self._recent((client, username.lower()), now)
-        if len(times) < self.max_failures:
-            return 0
-        return max(1, math.ceil(self.window - (now - times[0])))
+    async def login_succeeded(self, client: str, username: str) -> None:
+        await self.limiter.clear(self.login, client, username.lower())
 
-    def failed(self, client: str, username: str) -> None:
-        if len(self._failures) >= self.max_keys:
-            self._failures.clear()  # bounded memory under a flood of distinct usernames
-        key = (client, username.lower())
-        self._failures.setdefault(key, deque()).append(time.monotonic())
-
-    def succeeded(self, client: str, username: str) -> None:
-        self._failures.pop((client, username.lower()), None)
-
-    def reset(self) -> None:
-        self._failures.clear()
+    async def before_register(self, client: str) -> None:
+        wait = await self.limiter.hit(self.register, client)
+        if wait:
+            raise TooManyRequests(REGISTER_LOCKED, wait)

@@ -1,5 +1,9 @@
 """Settings: the only place the environment is read."""
 
+import ipaddress
+import math
+import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -9,7 +13,36 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "development-only-secret-change-me-in-production"  # noqa: S105 - refused in production
 MIN_PRODUCTION_SECRET_LENGTH = 32
+MIN_PRODUCTION_SECRET_BITS = 128
+RATE_LIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path.cwd() / 'tma.db'}"
+
+
+_REPEATS = re.compile(r"(.+?)\1{3,}")
+
+
+def secret_entropy_bits(secret: str) -> float:
+    """A simple, deliberately pessimistic estimate of a secret's entropy in bits.
+
+    Each character is worth log2 of the alphabet its classes span (lower, upper, digits,
+    other printable: 26/26/10/33), then the total is capped by the string's own Shannon
+    entropy (characters that repeat add little), and any run that repeats a chunk four
+    times or more counts once. `secrets.token_urlsafe(32)` scores about 190 bits;
+    "aaaa...", "abcabcabc..." or a dictionary word padded with one character do not pass.
+    """
+    collapsed = _REPEATS.sub(r"\1", secret)
+    if not collapsed:
+        return 0.0
+    alphabet = 0
+    alphabet += 26 if any(c.islower() for c in collapsed) else 0
+    alphabet += 26 if any(c.isupper() for c in collapsed) else 0
+    alphabet += 10 if any(c.isdigit() for c in collapsed) else 0
+    alphabet += 33 if any(not c.isalnum() for c in collapsed) else 0
+    by_alphabet = len(collapsed) * math.log2(max(alphabet, 2))
+    counts = Counter(collapsed)
+    n = len(collapsed)
+    shannon = -sum(k / n * math.log2(k / n) for k in counts.values()) * n
+    return min(by_alphabet, shannon)
 
 
 class Settings(BaseSettings):
@@ -30,9 +63,30 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
     password_hash_parallelism: int = Field(default=1, ge=1, le=16)
 
-    # Brute-force protection for POST /api/auth/login (in-process, per client and username).
+    # Rate limits (tma.core.ratelimit): in this process's memory by default, in Redis when
+    # `rate_limit_storage` is a redis:// URL, then shared by every worker and machine.
+    rate_limit_storage: str = "memory://"
+    rate_limit_key_prefix: str = Field(default="tma", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    # Failed logins per (client, username); failed logins per client across usernames
+    # (password spraying); self-registrations per client.
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    login_client_max_failures: int = Field(default=20, ge=1)
+    login_client_window_seconds: int = Field(default=300, ge=1)
+    register_max_per_client: int = Field(default=10, ge=1)
+    register_window_seconds: int = Field(default=3600, ge=1)
+    # Proxies whose X-Forwarded-For names the client (addresses or networks, comma-separated).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Connections (uvicorn, per worker; see `tma serve`).
+    timeout_keep_alive: int = Field(default=5, ge=1, le=300)
+    timeout_headers: int = Field(default=10, ge=1, le=300)
+    timeout_body: int = Field(default=30, ge=1, le=3600)
+    limit_concurrency: int = Field(default=1000, ge=1)
+
+    # Interactive docs and the OpenAPI schema (/docs, /redoc, /openapi.json); default: on in
+    # development, off in production.
+    docs: bool | None = None
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
@@ -46,16 +100,37 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage_scheme(cls, value: str) -> str:
+        if not value.startswith(RATE_LIMIT_SCHEMES):
+            raise ValueError("must be memory:// or a redis://, rediss:// or redis+unix:// URL")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.env == "development" if self.docs is None else self.docs
 
     def check_production(self) -> None:
         """Refuse to run in production with a guessable secret or a wildcard CORS origin."""
@@ -70,6 +145,13 @@ class Settings(BaseSettings):
             raise RuntimeError(
                 f"TMA_SECRET_KEY is {len(self.secret_key)} characters long; "
                 f"production needs at least {MIN_PRODUCTION_SECRET_LENGTH}"
+            )
+        bits = secret_entropy_bits(self.secret_key)
+        if bits < MIN_PRODUCTION_SECRET_BITS:
+            raise RuntimeError(
+                f"TMA_SECRET_KEY looks guessable (about {bits:.0f} bits by a simple estimate; "
+                f"production needs {MIN_PRODUCTION_SECRET_BITS}): use e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         if "*" in self.cors_origins:
             raise RuntimeError("TMA_CORS_ORIGINS may not contain '*' in production")

@@ -1,5 +1,7 @@
 """Declarative base, the engine and the session dependency."""
 
+import socket
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -7,6 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Select, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
@@ -117,6 +121,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+class ConnectionLost(ConnectionError):
+    """A hot read's connection broke under the query (`Database.fetch_rows`)."""
+
+
 StatementListener = Callable[[str], None]
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -189,6 +197,10 @@ class Database:
             if not isinstance(exc, asyncpg.PostgresError) or driver.is_closed():
                 await greenlet_spawn(self._invalidate, fairy, exc)
                 await self._drop_kept(invalidate=True)  # as old as the broken one
+                if isinstance(exc, asyncpg.InternalClientError):
+                    # What asyncpg raises when the server ended the connection under a
+                    # query ("cannot switch to state ..."): a lost connection (503).
+                    raise ConnectionLost(str(exc)) from exc
             raise
         finally:
             await self._release(fairy)
@@ -256,6 +268,58 @@ class Database:
     async def dispose(self) -> None:
         await self._drop_kept(invalidate=False)
         await self.engine.dispose()
+
+
+async def commit_or(session: AsyncSession, gone: Exception) -> None:
+    """Commit the session's changes; raise `gone` when a row they update was deleted
+    meanwhile (another request's DELETE won the race): the write's 404, never a 500."""
+    try:
+        await session.commit()
+    except StaleDataError:
+        await session.rollback()
+        raise gone from None
+
+
+# What "the database cannot be reached" looks like, from SQLAlchemy or straight from asyncpg
+# (`fetch_rows`): the network (refused, reset, timed out), a connection closed or
+# terminated by the server (pg_terminate_backend, shutdown, restart), a server that accepts
+# no connections now, a pool with no free connection in time, SQLite's file not openable.
+# Not any OperationalError: on its own it says nothing of the connection.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
+)
+
+
+_SQLITE_UNAVAILABLE = "unable to open database file"
+
+
+def unavailable_database_error(exc: BaseException) -> BaseException | None:
+    """The error in `exc`'s chain that says the database could not be reached (`exc`
+    itself, or the driver error it was raised from), else None. Follows `raise ... from`
+    (SQLAlchemy wraps driver errors so), not the context of an unrelated error raised
+    while handling one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return current
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return current
+        if isinstance(current, sqlite3.OperationalError) and _SQLITE_UNAVAILABLE in str(current):
+            return current
+        current = current.__cause__
+    return None
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})

@@ -52,6 +52,16 @@ class TooManyRequests(DomainError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class ServiceUnavailable(DomainError):
+    """A service the request needs (the database, the shared rate limiter) is unreachable."""
+
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ErrorBody(BaseModel):
     """The error body of every 4xx/5xx except 422: a human sentence."""
 
@@ -79,7 +89,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Malformed input",
     429: "Too many attempts",
-    503: "Database unavailable",
+    503: "Database (or shared rate limiter) unavailable",
 }
 
 

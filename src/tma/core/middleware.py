@@ -1,8 +1,10 @@
-"""One pure-ASGI middleware for every request: request id, body limit, security headers, log.
+"""One pure-ASGI middleware for every request: request id, body limit and deadline, security
+headers, the answer to an unreachable database or an unexpected error, and the log line.
 
 Pure ASGI rather than BaseHTTPMiddleware: it adds no task or stream copy per request.
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -12,6 +14,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tma.core.db import unavailable_database_error
 
 logger = logging.getLogger("tma.access")
 
@@ -33,6 +37,19 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"Request body larger than {limit} bytes")
 
 
+class BodyTimeout(HTTPException):
+    """The body did not arrive within the deadline (a slow or stalled client): 408."""
+
+    def __init__(self, seconds: int) -> None:
+        detail = f"Request body not received within {seconds} seconds"
+        # The rest of the body may still come: the connection closes after the answer.
+        super().__init__(408, detail, headers={"Connection": "close"})
+
+
+# Seconds a client is asked to wait when the database cannot be reached.
+DATABASE_RETRY_AFTER = 5
+
+
 def _route_template(scope: Scope) -> str:
     """The matched route's full template (`/api/groups/{group_id}`), else the raw path."""
     # FastAPI composes router prefixes lazily; the full template lives on its route context.
@@ -42,12 +59,18 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestMiddleware:
-    """Echo or mint `X-Request-ID`, refuse bodies over `max_body_bytes` (413), add security
-    headers, and log one structured line per request."""
+    """Echo or mint `X-Request-ID`, refuse bodies over `max_body_bytes` (413) or not received
+    within `body_timeout` seconds of the request's start (408), add security headers, answer
+    503 when the database cannot be reached and 500 on any other unexpected error, and log
+    one structured line per request (with the error's class, or its trace for a 500).
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    Errors are answered and logged here and not raised further: the server (uvicorn) would
+    log them a second time, as a plain multi-line trace."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout: int = 30) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,31 +102,51 @@ class RequestMiddleware:
             return
 
         received = 0
+        body_done = False
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
 
         async def receive_wrapper() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self.body_timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(limit)
+                body_done = not message.get("more_body", False)
             return message
 
+        error: BaseException | None = None
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
         except BodyTooLarge:
             await self._reject(send_wrapper, limit)
             status = 413
-        except Exception:
-            # The app's 500 handler runs in Starlette's outermost middleware, outside this one:
-            # answer here so a 500 too carries the security headers and the request id. The
-            # exception goes on up to be logged; the response is already sent.
+        except BodyTimeout as exc:
             if not responded:
-                await self._send_json(send_wrapper, 500, {"detail": "Internal server error"})
-            status = 500
-            raise
+                await self._send_json(send_wrapper, 408, {"detail": exc.detail}, close=True)
+            status = 408
+        except Exception as exc:
+            # Answered here rather than by Starlette's outermost 500 handler, so these too
+            # carry the security headers and the request id; not raised further (see above).
+            cause = unavailable_database_error(exc)
+            error = exc if cause is None else cause
+            if cause is not None:
+                status = 503
+                body = {"detail": "database unavailable"}
+                extra = [(b"retry-after", str(DATABASE_RETRY_AFTER).encode())]
+            else:
+                status = 500
+                body, extra = {"detail": "Internal server error"}, []
+            if not responded:
+                await self._send_json(send_wrapper, status, body, extra)
         finally:
-            self._log(scope, status, started, request_id)
+            self._log(scope, status, started, request_id, error)
 
     @staticmethod
     async def _reject(send: Any, limit: int) -> None:
@@ -111,31 +154,53 @@ class RequestMiddleware:
         await RequestMiddleware._send_json(send, 413, {"detail": detail})
 
     @staticmethod
-    async def _send_json(send: Any, code: int, content: dict[str, Any]) -> None:
+    async def _send_json(
+        send: Any,
+        code: int,
+        content: dict[str, Any],
+        extra: list[tuple[bytes, bytes]] | None = None,
+        *,
+        close: bool = False,
+    ) -> None:
         body = json.dumps(content).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": code,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *(extra or []),
+        ]
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": code, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    def _log(scope: Scope, status: int, started: float, request_id: bytes) -> None:
-        if not logger.isEnabledFor(logging.INFO):
-            return
-        logger.info(
-            "request",
-            extra={
-                "method": scope["method"],
-                "route": _route_template(scope),
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "request_id": request_id.decode(),
-            },
+    def _log(
+        scope: Scope,
+        status: int,
+        started: float,
+        request_id: bytes,
+        error: BaseException | None = None,
+    ) -> None:
+        """The request's one log line: INFO; WARNING with the class of the error that says
+        the database was unreachable (no trace: the cause is known); ERROR with the trace
+        inside the same JSON line for any other unexpected error."""
+        level = (
+            logging.INFO if error is None else logging.WARNING if status == 503 else logging.ERROR
         )
+        if not logger.isEnabledFor(level):
+            return
+        extra: dict[str, Any] = {
+            "method": scope["method"],
+            "route": _route_template(scope),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "request_id": request_id.decode(),
+        }
+        if error is None:
+            logger.info("request", extra=extra)
+            return
+        extra["error"] = f"{type(error).__module__}.{type(error).__qualname__}"
+        if status == 503:
+            logger.warning("request: database unavailable", extra=extra)
+        else:
+            logger.error("request: unhandled error", extra=extra, exc_info=error)

@@ -2,13 +2,15 @@
 
 import asyncio
 import contextlib
+import math
 import os
+import re
 import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import jwt
 from pwdlib import PasswordHash
@@ -19,6 +21,9 @@ from tma.core.config import Settings
 from tma.core.db import utcnow
 
 JWT_ALGORITHM = "HS256"
+# A user id as the token's subject: 1 to 19 ASCII digits, nothing else (`\Z`, not `$`,
+# which would let a trailing newline through).
+_ASCII_ID = re.compile(r"[0-9]{1,19}\Z")
 
 # Hashing threads run at a lower CPU priority than the event loop's thread (Linux applies
 # `nice` per thread): a login flood then takes the CPU the other requests leave, instead of
@@ -79,15 +84,36 @@ class PasswordHasher:
             return False
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_microseconds(instant: datetime) -> int:
+    """An aware instant as whole microseconds since the Unix epoch (exact, no float)."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
 def create_access_token(
-    user_id: int, settings: Settings, expires_minutes: int | None = None
+    user_id: int,
+    settings: Settings,
+    expires_minutes: int | None = None,
+    *,
+    issued_after: datetime | None = None,
 ) -> str:
-    """A signed HS256 JWT whose subject is the user id."""
+    """A signed HS256 JWT whose subject is the user id.
+
+    `iat` carries microseconds (RFC 7519 allows a non-integer NumericDate): a token is
+    refused when issued at or before its account's `tokens_valid_after`, and whole seconds
+    could not tell a token of the same second before that instant from one after it.
+    `issued_after`: the token's `iat` is at least one microsecond later than this."""
     now = utcnow()
+    if issued_after is not None and now <= issued_after:
+        now = issued_after + _MICROSECOND
     minutes = settings.access_token_expire_minutes if expires_minutes is None else expires_minutes
     payload: dict[str, Any] = {
         "sub": str(user_id),
-        "iat": now,
+        # Exact: below 2^53 microseconds a double holds every microsecond of the epoch.
+        "iat": epoch_microseconds(now) / 1_000_000,
         "exp": now + timedelta(minutes=minutes),
         "type": "access",
         "jti": secrets.token_urlsafe(8),
@@ -95,48 +121,60 @@ def create_access_token(
     return jwt.encode(payload, settings.secret_key, algorithm=JWT_ALGORITHM)
 
 
-# Tokens whose signature and claims were verified: (token, key) -> (user id, expiry). Every
+class TokenClaims(NamedTuple):
+    """What a verified token says: whose it is and when it was issued."""
+
+    user_id: int
+    issued_us: int  # `iat` in microseconds since the epoch
+
+
+# Tokens whose signature and claims were verified: (token, key) -> (claims, expiry). Every
 # authenticated request checks its token; a client sends the same one until it expires, and
 # the HMAC check plus the JSON and base64 decoding are a tenth of a small request's CPU
 # (docs/performance.md). Only tokens that passed are kept; the expiry is checked on every
 # hit. Bounded: the oldest entry goes when full.
-_VERIFIED_TOKENS: dict[tuple[str, str], tuple[int, float]] = {}
+_VERIFIED_TOKENS: dict[tuple[str, str], tuple[TokenClaims, float]] = {}
 VERIFIED_TOKENS_MAX = 4096
 
 
-def decode_access_token(token: str, settings: Settings) -> int | None:
-    """The user id in a valid, unexpired token signed with our key; None otherwise."""
+def decode_access_token(token: str, settings: Settings) -> TokenClaims | None:
+    """The claims of a valid, unexpired token signed with our key; None otherwise. (Whether
+    its account still accepts it, `tokens_valid_after`, is the caller's check.)"""
     key = (token, settings.secret_key)
     hit = _VERIFIED_TOKENS.get(key)
     if hit is not None:
-        user_id, expires = hit
+        claims, expires = hit
         if time.time() < expires:
-            return user_id
+            return claims
         del _VERIFIED_TOKENS[key]
         return None
-    user_id_, expires_ = _verify_access_token(token, settings)
-    if user_id_ is not None:
+    claims_, expires_ = _verify_access_token(token, settings)
+    if claims_ is not None:
         if len(_VERIFIED_TOKENS) >= VERIFIED_TOKENS_MAX:
             del _VERIFIED_TOKENS[next(iter(_VERIFIED_TOKENS))]
-        _VERIFIED_TOKENS[key] = (user_id_, expires_)
-    return user_id_
+        _VERIFIED_TOKENS[key] = (claims_, expires_)
+    return claims_
 
 
-def _verify_access_token(token: str, settings: Settings) -> tuple[int | None, float]:
+def _verify_access_token(token: str, settings: Settings) -> tuple[TokenClaims | None, float]:
     try:
         payload = jwt.decode(
             token,
             settings.secret_key,
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["sub", "exp"]},
+            options={"require": ["sub", "exp", "iat"]},
         )
     except jwt.PyJWTError:
         return None, 0.0
+    iat = payload["iat"]  # PyJWT checked it is a number, not in the future
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
+        return None, 0.0
     sub = payload.get("sub")
-    if payload.get("type") != "access" or not isinstance(sub, str) or not sub.isdigit():
+    # ASCII decimal only: `str.isdigit()` is also true of "²" or "①", which `int()` refuses.
+    if payload.get("type") != "access" or not isinstance(sub, str) or not _ASCII_ID.match(sub):
         return None, 0.0
     user_id = int(sub)
     if not 0 < user_id < 2**63:
         return None, 0.0
     # PyJWT accepted `exp` (a number, in the future): the token is valid while now < exp.
-    return user_id, float(payload["exp"])
+    return TokenClaims(user_id, round(iat * 1_000_000)), float(payload["exp"])

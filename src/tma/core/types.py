@@ -1,9 +1,14 @@
 """Constrained field types shared by the schemas: they turn bad input into 422, never 500."""
 
+import re
+import unicodedata
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
+
+from tma.core.identity import normalize_username
 
 MAX_ID = 2**63 - 1
 
@@ -15,13 +20,27 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _not_bool(value: Any) -> Any:
+    # Pydantic's lax mode reads `true` as 1: an integer field refuses a boolean.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Username = Annotated[
+Integer = Annotated[int, BeforeValidator(_not_bool)]
+Id = Annotated[Integer, Field(ge=1, le=MAX_ID)]
+Ordering = Annotated[Integer, Field(ge=0, le=2**31 - 1)]
+# A username as typed at login: compared through its canonical key, never refused for its
+# characters (an account older than the identity rule must still log in).
+LoginName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=50),
     AfterValidator(_no_nul),
 ]
+# A new username: the identity rule (tma.core.identity, docs/contracts/identity.md) checks
+# it and gives the form stored.
+Username = Annotated[LoginName, AfterValidator(normalize_username)]
 Password = Annotated[str, Field(min_length=8, max_length=128), AfterValidator(_no_nul)]
 GroupName = Annotated[
     str,
@@ -35,13 +54,34 @@ CourseTitle = Annotated[
 ]
 Description = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
 ProfileName = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
-AvatarUrl = Annotated[str, Field(max_length=500), AfterValidator(_no_nul)]
+
+
+def _http_url(value: str) -> str:
+    # Shown to other members as an image link: only an absolute http(s) URL with a host,
+    # no white space or control characters (never `javascript:` or `data:`). Stored as sent.
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http or https URL")
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        raise ValueError("must not contain white space or control characters")
+    return value
+
+
+AvatarUrl = Annotated[
+    str, Field(max_length=500), AfterValidator(_no_nul), AfterValidator(_http_url)
+]
 ChildSex = Annotated[str, Field(max_length=20), AfterValidator(_no_nul)]
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
 def _date_text_only(value: Any) -> Any:
-    # Pydantic would read a number as a Unix timestamp (0 -> 1970-01-01); a date is text.
-    if not isinstance(value, str | date):
+    # Pydantic would read a number, or digits as text ("86400"), as a Unix timestamp
+    # (1970-01-02); a date is ISO `YYYY-MM-DD` text, ASCII digits, nothing else.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("must be a date as text, YYYY-MM-DD")
     return value
 
@@ -62,17 +102,6 @@ HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#3A7BD5
 Markdown = Annotated[str, Field(max_length=50_000), AfterValidator(_no_nul)]
 # A 1-based place in an ordered list; past the end means "last". Strict: `true` is no 1.
 Position = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
-
-
-def _http_url(value: str) -> str:
-    # Only web addresses: never `javascript:`, `data:` or a relative path a client might
-    # follow somewhere unexpected.
-    scheme, sep, rest = value.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest or rest[0] in "/\\":
-        raise ValueError("must be an http:// or https:// URL")
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise ValueError("must not contain white space or control characters")
-    return value
 
 
 WebUrl = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul), AfterValidator(_http_url)]

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.db import ID, Database
+from tma.core.db import ID, Database, commit_or
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
@@ -229,7 +229,7 @@ async def create_course(session: AsyncSession, *, data: CourseCreate) -> Course:
 async def update_course(session: AsyncSession, *, course: Course, data: CourseUpdate) -> Course:
     for field, value in data.changes().items():
         setattr(course, field, value)
-    await session.commit()
+    await commit_or(session, NotFound(f"Course {course.id} not found"))
     # The UPDATE expires the module_count expression; reload it here, not lazily (async).
     return await get_course(session, course_id=course.id)
 
@@ -237,7 +237,11 @@ async def update_course(session: AsyncSession, *, course: Course, data: CourseUp
 async def delete_course(session: AsyncSession, *, course: Course) -> None:
     """Delete a course; its module links and group assignments go with it (FK cascade);
     the modules stay (a module may belong to other courses)."""
-    await session.execute(delete(Course).where(Course.id == course.id))
+    course_id = course.id
+    result = await session.execute(delete(Course).where(Course.id == course_id))
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # deleted meanwhile
+        await session.rollback()
+        raise NotFound(f"Course {course_id} not found")
     await session.commit()
 
 
@@ -259,6 +263,7 @@ async def assign_course(
     session: AsyncSession, *, group: Group, course_id: int, ordering: int | None
 ) -> GroupCourse:
     """Assign a course to a group (last, unless `ordering` is given); 400 if already there."""
+    group_id = group.id
     await get_course(session, course_id=course_id)
     key = (GroupCourse.group_id == group.id, GroupCourse.course_id == course_id)
     if await session.scalar(select(exists().where(*key))):
@@ -273,7 +278,12 @@ async def assign_course(
     try:
         await session.commit()
     except IntegrityError:
+        # A unique key (already assigned) or a foreign key: the course or the group was
+        # deleted meanwhile. Say which, as the sequential checks would.
         await session.rollback()
+        await get_course(session, course_id=course_id)
+        if await session.get(Group, group_id, populate_existing=True) is None:
+            raise NotFound(f"Group {group_id} not found") from None
         raise Conflict("Course is already assigned to this group") from None
     return link
 

@@ -2,10 +2,8 @@
 
 from datetime import date, datetime
 
-from pydantic import Field
-
 from tma.core.schemas import ReadModel, WriteModel
-from tma.core.types import Description, GroupName
+from tma.core.types import Description, GroupName, Ordering
 from tma.groups.models import GroupRole
 
 
@@ -80,7 +78,7 @@ class CourseAssign(WriteModel):
 
     not_null = ("ordering",)
 
-    ordering: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    ordering: Ordering | None = None
 
 
 class CourseAssigned(ReadModel):

@@ -15,8 +15,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tma.core.db import Database
-from tma.core.errors import Conflict, NotFound
+from tma.core.db import Database, commit_or
+from tma.core.errors import Conflict, NotFound, Unauthorized
 from tma.core.pagination import Page, ScopedList
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
@@ -143,23 +143,33 @@ async def create_group(session: AsyncSession, *, creator: Caller, data: GroupCre
     """Create a group; the creator becomes its owner."""
     group = Group(name=data.name, description=data.description, created_by=creator.id)
     session.add(group)
-    await session.flush()
-    session.add(GroupMember(group_id=group.id, user_id=creator.id, role=GroupRole.OWNER.value))
-    await session.commit()
+    try:
+        await session.flush()
+        session.add(GroupMember(group_id=group.id, user_id=creator.id, role=GroupRole.OWNER.value))
+        await session.commit()
+    except IntegrityError:
+        # The only foreign key is the creator: their account was deleted while this
+        # request ran. The caller has vanished, as its next request would be told.
+        await session.rollback()
+        raise Unauthorized("Could not validate credentials") from None
     return await get_group(session, group_id=group.id)
 
 
 async def update_group(session: AsyncSession, *, group: Group, data: GroupUpdate) -> Group:
     for field, value in data.changes().items():
         setattr(group, field, value)
-    await session.commit()
+    await commit_or(session, NotFound(f"Group {group.id} not found"))
     # The UPDATE expires the member_count expression; reload it here, not lazily (async).
     return await get_group(session, group_id=group.id)
 
 
 async def delete_group(session: AsyncSession, *, group: Group) -> None:
     """Delete a group; memberships and course assignments go with it (FK cascade)."""
-    await session.execute(delete(Group).where(Group.id == group.id))
+    group_id = group.id
+    result = await session.execute(delete(Group).where(Group.id == group_id))
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # another DELETE came first
+        await session.rollback()
+        raise NotFound(f"Group {group_id} not found")
     await session.commit()
 
 
@@ -167,6 +177,7 @@ async def add_member(
     session: AsyncSession, *, group: Group, user_id: int, role: GroupRole
 ) -> GroupMember:
     """Add a user to the group; 404 unknown user, 400 already a member (also under a race)."""
+    group_id = group.id
     await users.get_user(session, user_id=user_id)
     already = await session.scalar(select(_is_member(group.id, user_id)))
     if already:
@@ -176,7 +187,12 @@ async def add_member(
     try:
         await session.commit()
     except IntegrityError:
+        # The primary key (a parallel addition won) or a foreign key: the user or the
+        # group was deleted meanwhile. Answer as the sequential checks would.
         await session.rollback()
+        await users.get_user(session, user_id=user_id)
+        if await session.get(Group, group_id, populate_existing=True) is None:
+            raise NotFound(f"Group {group_id} not found") from None
         raise Conflict("User is already a member of this group") from None
     return member
 

@@ -13,7 +13,14 @@ from tma.core.schemas import row_list_adapter
 from tma.users import service
 from tma.users.dependencies import UserIdPath, same_user_id
 from tma.users.models import SystemRole
-from tma.users.schemas import ProfileUpdate, RoleUpdate, StatusUpdate, UserCreate, UserRead
+from tma.users.schemas import (
+    PasswordReset,
+    RoleUpdate,
+    StatusUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
 router = PrefixedRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
 
@@ -66,9 +73,9 @@ async def create_user(
 
 @router.patch("/{user_id}", response_model=UserRead, responses=responses(404, 422))
 async def update_user(
-    user_id: UserIdPath, body: ProfileUpdate, _admin: AdminUser, session: SessionDep
+    user_id: UserIdPath, body: UserUpdate, _admin: AdminUser, session: SessionDep
 ) -> UserRead:
-    """Edit a user's profile fields; an empty string clears a field."""
+    """Edit a user's profile fields (an empty string clears one) or `email_verified`."""
     user = await service.get_user(session, user_id=user_id)
     return UserRead.model_validate(await service.update_profile(session, user=user, data=body))
 
@@ -89,6 +96,21 @@ async def set_status(
     """Enable or disable an account (not your own)."""
     same_user_id(user_id, body.user_id)
     user = await service.set_active(session, actor=admin, user_id=user_id, is_active=body.is_active)
+    return UserRead.model_validate(user)
+
+
+@router.patch("/{user_id}/password", response_model=UserRead, responses=responses(400, 404, 422))
+async def reset_password(
+    user_id: UserIdPath,
+    body: PasswordReset,
+    admin: AdminUser,
+    session: SessionDep,
+    hasher: HasherDep,
+) -> UserRead:
+    """Set another account's password; every token it holds stops working (admin)."""
+    user = await service.reset_password(
+        session, actor=admin, user_id=user_id, new_password=body.new_password, hasher=hasher
+    )
     return UserRead.model_validate(user)
 
 

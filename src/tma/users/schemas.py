@@ -75,6 +75,27 @@ class ProfileUpdate(ProfileFields):
     """PATCH body: only the fields sent change."""
 
 
+class UserUpdate(ProfileUpdate):
+    """An admin's PATCH of a user: the profile, and whether the e-mail is verified."""
+
+    not_null = ("email_verified",)
+
+    email_verified: bool | None = None
+
+
+class PasswordReset(WriteModel):
+    """An admin sets another account's password."""
+
+    new_password: Password
+
+
+class PasswordChange(WriteModel):
+    """The caller changes their own password, proving the current one."""
+
+    current_password: Password
+    new_password: Password
+
+
 class UserCreate(ProfileFields):
     """Register or admin-create: credentials, optional profile, optional system role."""
 

@@ -1,22 +1,27 @@
 """The rules and queries of user accounts. Raises domain errors; owns its commits."""
 
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from tma.core.db import Database
-from tma.core.errors import Conflict, NotFound
+from tma.core.db import Database, commit_or, utcnow
+from tma.core.errors import Conflict, DomainError, NotFound, Unauthorized
+from tma.core.identity import email_key, username_key
 from tma.core.pagination import Page, PagedQuery
 from tma.core.security import PasswordHasher
+from tma.groups.models import Group, GroupMember, GroupRole
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
 from tma.users.schemas import ProfileUpdate, UserCreate
 
 _CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
+# The columns of `UserRead` (the caller's, less the token cut-off that only auth reads).
+_READ_USER_KEYS = tuple(key for key in _CALLER_USER_KEYS if key != "tokens_valid_after")
 
 
 def _users() -> Select[User]:
@@ -64,9 +69,8 @@ async def find_caller(db: Database, *, user_id: int) -> Caller | None:
 
 
 async def find_by_username(session: AsyncSession, *, username: str) -> User | None:
-    """Case-insensitive lookup, as usernames are unique case-insensitively."""
-    stmt = _users().where(func.lower(User.username) == username.strip().lower())
-    return await session.scalar(stmt)
+    """The account whose canonical key is that of `username` (tma.core.identity), or None."""
+    return await session.scalar(_users().where(User.username_key == username_key(username)))
 
 
 # The columns of `UserRead`, read as plain rows: a list of 10,000 users then costs no ORM
@@ -75,11 +79,11 @@ async def find_by_username(session: AsyncSession, *, username: str) -> User | No
 # description last: one `dict(zip(...))` per row gives the keys in the order the JSON wants,
 # `role` is then replaced in place by its (shared) dict, and the two trailing keys are left
 # out by the serializer, which writes only `UserRead`'s fields.
-_ROLE_AT = _CALLER_USER_KEYS.index("avatar_url") + 1
+_ROLE_AT = _READ_USER_KEYS.index("avatar_url") + 1
 _USER_ROW_KEYS = (
-    *_CALLER_USER_KEYS[:_ROLE_AT],
+    *_READ_USER_KEYS[:_ROLE_AT],
     "role",
-    *_CALLER_USER_KEYS[_ROLE_AT:],
+    *_READ_USER_KEYS[_ROLE_AT:],
     "role_name",
     "role_description",
 )
@@ -131,13 +135,14 @@ async def get_role(session: AsyncSession, *, name: str) -> Role:
 
 
 async def _ensure_unique(session: AsyncSession, *, username: str, email: str, verb: str) -> None:
-    stmt = select(User.username, User.email).where(
-        (func.lower(User.username) == username.lower()) | (User.email == email)
+    name_key, mail_key = username_key(username), email_key(email)
+    stmt = select(User.username_key).where(
+        (User.username_key == name_key) | (User.email_key == mail_key) | (User.email == email)
     )
     clash = (await session.execute(stmt.limit(1))).first()
     if clash is None:
         return
-    if clash.username.lower() == username.lower():
+    if clash.username_key == name_key:
         raise Conflict(f"Username already {verb}")
     raise Conflict(f"Email already {verb}")
 
@@ -164,13 +169,18 @@ async def create_user(
     return await get_user(session, user_id=user.id)
 
 
-async def update_profile(session: AsyncSession, *, user: User, data: ProfileUpdate) -> User:
-    """Apply the profile fields that were sent."""
+async def update_profile(
+    session: AsyncSession, *, user: User, data: ProfileUpdate, gone: DomainError | None = None
+) -> User:
+    """Apply the fields that were sent. A user deleted meanwhile is `gone` (default 404)."""
     changes: dict[str, Any] = data.changes()
     for field, value in changes.items():
         setattr(user, field, value)
-    await session.commit()
-    return await get_user(session, user_id=user.id)
+    await commit_or(session, gone or NotFound(f"User {user.id} not found"))
+    found = await find_user(session, user_id=user.id)
+    if found is None:  # deleted between the commit and this read
+        raise gone or NotFound(f"User {user.id} not found")
+    return found
 
 
 def _not_yourself(actor: Caller | User, user_id: int, action: str) -> None:
@@ -184,8 +194,10 @@ async def set_active(
     """Enable or disable an account (never your own). Takes effect on its next request."""
     _not_yourself(actor, user_id, "disable or enable")
     user = await get_user(session, user_id=user_id)
+    if user.is_active and not is_active:
+        user.tokens_valid_after = utcnow()  # disabling ends every token issued so far
     user.is_active = is_active
-    await session.commit()
+    await commit_or(session, NotFound(f"User {user_id} not found"))
     return await get_user(session, user_id=user_id)
 
 
@@ -199,18 +211,114 @@ async def set_role(
     # Set the relationship, not just the key: the loaded `user.role` would stay stale in the
     # session's identity map and the response would show the old role.
     user.role = role
-    await session.commit()
+    await commit_or(session, NotFound(f"User {user_id} not found"))
     return await get_user(session, user_id=user_id)
 
 
 async def delete_user(session: AsyncSession, *, actor: Caller | User, user_id: int) -> None:
-    """Delete an account; memberships go with it, created groups keep a null creator."""
+    """Delete an account; memberships go with it, created groups keep a null creator.
+
+    Never a group's last owner: 400 naming those groups. Race-free: the user's row is
+    locked first (a group being created by them, or a membership being added, waits or
+    fails its foreign key), then every group they belong to, in id order, as membership
+    changes lock their group: a concurrent removal or demotion of the group's other owner
+    runs wholly before or after this check."""
     _not_yourself(actor, user_id, "delete")
-    result = await session.execute(delete(User).where(User.id == user_id))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks and its driver begins a transaction at the first write: a
+        # write that changes nothing takes the database's write lock now.
+        keep = update(User).where(User.id == user_id).values(id=User.id)
+        keep = keep.execution_options(synchronize_session=False)
+        found = (await session.execute(keep)).rowcount  # type: ignore[attr-defined]
+    else:
+        lock = select(User.id).where(User.id == user_id).with_for_update()
+        found = len((await session.execute(lock)).all())
+        their_groups = (
+            select(Group.id)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == user_id)
+            .order_by(Group.id)
+            .with_for_update(of=Group)
+        )
+        await session.execute(their_groups)
+    if not found:
         await session.rollback()
         raise NotFound(f"User {user_id} not found")
+    await _ensure_not_last_owner(session, user_id=user_id)
+    await session.execute(
+        delete(User).where(User.id == user_id).execution_options(synchronize_session=False)
+    )
     await session.commit()
+
+
+async def _ensure_not_last_owner(session: AsyncSession, *, user_id: int) -> None:
+    members = GroupMember.__table__
+    other = members.alias("other")
+    others = (
+        select(func.count())
+        .select_from(other)
+        .where(
+            other.c.group_id == members.c.group_id,
+            other.c.role == GroupRole.OWNER.value,
+            other.c.user_id != user_id,
+        )
+        .scalar_subquery()
+    )
+    orphaned = (
+        select(Group.id, Group.name)
+        .join(members, members.c.group_id == Group.id)
+        .where(members.c.user_id == user_id, members.c.role == GroupRole.OWNER.value, others == 0)
+        .order_by(Group.id)
+    )
+    groups = (await session.execute(orphaned)).all()
+    if groups:
+        await session.rollback()
+        named = ", ".join(f"{row.id} ({row.name})" for row in groups)
+        raise Conflict(
+            "Cannot delete the last owner of these groups; add another owner or delete the "
+            f"groups first: {named}"
+        )
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    actor: Caller | User,
+    user_id: int,
+    new_password: str,
+    hasher: PasswordHasher,
+) -> User:
+    """An admin sets another account's password; that account's tokens end now."""
+    _not_yourself(actor, user_id, "reset the password of")
+    user = await get_user(session, user_id=user_id)
+    user.hashed_password = await hasher.hash(new_password)
+    user.tokens_valid_after = utcnow()
+    await commit_or(session, NotFound(f"User {user_id} not found"))
+    return await get_user(session, user_id=user_id)
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    hasher: PasswordHasher,
+) -> datetime:
+    """The caller's own password change: the current one must match (400 otherwise, after
+    the same argon2 check). Every earlier token ends; returns the cut-off instant."""
+    if not await hasher.verify(current_password, user.hashed_password):
+        raise Conflict("Current password is incorrect")
+    user.hashed_password = await hasher.hash(new_password)
+    return await end_tokens(session, user=user)
+
+
+async def end_tokens(session: AsyncSession, *, user: User) -> datetime:
+    """Every token of `user` issued up to now is refused from its next request on (and the
+    changes already made to `user` are committed). Returns the cut-off instant."""
+    user.tokens_valid_after = cut_off = utcnow()
+    await commit_or(session, Unauthorized("Could not validate credentials"))
+    return cut_off
 
 
 def is_staff(user: Caller | User) -> bool:
