@@ -21,6 +21,8 @@ from tma.files import router as files
 from tma.groups import router as groups
 from tma.modules import router as modules
 from tma.posts import router as posts
+from tma.progress import router as progress
+from tma.quizzes import router as quizzes
 from tma.users import router as users
 
 PREFIX = "/api"
@@ -34,6 +36,11 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     posts.router,
     files.router,
     users.router,
+    quizzes.router,
+    quizzes.attempts_router,
+    progress.router,
+    progress.users_router,
+    progress.groups_router,
 )
 
 # Login, register and health need no token; nor does a file download (an avatar opens
