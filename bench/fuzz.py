@@ -123,8 +123,8 @@ async def _reseed(fuzz_settings: Settings) -> dict[str, int]:
     db = Database(fuzz_settings)
     try:
         async with db.sessionmaker() as session:
-            await loader.reset(session)
-            await loader.load(session, hasher=PasswordHasher(fuzz_settings))
+            await loader.reset(session, settings=fuzz_settings)
+            await loader.load(session, hasher=PasswordHasher(fuzz_settings), settings=fuzz_settings)
             rows = await session.execute(
                 select(User.username, User.id).where(User.username.in_(loader.SAMPLE_LOGINS))
             )

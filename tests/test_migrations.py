@@ -10,6 +10,7 @@ server never share a scratch database).
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -240,7 +241,12 @@ def test_migration_0003_owned_modules_become_linked_modules_keeping_every_row(
 async def _read_through_api(url: str) -> dict[str, Any]:
     """What a client sees of the migrated data: the admin's course detail and module
     detail, the parent's view of the course not assigned to them, and a new module's id."""
-    settings = Settings(database_url=url, secret_key="x" * 40, log_level="WARNING")
+    settings = Settings(
+        database_url=url,
+        secret_key="x" * 40,
+        log_level="WARNING",
+        upload_dir=Path(tempfile.mkdtemp(prefix="tma-migrations-")),
+    )
     app = create_app(settings)
     admin = {"Authorization": f"Bearer {create_access_token(1, settings)}"}
     parent = {"Authorization": f"Bearer {create_access_token(2, settings)}"}
@@ -270,7 +276,7 @@ async def _read_through_api(url: str) -> dict[str, Any]:
 # lower(username) on SQLite; Alembic says it skips it.
 @pytest.mark.filterwarnings("ignore:.*expression-based index")
 def test_migrations_upgrade_of_database_with_sample_data_keeps_every_row(
-    scratch_url: str,
+    scratch_url: str, tmp_path: Path
 ) -> None:
     """A database holding the sample data at the revision before head goes through
     `upgrade head` and every row of every table is still there, unchanged (the sample
@@ -279,14 +285,19 @@ def test_migrations_upgrade_of_database_with_sample_data_keeps_every_row(
     its rows are read there."""
     _off_loop(migrate.upgrade, scratch_url)
     settings = Settings(
-        database_url=scratch_url, password_hash_time_cost=1, password_hash_memory_kib=8
+        database_url=scratch_url,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8,
+        upload_dir=tmp_path / "uploads",
     )
 
     async def seed() -> loader.SeedResult:
         db = Database(settings)
         try:
             async with db.sessionmaker() as session:
-                return await loader.load(session, hasher=PasswordHasher(settings))
+                return await loader.load(
+                    session, hasher=PasswordHasher(settings), settings=settings
+                )
         finally:
             await db.dispose()
 

@@ -90,7 +90,7 @@ async def test_seed_progress_on_the_sample_data_shows_in_user_and_group_views(
     done (a quiz passed among the done posts) and just started; the sample `manager` sees
     the same counts in the group view."""
     async with test_db.session() as session:
-        await loader.load(session, hasher=test_db.hasher)
+        await loader.load(session, hasher=test_db.hasher, settings=test_settings, progress=False)
         ids = dict((await session.execute(select(User.username, User.id))).all())
     headers = {
         name: {"Authorization": f"Bearer {create_access_token(ids[name], test_settings)}"}
@@ -149,7 +149,7 @@ async def test_sample_user_takes_a_quiz_marks_posts_and_manager_sees_it(
     fails a sample quiz, then passes it, marks a post done and sees the course percentage
     move; the sample `manager` sees the same numbers in the group's progress."""
     async with test_db.session() as session:
-        await loader.load(session, hasher=test_db.hasher)
+        await loader.load(session, hasher=test_db.hasher, settings=test_settings, progress=False)
         ids = dict((await session.execute(select(User.username, User.id))).all())
     user, manager = (
         {"Authorization": f"Bearer {create_access_token(ids[name], test_settings)}"}
