@@ -87,6 +87,7 @@ def base_url(fuzz_settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
         "TMA_PASSWORD_HASH_TIME_COST": "1",
         "TMA_PASSWORD_HASH_MEMORY_KIB": "8",
         "TMA_LOG_LEVEL": "WARNING",
+        "TMA_UPLOAD_DIR": str(tmp_path_factory.mktemp("fuzz-uploads")),
     }
     log = Path(tmp_path_factory.mktemp("fuzz-log")) / "server.log"
     with log.open("wb") as out:
@@ -122,8 +123,8 @@ async def _reseed(fuzz_settings: Settings) -> dict[str, int]:
     db = Database(fuzz_settings)
     try:
         async with db.sessionmaker() as session:
-            await loader.reset(session)
-            await loader.load(session, hasher=PasswordHasher(fuzz_settings))
+            await loader.reset(session, settings=fuzz_settings)
+            await loader.load(session, hasher=PasswordHasher(fuzz_settings), settings=fuzz_settings)
             rows = await session.execute(
                 select(User.username, User.id).where(User.username.in_(loader.SAMPLE_LOGINS))
             )

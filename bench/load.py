@@ -74,8 +74,8 @@ async def prepare_database(url: str) -> list[int]:
     db = Database(settings)
     try:
         async with db.sessionmaker() as session:
-            await loader.reset(session)
-            await loader.load(session, hasher=PasswordHasher(settings))
+            await loader.reset(session, settings=settings)
+            await loader.load(session, hasher=PasswordHasher(settings), settings=settings)
             rows = await session.execute(text("SELECT id FROM users ORDER BY id"))
             return [int(r[0]) for r in rows]
     finally:

@@ -187,6 +187,9 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     errors = sum(
         run["endpoints"][name]["errors"] for run in runs.values() for name in run["endpoints"]
     ) + sum(int(r["errors"]) for r in (flood["me"], flood["login"]))
+    if "progress" in results:
+        out.extend(progress_targets(results["progress"]))
+        errors += sum(int(e["errors"]) for e in results["progress"]["endpoints"].values())
     out.append(Target("every measured request answered 2xx", f"{errors} errors", "0", errors == 0))
     return out
 
@@ -259,8 +262,63 @@ def table(results: dict[str, Any]) -> str:
         f"({flood['me']['connections']} connections) ran {flood['me']['rps']:.0f} req/s, "
         f"p50 {flood['me']['p50_ms']:.1f} ms, p99 {flood['me']['p99_ms']:.1f} ms"
     )
+    if "progress" in results:
+        lines.append("")
+        lines.extend(progress_table(results["progress"], with_targets=False))
     lines.append("")
     lines.append("targets")
     for t in evaluate(results):
         lines.append(f"  [{'PASS' if t.ok else 'FAIL'}] {t.name}: {t.measured}  (target {t.limit})")
     return "\n".join(lines)
+
+
+# --- quizzes and progress (issue 11; measured by bench/progress.py) -----------------------
+
+PROGRESS_SHARE = 0.40
+PROGRESS_MAX_STATEMENTS = {"GET /api/progress": 2, "GET /api/groups/{id}/progress": 3}
+
+
+def progress_targets(block: dict[str, Any]) -> list[Target]:
+    """The progress lines: statements per request at most the guarded count
+    (tests/test_query_counts.py holds them fixed whatever the size), and the median req/s of
+    the rounds alternated with the SELECT 1 ceiling at least `PROGRESS_SHARE` of it."""
+    out: list[Target] = []
+    paired = block["paired"]
+    ceiling = median(paired["select1"])
+    for name, limit in PROGRESS_MAX_STATEMENTS.items():
+        statements = block["endpoints"][name]["statements"]
+        out.append(
+            Target(
+                f"{name}: statements/request", f"{statements:g}", f"<= {limit}", statements <= limit
+            )
+        )
+        share = ratio(median(paired[name]), ceiling)
+        out.append(
+            Target(
+                f"{name}: share of SELECT 1 ceiling",
+                f"{share:.0%} ({median(paired[name]):.0f} req/s)",
+                f">= {PROGRESS_SHARE:.0%} (ceiling {ceiling:.0f} req/s)",
+                share >= PROGRESS_SHARE,
+            )
+        )
+    return out
+
+
+def progress_table(block: dict[str, Any], *, with_targets: bool = True) -> list[str]:
+    """The progress block of the terminal report, with its target lines unless the caller
+    prints them with the others."""
+    s = block["seeded"]
+    lines = [
+        f"progress: a parent with {s['posts']} posts in 10 courses; a group of {s['members']} "
+        f"members x 5 courses; {s['progress_rows']} progress rows",
+        f"{'endpoint':<32}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'stmts':>7}",
+    ]
+    for name, e in block["endpoints"].items():
+        lines.append(
+            f"{name:<32}{e['rps']:>9.1f}{e['p50_ms']:>9.1f}{e['p99_ms']:>9.1f}{e['statements']:>7g}"
+        )
+    if with_targets:
+        for t in progress_targets(block):
+            ok = "PASS" if t.ok else "FAIL"
+            lines.append(f"  [{ok}] {t.name}: {t.measured}  (target {t.limit})")
+    return lines

@@ -355,6 +355,13 @@ def login_flood(server: Server, specs: dict[str, Any], seconds: float) -> dict[s
     }
 
 
+def measure_progress(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
+    """The quiz-and-progress lines (bench/progress.py), on their own data set."""
+    from bench import progress
+
+    return progress.measure(url, seconds, log, hashed)
+
+
 def postgres_version(url: str) -> str:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -393,6 +400,7 @@ def main() -> int:
     ceilings = measure_ceilings(url, seconds, log)
     runs = [measure_n(url, n, seconds, log, hashed, flood=(n == ns[-1])) for n in ns]
     flood = runs[-1].pop("flood")
+    progress_block = measure_progress(url, seconds, log, hashed)
     flood["n"] = ns[-1]
     now = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -409,6 +417,7 @@ def main() -> int:
         "ceilings": ceilings,
         "runs": runs,
         "flood": flood,
+        "progress": progress_block,
     }
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]
     results["elapsed_s"] = round(time.perf_counter() - started, 1)

@@ -48,14 +48,17 @@ from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token
 from tma.courses.models import Course, GroupCourse, Module
+from tma.files.storage import FileStore
 from tma.groups.models import Group, GroupMember
 from tma.main import create_app
 from tma.posts.models import Post
+from tma.seed.files import sample_pdf, sample_png
 from tma.users.models import User
 
 TEST_DATABASE_URL_ENV = "TMA_TEST_DATABASE_URL"
 REDIS_URL_ENV = "TMA_TEST_REDIS_URL"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+TEST_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -125,17 +128,21 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def test_settings(database_url: str) -> Settings:
+def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of the app under test.
 
     Gives: `tma.core.config.Settings` with the test database, the secret `TEST_SECRET`, a
-    cheap (but real) argon2 cost (1 pass, 8 KiB), log level WARNING, a pool of 5; every
-    other setting at its default (login throttle 5 failures / 300 s, bodies up to 1 MiB).
-    Creates: nothing.
+    cheap (but real) argon2 cost (1 pass, 8 KiB), log level WARNING, a pool of 5, files in
+    a temporary directory with a 2 MiB upload limit (above the 1 MiB JSON limit, and past
+    the 1 MiB an upload keeps in memory); every other setting at its default (login
+    throttle 5 failures / 300 s, bodies up to 1 MiB).
+    Creates: the temporary upload directory.
     Side effects: none.
     """
     return Settings(
         database_url=database_url,
+        upload_dir=tmp_path_factory.mktemp("uploads"),
+        max_upload_bytes=TEST_MAX_UPLOAD_BYTES,
         secret_key=TEST_SECRET,
         password_hash_time_cost=1,
         password_hash_memory_kib=8,
@@ -566,3 +573,65 @@ async def user_course(
     course = await make_course()
     await assign_course(group, course)
     return course
+
+
+# --- files (attachments and avatars) -----------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def file_store(app: FastAPI, test_db: TestDatabase) -> FileStore:
+    """The app's file store (the run's temporary upload directory), emptied for this test.
+
+    Gives: the app's `FileStore`; `await file_store.keys()` -> the sorted ids whose bytes
+    are stored.
+    Creates: nothing.
+    Side effects: every object left by earlier tests is deleted first (the database is
+    emptied by `test_db`).
+    """
+    store: FileStore = app.state.file_store
+    for key in await store.keys():
+        await store.delete(key)
+    return store
+
+
+@pytest.fixture
+def upload_file(
+    client: httpx.AsyncClient,
+    file_store: FileStore,
+    admin_user: User,
+    make_auth_headers: Callable[[User], dict[str, str]],
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Files, uploaded through the API as a client does (multipart field `file`).
+
+    Call: `await upload_file(content=None, *, filename=None, avatar=False, user=None)` ->
+    the 201 body `{id, url, filename, content_type, size, created_at}`.
+    Creates: by default a small one-page PDF (`tma.seed.files.sample_pdf`) named
+    `notes.pdf`, as an attachment (`POST /api/files`) by `admin_user`; `avatar=True`
+    uploads to `/api/files/upload-avatar` instead, the default content then a 32x32 PNG
+    named `avatar.png`; `user` uploads as that user instead of the admin.
+    Side effects: the row in `files` and the bytes in `file_store`; fails the test unless
+    the answer is 201.
+    """
+
+    async def upload(
+        content: bytes | None = None,
+        *,
+        filename: str | None = None,
+        avatar: bool = False,
+        user: User | None = None,
+    ) -> dict[str, Any]:
+        if content is None:
+            content = sample_png((200, 80, 40), 32) if avatar else sample_pdf("Exercises")
+        if filename is None:
+            filename = "avatar.png" if avatar else "notes.pdf"
+        path = "/api/files/upload-avatar" if avatar else "/api/files"
+        response = await client.post(
+            path,
+            files={"file": (filename, content, "application/octet-stream")},
+            headers=make_auth_headers(user or admin_user),
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return upload

@@ -270,3 +270,49 @@ async def test_bench_instructions_drives_the_app_and_refuses_unknown_cases() -> 
         await instructions._call(app, "/missing", [(b"host", b"bench")])
     with pytest.raises(SystemExit, match="unknown case"):
         instructions.main(["nonsense"])
+
+
+def test_bench_progress_dataset_parent_ten_courses_group_fifty_members() -> None:
+    """The progress data set: the parent's 10 courses x 10 modules x 10 posts, half done; a
+    group of 50 members (the parent among them) with the first 5 courses."""
+    from bench import progress
+
+    rows = progress.dataset("hash", ROLE_IDS)
+
+    assert len(rows["posts"]) == 1000
+    assert len(rows["course_module_links"]) == 100
+    assert [u["username"] for u in rows["users"][:2]] == [ADMIN_USERNAME, progress.PARENT_USERNAME]
+    group = [m["user_id"] for m in rows["group_members"] if m["group_id"] == 2]
+    assert len(group) == 50
+    assert 2 in group
+    assert [a["course_id"] for a in rows["group_courses"] if a["group_id"] == 2] == [1, 2, 3, 4, 5]
+    assert sum(1 for p in rows["post_progress"] if p["user_id"] == 2) == 500
+
+
+def test_bench_progress_targets_share_and_statement_lines() -> None:
+    """The progress lines: statements at most the guarded count, share >= 40 % of the
+    ceiling (medians of the alternated rounds); one failing share fails its line only."""
+    block = {
+        "seeded": {"posts": 1000, "progress_rows": 12305, "group_id": 2, "members": 50},
+        "endpoints": {
+            "GET /api/progress": _endpoint(400.0, 2),
+            "GET /api/groups/{id}/progress": _endpoint(300.0, 3),
+        },
+        "paired": {
+            "select1": [1000.0, 900.0, 1100.0],
+            "GET /api/progress": [450.0, 500.0, 400.0],
+            "GET /api/groups/{id}/progress": [350.0, 390.0, 300.0],
+        },
+    }
+
+    targets = report.progress_targets(block)
+
+    assert [(t.name, t.ok) for t in targets] == [
+        ("GET /api/progress: statements/request", True),
+        ("GET /api/progress: share of SELECT 1 ceiling", True),
+        ("GET /api/groups/{id}/progress: statements/request", True),
+        ("GET /api/groups/{id}/progress: share of SELECT 1 ceiling", False),
+    ]
+    assert targets[1].measured == "45% (450 req/s)"
+    lines = report.progress_table(block)
+    assert lines[-1].startswith("  [FAIL] GET /api/groups/{id}/progress: share")

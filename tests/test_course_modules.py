@@ -489,3 +489,28 @@ async def test_unlink_module_without_token_returns_401(client, three_modules):
     response = await client.delete(f"/api/courses/{course.id}/modules/{a.id}")
 
     assert response.status_code == 401
+
+
+ONE_MIB = 1_048_576
+OVERSIZED_BODY = b'{"ordering": 1, "pad": "' + b"x" * ONE_MIB + b'"}'
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_course_modules_endpoint_body_over_1_mib_returns_413(
+    client, auth_headers, three_modules, make_module, method
+):
+    """A body over 1 MiB is refused with 413 before anything reads it; the outline stays."""
+    course, (a, _, _) = three_modules
+    module = a if method == "PATCH" else await make_module()
+
+    response = await client.request(
+        method,
+        f"/api/courses/{course.id}/modules/{module.id}",
+        content=OVERSIZED_BODY,
+        headers={**auth_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"Request body larger than {ONE_MIB} bytes"}
+    assert await outline(client, auth_headers, course.id) == [("A", 1), ("B", 2), ("C", 3)]

@@ -10,6 +10,7 @@ server never share a scratch database).
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -93,10 +94,11 @@ def _role_names(conn: Connection) -> list[str]:
 
 
 def _every_row(conn: Connection) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every app table as it is in the database (the columns the database has
-    at its revision, which may be fewer than the models')."""
+    """Every row of every app table as it is in the database (the tables and columns the
+    database has at its revision, which may be fewer than the models')."""
     present = MetaData()
-    present.reflect(conn, only=APP_TABLES)
+    existing = set(inspect(conn).get_table_names())
+    present.reflect(conn, only=[name for name in APP_TABLES if name in existing])
     rows: dict[str, list[dict[str, Any]]] = {}
     for table in present.sorted_tables:
         order = list(table.primary_key.columns)
@@ -239,7 +241,12 @@ def test_migration_0003_owned_modules_become_linked_modules_keeping_every_row(
 async def _read_through_api(url: str) -> dict[str, Any]:
     """What a client sees of the migrated data: the admin's course detail and module
     detail, the parent's view of the course not assigned to them, and a new module's id."""
-    settings = Settings(database_url=url, secret_key="x" * 40, log_level="WARNING")
+    settings = Settings(
+        database_url=url,
+        secret_key="x" * 40,
+        log_level="WARNING",
+        upload_dir=Path(tempfile.mkdtemp(prefix="tma-migrations-")),
+    )
     app = create_app(settings)
     admin = {"Authorization": f"Bearer {create_access_token(1, settings)}"}
     parent = {"Authorization": f"Bearer {create_access_token(2, settings)}"}
@@ -269,7 +276,7 @@ async def _read_through_api(url: str) -> dict[str, Any]:
 # lower(username) on SQLite; Alembic says it skips it.
 @pytest.mark.filterwarnings("ignore:.*expression-based index")
 def test_migrations_upgrade_of_database_with_sample_data_keeps_every_row(
-    scratch_url: str,
+    scratch_url: str, tmp_path: Path
 ) -> None:
     """A database holding the sample data at the revision before head goes through
     `upgrade head` and every row of every table is still there, unchanged (the sample
@@ -278,14 +285,19 @@ def test_migrations_upgrade_of_database_with_sample_data_keeps_every_row(
     its rows are read there."""
     _off_loop(migrate.upgrade, scratch_url)
     settings = Settings(
-        database_url=scratch_url, password_hash_time_cost=1, password_hash_memory_kib=8
+        database_url=scratch_url,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8,
+        upload_dir=tmp_path / "uploads",
     )
 
     async def seed() -> loader.SeedResult:
         db = Database(settings)
         try:
             async with db.sessionmaker() as session:
-                return await loader.load(session, hasher=PasswordHasher(settings))
+                return await loader.load(
+                    session, hasher=PasswordHasher(settings), settings=settings
+                )
         finally:
             await db.dispose()
 
@@ -350,6 +362,87 @@ def test_ids_past_32_bits_can_be_stored_after_upgrade(scratch_url: str) -> None:
         ]
 
     assert _run_sync(scratch_url, insert_and_read) == [(big, big)]
+
+
+def _load_0003_progress(conn: Connection) -> None:
+    """At 0003: a user, two modules with posts, the user's progress (3 completed posts in
+    module 1, one in module 2, one post of module 2 only in progress)."""
+    conn.execute(
+        text(
+            "INSERT INTO users (id, username, email, hashed_password, role_id, is_active, "
+            "email_verified, created_at, updated_at) VALUES "
+            "(7, 'parent', 'parent@test.com', 'x', (SELECT id FROM roles WHERE name = 'user'), "
+            "true, true, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    for module_id in (1, 2):
+        conn.execute(
+            text(
+                "INSERT INTO modules (id, title, created_at, updated_at) "
+                "VALUES (:id, 'M', :now, :now)"
+            ),
+            {"id": module_id, "now": NOW},
+        )
+    for post_id, module_id in ((1, 1), (2, 1), (3, 1), (4, 2), (5, 2)):
+        conn.execute(
+            text(
+                "INSERT INTO posts (id, module_id, title, post_type, ordering, created_at, "
+                "updated_at) VALUES (:id, :module, 'P', 'default', :ordering, :now, :now)"
+            ),
+            {"id": post_id, "module": module_id, "ordering": post_id, "now": NOW},
+        )
+    for post_id, status in ((1, "completed"), (2, "completed"), (3, "completed"), (4, "completed")):
+        conn.execute(
+            text(
+                "INSERT INTO post_progress (user_id, post_id, status, updated_at, completed_at) "
+                "VALUES (7, :post, :status, :now, :now)"
+            ),
+            {"post": post_id, "status": status, "now": NOW},
+        )
+    conn.execute(
+        text(
+            "INSERT INTO post_progress (user_id, post_id, status, updated_at) "
+            "VALUES (7, 5, 'in_progress', :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+
+
+def _complete_post_5_delete_post_1(conn: Connection) -> None:
+    conn.execute(text("UPDATE post_progress SET status = 'completed' WHERE post_id = 5"))
+    conn.execute(text("DELETE FROM posts WHERE id = 1"))
+    conn.commit()
+
+
+def _delete_post_2(conn: Connection) -> None:
+    conn.execute(text("UPDATE posts SET module_id = 2 WHERE id = 3"))
+    conn.execute(text("DELETE FROM posts WHERE id = 2"))
+    conn.commit()
+
+
+def test_migration_0005_backfills_module_counters_and_triggers_keep_them(
+    scratch_url: str,
+) -> None:
+    """A database at 0003 with progress goes to head: `module_progress` holds each user's
+    completed posts per module; afterwards the triggers count a post completed and a post
+    deleted. `downgrade 0003` removes the table and its triggers (deleting a post works)."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+
+    _off_loop(migrate.upgrade, scratch_url)
+
+    counters = "SELECT user_id, module_id, completed FROM module_progress ORDER BY 2"
+    assert _run_sync(scratch_url, _query(counters)) == [(7, 1, 3), (7, 2, 1)]
+    _run_sync(scratch_url, _complete_post_5_delete_post_1)
+    assert _run_sync(scratch_url, _query(counters)) == [(7, 1, 2), (7, 2, 2)]
+
+    _off_loop(migrate.downgrade, scratch_url, "0003")
+
+    assert "module_progress" not in _run_sync(scratch_url, _tables)
+    _run_sync(scratch_url, _delete_post_2)
+    assert _run_sync(scratch_url, _query("SELECT id FROM posts ORDER BY 1")) == [(3,), (4,), (5,)]
 
 
 def _insert_users_at_0002(conn: Connection, names: list[tuple[str, str]]) -> None:

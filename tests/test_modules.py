@@ -641,3 +641,28 @@ async def test_delete_module_disabled_admin_returns_403(
 
     assert response.status_code == 403
     assert response.json() == {"detail": "account disabled"}
+
+
+ONE_MIB = 1_048_576
+OVERSIZED_BODY = b'{"title": "' + b"x" * ONE_MIB + b'"}'
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_modules_endpoint_body_over_1_mib_returns_413(
+    client, auth_headers, make_module, method
+):
+    """A body over 1 MiB is refused with 413 before anything reads it; nothing changes."""
+    module = await make_module(title="Kept")
+    path = "/api/modules" if method == "POST" else f"/api/modules/{module.id}"
+
+    response = await client.request(
+        method,
+        path,
+        content=OVERSIZED_BODY,
+        headers={**auth_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"Request body larger than {ONE_MIB} bytes"}
+    assert await module_titles(client, auth_headers) == ["Kept"]

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from factories import unique
+from progress_factories import insert_course_content, insert_module, insert_quiz
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, QuizOption, QuizQuestion
@@ -427,6 +428,131 @@ async def test_windowed_list_counts_only_when_the_page_stops_at_its_limit(
     assert counted.headers["X-Total-Count"] == str(LARGE)
 
 
+# --- quizzes and progress ----------------------------------------------------------------
+
+PROGRESS_STATEMENTS = 2  # the caller, then every course with its modules' counts
+USER_PROGRESS_STATEMENTS = 3  # the caller, the user exists, the courses
+GROUP_PROGRESS_STATEMENTS = 3  # the caller, the group with its courses, the members
+QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
+SUBMIT_STATEMENTS = 5  # the caller, the attempt, the questions, the close, the progress
+
+
+async def progress_world(test_db, user_id, *, courses, modules, posts, members=()):
+    """A group holding `user_id` (and `members`) with `courses` courses of `modules`
+    modules of `posts` posts, every other post completed by each of them."""
+    owner = (await insert_users(test_db, 1, role="manager"))[0]
+    (group_id,) = await insert_groups(test_db, 1, owner_id=owner, member_ids=(user_id, *members))
+    course_ids = await insert_courses(test_db, courses, group_id=group_id)
+    await insert_course_content(
+        test_db, course_ids, modules=modules, posts=posts, completed_by=(user_id, *members)
+    )
+    return group_id
+
+
+@pytest.mark.asyncio
+async def test_get_progress_statement_count_same_at_1_and_5_courses_of_5x5(
+    client, test_user, user_headers, test_db, count_queries
+):
+    """GET /api/progress: 2 statements for 1 course of 1 module of 1 post and for 5 courses
+    of 5 modules of 5 posts each (with progress on half of them)."""
+    await progress_world(test_db, test_user.id, courses=1, modules=1, posts=1)
+    small = await statements_for(client, count_queries, "/api/progress", user_headers, 1)
+    await progress_world(test_db, test_user.id, courses=4, modules=5, posts=5)
+
+    large = await statements_for(client, count_queries, "/api/progress", user_headers, 5)
+
+    assert small == large == PROGRESS_STATEMENTS
+
+
+@pytest.mark.asyncio
+async def test_get_user_progress_statement_count_same_at_1_and_5_courses(
+    client, test_user, manager_headers, test_db, count_queries
+):
+    """GET /api/users/{id}/progress as staff: 3 statements whatever the courses."""
+    url = f"/api/users/{test_user.id}/progress"
+    await progress_world(test_db, test_user.id, courses=1, modules=1, posts=1)
+    small = await statements_for(client, count_queries, url, manager_headers, 1)
+    await progress_world(test_db, test_user.id, courses=4, modules=5, posts=5)
+
+    large = await statements_for(client, count_queries, url, manager_headers, 5)
+
+    assert small == large == USER_PROGRESS_STATEMENTS
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_statement_count_same_at_5_and_50_members(
+    client, test_user, manager_headers, test_db, count_queries
+):
+    """GET /api/groups/{id}/progress: 3 statements for 5 members x 1 course and for 50
+    members x 5 courses of 5 modules of 5 posts."""
+    few = await insert_users(test_db, SMALL - 2)
+    small_group = await progress_world(
+        test_db, test_user.id, courses=1, modules=1, posts=1, members=few
+    )
+    many = await insert_users(test_db, LARGE - 2)
+    large_group = await progress_world(
+        test_db, test_user.id, courses=5, modules=5, posts=5, members=many
+    )
+    small = await statements_for(
+        client, count_queries, f"/api/groups/{small_group}/progress", manager_headers, SMALL
+    )
+
+    large = await statements_for(
+        client, count_queries, f"/api/groups/{large_group}/progress", manager_headers, LARGE
+    )
+
+    assert small == large == GROUP_PROGRESS_STATEMENTS
+
+
+async def quiz_statements(client, count_queries, method, url, headers, **kwargs):
+    with count_queries() as queries:
+        response = await client.request(method, url, headers=headers, **kwargs)
+    assert response.status_code in (200, 201)
+    return queries.count, response.json()
+
+
+@pytest.mark.asyncio
+async def test_get_quiz_and_submit_statement_count_same_at_2_and_20_questions(
+    client, test_user, user_headers, test_db, count_queries
+):
+    """GET /api/quizzes/{id}: 3 statements; submitting an attempt: 5; both the same for a
+    quiz of 2 questions and one of 20."""
+    group_id = await progress_world(test_db, test_user.id, courses=1, modules=1, posts=0)
+    async with test_db.session() as session:
+        (course_id,) = (
+            await session.scalars(
+                select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
+            )
+        ).all()
+    module_id = await insert_module(test_db, course_id)
+    counts = []
+    for size in (2, 20):
+        quiz = await insert_quiz(test_db, module_id, [("multiple", [True, False, True])] * size)
+        read, body = await quiz_statements(
+            client, count_queries, "GET", f"/api/quizzes/{quiz.post_id}", user_headers
+        )
+        assert len(body["questions"]) == size
+        attempt = (
+            await client.post(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
+        ).json()
+        answers = [
+            {"question_id": q, "option_ids": c}
+            for q, c in zip(quiz.questions, quiz.correct, strict=True)
+        ]
+        submit, graded = await quiz_statements(
+            client,
+            count_queries,
+            "POST",
+            f"/api/quiz-attempts/{attempt['id']}/submit",
+            user_headers,
+            json={"answers": answers},
+        )
+        assert (graded["score"], len(graded["results"])) == (100, size)
+        counts.append((read, submit))
+
+    assert counts == [(QUIZ_STATEMENTS, SUBMIT_STATEMENTS)] * 2
+
+
 # --- issue 13: ending tokens costs the hot path nothing; the new writes are fixed ----------
 
 
@@ -518,3 +644,60 @@ async def test_delete_user_statement_count_same_with_1_and_20_groups(
         counts.append(count)
 
     assert counts == [expected, expected]
+
+
+@pytest.mark.asyncio
+async def test_get_file_statement_count_same_at_1_and_20_posts_using_it(
+    client,
+    test_db,
+    test_user,
+    user_headers,
+    upload_file,
+    make_group,
+    add_member,
+    make_course,
+    assign_course,
+    count_queries,
+):
+    """GET /api/files/{file_id} reads the caller and the file with its visibility flag: 2
+    statements for a `user` whether 1 or 20 posts (in 20 modules of 20 courses) use the
+    attachment; 1 for an avatar read without a token."""
+    attachment = await upload_file()
+    avatar = await upload_file(avatar=True)
+    group = await make_group()
+    await add_member(group, test_user)
+    courses = [await make_course() for _ in range(20)]
+    await assign_course(group, courses[-1])  # the user sees only the last course
+
+    async def link_posts(course_list):
+        async with test_db.session() as session:
+            for course in course_list:
+                module = Module(title=unique("module"))
+                session.add(module)
+                await session.flush()
+                session.add(CourseModule(course_id=course.id, module_id=module.id, ordering=1))
+                session.add(
+                    Post(
+                        module_id=module.id,
+                        title="Sheet",
+                        post_type="attachment",
+                        file_id=attachment["id"],
+                        ordering=1,
+                    )
+                )
+            await session.commit()
+
+    async def statements(url, headers):
+        with count_queries() as queries:
+            response = await client.get(url, headers=headers)
+        assert response.status_code == 200
+        return queries.count
+
+    await link_posts(courses[-1:])
+    one = await statements(attachment["url"], user_headers)
+    await link_posts(courses[:-1])
+    twenty = await statements(attachment["url"], user_headers)
+    public = await statements(avatar["url"], {})
+
+    assert one == twenty == 2
+    assert public == 1

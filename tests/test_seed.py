@@ -17,7 +17,7 @@ from tma.users.models import User
 async def sample(test_db, test_settings):
     """The sample data loaded; bearer headers of the sample `admin` and `user` by name."""
     async with test_db.session() as session:
-        result = await loader.load(session, hasher=test_db.hasher)
+        result = await loader.load(session, hasher=test_db.hasher, settings=test_settings)
         ids = dict((await session.execute(select(User.username, User.id))).all())
     headers = {
         name: {"Authorization": f"Bearer {create_access_token(ids[name], test_settings)}"}
@@ -41,7 +41,8 @@ async def _course_content(client, headers, course_id):
 @pytest.mark.asyncio
 async def test_seed_courses_have_4_to_8_modules_one_shared_and_every_post_type(client, sample):
     """Every sample course has 4-8 modules in order 1..n, one module is in two courses, and
-    each course has text, video and quiz posts, its quiz 3-5 questions."""
+    each course has text, video, attachment (a generated PDF its signed URL opens) and quiz
+    posts, its quiz 3-5 questions."""
     result, headers = sample
     admin = headers["admin"]
     courses = (await client.get("/api/courses", headers=admin)).json()
@@ -54,7 +55,17 @@ async def test_seed_courses_have_4_to_8_modules_one_shared_and_every_post_type(c
         assert [item["ordering"] for item in outline] == list(range(1, len(outline) + 1))
         in_courses.update(item["module_id"] for item in outline)
         every_post = [post for module_posts in posts.values() for post in module_posts]
-        assert {"default", "video", "quiz"} <= {post["post_type"] for post in every_post}
+        assert {post["post_type"] for post in every_post} == {
+            "default",
+            "video",
+            "attachment",
+            "quiz",
+        }
+        for post in every_post:
+            if post["post_type"] == "attachment":
+                pdf = await client.get(post["file_url"])  # signed: opens without a token
+                assert pdf.status_code == 200
+                assert pdf.headers["content-type"] == "application/pdf"
         for post in every_post:
             if post["post_type"] == "quiz":
                 quiz = (await client.get(f"/api/posts/{post['id']}", headers=admin)).json()
@@ -84,3 +95,26 @@ async def test_seed_user_sees_course_outlines_in_the_mobile_clients_shape(client
             assert [p["ordering"] for p in posts[item["module_id"]]] == list(
                 range(1, item["post_count"] + 1)
             )
+
+
+@pytest.mark.asyncio
+async def test_seed_user_has_progress_in_two_courses_one_half_done_one_started(client, sample):
+    """The sample `user` has progress to show: their first course half done (a passed quiz
+    among the completed posts), their second just started."""
+    _, headers = sample
+
+    response = await client.get("/api/progress", headers=headers["user"])
+
+    assert response.status_code == 200
+    first, second = response.json()
+    assert (first["title"], first["total_posts"], first["completed_posts"]) == (
+        "Thinking Three Moves Ahead",
+        11,
+        5,
+    )
+    assert (second["title"], second["total_posts"], second["completed_posts"]) == (
+        "Pieces and Their Powers",
+        9,
+        0,
+    )
+    assert second["last_activity_at"] is not None

@@ -17,9 +17,12 @@ from tma.auth import router as auth
 from tma.auth.dependencies import current_user
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
+from tma.files import router as files
 from tma.groups import router as groups
 from tma.modules import router as modules
 from tma.posts import router as posts
+from tma.progress import router as progress
+from tma.quizzes import router as quizzes
 from tma.users import router as users
 
 PREFIX = "/api"
@@ -31,11 +34,22 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     courses.router,
     modules.router,
     posts.router,
+    files.router,
     users.router,
+    quizzes.router,
+    quizzes.attempts_router,
+    progress.router,
+    progress.users_router,
+    progress.groups_router,
 )
 
-# Login, register and health need no token.
-PUBLIC_ROUTERS: tuple[PrefixedRouter, ...] = (auth.public_router, health.router)
+# Login, register and health need no token; nor does a file download (an avatar opens
+# without one, an attachment by signature; the route checks a token when it needs one).
+PUBLIC_ROUTERS: tuple[PrefixedRouter, ...] = (
+    files.public_router,
+    auth.public_router,
+    health.router,
+)
 
 
 def _authenticates(dependant: Dependant) -> bool:

@@ -151,12 +151,14 @@ def seed(
         try:
             async with db.sessionmaker() as session:
                 if reset:
-                    await loader.reset(session)
+                    await loader.reset(session, settings=settings)
                 elif not await loader.is_empty(session):
                     if if_empty:
                         return "database already has data; sample not loaded"
                     raise _fail("database is not empty; use --reset to replace its data")
-                result = await loader.load(session, hasher=PasswordHasher(settings))
+                result = await loader.load(
+                    session, hasher=PasswordHasher(settings), settings=settings
+                )
         finally:
             await db.dispose()
         return (

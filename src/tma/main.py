@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +21,8 @@ from tma.core.middleware import RequestMiddleware
 from tma.core.openapi import install_openapi, operation_id
 from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
+from tma.files.storage import FileStore
+from tma.files.urls import UPLOAD_PATHS
 
 DESCRIPTION = """
 The API behind **Three Moves Ahead**: parents (role `user`) belong to groups run by
@@ -38,27 +41,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.file_store.open()  # makes the upload directory; a bad S3 URL fails here
         yield
         await app.state.db.dispose()
 
-    # Swagger UI (/docs) and ReDoc (/redoc) load their scripts from the installed
-    # fastapi-offline package (/static-offline-docs), never from a CDN: they work offline.
-    app = FastAPIOffline(
-        title="TMA backend",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
+    options: dict[str, Any] = {
+        "title": "TMA backend",
+        "version": __version__,
+        "description": DESCRIPTION,
+        "lifespan": lifespan,
         # No 307 from `/x/` to `/x`: Starlette builds that Location from the request's Host
         # header, which the client controls. A path with a trailing slash is a 404.
-        redirect_slashes=False,
-        docs_url="/docs" if settings.docs_enabled else None,
-        redoc_url="/redoc" if settings.docs_enabled else None,
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
-        generate_unique_id_function=operation_id,
-    )
+        "redirect_slashes": False,
+        "generate_unique_id_function": operation_id,
+    }
+    if settings.docs_enabled:
+        # Swagger UI (/docs) and ReDoc (/redoc) load their scripts from the installed
+        # fastapi-offline package (/static-offline-docs), never from a CDN: they work offline.
+        app = FastAPIOffline(**options)
+    else:  # TMA_DOCS=false: no /docs, /redoc nor /openapi.json
+        app = FastAPI(**options, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.db = Database(settings)
     app.state.hasher = PasswordHasher(settings)
+    app.state.file_store = FileStore(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_storage, settings.rate_limit_key_prefix)
     app.state.auth_limits = AuthLimits(app.state.limiter, settings)
 
@@ -75,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.timeout_body,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     if settings.trusted_proxies:
         # The client's address from X-Forwarded-For, only when the peer is a listed proxy:

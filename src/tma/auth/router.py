@@ -36,7 +36,7 @@ def client_address(request: Request) -> str:
 @public_router.post(
     "/login",
     response_model=Token,
-    responses=responses(401, 403, 422, 429, s401="Incorrect username or password"),
+    responses=responses(401, 403, 422, 429, 503, s401="Incorrect username or password"),
 )
 async def login(
     body: LoginRequest,
@@ -85,7 +85,7 @@ async def register(
     return UserRead.model_validate(user)
 
 
-@router.get("/me", response_model=UserRead)
+@router.get("/me", response_model=UserRead, responses=responses(503))
 async def me(user: CurrentUser) -> Response:
     """The caller's own account."""
     # The JSON dumped once by the model, not validated again by FastAPI (docs/performance.md).

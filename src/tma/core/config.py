@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "development-only-secret-change-me-in-production"  # noqa: S105 - refused in production
@@ -107,6 +107,19 @@ class Settings(BaseSettings):
 
     # Signed attachment URLs (a post's `file_url`) stop working after this many seconds.
     file_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+
+    # Uploaded files (tma.files): their size limit, and where their bytes live: the directory
+    # `upload_dir` (created on start), or an S3-compatible bucket when `storage_url` is
+    # `s3://bucket/prefix`. The S3 settings left unset come from the usual AWS_* variables
+    # (AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or the
+    # machine's role, as the object-store library reads them.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    upload_dir: Path = Path("uploads")
+    storage_url: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?$")
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)

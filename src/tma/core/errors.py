@@ -44,6 +44,18 @@ class Unauthorized(DomainError):
     headers: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
 
 
+class PayloadTooLarge(DomainError):
+    """An upload over its size limit (the middleware refuses most before they are read)."""
+
+    status_code = 413
+
+
+class UnsupportedMediaType(DomainError):
+    """An upload whose bytes are not one of the accepted file types."""
+
+    status_code = 415
+
+
 class TooManyRequests(DomainError):
     status_code = 429
 
@@ -105,6 +117,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     413: "Request body too large",
+    415: "Unsupported file type",
     422: "Malformed input",
     429: "Too many attempts",
     503: "Database (or shared rate limiter) unavailable",

@@ -29,12 +29,16 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
+# What a multipart upload may carry besides the file: boundaries, part headers, small fields.
+MULTIPART_FRAMING_BYTES = 64 * 1024
+
+
 class BodyTooLarge(HTTPException):
     """An HTTP error, so FastAPI's body reader re-raises it (as 413) instead of turning it
     into its generic 400 "error parsing the body"."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body larger than {limit} bytes")
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
 
 
 class BodyTimeout(HTTPException):
@@ -67,10 +71,22 @@ class RequestMiddleware:
     Errors are answered and logged here and not raised further: the server (uvicorn) would
     log them a second time, as a plain multi-line trace."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout: int = 30) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_timeout: int = 30,
+        upload_paths: frozenset[str] = frozenset(),
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
+        # File uploads (POST to `upload_paths`) get their own, larger limit: the file's
+        # `max_upload_bytes` plus room for the multipart framing around it.
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes
+        self.max_upload_body = max_upload_bytes + MULTIPART_FRAMING_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,6 +97,10 @@ class RequestMiddleware:
         given = headers.get(REQUEST_ID_HEADER, b"")
         request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex.encode()
         limit = self.max_body_bytes
+        detail = f"Request body larger than {limit} bytes"
+        if scope["method"] == "POST" and scope["path"] in self.upload_paths:
+            limit = self.max_upload_body
+            detail = f"File larger than {self.max_upload_bytes} bytes"
         status = 500
         responded = False
 
@@ -96,7 +116,7 @@ class RequestMiddleware:
 
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._reject(send_wrapper, limit)
+            await self._reject(send_wrapper, detail)
             status = 413
             self._log(scope, status, started, request_id)
             return
@@ -117,7 +137,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(detail)
                 body_done = not message.get("more_body", False)
             return message
 
@@ -125,7 +145,8 @@ class RequestMiddleware:
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
         except BodyTooLarge:
-            await self._reject(send_wrapper, limit)
+            if not responded:
+                await self._reject(send_wrapper, detail)
             status = 413
         except BodyTimeout as exc:
             if not responded:
@@ -149,8 +170,7 @@ class RequestMiddleware:
             self._log(scope, status, started, request_id, error)
 
     @staticmethod
-    async def _reject(send: Any, limit: int) -> None:
-        detail = f"Request body larger than {limit} bytes"
+    async def _reject(send: Any, detail: str) -> None:
         await RequestMiddleware._send_json(send, 413, {"detail": detail})
 
     @staticmethod

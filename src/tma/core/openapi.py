@@ -58,6 +58,13 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
+            # FastAPI adds a 422 of its own to every operation with parameters whose route
+            # did not declare one; every route declares its 422 when it can happen
+            # (`responses(422)`), so such an automatic one is never true (a path segment
+            # its convertor already checked, as for file ids).
+            automatic = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if automatic.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
             if "requestBody" in operation and "413" not in responses:
                 responses["413"] = {
                     "description": describe(413),

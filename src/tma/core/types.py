@@ -56,12 +56,19 @@ Description = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
 ProfileName = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
 
 
+# The server's own file URL, as `POST /api/files/upload-avatar` returns it (tma.files).
+_OWN_FILE_URL = re.compile(r"/api/files/[A-Za-z0-9_-]{22,64}\Z")
+
+
 def _http_url(value: str) -> str:
     # Shown to other members as an image link: only an absolute http(s) URL with a host,
-    # no white space or control characters (never `javascript:` or `data:`). Stored as sent.
+    # no white space or control characters (never `javascript:` or `data:`), or the
+    # server's own file URL `/api/files/<id>` (an uploaded avatar). Stored as sent.
+    if _OWN_FILE_URL.match(value):
+        return value
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http or https URL")
+        raise ValueError("must be an absolute http or https URL, or /api/files/<id>")
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
         raise ValueError("must not contain white space or control characters")
     return value

@@ -13,6 +13,8 @@ import time
 from tma.core.config import Settings
 
 FILES_PATH = "/api/files"
+# The routes that take a file (POST): the request middleware gives them the upload limit.
+UPLOAD_PATHS = frozenset({FILES_PATH, f"{FILES_PATH}/upload-avatar"})
 
 
 def file_url(file_id: str) -> str:

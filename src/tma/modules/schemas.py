@@ -2,12 +2,16 @@
 
 from datetime import datetime
 
-from tma.core.schemas import ReadModel, WriteModel
+from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, HexColor, Title
 from tma.posts.schemas import PostRead
 
 
 class ModuleCreate(WriteModel):
+    model_config = example(
+        title="Checks first", description="Before any move, look at every check.", color="#C0392B"
+    )
+
     title: Title
     description: Description | None = None
     color: HexColor | None = None
@@ -15,6 +19,8 @@ class ModuleCreate(WriteModel):
 
 class ModuleUpdate(WriteModel):
     """PATCH body: any of title, description, color; a title may not be cleared."""
+
+    model_config = example(color="#2980B9")
 
     not_null = ("title",)
 
@@ -24,6 +30,16 @@ class ModuleUpdate(WriteModel):
 
 
 class ModuleRead(ReadModel):
+    model_config = example(
+        id=5,
+        title="Checks first",
+        description="Before any move, look at every check.",
+        color="#C0392B",
+        post_count=1,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+    )
+
     id: int
     title: str
     description: str | None
@@ -36,6 +52,32 @@ class ModuleRead(ReadModel):
 class ModuleDetail(ModuleRead):
     """A module with its posts in `ordering` (without quizzes) and the ids of the courses
     the caller sees it in."""
+
+    model_config = example(
+        id=5,
+        title="Checks first",
+        description="Before any move, look at every check.",
+        color="#C0392B",
+        post_count=1,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+        posts=[
+            {
+                "id": 12,
+                "module_id": 5,
+                "title": "Why checks come first",
+                "post_type": "default",
+                "content": "A check forces an answer.",
+                "video_url": None,
+                "file_id": None,
+                "file_url": None,
+                "ordering": 1,
+                "created_at": "2026-09-01T09:30:00Z",
+                "updated_at": "2026-09-01T09:30:00Z",
+            }
+        ],
+        course_ids=[3],
+    )
 
     posts: list[PostRead]
     course_ids: list[int]

@@ -5,7 +5,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from tma.core.schemas import ReadModel, WriteModel
+from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, Id, Markdown, Position, Text, Title, WebUrl
 from tma.posts.models import PostType, QuestionKind
 from tma.progress.models import ProgressStatus
@@ -52,6 +52,27 @@ class PostCreate(WriteModel):
     """A new post of `module_id`, at `ordering` (default last). A `video` needs a
     `video_url`, an `attachment` a `file_id`, a `quiz` its `quiz`; other types have none."""
 
+    model_config = example(
+        module_id=5,
+        title="Checks quiz",
+        post_type="quiz",
+        ordering=2,
+        quiz={
+            "pass_mark": 60,
+            "questions": [
+                {
+                    "prompt": "Which piece can jump?",
+                    "kind": "single",
+                    "explanation": "Only the knight jumps.",
+                    "options": [
+                        {"text": "Knight", "is_correct": True},
+                        {"text": "Bishop", "is_correct": False},
+                    ],
+                }
+            ],
+        },
+    )
+
     module_id: Id
     title: Title
     post_type: PostType = PostType.DEFAULT
@@ -81,6 +102,8 @@ class PostUpdate(WriteModel):
     """PATCH body: any field of the post but its type; `module_id` and/or `ordering` move
     it; `quiz` replaces the quiz whole. A field of another type's post is a 400."""
 
+    model_config = example(title="Why checks come first", ordering=1)
+
     not_null = ("module_id", "title", "ordering", "video_url", "file_id", "quiz")
 
     module_id: Id | None = None
@@ -93,6 +116,20 @@ class PostUpdate(WriteModel):
 
 
 class PostRead(ReadModel):
+    model_config = example(
+        id=12,
+        module_id=5,
+        title="Why checks come first",
+        post_type="default",
+        content="A check forces an answer.",
+        video_url=None,
+        file_id=None,
+        file_url=None,
+        ordering=1,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+    )
+
     id: int
     module_id: int
     title: str
@@ -138,6 +175,23 @@ class QuestionStaffRead(QuestionRead):
 
 
 class QuizStaffRead(QuizRead):
+    model_config = example(
+        pass_mark=80,
+        questions=[
+            {
+                "id": 3,
+                "prompt": "Which piece can jump?",
+                "kind": "single",
+                "explanation": "Only the knight jumps.",
+                "options": [
+                    {"id": 7, "text": "Knight", "is_correct": True},
+                    {"id": 8, "text": "Bishop", "is_correct": False},
+                ],
+                "correct_option_ids": [7],
+            }
+        ],
+    )
+
     questions: list[QuestionStaffRead]  # type: ignore[assignment]
 
 
@@ -152,6 +206,22 @@ class ProgressRead(ReadModel):
 
 class PostDetail(PostRead):
     """A post with the caller's progress and, for a quiz, the quiz (else null)."""
+
+    model_config = example(
+        id=12,
+        module_id=5,
+        title="Why checks come first",
+        post_type="default",
+        content="A check forces an answer.",
+        video_url=None,
+        file_id=None,
+        file_url=None,
+        ordering=1,
+        created_at="2026-09-01T09:30:00Z",
+        updated_at="2026-09-01T09:30:00Z",
+        progress={"post_id": 12, "status": "not_started", "updated_at": None, "completed_at": None},
+        quiz=None,
+    )
 
     progress: ProgressRead
     quiz: QuizStaffRead | QuizRead | None

@@ -272,7 +272,13 @@ async def _commit(session: AsyncSession, what: str) -> None:
 async def create_post(session: AsyncSession, *, data: PostCreate) -> Post:
     """A post at `ordering` in its module (default last), the later posts moved down; a
     quiz post with its questions and options."""
-    post = await add_post(session, data=data)
+    try:
+        post = await add_post(session, data=data)
+    except IntegrityError:
+        # Its file was deleted between the check and the insert's flush (a race with
+        # DELETE /api/files/{id}): as unknown as if it had gone before, not a 500.
+        await session.rollback()
+        raise NotFound(f"File {data.file_id} not found") from None
     await _commit(session, f"File {data.file_id}")
     return post
 

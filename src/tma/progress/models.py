@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tma.core.db import ID, Base, UTCDateTime, utcnow
@@ -30,3 +30,19 @@ class PostProgress(Base):
     status: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ModuleProgress(Base):
+    """How many posts of a module a user has completed: a counter kept by database triggers
+    (migration 0005) on every write of `post_progress` and `posts`, never written by the
+    application. The group progress view sums these instead of counting progress rows."""
+
+    __tablename__ = "module_progress"
+
+    user_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    module_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("modules.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    completed: Mapped[int] = mapped_column(Integer)

@@ -5,16 +5,21 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tma.core.config import Settings
 from tma.core.security import PasswordHasher
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
-from tma.posts.models import PostType
+from tma.posts.models import Post, PostType
 from tma.posts.schemas import PostCreate
 from tma.posts.service import add_post
+from tma.seed.files import remove_stored_files, seed_files
+from tma.seed.progress import seed_progress
 from tma.users.models import Role, User
 
 SAMPLE_PASSWORD = "password"  # noqa: S105 - documented sample logins, development only
@@ -46,16 +51,22 @@ async def is_empty(session: AsyncSession) -> bool:
     return not await session.scalar(select(func.count()).select_from(User))
 
 
-async def reset(session: AsyncSession) -> None:
-    """Delete every row except the system roles."""
-    # Modules first: their posts, quizzes, attempts and progress go with them (cascade).
-    for model in (Module, GroupCourse, Course, GroupMember, Group, User):
+async def reset(session: AsyncSession, *, settings: Settings) -> None:
+    """Delete every row except the system roles, and the stored files' bytes."""
+    await remove_stored_files(session, settings=settings)
+    # Modules first: their posts, quizzes, attempts and progress go with them (cascade);
+    # then the files no post uses any more.
+    for model in (Module, StoredFile, GroupCourse, Course, GroupMember, Group, User):
         await session.execute(delete(model))
     await session.commit()
 
 
-async def load(session: AsyncSession, *, hasher: PasswordHasher) -> SeedResult:
-    """Insert the sample users, groups, memberships, courses, modules and assignments."""
+async def load(
+    session: AsyncSession, *, hasher: PasswordHasher, settings: Settings, progress: bool = True
+) -> SeedResult:
+    """Insert the sample users, groups, memberships, courses, modules with their posts
+    (attachments with generated PDFs in the file store of `settings`), assignments, a few
+    avatars and, unless `progress=False`, the sample `user`'s progress."""
     roles = {r.name: r.id for r in (await session.scalars(select(Role))).all()}
     # Every sample account shares one password: hash it once.
     hashed = await hasher.hash(SAMPLE_PASSWORD)
@@ -99,7 +110,8 @@ async def load(session: AsyncSession, *, hasher: PasswordHasher) -> SeedResult:
     }
     session.add_all(courses.values())
     await session.flush()
-    modules, posts = await _load_content(session, courses)
+    modules, posts, attachments = await _load_content(session, courses)
+    await seed_files(session, settings=settings, users=users, attachment_posts=attachments)
     links = [
         GroupCourse(
             group_id=groups[r["group"]].id,
@@ -109,29 +121,61 @@ async def load(session: AsyncSession, *, hasher: PasswordHasher) -> SeedResult:
         for r in _rows("group_courses.csv")
     ]
     session.add_all(links)
+    await session.flush()
+    if progress:
+        # The sample parent's first two courses, in the clients' order (oldest first).
+        theirs = [c for c in courses.values() if c.id in await _course_ids_of(session, "user")]
+        await seed_progress(session, user=users["user"], courses=sorted(theirs, key=_age))
     await session.commit()
     return SeedResult(
         len(users), len(groups), len(memberships), len(courses), len(links), modules, posts
     )
 
 
-async def _load_content(session: AsyncSession, courses: dict[str, Course]) -> tuple[int, int]:
+def _age(course: Course) -> tuple[Any, int]:
+    return course.created_at, course.id
+
+
+async def _course_ids_of(session: AsyncSession, username: str) -> set[int]:
+    rows = await session.scalars(
+        select(GroupCourse.course_id)
+        .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
+        .join(User, User.id == GroupMember.user_id)
+        .where(User.username == username)
+    )
+    return set(rows.all())
+
+
+async def _load_content(
+    session: AsyncSession, courses: dict[str, Course]
+) -> tuple[int, int, list[Post]]:
     """The sample modules with their posts (quizzes included), linked into the courses in
     the order `content.json` gives; one module is shared by two courses. Returns how many
-    modules and posts were made."""
+    modules and posts were made, and the attachment posts (waiting for their files)."""
     text = resources.files("tma.seed").joinpath("data", "content.json").read_text("utf-8")
     content = json.loads(text)
     modules: dict[str, Module] = {}
     posts = 0
+    attachments: list[Post] = []
     for spec in content["modules"]:
         module = Module(title=spec["title"], description=spec["description"], color=spec["color"])
         session.add(module)
         await session.flush()
         modules[spec["key"]] = module
-        for post_spec in spec["posts"]:
-            if post_spec["type"] == PostType.ATTACHMENT:
-                continue  # attachments need their files: seeded with the files (tma.seed.files)
+        for place, post_spec in enumerate(spec["posts"], start=1):
             posts += 1
+            if post_spec["type"] == PostType.ATTACHMENT:
+                # Its file comes from `seed_files`, which sets `file_id` once it is stored.
+                attachment = Post(
+                    module_id=module.id,
+                    title=post_spec["title"],
+                    post_type=PostType.ATTACHMENT.value,
+                    content=post_spec.get("content"),
+                    ordering=place,
+                )
+                session.add(attachment)
+                attachments.append(attachment)
+                continue
             data = PostCreate(
                 module_id=module.id,
                 title=post_spec["title"],
@@ -146,4 +190,5 @@ async def _load_content(session: AsyncSession, courses: dict[str, Course]) -> tu
             CourseModule(course_id=courses[title].id, module_id=modules[key].id, ordering=n)
             for n, key in enumerate(keys, start=1)
         )
-    return len(modules), posts
+    await session.flush()
+    return len(modules), posts, attachments

@@ -109,11 +109,15 @@ class UserUpdate(ProfileUpdate):
 class PasswordReset(WriteModel):
     """An admin sets another account's password."""
 
+    model_config = example(new_password="a new long secret")  # noqa: S106
+
     new_password: Password
 
 
 class PasswordChange(WriteModel):
     """The caller changes their own password, proving the current one."""
+
+    model_config = example(current_password="the old secret", new_password="a new long secret")  # noqa: S106
 
     current_password: Password
     new_password: Password

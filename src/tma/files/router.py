@@ -1,0 +1,256 @@
+"""Files under /api/files: uploads (attachments by admins, avatars by anyone signed in),
+downloads (an avatar by anyone, an attachment by signature or by token), deletion."""
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from tma.auth.dependencies import AdminUser, CurrentUser, OptionalUser
+from tma.core.db import SessionDep
+from tma.core.deps import SettingsDep
+from tma.core.errors import Forbidden, NotFound, Unauthorized, responses
+from tma.core.routing import PrefixedRouter
+from tma.core.types import MAX_ID
+from tma.files import service
+from tma.files.detect import BY_CONTENT_TYPE
+from tma.files.models import FileKind, StoredFile
+from tma.files.schemas import FileRead
+from tma.files.storage import FileStore, StoredObjectMissing
+from tma.files.urls import file_url, signature_valid
+
+# Uploads, deletion: every route names its caller (private router).
+router = PrefixedRouter(prefix="/files", tags=["files"], responses=responses(401, 403))
+# Downloads: an avatar needs no token (an `<img>` sends none), an attachment a signature
+# or a token, checked in the route.
+public_router = PrefixedRouter(prefix="/files", tags=["files"])
+
+
+async def file_store(request: Request) -> FileStore:
+    store: FileStore = request.app.state.file_store
+    return store
+
+
+FileStoreDep = Annotated[FileStore, Depends(file_store)]
+
+# What a file id looks like: URL-safe base64 of at least 128 bits. The routes match only such
+# a segment, so `/api/files/upload-avatar` is the upload route alone (no GET or DELETE of a
+# file named "upload-avatar"), and any other segment is simply no route (404).
+FILE_ID_REGEX = "[A-Za-z0-9_-]{22,64}"
+
+
+class FileIdConvertor(Convertor[str]):
+    regex = FILE_ID_REGEX
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("file_id", FileIdConvertor())
+FILE_PATH = "/{file_id:file_id}"
+
+FileIdPath = Annotated[
+    str,
+    Path(
+        min_length=22,
+        max_length=64,
+        pattern=f"^{FILE_ID_REGEX}$",
+        description="A file id (opaque, URL-safe)",
+    ),
+]
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                            "description": "The file; its type is read from its bytes",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+# The fields a multipart body may carry besides `file` (ignored), and their size.
+_MAX_FIELDS = 16
+_MAX_FIELD_BYTES = 64 * 1024
+
+
+def _invalid_body(message: str, kind: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", "file"), "msg": message, "type": kind}])
+
+
+async def _upload_of(request: Request) -> tuple[UploadFile, FormData]:
+    """The multipart field `file` (the form too, to close), or 422. The body has been read
+    to the end by the time this returns: the middleware refused it (413) if it grew past
+    the upload limit, and everything past the first MiB went to a temporary file."""
+    try:
+        form = await request.form(
+            max_files=1, max_fields=_MAX_FIELDS, max_part_size=_MAX_FIELD_BYTES
+        )
+    except ClientDisconnect as exc:  # the client went away: nothing is stored
+        raise _invalid_body("The upload ended before it was complete", "upload_aborted") from exc
+    except StarletteHTTPException as exc:
+        if exc.status_code != status.HTTP_400_BAD_REQUEST:
+            raise  # 413 from the body limit
+        raise _invalid_body(f"Malformed multipart body: {exc.detail}", "multipart_invalid") from exc
+    upload = form.get("file")
+    if isinstance(upload, UploadFile):
+        return upload, form
+    await form.close()
+    if upload is None:
+        raise _invalid_body("Field required", "missing")
+    raise _invalid_body("Must be a file (a multipart part with a filename)", "file_type")
+
+
+async def _upload(
+    request: Request, session: AsyncSession, store: FileStore, *, kind: FileKind, uploader_id: int
+) -> FileRead:
+    upload, form = await _upload_of(request)
+    try:
+        record = await service.store_upload(
+            session,
+            store,
+            upload=upload,
+            kind=kind,
+            uploader_id=uploader_id,
+            max_bytes=request.app.state.settings.max_upload_bytes,
+        )
+    finally:
+        await form.close()
+    return _read(record)
+
+
+def _read(record: StoredFile) -> FileRead:
+    return FileRead(
+        id=record.id,
+        url=file_url(record.id),
+        filename=record.filename,
+        content_type=record.content_type,
+        size=record.size,
+        created_at=record.created_at,
+    )
+
+
+_UPLOAD_ERRORS = responses(413, 415, 422)
+
+
+@router.post(
+    "",
+    response_model=FileRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=_UPLOAD_ERRORS,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_file(
+    request: Request, admin: AdminUser, session: SessionDep, store: FileStoreDep
+) -> FileRead:
+    """Upload an attachment for posts (admin): PDF, PNG, JPEG or WebP, by its bytes."""
+    return await _upload(request, session, store, kind=FileKind.ATTACHMENT, uploader_id=admin.id)
+
+
+@router.post(
+    "/upload-avatar",
+    response_model=FileRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=_UPLOAD_ERRORS,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_avatar(
+    request: Request, user: CurrentUser, session: SessionDep, store: FileStoreDep
+) -> FileRead:
+    """Upload a picture to set as your `avatar_url` (any signed-in user): PNG, JPEG or WebP.
+    Its `url` opens without a token."""
+    return await _upload(request, session, store, kind=FileKind.AVATAR, uploader_id=user.id)
+
+
+def content_disposition(filename: str, *, inline: bool) -> str:
+    """`inline` or `attachment` with the name twice: an ASCII fallback, and RFC 6266's
+    UTF-8 form. The name is already safe (no path, quote or control character)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+# A file is data, never a page: even a polyglot served as an image cannot run a script.
+FILE_CSP = "default-src 'none'; sandbox"
+_BINARY = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
+_DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file's bytes, with its type and Content-Disposition",
+        "content": dict.fromkeys(BY_CONTENT_TYPE, _BINARY),
+    },
+    **responses(401, 403, 404, 422),
+}
+
+
+@public_router.get(FILE_PATH, response_class=StreamingResponse, responses=_DOWNLOAD_RESPONSES)
+async def download_file(
+    file_id: FileIdPath,
+    caller: OptionalUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: FileStoreDep,
+    expires: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Unix time a signed URL ends")
+    ] = None,
+    signature: Annotated[
+        str | None, Query(max_length=128, description="The signed URL's signature")
+    ] = None,
+) -> StreamingResponse:
+    """The file's bytes. An avatar: to anyone. An attachment: with the signature of a
+    post's `file_url` (until it expires), or with a bearer token to staff and to a user who
+    sees a post using it."""
+    record, token_may_read = await service.find_file(session, file_id=file_id, caller=caller)
+    if record.kind != FileKind.AVATAR and not token_may_read:
+        signed = expires is not None or signature is not None
+        if signed and expires is not None and signature is not None:
+            signed_ok = signature_valid(record.id, expires, signature, settings)
+        else:
+            signed_ok = False
+        if not signed_ok:
+            if signed:
+                raise Forbidden("This file link is invalid or has expired")
+            if caller is None:
+                raise Unauthorized("Not authenticated")
+            raise Forbidden("You don't have access to this file")
+    try:
+        opened = await store.read(record.id)
+    except StoredObjectMissing as exc:
+        raise NotFound(f"File {file_id} not found") from exc
+    file_type = BY_CONTENT_TYPE.get(record.content_type)
+    headers = {
+        "Content-Length": str(opened.size),
+        "Content-Disposition": content_disposition(
+            record.filename, inline=file_type is not None and file_type.inline
+        ),
+        "Content-Security-Policy": FILE_CSP,
+    }
+    return StreamingResponse(opened.chunks, media_type=record.content_type, headers=headers)
+
+
+@router.delete(FILE_PATH, status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 404))
+async def delete_file(
+    file_id: FileIdPath, _admin: AdminUser, session: SessionDep, store: FileStoreDep
+) -> Response:
+    """Delete a file and its bytes (admin); refused (400) while a post uses it."""
+    await service.delete_file(session, store, file_id=file_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,74 @@
+"""Progress under /api/progress, /api/users/{user_id}/progress and
+/api/groups/{group_id}/progress."""
+
+from fastapi import Request, Response
+
+from tma.auth.dependencies import CurrentUser, StaffUser
+from tma.core.db import Database, SessionDep
+from tma.core.errors import responses
+from tma.core.routing import PrefixedRouter
+from tma.core.schemas import row_adapter, row_list_adapter
+from tma.groups.dependencies import GroupIdPath
+from tma.progress import service
+from tma.progress.schemas import CourseProgress, GroupProgress, PostProgressRead, ProgressUpdate
+from tma.quizzes.dependencies import VisiblePost, check_sees_user
+from tma.users.dependencies import UserIdPath
+
+_COURSES = row_list_adapter(CourseProgress)
+_GROUP = row_adapter(GroupProgress)
+
+router = PrefixedRouter(prefix="/progress", tags=["progress"], responses=responses(401, 403))
+# Same prefixes as the users and groups routers: each skips paths outside its prefix only.
+users_router = PrefixedRouter(prefix="/users", tags=["progress"], responses=responses(401, 403))
+groups_router = PrefixedRouter(prefix="/groups", tags=["progress"], responses=responses(401, 403))
+
+
+def _json(body: bytes) -> Response:
+    # The services build dicts in the read models' keys, order and types: dumped as they
+    # are, with no validation pass (tests/test_progress.py compares with the models' JSON).
+    return Response(content=body, media_type="application/json")
+
+
+@router.put("/{post_id}", response_model=PostProgressRead, responses=responses(400, 404, 422))
+async def update_progress(
+    post: VisiblePost, body: ProgressUpdate, user: CurrentUser, session: SessionDep
+) -> PostProgressRead:
+    """Move your status on a post forward (a request to move it back changes nothing)."""
+    row = await service.update_progress(
+        session, user_id=user.id, post=post, status=body.status.value
+    )
+    return PostProgressRead.model_validate(row)
+
+
+@router.get("", response_model=list[CourseProgress])
+async def my_progress(user: CurrentUser, request: Request) -> Response:
+    """Your progress in each course assigned to your groups."""
+    db: Database = request.app.state.db
+    async with db.read_connection() as conn:
+        courses = await service.user_course_progress(conn, user_id=user.id)
+    return _json(_COURSES.dump_json(courses))
+
+
+@users_router.get(
+    "/{user_id}/progress", response_model=list[CourseProgress], responses=responses(404, 422)
+)
+async def user_progress(user_id: UserIdPath, user: CurrentUser, request: Request) -> Response:
+    """A user's progress in each course assigned to their groups (staff, or that user)."""
+    check_sees_user(user, user_id)
+    db: Database = request.app.state.db
+    async with db.read_connection() as conn:
+        if user_id != user.id:
+            await service.ensure_user(conn, user_id=user_id)
+        courses = await service.user_course_progress(conn, user_id=user_id)
+    return _json(_COURSES.dump_json(courses))
+
+
+@groups_router.get(
+    "/{group_id}/progress", response_model=GroupProgress, responses=responses(404, 422)
+)
+async def group_progress(group_id: GroupIdPath, _staff: StaffUser, request: Request) -> Response:
+    """Every member of the group times the group's courses (managers and admins)."""
+    db: Database = request.app.state.db
+    async with db.read_connection() as conn:
+        body = await service.group_progress(conn, group_id=group_id)
+    return _json(_GROUP.dump_json(body))

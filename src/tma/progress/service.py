@@ -1,0 +1,292 @@
+"""The rules and queries of progress: a user's status on each post, moved forward only,
+and the per-course and per-group aggregates (a fixed number of statements each).
+
+Progress belongs to a post, not to a course: a course unassigned and assigned again finds
+it where it was; a post or module deleted takes its rows with it (FK cascade)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, bindparam, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
+
+from tma.core.db import utcnow
+from tma.core.errors import Conflict, NotFound
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.groups.models import Group, GroupMember
+from tma.posts.models import Post, PostType
+from tma.progress.models import ModuleProgress, PostProgress, ProgressStatus
+from tma.quizzes.dependencies import CallerPost
+from tma.users.models import User
+
+COMPLETED = ProgressStatus.COMPLETED.value
+IN_PROGRESS = ProgressStatus.IN_PROGRESS.value
+
+
+def percent(done: int, total: int) -> int:
+    """`done` of `total` in whole percent, rounded down: 100 only when all are done, 0 for
+    nothing to do."""
+    return done * 100 // total if total else 0
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(PostProgress)
+
+
+async def advance(
+    session: AsyncSession, *, user_id: int, post_id: int, status: str, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Move the user's status on the post forward to `status` (never back), in one
+    statement that holds also under concurrent writers (`INSERT ... ON CONFLICT`).
+    `completed_at` is set once. Returns the row written, or None when nothing changed.
+    The caller commits."""
+    now = now or utcnow()
+    completed = status == COMPLETED
+    stmt = _insert(session).values(
+        user_id=user_id,
+        post_id=post_id,
+        status=status,
+        updated_at=now,
+        completed_at=now if completed else None,
+    )
+    if completed:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[PostProgress.user_id, PostProgress.post_id],
+            set_={"status": COMPLETED, "updated_at": now, "completed_at": now},
+            where=PostProgress.status != COMPLETED,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=[PostProgress.user_id, PostProgress.post_id]
+        )
+    stmt = stmt.returning(
+        PostProgress.post_id,
+        PostProgress.status,
+        PostProgress.updated_at,
+        PostProgress.completed_at,
+    )
+    row = (await session.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _as_read(post: CallerPost) -> dict[str, Any]:
+    return {
+        "post_id": post.id,
+        "status": post.status,
+        "updated_at": post.updated_at,
+        "completed_at": post.completed_at,
+    }
+
+
+async def update_progress(
+    session: AsyncSession, *, user_id: int, post: CallerPost, status: str
+) -> dict[str, Any]:
+    """PUT /api/progress/{post_id}: move forward, or answer the state unchanged. A quiz
+    becomes completed only through a passing attempt (400 when asked by hand)."""
+    if post.status == COMPLETED or (post.status == IN_PROGRESS and status == IN_PROGRESS):
+        return _as_read(post)  # already there or further: unchanged
+    if status == COMPLETED and post.post_type == PostType.QUIZ:
+        raise Conflict("A quiz is completed only by passing it")
+    row = await advance(session, user_id=user_id, post_id=post.id, status=status)
+    await session.commit()
+    if row is None:  # a concurrent request got there first: report what is stored
+        stored = await session.execute(
+            select(
+                PostProgress.post_id,
+                PostProgress.status,
+                PostProgress.updated_at,
+                PostProgress.completed_at,
+            ).where(PostProgress.user_id == user_id, PostProgress.post_id == post.id)
+        )
+        return dict(stored.mappings().one())
+    return row
+
+
+# --- a user's courses --------------------------------------------------------------------
+# The read statements are built once, at import, on bound parameters: per request nothing is
+# built and SQLAlchemy finds the compiled form in its cache.
+
+_USER_ID = bindparam("user_id", type_=BigInteger)
+_GROUP_ID = bindparam("group_id", type_=BigInteger)
+_DONE = PostProgress.status == COMPLETED
+
+# One row per (course assigned to the user's groups, module of that course), a course
+# without modules as one row with a null module: the module's posts, the user's completed
+# posts among them, and the latest change of the user's progress on them.
+_COURSE_ROWS = (
+    select(
+        Course.id,
+        Course.title,
+        CourseModule.module_id,
+        Module.title,
+        func.count(Post.id),
+        func.count(case((_DONE, PostProgress.post_id))),
+        func.max(PostProgress.updated_at),
+    )
+    .outerjoin(CourseModule, CourseModule.course_id == Course.id)
+    .outerjoin(Module, Module.id == CourseModule.module_id)
+    .outerjoin(Post, Post.module_id == CourseModule.module_id)
+    .outerjoin(
+        PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == _USER_ID)
+    )
+    .where(
+        Course.id.in_(
+            select(GroupCourse.course_id)
+            .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
+            .where(GroupMember.user_id == _USER_ID)
+        )
+    )
+    .group_by(Course.id, CourseModule.module_id, CourseModule.ordering, Module.title)
+    .order_by(Course.created_at, Course.id, CourseModule.ordering, CourseModule.module_id)
+)
+
+
+def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    courses: list[dict[str, Any]] = []
+    course: dict[str, Any] = {"course_id": None}
+    for course_id, title, module_id, module_title, total, completed, last in rows:
+        if course_id != course["course_id"]:  # rows come grouped by course
+            course = {
+                "course_id": course_id,
+                "title": title,
+                "total_posts": 0,
+                "completed_posts": 0,
+                "percent": 0,
+                "last_activity_at": None,
+                "modules": [],
+            }
+            courses.append(course)
+        if module_id is None:
+            continue
+        course["modules"].append(
+            {
+                "module_id": module_id,
+                "title": module_title,
+                "total_posts": total,
+                "completed_posts": completed,
+            }
+        )
+        course["total_posts"] += total
+        course["completed_posts"] += completed
+        if last is not None and (
+            course["last_activity_at"] is None or last > course["last_activity_at"]
+        ):
+            course["last_activity_at"] = last
+    for course in courses:
+        course["percent"] = percent(course["completed_posts"], course["total_posts"])
+    return courses
+
+
+async def user_course_progress(conn: AsyncConnection, *, user_id: int) -> list[dict[str, Any]]:
+    """The user's progress in each course assigned to their groups (each course once),
+    oldest course first, its modules in the course's `ordering`: one statement. Dicts in
+    the keys, order and types of `CourseProgress`."""
+    rows = (await conn.execute(_COURSE_ROWS, {"user_id": user_id})).all()
+    return _courses_from_rows(rows)
+
+
+_USER_EXISTS = select(User.id).where(User.id == _USER_ID)
+
+
+async def ensure_user(conn: AsyncConnection, *, user_id: int) -> None:
+    """NotFound unless the user exists."""
+    if (await conn.execute(_USER_EXISTS, {"user_id": user_id})).first() is None:
+        raise NotFound(f"User {user_id} not found")
+
+
+# --- a group's members -------------------------------------------------------------------
+
+_GroupCourse = aliased(GroupCourse)
+_Member = aliased(GroupMember)
+
+# Posts per course of the group: one pass over the group's courses' links and posts.
+_COURSE_TOTALS = (
+    select(CourseModule.course_id, func.count(Post.id).label("total"))
+    .join(Post, Post.module_id == CourseModule.module_id)
+    .join(_GroupCourse, _GroupCourse.course_id == CourseModule.course_id)
+    .where(_GroupCourse.group_id == _GROUP_ID)
+    .group_by(CourseModule.course_id)
+    .subquery()
+)
+
+# The group (one row even without courses) with its courses in assignment order and the
+# number of posts of each course's modules.
+_GROUP_COURSES = (
+    select(Group.id, GroupCourse.course_id, Course.title, _COURSE_TOTALS.c.total)
+    .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
+    .outerjoin(Course, Course.id == GroupCourse.course_id)
+    .outerjoin(_COURSE_TOTALS, _COURSE_TOTALS.c.course_id == GroupCourse.course_id)
+    .where(Group.id == _GROUP_ID)
+    .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
+)
+
+# Completed posts per (member, course of the group): the sums of the members' per-module
+# counters (`module_progress`, kept by triggers) over each course's modules, so the rows read
+# are members x modules, not every completed post.
+_COMPLETED = (
+    select(
+        ModuleProgress.user_id,
+        CourseModule.course_id,
+        func.sum(ModuleProgress.completed).label("completed"),
+    )
+    .join(CourseModule, CourseModule.module_id == ModuleProgress.module_id)
+    .join(_GroupCourse, _GroupCourse.course_id == CourseModule.course_id)
+    .join(_Member, _Member.user_id == ModuleProgress.user_id)
+    .where(_GroupCourse.group_id == _GROUP_ID, _Member.group_id == _GROUP_ID)
+    .group_by(ModuleProgress.user_id, CourseModule.course_id)
+    .subquery()
+)
+
+# Every member in joining order, with their completed posts per course (a member with none
+# as one row of nulls).
+_GROUP_MEMBERS = (
+    select(GroupMember.user_id, User.username, *_COMPLETED.c[1:])
+    .join(User, User.id == GroupMember.user_id)
+    .outerjoin(_COMPLETED, _COMPLETED.c.user_id == GroupMember.user_id)
+    .where(GroupMember.group_id == _GROUP_ID)
+    .order_by(GroupMember.joined_at, GroupMember.user_id)
+)
+
+
+async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, Any]:
+    """Every member of the group (any group role, in joining order) times the group's
+    courses (in assignment order): completed and total posts and the percentage. Two
+    statements whatever the size. A dict in the keys, order and types of `GroupProgress`."""
+    params = {"group_id": group_id}
+    courses = (await conn.execute(_GROUP_COURSES, params)).all()
+    if not courses:
+        raise NotFound(f"Group {group_id} not found")
+    totals = [(course_id, total) for _, course_id, _, total in courses if course_id is not None]
+    members: list[dict[str, Any]] = []
+    done: dict[int, int] = {}
+    user_id = None
+    for member_id, username, course_id, count in (await conn.execute(_GROUP_MEMBERS, params)).all():
+        if member_id != user_id:  # rows come grouped by member
+            user_id, done = member_id, {}
+            members.append({"user_id": member_id, "username": username, "courses": done})
+        if course_id is not None:
+            done[course_id] = count
+    for member in members:
+        completed = member["courses"]
+        member["courses"] = [
+            {
+                "course_id": course_id,
+                "completed_posts": completed.get(course_id, 0),
+                "total_posts": total or 0,
+                "percent": percent(completed.get(course_id, 0), total or 0),
+            }
+            for course_id, total in totals
+        ]
+    return {
+        "group_id": group_id,
+        "courses": [
+            {"course_id": course_id, "title": title}
+            for _, course_id, title, _ in courses
+            if course_id is not None
+        ],
+        "members": members,
+    }

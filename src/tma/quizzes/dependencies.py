@@ -1,0 +1,69 @@
+"""Post checks shared by quizzes and progress: the post exists -> the caller may see it."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Path
+from sqlalchemy import and_, select
+
+from tma.auth.dependencies import CurrentUser
+from tma.core.db import SessionDep
+from tma.core.errors import Forbidden, NotFound
+from tma.core.types import MAX_ID
+from tma.posts.models import Post
+from tma.posts.service import post_visible_to
+from tma.progress.models import PostProgress
+from tma.users.caller import Caller
+from tma.users.service import is_staff
+
+PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerPost:
+    """What quizzes and progress need of a post, with the caller's progress on it."""
+
+    id: int
+    post_type: str
+    pass_mark: int | None
+    status: str | None  # the caller's progress row, None for `not_started`
+    updated_at: datetime | None
+    completed_at: datetime | None
+
+
+async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> CallerPost:
+    """The post, if it exists (404) and the caller sees its module (403 for a `user` whose
+    groups' courses do not hold it; staff see every post), in one statement."""
+    visible = post_visible_to(None if is_staff(user) else user.id)
+    stmt = (
+        select(
+            Post.id,
+            Post.post_type,
+            Post.pass_mark,
+            PostProgress.status,
+            PostProgress.updated_at,
+            PostProgress.completed_at,
+            visible,
+        )
+        .outerjoin(
+            PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == user.id)
+        )
+        .where(Post.id == post_id)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise NotFound(f"Post {post_id} not found")
+    if not row[-1]:
+        raise Forbidden("You don't have access to this post")
+    return CallerPost(*row[:-1])
+
+
+def check_sees_user(caller: Caller, user_id: int) -> None:
+    """Progress and attempts are their owner's: staff read anyone's, a `user` only their
+    own (403 otherwise, before the id is looked up)."""
+    if user_id != caller.id and not is_staff(caller):
+        raise Forbidden("You may only see your own progress")
+
+
+VisiblePost = Annotated[CallerPost, Depends(visible_post)]

@@ -1,0 +1,106 @@
+"""Quizzes under /api/quizzes and their attempts under /api/quiz-attempts."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Response, status
+
+from tma.auth.dependencies import CurrentUser
+from tma.core.db import SessionDep
+from tma.core.errors import responses
+from tma.core.pagination import PageDep, set_total
+from tma.core.routing import PrefixedRouter
+from tma.core.types import MAX_ID
+from tma.posts import service as posts
+from tma.posts.dependencies import VisiblePost as VisiblePostRecord
+from tma.posts.schemas import QuizRead, QuizStaffRead
+from tma.progress import service as progress
+from tma.quizzes import service
+from tma.quizzes.dependencies import VisiblePost, check_sees_user
+from tma.quizzes.schemas import AttemptRead, AttemptSubmit
+from tma.users.service import is_staff
+
+router = PrefixedRouter(prefix="/quizzes", tags=["quizzes"], responses=responses(401, 403))
+attempts_router = PrefixedRouter(
+    prefix="/quiz-attempts", tags=["quizzes"], responses=responses(401, 403)
+)
+
+AttemptIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An attempt id")]
+
+
+async def attempts_owner(
+    user: CurrentUser,
+    user_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Whose attempts (staff only)")
+    ] = None,
+) -> int:
+    """Whose attempts to list: the caller's, or for staff `?user_id=`'s (a `user` naming
+    anyone else: 403, before the post is looked up)."""
+    if user_id is None:
+        return user.id
+    check_sees_user(user, user_id)
+    return user_id
+
+
+AttemptsOwner = Annotated[int, Depends(attempts_owner)]
+
+
+@router.get(
+    "/{post_id}", response_model=QuizStaffRead | QuizRead, responses=responses(400, 404, 422)
+)
+async def get_quiz(
+    post: VisiblePostRecord, user: CurrentUser, session: SessionDep
+) -> QuizStaffRead | QuizRead:
+    """A quiz's questions and options in authored order; the correct answers and the
+    explanations for managers and admins only (the `quiz` of post detail)."""
+    service.require_quiz(post.post_type)
+    return await posts.load_quiz(session, post=post, staff=is_staff(user))
+
+
+@router.post(
+    "/{post_id}/attempts",
+    response_model=AttemptRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": AttemptRead, "description": "The attempt already in progress"},
+        **responses(400, 404, 422),
+    },
+)
+async def start_attempt(
+    post: VisiblePost, user: CurrentUser, session: SessionDep, response: Response
+) -> AttemptRead:
+    """Start an attempt at the quiz (201), or get the one you have in progress (200)."""
+    attempt, created = await service.start_attempt(session, user_id=user.id, post=post)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return attempt
+
+
+@router.get(
+    "/{post_id}/attempts", response_model=list[AttemptRead], responses=responses(400, 404, 422)
+)
+async def list_attempts(
+    owner: AttemptsOwner,
+    post: VisiblePost,
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    response: Response,
+) -> list[AttemptRead]:
+    """Your attempts at the quiz, newest first; staff may name anyone's with `user_id`."""
+    if owner != user.id:
+        await progress.ensure_user(await session.connection(), user_id=owner)
+    attempts, total = await service.list_attempts(session, post=post, user_id=owner, page=page)
+    set_total(response, total)
+    return attempts
+
+
+@attempts_router.post(
+    "/{attempt_id}/submit", response_model=AttemptRead, responses=responses(400, 404, 422)
+)
+async def submit_attempt(
+    attempt_id: AttemptIdPath, body: AttemptSubmit, user: CurrentUser, session: SessionDep
+) -> AttemptRead:
+    """Submit your answers: graded by the server, final."""
+    return await service.submit_attempt(
+        session, attempt_id=attempt_id, caller=user, answers=body.answers
+    )

@@ -1,0 +1,84 @@
+"""Request and response bodies of quiz attempts."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from tma.core.schemas import ReadModel, WriteModel, example
+from tma.core.types import Id
+
+MAX_QUESTIONS = 50  # a quiz has 1-50 questions (content.md, "Writing a quiz")
+MAX_OPTIONS = 10  # a question has 2-10 options
+
+
+class Answer(WriteModel):
+    """The options chosen for one question (none at all counts as wrong)."""
+
+    question_id: Id
+    option_ids: Annotated[list[Id], Field(max_length=MAX_OPTIONS)]
+
+    @field_validator("option_ids")
+    @classmethod
+    def _distinct_options(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("option_ids must not repeat an option")
+        return value
+
+
+class AttemptSubmit(WriteModel):
+    """POST /api/quiz-attempts/{attempt_id}/submit: at most one answer per question."""
+
+    model_config = example(answers=[{"question_id": 3, "option_ids": [7]}])
+
+    answers: Annotated[list[Answer], Field(max_length=MAX_QUESTIONS)]
+
+    @field_validator("answers")
+    @classmethod
+    def _distinct_questions(cls, value: list[Answer]) -> list[Answer]:
+        ids = [answer.question_id for answer in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("answers must not repeat a question")
+        return value
+
+
+class QuestionResult(ReadModel):
+    """One question of a submitted attempt, as graded when it was submitted."""
+
+    question_id: int
+    correct: bool
+    chosen_option_ids: list[int]
+    correct_option_ids: list[int]
+    explanation: str | None
+
+
+class AttemptRead(ReadModel):
+    model_config = example(
+        id=21,
+        post_id=14,
+        user_id=9,
+        status="submitted",
+        started_at="2026-09-01T09:30:00Z",
+        submitted_at="2026-09-01T09:30:00Z",
+        score=100,
+        passed=True,
+        results=[
+            {
+                "question_id": 3,
+                "correct": True,
+                "chosen_option_ids": [7],
+                "correct_option_ids": [7],
+                "explanation": "Only the knight jumps.",
+            }
+        ],
+    )
+
+    id: int
+    post_id: int
+    user_id: int
+    status: str
+    started_at: datetime
+    submitted_at: datetime | None
+    score: int | None
+    passed: bool | None
+    results: list[QuestionResult] | None

@@ -1,0 +1,859 @@
+"""Contract tests for files: upload an attachment or an avatar, download, delete.
+
+Contract: docs/contracts/files.md. Attachments are uploaded by admins and read with a
+post's signed `file_url` or a bearer token under the post's visibility rule; avatars are
+uploaded by anyone signed in and read by anyone (no token). Types are decided by the
+bytes; the stored name is the server's. The S3 back end runs the same flow against a
+local S3-compatible server (moto) at the end of this file.
+"""
+
+import io
+import re
+import socket
+import time
+
+import httpx
+import pytest
+import pytest_asyncio
+from moto.server import ThreadedMotoServer
+from PIL import Image
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from expected import UTC_TIMESTAMP
+from tma.files.models import StoredFile
+from tma.files.urls import signed_file_url
+from tma.main import create_app
+from tma.seed.files import sample_pdf, sample_png
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")  # 24 random bytes, URL-safe base64
+PDF = sample_pdf("Week 1: opening principles")
+PNG = sample_png((30, 110, 160), 16)
+ATTACHMENT_TYPES = "application/pdf, image/png, image/jpeg, image/webp"
+AVATAR_TYPES = "image/png, image/jpeg, image/webp"
+MAX_UPLOAD = 2 * 1024 * 1024  # the suite's TMA_MAX_UPLOAD_BYTES (conftest.py)
+FILE_CSP = "default-src 'none'; sandbox"
+
+
+def image(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
+    """A real image file of `fmt` (PNG, JPEG, WEBP), drawn by Pillow."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 120, 200)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def multipart(content: bytes, filename: str = "notes.pdf", content_type: str = "text/plain"):
+    """The `files=` of an upload: field `file` with this name and client Content-Type."""
+    return {"file": (filename, content, content_type)}
+
+
+async def file_rows(test_db) -> int:
+    """How many rows the `files` table has."""
+    async with test_db.session() as session:
+        return await session.scalar(select(func.count()).select_from(StoredFile))
+
+
+@pytest.fixture
+def attach(make_module, make_post):
+    """`await attach(file_id, course=None)` -> a new attachment post using `file_id`, alone
+    in a new module (linked into `course` when given)."""
+
+    async def make(file_id, course=None):
+        module = await make_module(course=course)
+        return await make_post(module, "attachment", file_id=file_id)
+
+    return make
+
+
+# --- POST /api/files ---------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("content", "sent_name", "content_type", "stored_name"),
+    [
+        (PDF, "notes.pdf", "application/pdf", "notes.pdf"),
+        (image("PNG"), "board.png", "image/png", "board.png"),
+        (image("JPEG"), "photo.JPEG", "image/jpeg", "photo.jpeg"),
+        (image("WEBP"), "diagram.webp", "image/webp", "diagram.webp"),
+    ],
+    ids=["pdf", "png", "jpeg", "webp"],
+)
+async def test_upload_file_as_admin_returns_201_and_stores_it(
+    client, auth_headers, file_store, content, sent_name, content_type, stored_name
+):
+    """An admin uploads a PDF, PNG, JPEG or WebP: 201 with its metadata, the type read from
+    the bytes, `url` the plain `/api/files/{id}`; the bytes are stored under the id and
+    read back whole."""
+    response = await client.post(
+        "/api/files", files=multipart(content, sent_name), headers=auth_headers
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert ID_PATTERN.match(body["id"])
+    assert body == {
+        "id": body["id"],
+        "url": f"/api/files/{body['id']}",
+        "filename": stored_name,
+        "content_type": content_type,
+        "size": len(content),
+        "created_at": UTC_TIMESTAMP,
+    }
+    assert await file_store.keys() == [body["id"]]
+    read_back = await client.get(body["url"], headers=auth_headers)
+    assert read_back.status_code == 200
+    assert read_back.content == content
+    assert read_back.headers["content-type"] == content_type
+
+
+@pytest.mark.asyncio
+async def test_upload_file_larger_than_the_json_limit_returns_201(client, auth_headers, file_store):
+    """Uploads have their own limit (TMA_MAX_UPLOAD_BYTES): a 1.5 MiB PDF, over the 1 MiB
+    JSON body limit, is accepted and read back byte for byte."""
+    content = PDF + b"%" + b"x" * (1536 * 1024)
+
+    response = await client.post("/api/files", files=multipart(content), headers=auth_headers)
+
+    assert response.status_code == 201
+    assert response.json()["size"] == len(content)
+    read_back = await client.get(response.json()["url"], headers=auth_headers)
+    assert read_back.content == content
+
+
+@pytest.mark.asyncio
+async def test_upload_file_of_exactly_the_limit_returns_201(client, auth_headers, file_store):
+    """A file of exactly TMA_MAX_UPLOAD_BYTES is within the limit."""
+    content = PDF + b"%" * (MAX_UPLOAD - len(PDF))
+
+    response = await client.post("/api/files", files=multipart(content), headers=auth_headers)
+
+    assert response.status_code == 201
+    assert response.json()["size"] == MAX_UPLOAD
+
+
+@pytest.mark.asyncio
+async def test_upload_file_without_token_returns_401(client, file_store):
+    """No token: 401 with `WWW-Authenticate: Bearer`; nothing is stored."""
+    response = await client.post("/api/files", files=multipart(PDF))
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"detail": "Not authenticated"}
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("role", ["user", "manager"])
+async def test_upload_file_as_non_admin_returns_403(
+    client, make_user, make_auth_headers, test_db, file_store, role
+):
+    """Attachments are admin only: a manager or a user gets 403; no row, no bytes."""
+    caller = await make_user(role=role)
+
+    response = await client.post(
+        "/api/files", files=multipart(PDF), headers=make_auth_headers(caller)
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have permission to do this"}
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_file_over_the_limit_returns_413(client, auth_headers, test_db, file_store):
+    """A file one byte over TMA_MAX_UPLOAD_BYTES: 413; no row, no bytes."""
+    content = PDF + b"%" * (MAX_UPLOAD + 1 - len(PDF))
+
+    response = await client.post("/api/files", files=multipart(content), headers=auth_headers)
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"File larger than {MAX_UPLOAD} bytes"}
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_file_with_declared_length_over_the_limit_returns_413(
+    client, auth_headers, file_store
+):
+    """A Content-Length past the limit is refused before the body is read: 413."""
+    response = await client.post(
+        "/api/files",
+        content=b"--x\r\n",
+        headers={
+            **auth_headers,
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Content-Length": str(MAX_UPLOAD * 2),
+        },
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"File larger than {MAX_UPLOAD} bytes"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        (b"just some text\n", "notes.txt"),
+        (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "anim.gif"),
+        (b"", "empty.pdf"),
+    ],
+    ids=["text", "gif", "empty"],
+)
+async def test_upload_file_of_unsupported_type_returns_415(
+    client, auth_headers, test_db, file_store, content, name
+):
+    """Bytes that are not a PDF, PNG, JPEG or WebP (text, a GIF, nothing): 415 naming the
+    accepted types; no row, no bytes."""
+    response = await client.post("/api/files", files=multipart(content, name), headers=auth_headers)
+
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": f"Unsupported file type: attachments may be {ATTACHMENT_TYPES}"
+    }
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_file_without_file_field_returns_422(client, auth_headers, file_store):
+    """A multipart body without the field `file`: 422 at `body.file`."""
+    response = await client.post(
+        "/api/files", files={"other": ("a.pdf", PDF, "application/pdf")}, headers=auth_headers
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}]
+    }
+
+
+@pytest.mark.asyncio
+async def test_upload_file_with_text_field_returns_422(client, auth_headers, file_store):
+    """`file` sent as a plain form field (no file name), not a file: 422."""
+    response = await client.post("/api/files", data={"file": "%PDF-1.4"}, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "file"]
+    assert response.json()["detail"][0]["type"] == "file_type"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"file": "x"}'),
+        ("multipart/form-data", b"no boundary"),
+        ("multipart/form-data; boundary=abc", b"--abc\r\ngarbage without headers end"),
+    ],
+    ids=["json", "no-boundary", "garbage"],
+)
+async def test_upload_file_malformed_body_returns_422(
+    client, auth_headers, test_db, file_store, content_type, body
+):
+    """A body that is not a multipart form with a file (JSON, no boundary, garbage): 422;
+    nothing is stored."""
+    response = await client.post(
+        "/api/files", content=body, headers={**auth_headers, "Content-Type": content_type}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "file"]
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_file_with_two_files_returns_422(client, auth_headers, file_store):
+    """One file per upload: two file parts are malformed input (422)."""
+    response = await client.post(
+        "/api/files",
+        files=[("file", ("a.pdf", PDF, "application/pdf")), ("file", ("b.pdf", PDF, "x/y"))],
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": ["body", "file"],
+                "msg": "Malformed multipart body: Too many files. Maximum number of files is 1.",
+                "type": "multipart_invalid",
+            }
+        ]
+    }
+    assert await file_store.keys() == []
+
+
+# --- POST /api/files/upload-avatar -------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+async def test_upload_avatar_as_user_returns_201_with_public_url(
+    client, user_headers, file_store, fmt
+):
+    """Any signed-in user uploads a PNG, JPEG or WebP avatar: 201, and its `url` opens
+    without a token, inline, with its type."""
+    content = image(fmt, (64, 64))
+
+    response = await client.post(
+        "/api/files/upload-avatar", files=multipart(content, "me.img"), headers=user_headers
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    content_type = f"image/{fmt.lower()}"
+    extension = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
+    assert body == {
+        "id": body["id"],
+        "url": f"/api/files/{body['id']}",
+        "filename": f"me.{extension}",
+        "content_type": content_type,
+        "size": len(content),
+        "created_at": UTC_TIMESTAMP,
+    }
+    shown = await client.get(body["url"])
+    assert shown.status_code == 200
+    assert shown.content == content
+    assert shown.headers["content-type"] == content_type
+    assert shown.headers["content-disposition"] == (
+        f"inline; filename=\"me.{extension}\"; filename*=UTF-8''me.{extension}"
+    )
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_then_set_it_as_avatar_url_returns_200(
+    client, user_headers, test_user, file_store
+):
+    """The web client's flow: upload, `PATCH /api/auth/me` with the returned `url`, then
+    the profile's `avatar_url` loads without a token."""
+    uploaded = await client.post(
+        "/api/files/upload-avatar", files=multipart(PNG, "crop.png"), headers=user_headers
+    )
+    url = uploaded.json()["url"]
+
+    patched = await client.patch("/api/auth/me", json={"avatar_url": url}, headers=user_headers)
+
+    assert patched.status_code == 200
+    assert patched.json()["avatar_url"] == url
+    me = await client.get("/api/auth/me", headers=user_headers)
+    shown = await client.get(me.json()["avatar_url"])
+    assert shown.status_code == 200
+    assert shown.content == PNG
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/files/../../etc/passwd",
+        "/api/files/short",
+        "/api/users/1",
+        "//evil.test/api/files/abcdefghijklmnopqrstuvwx",
+        "javascript:alert(1)",
+    ],
+    ids=["dot-dot", "not-an-id", "other-api-path", "protocol-relative", "javascript"],
+)
+async def test_set_avatar_url_to_a_path_that_is_no_file_url_returns_422(
+    client, user_headers, test_user, url
+):
+    """Only the server's own file URL `/api/files/<id>` is accepted besides http(s) URLs:
+    another relative path, a protocol-relative URL or `javascript:` is 422."""
+    response = await client.patch("/api/auth/me", json={"avatar_url": url}, headers=user_headers)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "avatar_url"]
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_without_token_returns_401(client, file_store):
+    """No token: 401; nothing is stored."""
+    response = await client.post("/api/files/upload-avatar", files=multipart(PNG, "a.png"))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Not authenticated"}
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_disabled_account_returns_403(
+    client, make_user, make_auth_headers, file_store
+):
+    """A disabled account cannot upload: 403 "account disabled"."""
+    disabled = await make_user(is_active=False)
+
+    response = await client.post(
+        "/api/files/upload-avatar",
+        files=multipart(PNG, "a.png"),
+        headers=make_auth_headers(disabled),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "account disabled"}
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_over_the_limit_returns_413(client, user_headers, file_store):
+    """An avatar over TMA_MAX_UPLOAD_BYTES: 413; nothing is stored."""
+    content = PNG + b"\x00" * MAX_UPLOAD
+
+    response = await client.post(
+        "/api/files/upload-avatar", files=multipart(content, "big.png"), headers=user_headers
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"File larger than {MAX_UPLOAD} bytes"}
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_pdf_returns_415(client, user_headers, test_db, file_store):
+    """A PDF is an attachment type, not an avatar type: 415 naming the image types."""
+    response = await client.post(
+        "/api/files/upload-avatar",
+        files=multipart(PDF, "me.png", "image/png"),
+        headers=user_headers,
+    )
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": f"Unsupported file type: avatars may be {AVATAR_TYPES}"}
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_without_file_returns_422(client, user_headers, file_store):
+    """No `file` field: 422."""
+    response = await client.post(
+        "/api/files/upload-avatar", data={"name": "me"}, headers=user_headers
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}]
+    }
+
+
+# --- GET /api/files/{file_id} ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_get_file_avatar_without_token_returns_200(client, upload_file):
+    """An avatar opens with no token (an `<img>` sends none): its bytes, type, inline
+    disposition, `nosniff` and a sandboxing CSP."""
+    uploaded = await upload_file(PNG, filename="face.png", avatar=True)
+
+    response = await client.get(uploaded["url"])
+
+    assert response.status_code == 200
+    assert response.content == PNG
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-length"] == str(len(PNG))
+    assert response.headers["content-disposition"] == (
+        "inline; filename=\"face.png\"; filename*=UTF-8''face.png"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == FILE_CSP
+
+
+@pytest.mark.asyncio
+async def test_get_file_attachment_with_signed_url_returns_200(
+    client, attach, upload_file, test_settings, test_db
+):
+    """A post's signed `file_url` opens the attachment without a token: the PDF, as a
+    download (`attachment`) under its safe name."""
+    uploaded = await upload_file(PDF, filename="Week 1 – exercises.pdf")
+    await attach(uploaded["id"])
+
+    response = await client.get(signed_file_url(uploaded["id"], test_settings))
+
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Week 1 _ exercises.pdf"; '
+        "filename*=UTF-8''Week%201%20%E2%80%93%20exercises.pdf"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.asyncio
+async def test_get_file_post_file_url_opens_without_token_returns_200(
+    client, upload_file, auth_headers, user_headers, make_module, user_course
+):
+    """The whole attachment flow as clients see it: an admin uploads a PDF and makes an
+    attachment post of it; the `file_url` a `user` reads in the post's detail opens with
+    no token at all (a phone's PDF viewer), while the plain URL without token is 401."""
+    uploaded = await upload_file(PDF, filename="week1.pdf")
+    module = await make_module(course=user_course)
+    created = await client.post(
+        "/api/posts",
+        json={
+            "module_id": module.id,
+            "title": "Exercises",
+            "post_type": "attachment",
+            "file_id": uploaded["id"],
+        },
+        headers=auth_headers,
+    )
+    detail = await client.get(f"/api/posts/{created.json()['id']}", headers=user_headers)
+    file_url = detail.json()["file_url"]
+
+    response = await client.get(file_url)
+
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response.headers["content-type"] == "application/pdf"
+    assert file_url.startswith(f"{uploaded['url']}?expires=")
+    assert (await client.get(uploaded["url"])).status_code == 401
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("who", ["admin", "manager"])
+async def test_get_file_attachment_as_staff_returns_200(
+    client, upload_file, auth_headers, manager_headers, who
+):
+    """Staff read any attachment with their token, also one no post uses."""
+    uploaded = await upload_file()
+    headers = auth_headers if who == "admin" else manager_headers
+
+    response = await client.get(uploaded["url"], headers=headers)
+
+    assert response.status_code == 200
+    assert response.content == sample_pdf("Exercises")
+
+
+@pytest.mark.asyncio
+async def test_get_file_attachment_as_user_who_sees_a_post_returns_200(
+    client, upload_file, attach, user_headers, user_course
+):
+    """A `user` reads an attachment with their token when a post using it is in a module
+    of a course assigned to their group."""
+    uploaded = await upload_file()
+    await attach(uploaded["id"], course=user_course)
+
+    response = await client.get(uploaded["url"], headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.content == sample_pdf("Exercises")
+
+
+@pytest.mark.asyncio
+async def test_get_file_attachment_without_token_or_signature_returns_401(
+    client, attach, upload_file, test_db
+):
+    """An attachment's plain URL with neither token nor signature: 401."""
+    uploaded = await upload_file()
+    await attach(uploaded["id"])
+
+    response = await client.get(uploaded["url"])
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_with_bad_token_returns_401(client, upload_file):
+    """A malformed token is refused (401), whatever the file: a client that sends a token
+    gets it checked."""
+    uploaded = await upload_file(avatar=True)
+
+    response = await client.get(uploaded["url"], headers={"Authorization": "Bearer nope"})
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Could not validate credentials"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_attachment_as_user_who_cannot_see_it_returns_403(
+    client, attach, upload_file, test_db, user_headers, make_course
+):
+    """A `user` whose groups have no course with a post using the attachment: 403."""
+    uploaded = await upload_file()
+    other_course = await make_course(title="Endgames")
+    await attach(uploaded["id"], course=other_course)
+
+    response = await client.get(uploaded["url"], headers=user_headers)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have access to this file"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_attachment_no_post_uses_returns_403_to_user(
+    client, upload_file, user_headers
+):
+    """An attachment no post uses is staff-only: a `user` gets 403."""
+    uploaded = await upload_file()
+
+    response = await client.get(uploaded["url"], headers=user_headers)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have access to this file"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_expired_signed_url_returns_403(
+    client, attach, upload_file, test_settings, test_db
+):
+    """A signed URL past its expiry (TMA_FILE_URL_TTL_SECONDS after it was made): 403."""
+    uploaded = await upload_file()
+    await attach(uploaded["id"])
+    made_at = time.time() - test_settings.file_url_ttl_seconds - 1
+    url = signed_file_url(uploaded["id"], test_settings, now=made_at)
+
+    response = await client.get(url)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This file link is invalid or has expired"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_disabled_account_returns_403(
+    client, upload_file, make_user, make_auth_headers
+):
+    """A disabled account's token: 403 "account disabled"."""
+    uploaded = await upload_file()
+    disabled = await make_user(role="admin", is_active=False)
+
+    response = await client.get(uploaded["url"], headers=make_auth_headers(disabled))
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "account disabled"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_unknown_id_returns_404(client, auth_headers, file_store):
+    """A well-formed id no file has: 404, with or without a token."""
+    missing = "A" * 32
+
+    with_token = await client.get(f"/api/files/{missing}", headers=auth_headers)
+    without = await client.get(f"/api/files/{missing}")
+
+    assert with_token.status_code == without.status_code == 404
+    assert with_token.json() == without.json() == {"detail": f"File {missing} not found"}
+
+
+@pytest.mark.asyncio
+async def test_get_file_whose_bytes_are_gone_returns_404(client, upload_file, file_store):
+    """A row whose bytes have vanished from the store answers 404, not 500."""
+    uploaded = await upload_file(avatar=True)
+    await file_store.delete(uploaded["id"])
+
+    response = await client.get(uploaded["url"])
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"File {uploaded['id']} not found"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("query", "loc"),
+    [
+        ("expires=soon&signature=x", ["query", "expires"]),
+        ("expires=-1&signature=x", ["query", "expires"]),
+        (f"expires=1&signature={'s' * 129}", ["query", "signature"]),
+    ],
+    ids=["expires-not-int", "expires-negative", "signature-too-long"],
+)
+async def test_get_file_malformed_query_returns_422(client, file_store, query, loc):
+    """A non-integer or negative `expires`, an over-long `signature`: 422."""
+    response = await client.get(f"/api/files/{'A' * 32}?{query}")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == loc
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("segment", "status", "detail"),
+    [
+        ("has.dot", 404, "Not Found"),
+        ("short", 404, "Not Found"),
+        ("a" * 65, 404, "Not Found"),
+        ("upload-avatar", 405, "Method Not Allowed"),
+    ],
+    ids=["bad-character", "too-short", "too-long", "upload-avatar"],
+)
+async def test_get_file_segment_that_is_no_file_id_is_no_file_route(
+    client, auth_headers, file_store, segment, status, detail
+):
+    """Only a segment shaped like a file id (`[A-Za-z0-9_-]{22,64}`) is a file route: any
+    other is no route (404 `Not Found`), and `/api/files/upload-avatar` is the upload route
+    alone (GET is 405 with `Allow: POST`)."""
+    response = await client.get(f"/api/files/{segment}", headers=auth_headers)
+
+    assert response.status_code == status
+    assert response.json() == {"detail": detail}
+    assert response.headers.get("Allow") == ("POST" if status == 405 else None)
+
+
+# --- DELETE /api/files/{file_id} ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_delete_file_as_admin_returns_204_and_removes_its_bytes(
+    client, auth_headers, upload_file, file_store, test_db
+):
+    """An unused file is deleted: 204, empty body; its row and its bytes are gone."""
+    uploaded = await upload_file()
+
+    response = await client.delete(uploaded["url"], headers=auth_headers)
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert await file_store.keys() == []
+    assert await file_rows(test_db) == 0
+    read_back = await client.get(uploaded["url"], headers=auth_headers)
+    assert read_back.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_delete_file_used_by_a_post_returns_400(
+    client, attach, auth_headers, upload_file, file_store, test_db
+):
+    """A file a post uses stays: 400; its bytes still open."""
+    uploaded = await upload_file()
+    await attach(uploaded["id"])
+
+    response = await client.delete(uploaded["url"], headers=auth_headers)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "File is used by a post; delete or change the post first"}
+    assert await file_store.keys() == [uploaded["id"]]
+    assert (await client.get(uploaded["url"], headers=auth_headers)).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_delete_file_without_token_returns_401(client, upload_file, file_store):
+    """No token: 401; the file stays."""
+    uploaded = await upload_file()
+
+    response = await client.delete(uploaded["url"])
+
+    assert response.status_code == 401
+    assert await file_store.keys() == [uploaded["id"]]
+
+
+@pytest.mark.asyncio
+async def test_delete_file_as_uploader_of_avatar_returns_403(
+    client, upload_file, test_user, user_headers, file_store
+):
+    """Deleting is admin only, even for the user who uploaded the avatar: 403."""
+    uploaded = await upload_file(avatar=True, user=test_user)
+
+    response = await client.delete(uploaded["url"], headers=user_headers)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have permission to do this"}
+    assert await file_store.keys() == [uploaded["id"]]
+
+
+@pytest.mark.asyncio
+async def test_delete_file_unknown_id_returns_404(client, auth_headers, file_store):
+    """An unknown id: 404."""
+    response = await client.delete(f"/api/files/{'B' * 32}", headers=auth_headers)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"File {'B' * 32} not found"}
+
+
+@pytest.mark.asyncio
+async def test_delete_file_segment_that_is_no_file_id_returns_404(client, auth_headers, file_store):
+    """A segment no file id can be (here with a dot) is no route: 404 `Not Found`."""
+    response = await client.delete("/api/files/a.b", headers=auth_headers)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+# --- the S3 back end (a local S3-compatible server) ----------------------------------------
+
+
+S3_BUCKET = "tma-test"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3-compatible server on 127.0.0.1 (a free port), with an empty bucket."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        assert httpx.put(f"{endpoint}/{S3_BUCKET}").status_code == 200  # create the bucket
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def s3_client(s3_endpoint, test_settings, test_db):
+    """A client on an app whose files live in the bucket (`s3://tma-test/uploads`), and the
+    app's store; same database."""
+    settings = test_settings.model_copy(
+        update={
+            "storage_url": f"s3://{S3_BUCKET}/uploads",
+            "s3_endpoint_url": s3_endpoint,
+            "s3_region": "us-east-1",
+            "s3_access_key_id": "test",
+            "s3_secret_access_key": SecretStr("test"),
+        }
+    )
+    application = create_app(settings)
+    store = application.state.file_store
+    for key in await store.keys():
+        await store.delete(key)
+    transport = httpx.ASGITransport(app=application)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http, store
+    finally:
+        await application.state.db.dispose()
+
+
+@pytest.mark.asyncio
+async def test_upload_file_to_s3_returns_201_and_round_trips(
+    s3_client, s3_endpoint, auth_headers, test_db
+):
+    """With TMA_STORAGE_URL=s3://bucket/prefix the same flow works against an S3 server:
+    upload (201, the object under the prefix), read back, delete (object gone)."""
+    http, store = s3_client
+    content = PDF + b"%" + b"z" * (1536 * 1024)  # past the 1 MiB in-memory spool
+
+    uploaded = await http.post("/api/files", files=multipart(content), headers=auth_headers)
+
+    assert uploaded.status_code == 201
+    file_id = uploaded.json()["id"]
+    assert await store.keys() == [file_id]
+    async with httpx.AsyncClient() as s3:  # the object itself, straight from the bucket
+        raw = await s3.get(f"{s3_endpoint}/{S3_BUCKET}/uploads/{file_id}")
+    assert raw.content == content
+    read_back = await http.get(f"/api/files/{file_id}", headers=auth_headers)
+    assert read_back.status_code == 200
+    assert read_back.content == content
+    deleted = await http.delete(f"/api/files/{file_id}", headers=auth_headers)
+    assert deleted.status_code == 204
+    assert await store.keys() == []
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_to_s3_unsupported_type_returns_415(s3_client, user_headers, test_db):
+    """On S3 too, a refused upload leaves nothing in the bucket."""
+    http, store = s3_client
+
+    response = await http.post(
+        "/api/files/upload-avatar", files=multipart(b"<svg/>", "a.png"), headers=user_headers
+    )
+
+    assert response.status_code == 415
+    assert await store.keys() == []
+    assert await file_rows(test_db) == 0
