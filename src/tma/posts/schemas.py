@@ -159,6 +159,19 @@ class QuestionRead(ReadModel):
 
 
 class QuizRead(ReadModel):
+    model_config = example(
+        pass_mark=80,
+        questions=[
+            {
+                "id": 3,
+                "prompt": "Which piece can jump?",
+                "kind": "single",
+                "explanation": None,
+                "options": [{"id": 7, "text": "Knight"}, {"id": 8, "text": "Bishop"}],
+            }
+        ],
+    )
+
     pass_mark: int
     questions: list[QuestionRead]
 
