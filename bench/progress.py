@@ -26,6 +26,7 @@ from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.seed import ADMIN_PASSWORD, ADMIN_USERNAME, _at
+from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
@@ -72,6 +73,8 @@ def dataset(hashed_password: str, role_ids: dict[str, int]) -> dict[str, list[di
             "id": uid,
             "username": username,
             "email": f"{username}@example.test",
+            "username_key": username_key(username),
+            "email_key": email_key(f"{username}@example.test"),
             "hashed_password": hashed_password,
             "role_id": role_ids[role],
             "email_verified": True,
