@@ -10,7 +10,7 @@ from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.courses import service
 from tma.courses.models import Course
-from tma.users.service import is_staff
+from tma.users.service import viewer_id
 
 CourseIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A course id")]
 ModuleIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A module id")]
@@ -19,8 +19,9 @@ ModuleIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A module id")]
 async def visible_course(course_id: CourseIdPath, user: CurrentUser, session: SessionDep) -> Course:
     """The course, if it exists (404) and the caller may see it (403 for a user whose groups
     do not have it)."""
-    viewer_id = None if is_staff(user) else user.id
-    course, visible = await service.load_course(session, course_id=course_id, viewer_id=viewer_id)
+    course, visible = await service.load_course(
+        session, course_id=course_id, viewer_id=viewer_id(user)
+    )
     if not visible:
         raise Forbidden("You don't have access to this course")
     return course

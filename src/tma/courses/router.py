@@ -19,7 +19,7 @@ from tma.courses.schemas import (
     ModuleMove,
     OutlineItem,
 )
-from tma.users.service import is_staff
+from tma.users.service import viewer_id
 
 _COURSE_LIST = row_list_adapter(CourseRead)
 
@@ -42,9 +42,8 @@ _COURSE_DETAIL = row_adapter(CourseDetail)
 async def get_course(course_id: CourseIdPath, user: CurrentUser, request: Request) -> Response:
     """One course with its modules, as outline items in the course's `ordering`."""
     # Existence and visibility come with the outline in one statement (docs/performance.md).
-    viewer_id = None if is_staff(user) else user.id
     course = await service.course_detail(
-        request.app.state.db, course_id=course_id, viewer_id=viewer_id
+        request.app.state.db, course_id=course_id, viewer_id=viewer_id(user)
     )
     return json_response(_COURSE_DETAIL, course)
 

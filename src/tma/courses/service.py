@@ -18,7 +18,7 @@ from tma.courses.visibility import course_visible_to
 from tma.groups.models import Group
 from tma.posts.models import post_count_of
 from tma.users.caller import Caller
-from tma.users.service import is_staff
+from tma.users.service import viewer_id
 
 
 def _assigned_to_member(user_id: Any) -> ColumnElement[bool]:
@@ -66,8 +66,7 @@ async def list_course_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user),
     oldest first, as plain rows shaped like `CourseRead`, and how many in all."""
-    viewer_id = None if is_staff(viewer) else viewer.id
-    return await _COURSES.fetch_dicts(db, page, viewer_id=viewer_id)
+    return await _COURSES.fetch_dicts(db, page, viewer_id=viewer_id(viewer))
 
 
 _OUTLINE = (

@@ -1,7 +1,7 @@
-"""Module checks that chain: the module exists -> the caller may see it; and the filters
-that name a course or a module, which must be one the caller sees."""
+"""The module list's course filter, which must name a course the caller sees. (The module
+detail checks existence and visibility inside its one statement: tma.modules.service.)"""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 
@@ -10,28 +10,7 @@ from tma.core.db import SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.courses import service as courses
-from tma.courses.dependencies import ModuleIdPath
-from tma.modules import service
-from tma.users.caller import Caller
-from tma.users.service import is_staff
-
-
-def viewer_id(user: Caller) -> int | None:
-    """The id the visibility rule takes: None for staff, who see everything."""
-    return None if is_staff(user) else user.id
-
-
-async def visible_module(
-    module_id: ModuleIdPath, user: CurrentUser, session: SessionDep
-) -> dict[str, Any]:
-    """The module (shaped like `ModuleRead`), if it exists (404) and the caller sees it (403
-    for a user whose groups have no course with it)."""
-    module, visible = await service.load_module(
-        session, module_id=module_id, viewer_id=viewer_id(user)
-    )
-    if not visible:
-        raise Forbidden("You don't have access to this module")
-    return module
+from tma.users.service import viewer_id
 
 
 async def course_filter(
@@ -52,5 +31,4 @@ async def course_filter(
     return course_id
 
 
-VisibleModule = Annotated[dict[str, Any], Depends(visible_module)]
 CourseFilter = Annotated[int | None, Depends(course_filter)]

@@ -11,8 +11,9 @@ from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter
 from tma.courses.dependencies import ModuleIdPath
 from tma.modules import service
-from tma.modules.dependencies import CourseFilter, viewer_id
+from tma.modules.dependencies import CourseFilter
 from tma.modules.schemas import ModuleCreate, ModuleDetail, ModuleRead, ModuleUpdate
+from tma.users.service import viewer_id
 
 router = PrefixedRouter(prefix="/modules", tags=["modules"], responses=responses(401, 403))
 

@@ -10,7 +10,7 @@ from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.posts import service
 from tma.posts.models import Post
-from tma.users.service import is_staff
+from tma.users.service import viewer_id
 
 PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
 
@@ -18,8 +18,7 @@ PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
 async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> Post:
     """The post, if it exists (404) and the caller sees its module (403 for a user whose
     groups have no course with it)."""
-    viewer_id = None if is_staff(user) else user.id
-    post, visible = await service.load_post(session, post_id=post_id, viewer_id=viewer_id)
+    post, visible = await service.load_post(session, post_id=post_id, viewer_id=viewer_id(user))
     if not visible:
         raise Forbidden("You don't have access to this post")
     return post

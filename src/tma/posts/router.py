@@ -12,13 +12,12 @@ from tma.core.pagination import PageDep, list_response
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_list_adapter
 from tma.core.types import MAX_ID
-from tma.modules.dependencies import viewer_id
 from tma.posts import service
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.models import Post, PostType
 from tma.posts.schemas import PostCreate, PostDetail, PostRead, PostUpdate
 from tma.users.caller import Caller
-from tma.users.service import is_staff
+from tma.users.service import is_staff, viewer_id
 
 router = PrefixedRouter(prefix="/posts", tags=["posts"], responses=responses(401, 403))
 

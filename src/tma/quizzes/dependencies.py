@@ -15,7 +15,7 @@ from tma.posts.models import Post
 from tma.posts.service import post_visible_to
 from tma.progress.models import PostProgress
 from tma.users.caller import Caller
-from tma.users.service import is_staff
+from tma.users.service import is_staff, viewer_id
 
 PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
 
@@ -35,7 +35,7 @@ class CallerPost:
 async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> CallerPost:
     """The post, if it exists (404) and the caller sees its module (403 for a `user` whose
     groups' courses do not hold it; staff see every post), in one statement."""
-    visible = post_visible_to(None if is_staff(user) else user.id)
+    visible = post_visible_to(viewer_id(user))
     stmt = (
         select(
             Post.id,

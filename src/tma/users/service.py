@@ -324,3 +324,9 @@ async def end_tokens(session: AsyncSession, *, user: User) -> datetime:
 def is_staff(user: Caller | User) -> bool:
     """Managers and admins see and manage every group and course."""
     return user.role.name in (SystemRole.ADMIN, SystemRole.MANAGER)
+
+
+def viewer_id(user: Caller | User) -> int | None:
+    """The id the visibility rule (tma.courses.visibility) takes: None for staff, who see
+    everything; the user's own id otherwise."""
+    return None if is_staff(user) else user.id
