@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tma.modules.schemas import ModuleDetail
+
 MODULE_FIELDS = {"id", "title", "description", "color", "post_count", "created_at", "updated_at"}
 TOO_BIG_ID = 2**63
 
@@ -345,6 +347,25 @@ async def test_get_module_as_user_returns_posts_in_order_and_visible_courses(
     ]
     assert all("quiz" not in p and "progress" not in p for p in body["posts"])
     assert body["course_ids"] == [user_course.id]
+
+
+@pytest.mark.asyncio
+async def test_get_module_json_is_the_read_models_json(
+    client, auth_headers, make_course, make_module, link_module, make_post, make_quiz_post
+):
+    """The detail is dumped without a validation pass: its bytes are still exactly what
+    `ModuleDetail` gives (keys, order, nested posts, timestamps)."""
+    module = await make_module(color="#12AB34", description="About checks")
+    await link_module(await make_course(), module)
+    await make_post(module, post_type="video", video_url="https://video.example/v/1")
+    await make_quiz_post(module)
+
+    response = await client.get(f"/api/modules/{module.id}", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert len(response.json()["posts"]) == 2
+    expected = ModuleDetail.model_validate_json(response.content).model_dump_json().encode()
+    assert response.content == expected
 
 
 @pytest.mark.asyncio

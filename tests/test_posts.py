@@ -9,10 +9,12 @@ always 1..n with no gap and no duplicate; only the post written gets a new `upda
 import uuid
 
 import pytest
+from pydantic import TypeAdapter
 
 from expected import UTC_TIMESTAMP
 from factories import DEFAULT_QUIZ
 from tma.files.models import StoredFile
+from tma.posts.schemas import PostRead
 
 POST_FIELDS = {
     "id",
@@ -297,6 +299,29 @@ async def test_list_posts_attachment_has_signed_file_url(
     assert attachment["file_id"] == file_id
     assert_file_url(attachment["file_url"], file_id)
     assert text["file_url"] is None
+
+
+@pytest.mark.asyncio
+async def test_list_posts_json_is_the_read_models_json(
+    client, auth_headers, test_db, make_module, make_post, make_quiz_post
+):
+    """The list is dumped without a validation pass: its bytes are still exactly what
+    `PostRead` gives for the same posts (keys, order, enum and timestamp formats), for
+    every post type, with and without `module_id`."""
+    module = await make_module()
+    file_id = await add_file(test_db)
+    await make_post(module, post_type="attachment", file_id=file_id)
+    await make_post(module, post_type="video", video_url="https://video.example/v/1")
+    await make_quiz_post(module)
+    await make_post(module)
+    models = TypeAdapter(list[PostRead])
+
+    for path in (f"/api/posts?module_id={module.id}", "/api/posts"):
+        response = await client.get(path, headers=auth_headers)
+
+        assert response.status_code == 200
+        assert len(response.json()) == 4
+        assert response.content == models.dump_json(models.validate_json(response.content))
 
 
 @pytest.mark.asyncio

@@ -133,12 +133,14 @@ def list_response(
     return response
 
 
-def json_response(adapter: TypeAdapter[Any], body: Any) -> Response:
+def json_response(adapter: TypeAdapter[Any], body: Any, *, validate: bool = True) -> Response:
     """One object as JSON bytes, validated and dumped by `adapter` (see
     `tma.core.schemas.row_adapter`) in one pass in Rust: no response model built and then
-    validated again by FastAPI. The route keeps its `response_model` for the OpenAPI schema."""
+    validated again by FastAPI. The route keeps its `response_model` for the OpenAPI schema.
+    `validate=False` as for `list_response`."""
     return Response(
-        content=adapter.dump_json(adapter.validate_python(body)), media_type="application/json"
+        content=adapter.dump_json(adapter.validate_python(body) if validate else body),
+        media_type="application/json",
     )
 
 

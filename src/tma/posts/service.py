@@ -23,6 +23,7 @@ from tma.posts.schemas import (
     OptionRead,
     OptionStaffRead,
     PostCreate,
+    PostRead,
     PostUpdate,
     QuestionRead,
     QuestionStaffRead,
@@ -47,6 +48,7 @@ POST_COLUMNS = (
     Post.updated_at,
 )
 _POST_KEYS = tuple(column.key for column in POST_COLUMNS)
+_READ_KEYS = tuple(PostRead.model_fields)  # `POST_COLUMNS` with `file_url` after `file_id`
 
 
 def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
@@ -56,12 +58,13 @@ def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
 
 
 def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
-    """A post row (mapping of `POST_COLUMNS`) as a dict shaped like `PostRead`, with the
-    signed `file_url` of an attachment."""
+    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys in its order,
+    with the signed `file_url` of an attachment: ready to dump without a validation pass
+    (`list_response(..., validate=False)`)."""
     post = dict(row)
     file_id = post["file_id"]
     post["file_url"] = signed_file_url(file_id, settings) if file_id else None
-    return post
+    return {key: post[key] for key in _READ_KEYS}
 
 
 async def load_post(
