@@ -6,7 +6,11 @@ runs on a shared machine. For comparing a change before and after, not for absol
     python -m bench.instructions detail me 200   # some cases, 200 requests each
 
 Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
-(`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). Each case
+(`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). The
+learning-content cases (`course`, `module`, `posts`) need the data of `make bench`'s N runs
+(`BENCH_NS=10 make bench` stopped before its progress part, or `python -m bench.instructions`
+right after `bench.seed`); the progress cases (`progress`, `group-progress`) the data set of
+`python -m bench.progress`, which is what a whole `make bench` leaves. Each case
 runs in its own process under callgrind: the app is built, 50 requests warm it up
 uninstrumented, then instrumentation is switched on for `count` sequential requests straight
 into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
@@ -27,7 +31,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_bench"
-CASES = ("me", "detail", "groups", "select1", "const")
+CASES = (
+    "me",
+    "detail",
+    "groups",
+    "course",
+    "module",
+    "posts",
+    "progress",
+    "group-progress",
+    "select1",
+    "const",
+)
 WARM_UP = 50
 
 
@@ -74,10 +89,14 @@ async def _measure(case: str, count: int) -> None:
     from sqlalchemy import select
 
     from bench.ceilings import create_ceiling_app
+    from bench.progress import PARENT_USERNAME, PROGRESS_GROUP
+    from bench.seed import ADMIN_USERNAME
     from tma.core.config import get_settings
     from tma.core.security import create_access_token
+    from tma.courses.models import CourseModule
     from tma.groups.models import Group
     from tma.main import create_app
+    from tma.posts.models import Post
     from tma.users.models import User
 
     headers: list[tuple[bytes, bytes]] = [(b"host", b"bench")]
@@ -87,15 +106,34 @@ async def _measure(case: str, count: int) -> None:
     else:
         app = create_app()
         async with app.state.db.sessionmaker() as session:
-            admin = await session.scalar(select(User.id).where(User.username == "bench-admin"))
+            caller = PARENT_USERNAME if case == "progress" else ADMIN_USERNAME
+            user = await session.scalar(select(User.id).where(User.username == caller))
             group = await session.scalar(select(Group.id).order_by(Group.id).limit(1))
-        if admin is None or group is None:
-            raise SystemExit("no bench data: run `make bench` (or BENCH_NS=10 make bench) first")
-        token = create_access_token(admin, get_settings())
+            progress_group = await session.scalar(
+                select(Group.id).where(Group.name == f"Progress group {PROGRESS_GROUP}")
+            )
+            linked = await session.scalar(select(CourseModule.course_id).limit(1))
+            module = await session.scalar(select(Post.module_id).limit(1))
+        paths = {
+            "me": "/api/auth/me",
+            "detail": f"/api/groups/{group}",
+            "groups": "/api/groups",
+            "course": f"/api/courses/{linked}",
+            "module": f"/api/modules/{module}",
+            "posts": f"/api/posts?module_id={module}",
+            "progress": "/api/progress",
+            "group-progress": f"/api/groups/{progress_group}/progress",
+        }
+        needs = {"course": linked, "module": module, "posts": module}
+        needs["group-progress"] = progress_group
+        if user is None or group is None or needs.get(case, group) is None:
+            raise SystemExit(
+                f"no bench data for {case!r}: run `make bench` (or BENCH_NS=10 make bench, or "
+                "python -m bench.progress for the progress cases) first"
+            )
+        token = create_access_token(user, get_settings())
         headers.append((b"authorization", f"Bearer {token}".encode()))
-        path = {"me": "/api/auth/me", "detail": f"/api/groups/{group}", "groups": "/api/groups"}[
-            case
-        ]
+        path = paths[case]
     for _ in range(WARM_UP):
         await _call(app, path, headers)
     _instrument(True)

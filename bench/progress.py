@@ -35,6 +35,7 @@ from tma.users.models import Role, User
 
 COURSES, MODULES, POSTS = 10, 10, 10  # the parent's courses, modules per course, posts each
 GROUP_MEMBERS, GROUP_COURSES = 50, 5  # the group view: members x courses
+PROGRESS_GROUP = 2  # the id of that group ("Progress group 2")
 PARENT_USERNAME = "bench-parent"
 PARENT_PASSWORD = ADMIN_PASSWORD
 SHARE_TARGET = 0.40
@@ -93,14 +94,14 @@ def dataset(hashed_password: str, role_ids: dict[str, int]) -> dict[str, list[di
             "created_at": _at(g),
             "updated_at": _at(g),
         }
-        for g in (1, 2)
+        for g in (1, PROGRESS_GROUP)
     ]
     members = [
         {"group_id": 1, "user_id": 2, "role": "owner", "joined_at": _at(2), "updated_at": _at(2)}
     ]
     members += [
         {
-            "group_id": 2,
+            "group_id": PROGRESS_GROUP,
             "user_id": uid,
             "role": "owner" if uid == 2 else "member",
             "joined_at": _at(uid),
@@ -115,7 +116,9 @@ def dataset(hashed_password: str, role_ids: dict[str, int]) -> dict[str, list[di
         )
         assigned.append({"group_id": 1, "course_id": c, "ordering": c, "date_assigned": _at(c)})
         if c <= GROUP_COURSES:
-            assigned.append({"group_id": 2, "course_id": c, "ordering": c, "date_assigned": _at(c)})
+            assigned.append(
+                {"group_id": PROGRESS_GROUP, "course_id": c, "ordering": c, "date_assigned": _at(c)}
+            )
         for m in range((c - 1) * MODULES + 1, c * MODULES + 1):
             modules.append(
                 {"id": m, "title": f"Module {m}", "created_at": _at(m), "updated_at": _at(m)}
@@ -197,7 +200,7 @@ async def seed(engine: AsyncEngine, hashed_password: str) -> ProgressSeeded:
     return ProgressSeeded(
         posts=len(rows["posts"]),
         progress_rows=len(rows["post_progress"]),
-        group_id=2,
+        group_id=PROGRESS_GROUP,
         members=GROUP_MEMBERS,
     )
 

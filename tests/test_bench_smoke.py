@@ -296,7 +296,7 @@ def test_bench_progress_targets_share_and_statement_lines() -> None:
         "seeded": {"posts": 1000, "progress_rows": 12305, "group_id": 2, "members": 50},
         "endpoints": {
             "GET /api/progress": _endpoint(400.0, 2),
-            "GET /api/groups/{id}/progress": _endpoint(300.0, 3),
+            "GET /api/groups/{id}/progress": _endpoint(300.0, 2),
         },
         "paired": {
             "select1": [1000.0, 900.0, 1100.0],

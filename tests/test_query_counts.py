@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from factories import unique
-from progress_factories import insert_course_content, insert_module, insert_quiz
+from progress_factories import insert_course_content, insert_module, insert_posts, insert_quiz
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, QuizOption, QuizQuestion
@@ -432,8 +432,12 @@ async def test_windowed_list_counts_only_when_the_page_stops_at_its_limit(
 
 PROGRESS_STATEMENTS = 2  # the caller, then every course with its modules' counts
 USER_PROGRESS_STATEMENTS = 3  # the caller, the user exists, the courses
-GROUP_PROGRESS_STATEMENTS = 3  # the caller, the group with its courses, the members
+GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
+START_STATEMENTS = 5  # the caller, the post, an open attempt to reuse, the insert, the progress
+# PUT /api/progress: the caller, the post with the caller's progress on it, the upsert;
+# the upsert is left out when the status would not move forward
+PUT_PROGRESS_STATEMENTS = [3, 3, 2]
 SUBMIT_STATEMENTS = 5  # the caller, the attempt, the questions, the close, the progress
 
 
@@ -483,7 +487,7 @@ async def test_get_user_progress_statement_count_same_at_1_and_5_courses(
 async def test_get_group_progress_statement_count_same_at_5_and_50_members(
     client, test_user, manager_headers, test_db, count_queries
 ):
-    """GET /api/groups/{id}/progress: 3 statements for 5 members x 1 course and for 50
+    """GET /api/groups/{id}/progress: 2 statements for 5 members x 1 course and for 50
     members x 5 courses of 5 modules of 5 posts."""
     few = await insert_users(test_db, SMALL - 2)
     small_group = await progress_world(
@@ -551,6 +555,64 @@ async def test_get_quiz_and_submit_statement_count_same_at_2_and_20_questions(
         counts.append((read, submit))
 
     assert counts == [(QUIZ_STATEMENTS, SUBMIT_STATEMENTS)] * 2
+
+
+@pytest.mark.asyncio
+async def test_start_attempt_statement_count_same_at_2_and_20_questions(
+    client, test_user, user_headers, test_db, count_queries
+):
+    """POST /api/quizzes/{id}/attempts: the same statements for a quiz of 2 questions and
+    one of 20 (the attempt row, not a row per question)."""
+    group_id = await progress_world(test_db, test_user.id, courses=1, modules=1, posts=0)
+    async with test_db.session() as session:
+        (course_id,) = (
+            await session.scalars(
+                select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
+            )
+        ).all()
+    module_id = await insert_module(test_db, course_id)
+    counts = []
+    for size in (2, 20):
+        quiz = await insert_quiz(test_db, module_id, [("single", [True, False])] * size)
+        started, body = await quiz_statements(
+            client, count_queries, "POST", f"/api/quizzes/{quiz.post_id}/attempts", user_headers
+        )
+        assert (body["post_id"], body["submitted_at"]) == (quiz.post_id, None)
+        counts.append(started)
+
+    assert counts == [START_STATEMENTS] * 2
+
+
+@pytest.mark.asyncio
+async def test_put_progress_statement_count_same_in_small_and_large_course(
+    client, test_user, user_headers, test_db, count_queries
+):
+    """PUT /api/progress/{post_id} on a post without progress yet: `in_progress`, then
+    `completed`, then `completed` again (nothing left to change) run the same statements
+    for a post of a course of 1 module of 1 post and of one of 5 modules of 5 posts (the
+    per-module counters are kept by triggers, not by statements of the request)."""
+    counts = []
+    for modules, posts in ((1, 1), (5, 5)):
+        group_id = await progress_world(
+            test_db, test_user.id, courses=1, modules=modules, posts=posts
+        )
+        async with test_db.session() as session:
+            module_id = await session.scalar(
+                select(func.max(CourseModule.module_id))
+                .join(GroupCourse, GroupCourse.course_id == CourseModule.course_id)
+                .where(GroupCourse.group_id == group_id)
+            )
+        (post_id,) = await insert_posts(test_db, module_id, 1)
+        for status in ("in_progress", "completed", "completed"):
+            with count_queries() as queries:
+                response = await client.put(
+                    f"/api/progress/{post_id}", json={"status": status}, headers=user_headers
+                )
+            assert response.status_code == 200
+            assert (response.json()["post_id"], response.json()["status"]) == (post_id, status)
+            counts.append(queries.count)
+
+    assert counts == PUT_PROGRESS_STATEMENTS * 2
 
 
 # --- issue 13: ending tokens costs the hot path nothing; the new writes are fixed ----------

@@ -213,17 +213,6 @@ _COURSE_TOTALS = (
     .subquery()
 )
 
-# The group (one row even without courses) with its courses in assignment order and the
-# number of posts of each course's modules.
-_GROUP_COURSES = (
-    select(Group.id, GroupCourse.course_id, Course.title, _COURSE_TOTALS.c.total)
-    .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
-    .outerjoin(Course, Course.id == GroupCourse.course_id)
-    .outerjoin(_COURSE_TOTALS, _COURSE_TOTALS.c.course_id == GroupCourse.course_id)
-    .where(Group.id == _GROUP_ID)
-    .order_by(GroupCourse.ordering, GroupCourse.date_assigned, GroupCourse.course_id)
-)
-
 # Completed posts per (member, course of the group): the sums of the members' per-module
 # counters (`module_progress`, kept by triggers) over each course's modules, so the rows read
 # are members x modules, not every completed post.
@@ -241,52 +230,71 @@ _COMPLETED = (
     .subquery()
 )
 
-# Every member in joining order, with their completed posts per course (a member with none
-# as one row of nulls).
-_GROUP_MEMBERS = (
-    select(GroupMember.user_id, User.username, *_COMPLETED.c[1:])
-    .join(User, User.id == GroupMember.user_id)
-    .outerjoin(_COMPLETED, _COMPLETED.c.user_id == GroupMember.user_id)
-    .where(GroupMember.group_id == _GROUP_ID)
-    .order_by(GroupMember.joined_at, GroupMember.user_id)
+# Every member (in joining order) times every course of the group (in assignment order),
+# with the course's title and posts and the member's completed posts in it: one row per
+# pair, one row of nulls for a group with neither, members with a null course for a group
+# without courses, courses with a null member for a group without members.
+_GROUP_PROGRESS = (
+    select(
+        GroupMember.user_id,
+        User.username,
+        GroupCourse.course_id,
+        Course.title,
+        _COURSE_TOTALS.c.total,
+        _COMPLETED.c.completed,
+    )
+    .select_from(Group)
+    .outerjoin(GroupMember, GroupMember.group_id == Group.id)
+    .outerjoin(User, User.id == GroupMember.user_id)
+    .outerjoin(GroupCourse, GroupCourse.group_id == Group.id)
+    .outerjoin(Course, Course.id == GroupCourse.course_id)
+    .outerjoin(_COURSE_TOTALS, _COURSE_TOTALS.c.course_id == GroupCourse.course_id)
+    .outerjoin(
+        _COMPLETED,
+        and_(
+            _COMPLETED.c.user_id == GroupMember.user_id,
+            _COMPLETED.c.course_id == GroupCourse.course_id,
+        ),
+    )
+    .where(Group.id == _GROUP_ID)
+    .order_by(
+        GroupMember.joined_at,
+        GroupMember.user_id,
+        GroupCourse.ordering,
+        GroupCourse.date_assigned,
+        GroupCourse.course_id,
+    )
 )
 
 
 async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, Any]:
     """Every member of the group (any group role, in joining order) times the group's
-    courses (in assignment order): completed and total posts and the percentage. Two
-    statements whatever the size. A dict in the keys, order and types of `GroupProgress`."""
-    params = {"group_id": group_id}
-    courses = (await conn.execute(_GROUP_COURSES, params)).all()
-    if not courses:
+    courses (in assignment order): completed and total posts and the percentage. One
+    statement whatever the size. A dict in the keys, order and types of `GroupProgress`."""
+    rows = (await conn.execute(_GROUP_PROGRESS, {"group_id": group_id})).all()
+    if not rows:
         raise NotFound(f"Group {group_id} not found")
-    totals = [(course_id, total) for _, course_id, _, total in courses if course_id is not None]
+    first_member = rows[0][0]
+    courses: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
-    done: dict[int, int] = {}
-    user_id = None
-    for member_id, username, course_id, count in (await conn.execute(_GROUP_MEMBERS, params)).all():
-        if member_id != user_id:  # rows come grouped by member
-            user_id, done = member_id, {}
-            members.append({"user_id": member_id, "username": username, "courses": done})
+    done: list[dict[str, Any]] = []
+    current = None
+    for user_id, username, course_id, title, total, completed in rows:
+        if user_id == first_member and course_id is not None:  # every member has them all
+            courses.append({"course_id": course_id, "title": title})
+        if user_id is None:  # a group without members: its courses only
+            continue
+        if user_id != current:  # rows come grouped by member
+            current, done = user_id, []
+            members.append({"user_id": user_id, "username": username, "courses": done})
         if course_id is not None:
-            done[course_id] = count
-    for member in members:
-        completed = member["courses"]
-        member["courses"] = [
-            {
-                "course_id": course_id,
-                "completed_posts": completed.get(course_id, 0),
-                "total_posts": total or 0,
-                "percent": percent(completed.get(course_id, 0), total or 0),
-            }
-            for course_id, total in totals
-        ]
-    return {
-        "group_id": group_id,
-        "courses": [
-            {"course_id": course_id, "title": title}
-            for _, course_id, title, _ in courses
-            if course_id is not None
-        ],
-        "members": members,
-    }
+            completed, total = completed or 0, total or 0
+            done.append(
+                {
+                    "course_id": course_id,
+                    "completed_posts": completed,
+                    "total_posts": total,
+                    "percent": percent(completed, total),
+                }
+            )
+    return {"group_id": group_id, "courses": courses, "members": members}
