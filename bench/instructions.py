@@ -3,14 +3,15 @@ a percent whatever else the machine does, where req/s moves by tens of percent b
 runs on a shared machine. For comparing a change before and after, not for absolute speed.
 
     python -m bench.instructions                 # me, detail, groups, select1, const
+    python -m bench.instructions select1 group-progress progress
     python -m bench.instructions detail me 200   # some cases, 200 requests each
 
 Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
 (`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). The
 learning-content cases (`course`, `module`, `posts`) need the data of `make bench`'s N runs
-(`BENCH_NS=10 make bench` stopped before its progress part, or `python -m bench.instructions`
-right after `bench.seed`); the progress cases (`progress`, `group-progress`) the data set of
-`python -m bench.progress`, which is what a whole `make bench` leaves. Each case
+(`python -m bench.seed 10` loads it alone); the progress cases (`progress`,
+`group-progress`) the data set of `python -m bench.progress`, which is what a whole
+`make bench` leaves. Each case
 runs in its own process under callgrind: the app is built, 50 requests warm it up
 uninstrumented, then instrumentation is switched on for `count` sequential requests straight
 into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
@@ -29,8 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.seed import DEFAULT_URL
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_bench"
 CASES = (
     "me",
     "detail",
@@ -43,10 +45,14 @@ CASES = (
     "select1",
     "const",
 )
+# What `make bench-instructions` counts with no case named: the data these need is there
+# after any `make bench` (the content and progress cases need one data set each, above).
+DEFAULT_CASES = ("me", "detail", "groups", "select1", "const")
 WARM_UP = 50
 
 
-async def _call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+async def _call(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> None:
+    path, _, query = target.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -55,7 +61,7 @@ async def _call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
@@ -72,7 +78,7 @@ async def _call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None
 
     await app(scope, receive, send)
     if sent[0]["status"] != 200:
-        raise RuntimeError(f"GET {path} answered {sent[0]['status']}")
+        raise RuntimeError(f"GET {target} answered {sent[0]['status']}")
 
 
 def _instrument(on: bool) -> None:
@@ -182,7 +188,7 @@ def main(argv: list[str]) -> int:
         asyncio.run(_measure(argv[1], int(argv[2])))
         return 0
     count = int(argv[-1]) if argv and argv[-1].isdigit() else 100
-    cases = [a for a in argv if not a.isdigit()] or list(CASES)
+    cases = [a for a in argv if not a.isdigit()] or list(DEFAULT_CASES)
     unknown = set(cases) - set(CASES)
     if unknown:
         raise SystemExit(f"unknown case(s) {sorted(unknown)}; known: {', '.join(CASES)}")

@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.seed import ADMIN_PASSWORD, ADMIN_USERNAME, _at
+from bench.seed import ADMIN_PASSWORD, ADMIN_USERNAME, DEFAULT_URL, _at
 from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
@@ -281,12 +281,12 @@ def measure(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
 def main() -> int:
     """`python -m bench.progress`: only these lines (same database and settings as
     `make bench`, whose schema it resets)."""
-    from bench import report, run
+    from bench import report
     from bench.seed import reset_database
     from tma.core.config import Settings
     from tma.core.security import PasswordHasher
 
-    url = os.environ.get("TMA_BENCH_DATABASE_URL", run.DEFAULT_URL)
+    url = os.environ.get("TMA_BENCH_DATABASE_URL", DEFAULT_URL)
     seconds = float(os.environ.get("BENCH_SECONDS", "6"))
     log = Path(tempfile.gettempdir()) / "tma-bench-server.log"
     print(f"database: {url}", flush=True)

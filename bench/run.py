@@ -28,11 +28,17 @@ from typing import Any
 
 from bench import loadgen, report
 from bench.plot import plot
-from bench.seed import ADMIN_PASSWORD, ADMIN_USERNAME, Seeded, reset_database, seed
+from bench.seed import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    DEFAULT_URL,
+    Seeded,
+    reset_database,
+    seed,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_bench"
 STATEMENT_SAMPLES = 5
 CEILING_ROUNDS = 3  # alternations of the SELECT 1 ceiling with each ratio-target endpoint
 FLOOD_PROBE_CONNECTIONS = 4

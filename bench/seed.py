@@ -22,6 +22,8 @@ from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
 from tma.users.models import Role, User
 
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_bench"
+
 MEMBERS_PER_GROUP = 10
 MODULES_PER_COURSE = 10
 POSTS_PER_MODULE = 20
@@ -268,3 +270,36 @@ async def _ensure_postgres_database(url: str) -> None:
                 await conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         await admin.dispose()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bench.seed [N]`: reset the bench database (`TMA_BENCH_DATABASE_URL`) and
+    load the per-N data set, content included, as `make bench` does before its N runs: for
+    `python -m bench.instructions course module posts` without a whole bench run."""
+    import asyncio
+    import os
+
+    from tma.core.config import Settings
+    from tma.core.security import PasswordHasher
+
+    url = os.environ.get("TMA_BENCH_DATABASE_URL", DEFAULT_URL)
+    n = int(argv[0]) if argv else 10
+
+    async def _run() -> Seeded:
+        await reset_database(url)
+        engine = create_async_engine(url)
+        try:
+            hashed = PasswordHasher(Settings()).hash_sync(ADMIN_PASSWORD)
+            return await seed(engine, n, hashed)
+        finally:
+            await engine.dispose()
+
+    seeded = asyncio.run(_run())
+    print(f"{url}: {seeded.users} users, {seeded.groups} groups, {seeded.courses} courses")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
