@@ -15,6 +15,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from expected import user_body
 from factories import TestDatabase
 from tma.core.config import Settings
 from tma.core.security import epoch_microseconds
@@ -371,6 +372,23 @@ async def test_set_status_disable_then_enable_earlier_tokens_stay_dead_returns_4
 
     assert await _me_status(client, token) == 401
     assert await _me_status(client, await _token(client, "testuser")) == 200
+
+
+@pytest.mark.asyncio
+async def test_set_status_enable_an_active_account_keeps_its_tokens_returns_200(
+    client: httpx.AsyncClient, auth_headers: Headers, test_user: User
+) -> None:
+    """Only disabling ends tokens: `{"is_active": true}` on an account that is already
+    active changes nothing, and its token keeps working."""
+    token = await _token(client, "testuser")
+
+    response = await client.patch(
+        f"/api/users/{test_user.id}/status", json={"is_active": True}, headers=auth_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == user_body(test_user.id, "testuser", test_user.email)
+    assert await _me_status(client, token) == 200
 
 
 # --- email_verified -------------------------------------------------------------------------

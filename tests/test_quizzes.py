@@ -587,6 +587,35 @@ async def test_list_attempts_with_limit_returns_window_and_total(client, user_he
 
 
 @pytest.mark.asyncio
+async def test_list_attempts_offset_past_the_end_returns_empty_page_and_total(
+    client, user_headers, world
+):
+    """An `offset` past the last attempt gives an empty page; `X-Total-Count` still counts
+    every attempt (1), not the offset."""
+    await start(client, world.quiz, user_headers)
+
+    response = await client.get(
+        f"/api/quizzes/{world.quiz.post_id}/attempts?offset=5", headers=user_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["x-total-count"] == "1"
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_offset_without_attempts_returns_total_0(client, user_headers, world):
+    """No attempts and an `offset`: an empty page and `X-Total-Count: 0`."""
+    response = await client.get(
+        f"/api/quizzes/{world.quiz.post_id}/attempts?offset=3", headers=user_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["x-total-count"] == "0"
+
+
+@pytest.mark.asyncio
 async def test_list_attempts_staff_with_user_id_returns_that_users(
     client, manager_headers, user_headers, test_user, world
 ):
