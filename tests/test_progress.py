@@ -441,6 +441,48 @@ async def test_get_progress_disabled_account_returns_403(client, make_user, make
     assert response.json() == {"detail": "account disabled"}
 
 
+# --- GET /api/posts/{post_id}: the caller's progress on the post --------------------------
+
+
+@pytest.mark.asyncio
+async def test_get_post_after_progress_shows_it_in_the_detail(client, user_headers, world):
+    """A post read after the caller completed it carries that progress: status, and the
+    times the PUT answered with."""
+    recorded = (await put(client, world.posts_b[0], "completed", user_headers)).json()
+
+    response = await client.get(f"/api/posts/{world.posts_b[0]}", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.json()["progress"] == {
+        "post_id": world.posts_b[0],
+        "status": "completed",
+        "updated_at": recorded["updated_at"],
+        "completed_at": recorded["completed_at"],
+    }
+
+
+@pytest.mark.asyncio
+async def test_get_post_progress_is_the_callers_own_on_that_post(
+    client, user_headers, make_user, add_member, make_auth_headers, world
+):
+    """Another user's progress on this post, and the caller's on another post, do not show:
+    the caller has not started this one."""
+    other = await make_user(username="classmate")
+    await add_member(world.group, other)
+    await put(client, world.posts_a[0], "completed", make_auth_headers(other))
+    await put(client, world.posts_a[1], "in_progress", user_headers)
+
+    response = await client.get(f"/api/posts/{world.posts_a[0]}", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.json()["progress"] == {
+        "post_id": world.posts_a[0],
+        "status": "not_started",
+        "updated_at": None,
+        "completed_at": None,
+    }
+
+
 # --- GET /api/users/{user_id}/progress ---------------------------------------------------
 
 

@@ -357,6 +357,26 @@ async def test_submit_attempt_question_left_out_counts_wrong(client, test_db, us
 
 
 @pytest.mark.asyncio
+async def test_submit_attempt_score_equal_to_pass_mark_passes(client, test_db, user_headers, world):
+    """The pass mark is the lowest passing score: one of two right is 50, pass mark 50,
+    passed."""
+    quiz = await insert_quiz(
+        test_db, world.module_id, [("single", [True, False])] * 2, pass_mark=50
+    )
+    attempt = await start(client, quiz, user_headers)
+    answers = [{"question_id": quiz.questions[0], "option_ids": quiz.correct[0]}]
+
+    response = await client.post(
+        f"/api/quiz-attempts/{attempt['id']}/submit",
+        json={"answers": answers},
+        headers=user_headers,
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["score"], response.json()["passed"]) == (50, True)
+
+
+@pytest.mark.asyncio
 async def test_submit_attempt_score_rounds_half_up(client, test_db, user_headers, world):
     """One of eight right is 12.5 %: the score is 13."""
     quiz = await insert_quiz(test_db, world.module_id, [("single", [True, False])] * 8)

@@ -11,6 +11,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from expected import user_body
 from tma.core.config import Settings
 from tma.core.security import create_access_token
 from tma.users.models import User
@@ -42,6 +43,20 @@ async def _assert_rejected(client: httpx.AsyncClient, token: str) -> None:
 
 
 # --- tokens -----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_me_bearer_scheme_any_case_and_extra_spaces_returns_200(
+    client: httpx.AsyncClient, test_user: User, test_settings: Settings
+) -> None:
+    """`Authorization: bearer   <token>` is accepted as FastAPI's `HTTPBearer` accepts it:
+    the scheme in any case, the token after the first space, surrounding spaces dropped."""
+    token = create_access_token(test_user.id, test_settings)
+
+    response = await client.get("/api/auth/me", headers={"Authorization": f"bearer   {token} "})
+
+    assert response.status_code == 200
+    assert response.json() == user_body(test_user.id, "testuser", "testuser@test.com")
 
 
 @pytest.mark.asyncio
