@@ -469,6 +469,30 @@ async def test_delete_user_last_owner_of_groups_returns_400_naming_them(
 
 
 @pytest.mark.asyncio
+async def test_delete_user_last_owner_with_plain_members_returns_400(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    make_user: MakeUser,
+    make_group: Callable[..., Awaitable[Group]],
+    add_member: Callable[..., Awaitable[Any]],
+) -> None:
+    """Other members that are not owners do not make a user deletable: still the last owner
+    of the group, 400; the user stays."""
+    owner = await make_user(role="manager")
+    group = await make_group(name="Busy", creator=owner)
+    await add_member(group, await make_user(), role="member")
+
+    response = await client.delete(f"/api/users/{owner.id}", headers=auth_headers)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "Cannot delete the last owner of these groups; add another owner or delete "
+        f"the groups first: {group.id} (Busy)"
+    }
+    assert (await client.get(f"/api/users/{owner.id}", headers=auth_headers)).status_code == 200
+
+
+@pytest.mark.asyncio
 async def test_delete_user_owner_with_co_owner_returns_204_group_keeps_owner(
     client: httpx.AsyncClient,
     auth_headers: Headers,

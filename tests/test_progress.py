@@ -302,6 +302,27 @@ async def test_put_progress_body_over_1_mib_returns_413(client, user_headers, wo
     assert progress[0] == course_body(world)
 
 
+@pytest.mark.asyncio
+async def test_put_progress_after_another_user_completed_the_post_returns_own_state(
+    client, user_headers, make_user, add_member, make_auth_headers, world
+):
+    """Another user's progress on the post is theirs: the caller, not started, moves to
+    `in_progress` (200, no `completed_at`)."""
+    other = await make_user(username="classmate")
+    await add_member(world.group, other)
+    await put(client, world.posts_b[0], "completed", make_auth_headers(other))
+
+    response = await put(client, world.posts_b[0], "in_progress", user_headers)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "post_id": world.posts_b[0],
+        "status": "in_progress",
+        "updated_at": UTC_TIMESTAMP,
+        "completed_at": None,
+    }
+
+
 # --- GET /api/progress -------------------------------------------------------------------
 
 

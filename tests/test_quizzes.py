@@ -212,6 +212,43 @@ async def test_start_attempt_with_one_in_progress_returns_200_same_attempt(
 
 
 @pytest.mark.asyncio
+async def test_start_attempt_while_another_user_has_one_returns_201_own_attempt(
+    client, user_headers, test_user, make_user, make_auth_headers, world
+):
+    """Another user's attempt in progress at the same quiz is theirs: starting one is a
+    new attempt of your own (201)."""
+    other = await make_user(username="classmate", role="manager")
+    theirs = await start(client, world.quiz, make_auth_headers(other))
+
+    response = await client.post(
+        f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body["id"] != theirs["id"]
+
+
+@pytest.mark.asyncio
+async def test_start_attempt_with_one_in_progress_at_another_quiz_returns_201(
+    client, test_db, user_headers, test_user, world
+):
+    """An attempt in progress at another quiz is not resumed: this quiz gets its own (201)."""
+    other_quiz = await insert_quiz(test_db, world.module_id)
+    elsewhere = await start(client, other_quiz, user_headers)
+
+    response = await client.post(
+        f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body["id"] != elsewhere["id"]
+
+
+@pytest.mark.asyncio
 async def test_start_attempt_on_a_text_post_returns_400(client, user_headers, world):
     """A post that is not a quiz cannot be attempted: 400."""
     response = await client.post(f"/api/quizzes/{world.text_post}/attempts", headers=user_headers)
