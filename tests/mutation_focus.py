@@ -39,6 +39,7 @@ HOME: dict[str, tuple[str, ...]] = {
     "core": _AUTH,  # only core/security.py is mutated
     "users": (
         "tests/test_users",
+        "tests/test_auth.py",  # GET /api/auth/me answers with the caller `find_caller` reads
         "tests/test_accounts",
         "tests/security/test_input_and_identity_threats",
         "tests/security/test_unique_index_fallbacks",
