@@ -92,8 +92,18 @@ async def test_me_well_signed_token_without_required_claim_returns_401(
         {"sub": "abc"},
         {"sub": "0"},
         {"sub": str(2**63)},
+        {"iat": "1700000000"},
+        {"iat": True},
     ],
-    ids=["type-refresh", "sub-a-number", "sub-not-digits", "sub-zero", "sub-past-64-bits"],
+    ids=[
+        "type-refresh",
+        "sub-a-number",
+        "sub-not-digits",
+        "sub-zero",
+        "sub-past-64-bits",
+        "iat-digits-as-text",
+        "iat-a-boolean",
+    ],
 )
 async def test_me_well_signed_token_with_bad_claim_returns_401(
     client: httpx.AsyncClient,
@@ -101,8 +111,9 @@ async def test_me_well_signed_token_with_bad_claim_returns_401(
     test_settings: Settings,
     changes: dict[str, Any],
 ) -> None:
-    """A token signed with our key is still refused when it is not an access token or its
-    subject is not a user id in 1..2^63-1 written as digits: 401, never a 500."""
+    """A token signed with our key is still refused when it is not an access token, its
+    subject is not a user id in 1..2^63-1 written as digits, or its `iat` is not a number
+    (PyJWT takes digits in a string, and `true`, for one): 401, never a 500."""
     token = jwt.encode(_claims(test_user, **changes), test_settings.secret_key, algorithm="HS256")
 
     await _assert_rejected(client, token)
