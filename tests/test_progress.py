@@ -483,6 +483,25 @@ async def test_get_post_after_progress_shows_it_in_the_detail(client, user_heade
 
 
 @pytest.mark.asyncio
+async def test_get_post_in_progress_shows_when_it_started_and_no_completed_at(
+    client, user_headers, world
+):
+    """A post in progress shows `in_progress` with the time of the PUT and a null
+    `completed_at`."""
+    recorded = (await put(client, world.posts_b[0], "in_progress", user_headers)).json()
+
+    response = await client.get(f"/api/posts/{world.posts_b[0]}", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.json()["progress"] == {
+        "post_id": world.posts_b[0],
+        "status": "in_progress",
+        "updated_at": recorded["updated_at"],
+        "completed_at": None,
+    }
+
+
+@pytest.mark.asyncio
 async def test_get_post_progress_is_the_callers_own_on_that_post(
     client, user_headers, make_user, add_member, make_auth_headers, world
 ):
