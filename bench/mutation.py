@@ -3,11 +3,13 @@ mutmut, then the score and the surviving mutants.
 
 mutmut (configured in `[tool.mutmut]` of pyproject.toml) copies `src/tma` to `mutants/`,
 changes the code one small edit at a time (a `<` into `<=`, a string into another, a call
-dropped...) and runs the tests that cover the changed function. A mutant the tests notice
-is *killed*; one they do not notice *survived*: a behaviour no test pins down (or an
-equivalent mutant, which no test could notice). The score is killed / (killed + survived),
-timeouts counting as killed (the tests noticed something went wrong); mutants no test
-reaches count as survivors.
+dropped...) and checks whether anything notices. A mutant is *caught* when a test covering
+the changed function fails (*killed*), when the tests hang past mutmut's time limit
+(*timeout*), or when mypy rejects it (*type check*: `make lint` would fail). One nothing
+notices *survived*: a behaviour no test pins down, or an equivalent mutant no test could
+notice. The score is caught / judged, where judged adds the survivors, the mutants no test
+reaches and the suspicious ones (tests/README.md "Mutation testing" says how to read it).
+Which tests run for each mutant: tests/mutation_focus.py.
 
     .venv/bin/python bench/mutation.py              # run, then report
     .venv/bin/python bench/mutation.py --report     # report the last run only
@@ -18,71 +20,65 @@ cached in `mutants/`: a second run re-tests only what changed. `rm -rf mutants` 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATS = ROOT / "mutants" / "mutmut-cicd-stats.json"
 MUTMUT = [sys.executable, "-m", "mutmut"]
+CAUGHT = ("killed", "timeout", "caught by type check")
+NOT_CAUGHT = ("survived", "no tests", "suspicious", "segfault")
 
 
 @dataclass(frozen=True)
 class Score:
-    killed: int
-    survived: int
-    no_tests: int
-    timeout: int
-    suspicious: int
-    skipped: int
-    total: int
+    counts: Counter[str]
 
     @property
     def caught(self) -> int:
-        return self.killed + self.timeout
+        return sum(self.counts[s] for s in CAUGHT)
 
     @property
     def judged(self) -> int:
-        return self.caught + self.survived + self.no_tests + self.suspicious
+        return self.caught + sum(self.counts[s] for s in NOT_CAUGHT)
 
     @property
     def percent(self) -> float:
         return 100.0 * self.caught / self.judged if self.judged else 0.0
 
     def line(self) -> str:
+        c = self.counts
         return (
             f"mutation score: {self.percent:.1f} % ({self.caught} of {self.judged} mutants "
-            f"killed; {self.survived} survived, {self.no_tests} not reached by a test, "
-            f"{self.timeout} timeouts counted as killed, {self.suspicious} suspicious, "
-            f"{self.skipped} skipped)"
+            f"caught: {c['killed']} killed by a test, {c['caught by type check']} rejected by "
+            f"mypy, {c['timeout']} timeouts; {c['survived']} survived, {c['no tests']} not "
+            f"reached by a test, {c['suspicious']} suspicious, {c['segfault']} crashed; "
+            f"{c['not checked']} not run yet, {c['skipped']} skipped)"
         )
 
 
-def parse_stats(data: dict[str, int]) -> Score:
-    """The score of mutmut's `export-cicd-stats` JSON."""
-    return Score(
-        killed=int(data.get("killed", 0)),
-        survived=int(data.get("survived", 0)),
-        no_tests=int(data.get("no_tests", 0)),
-        timeout=int(data.get("timeout", 0)),
-        suspicious=int(data.get("suspicious", 0)),
-        skipped=int(data.get("skipped", 0)),
-        total=int(data.get("total", 0)),
-    )
-
-
-def parse_results(text: str) -> dict[str, list[str]]:
-    """`mutmut results` lines (`    tma.x.x_f__mutmut_3: survived`) grouped by status,
-    killed ones left out."""
-    by_status: dict[str, list[str]] = {}
+def parse_results(text: str) -> dict[str, str]:
+    """`mutmut results --all true` lines (`    tma.x.y.x_f__mutmut_3: killed`) as
+    mutant name -> status."""
+    statuses: dict[str, str] = {}
     for line in text.splitlines():
         name, sep, status = line.strip().rpartition(": ")
-        if sep and name and status != "killed":
-            by_status.setdefault(status, []).append(name)
-    return by_status
+        if sep and name:
+            statuses[name] = status
+    return statuses
+
+
+def score(statuses: dict[str, str]) -> Score:
+    return Score(Counter(statuses.values()))
+
+
+def scope(mutant: str) -> str:
+    """`tma.groups.service.x_add_member__mutmut_3` -> `groups/service.py`."""
+    parts = mutant.split(".")
+    return f"{parts[1]}/{parts[2]}.py"
 
 
 def _mutmut(*args: str) -> subprocess.CompletedProcess[str]:
@@ -93,25 +89,32 @@ def run(jobs: int) -> int:
     niced = ["nice", "-n", "19"] if os.name == "posix" else []
     command = [*niced, *MUTMUT, "run", "--max-children", str(jobs)]
     print("$", " ".join(command), flush=True)
-    return subprocess.call(command, cwd=ROOT)
+    # mutmut runs `type_check_command` (mypy) by name: this interpreter's scripts come first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return subprocess.call(command, cwd=ROOT, env={**os.environ, "PATH": path})
 
 
 def report() -> int:
-    exported = _mutmut("export-cicd-stats")
-    if exported.returncode != 0 or not STATS.exists():
-        print(exported.stdout + exported.stderr, file=sys.stderr)
+    statuses = parse_results(_mutmut("results", "--all", "true").stdout)
+    if not statuses:
         print("no mutmut results: run `make mutation` first", file=sys.stderr)
         return 1
-    score = parse_stats(json.loads(STATS.read_text(encoding="utf-8")))
-    results = parse_results(_mutmut("results").stdout)
-    for status in ("survived", "no tests", "suspicious"):
-        names = results.get(status, [])
+    for status in NOT_CAUGHT:
+        names = sorted(name for name, s in statuses.items() if s == status)
         if names:
             print(f"\n{status} ({len(names)}):  `mutmut show NAME` prints the change")
-            for name in sorted(names):
+            for name in names:
                 print(f"  {name}")
+    print(f"\n{'scope':<26}{'mutants':>8}{'caught':>8}{'left':>6}{'score':>8}")
+    for where in sorted({scope(name) for name in statuses}):
+        part = score({n: s for n, s in statuses.items() if scope(n) == where})
+        left = part.judged - part.caught
+        print(
+            f"{where:<26}{sum(part.counts.values()):>8}{part.caught:>8}{left:>6}"
+            f"{part.percent:>7.1f}%"
+        )
     print()
-    print(score.line())
+    print(score(statuses).line())
     return 0
 
 

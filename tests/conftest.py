@@ -44,6 +44,7 @@ from factories import (
 from factories import (
     link_module as _link_module,
 )
+from mutation_focus import pytest_collection_modifyitems  # noqa: F401  (`make mutation` only)
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token

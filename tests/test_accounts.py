@@ -15,6 +15,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from expected import user_body
 from factories import TestDatabase
 from tma.core.config import Settings
 from tma.core.security import epoch_microseconds
@@ -373,6 +374,23 @@ async def test_set_status_disable_then_enable_earlier_tokens_stay_dead_returns_4
     assert await _me_status(client, await _token(client, "testuser")) == 200
 
 
+@pytest.mark.asyncio
+async def test_set_status_enable_an_active_account_keeps_its_tokens_returns_200(
+    client: httpx.AsyncClient, auth_headers: Headers, test_user: User
+) -> None:
+    """Only disabling ends tokens: `{"is_active": true}` on an account that is already
+    active changes nothing, and its token keeps working."""
+    token = await _token(client, "testuser")
+
+    response = await client.patch(
+        f"/api/users/{test_user.id}/status", json={"is_active": True}, headers=auth_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == user_body(test_user.id, "testuser", test_user.email)
+    assert await _me_status(client, token) == 200
+
+
 # --- email_verified -------------------------------------------------------------------------
 
 
@@ -448,6 +466,30 @@ async def test_delete_user_last_owner_of_groups_returns_400_naming_them(
     assert still.status_code == 200
     detail = (await client.get(f"/api/groups/{lonely.id}", headers=auth_headers)).json()
     assert [(m["user_id"], m["group_role"]) for m in detail["members"]] == [(owner.id, "owner")]
+
+
+@pytest.mark.asyncio
+async def test_delete_user_last_owner_with_plain_members_returns_400(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    make_user: MakeUser,
+    make_group: Callable[..., Awaitable[Group]],
+    add_member: Callable[..., Awaitable[Any]],
+) -> None:
+    """Other members that are not owners do not make a user deletable: still the last owner
+    of the group, 400; the user stays."""
+    owner = await make_user(role="manager")
+    group = await make_group(name="Busy", creator=owner)
+    await add_member(group, await make_user(), role="member")
+
+    response = await client.delete(f"/api/users/{owner.id}", headers=auth_headers)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "Cannot delete the last owner of these groups; add another owner or delete "
+        f"the groups first: {group.id} (Busy)"
+    }
+    assert (await client.get(f"/api/users/{owner.id}", headers=auth_headers)).status_code == 200
 
 
 @pytest.mark.asyncio

@@ -731,6 +731,23 @@ async def test_delete_file_used_by_a_post_returns_400(
 
 
 @pytest.mark.asyncio
+async def test_delete_file_unused_while_another_is_used_returns_204(
+    client, attach, auth_headers, upload_file, file_store
+):
+    """Only a post using *this* file keeps it: an unused file is deleted (204) while a
+    post uses another file, which stays."""
+    used = await upload_file()
+    await attach(used["id"])
+    unused = await upload_file()
+
+    response = await client.delete(unused["url"], headers=auth_headers)
+
+    assert response.status_code == 204
+    assert await file_store.keys() == [used["id"]]
+    assert (await client.get(unused["url"], headers=auth_headers)).status_code == 404
+
+
+@pytest.mark.asyncio
 async def test_delete_file_without_token_returns_401(client, upload_file, file_store):
     """No token: 401; the file stays."""
     uploaded = await upload_file()

@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import mutation
 
+import mutation_focus
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,21 +44,38 @@ def test_mutation_mutmut_installed_and_runs():
     assert result.stdout.strip().endswith("mutmut, version 3.8.1")
 
 
-def test_mutation_report_parses_stats_and_results():
-    """The score counts timeouts as killed and unreached mutants as survivors; the survivor
-    list groups mutmut's result lines by status."""
-    score = mutation.parse_stats(
-        {"killed": 88, "survived": 8, "total": 100, "no_tests": 2, "skipped": 0, "timeout": 2}
-    )
-    results = mutation.parse_results(
+def test_mutation_report_counts_type_check_and_timeouts_as_caught():
+    """The score counts killed, timed-out and mypy-rejected mutants as caught, and survivors
+    and unreached mutants against it; mutants not run yet are left out of it."""
+    statuses = mutation.parse_results(
         "    tma.core.security.x_f__mutmut_1: killed\n"
         "    tma.core.security.x_f__mutmut_2: survived\n"
         "    tma.groups.service.x_g__mutmut_7: no tests\n"
+        "    tma.groups.service.x_g__mutmut_8: caught by type check\n"
+        "    tma.groups.service.x_g__mutmut_9: timeout\n"
+        "    tma.groups.service.x_g__mutmut_10: not checked\n"
     )
 
-    assert score.percent == 90.0
-    assert score.line().startswith("mutation score: 90.0 % (90 of 100 mutants killed; 8 survived")
-    assert results == {
-        "survived": ["tma.core.security.x_f__mutmut_2"],
-        "no tests": ["tma.groups.service.x_g__mutmut_7"],
-    }
+    score = mutation.score(statuses)
+
+    assert statuses["tma.groups.service.x_g__mutmut_8"] == "caught by type check"
+    assert (score.caught, score.judged, score.percent) == (3, 5, 60.0)
+    assert score.line().startswith(
+        "mutation score: 60.0 % (3 of 5 mutants caught: 1 killed by a test, 1 rejected by "
+        "mypy, 1 timeouts; 1 survived, 1 not reached by a test,"
+    )
+    assert mutation.scope("tma.groups.service.x_g__mutmut_7") == "groups/service.py"
+
+
+def test_mutation_focus_puts_the_area_first_and_bounds_the_hot_path():
+    """A mutant's own area's tests run first; a function hundreds of tests execute gets its
+    area's tests and the others up to MAX_TESTS; outside a mutmut worker nothing changes."""
+    others = [f"tests/test_posts.py::test_{i:04}" for i in range(300)]
+    own = ["tests/test_auth.py::test_login", "tests/security/test_password_hashing.py::test_x"]
+
+    few = mutation_focus.focus("tma.core.security.x_f__mutmut_1", [*others[:3], *own])
+    many = mutation_focus.focus("tma.core.security.x_f__mutmut_1", [*others, *own])
+
+    assert few == [*sorted(own), *others[:3]]
+    assert many == [*sorted(own), *others[: mutation_focus.MAX_TESTS - 2]]
+    assert mutation_focus.mutant_under_test() is None

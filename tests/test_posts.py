@@ -201,6 +201,37 @@ async def test_list_posts_with_limit_and_offset_returns_window(
 
 
 @pytest.mark.asyncio
+async def test_list_posts_of_a_module_offset_past_the_end_returns_empty_page_and_total(
+    client, auth_headers, make_module, make_post
+):
+    """An `offset` past a module's last post: 200, an empty page, and `X-Total-Count` the
+    module's post count (2), not the offset."""
+    module = await make_module()
+    for _ in range(2):
+        await make_post(module)
+
+    response = await client.get(f"/api/posts?module_id={module.id}&offset=10", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == "2"
+
+
+@pytest.mark.asyncio
+async def test_list_posts_of_a_module_without_posts_with_offset_returns_total_0(
+    client, auth_headers, make_module
+):
+    """A module without posts and an `offset`: 200, an empty page, `X-Total-Count: 0`."""
+    module = await make_module()
+
+    response = await client.get(f"/api/posts?module_id={module.id}&offset=3", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == "0"
+
+
+@pytest.mark.asyncio
 async def test_list_posts_as_manager_returns_posts_of_unlinked_modules(
     client, manager_headers, make_module, make_post
 ):

@@ -302,6 +302,27 @@ async def test_put_progress_body_over_1_mib_returns_413(client, user_headers, wo
     assert progress[0] == course_body(world)
 
 
+@pytest.mark.asyncio
+async def test_put_progress_after_another_user_completed_the_post_returns_own_state(
+    client, user_headers, make_user, add_member, make_auth_headers, world
+):
+    """Another user's progress on the post is theirs: the caller, not started, moves to
+    `in_progress` (200, no `completed_at`)."""
+    other = await make_user(username="classmate")
+    await add_member(world.group, other)
+    await put(client, world.posts_b[0], "completed", make_auth_headers(other))
+
+    response = await put(client, world.posts_b[0], "in_progress", user_headers)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "post_id": world.posts_b[0],
+        "status": "in_progress",
+        "updated_at": UTC_TIMESTAMP,
+        "completed_at": None,
+    }
+
+
 # --- GET /api/progress -------------------------------------------------------------------
 
 
@@ -439,6 +460,67 @@ async def test_get_progress_disabled_account_returns_403(client, make_user, make
 
     assert response.status_code == 403
     assert response.json() == {"detail": "account disabled"}
+
+
+# --- GET /api/posts/{post_id}: the caller's progress on the post --------------------------
+
+
+@pytest.mark.asyncio
+async def test_get_post_after_progress_shows_it_in_the_detail(client, user_headers, world):
+    """A post read after the caller completed it carries that progress: status, and the
+    times the PUT answered with."""
+    recorded = (await put(client, world.posts_b[0], "completed", user_headers)).json()
+
+    response = await client.get(f"/api/posts/{world.posts_b[0]}", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.json()["progress"] == {
+        "post_id": world.posts_b[0],
+        "status": "completed",
+        "updated_at": recorded["updated_at"],
+        "completed_at": recorded["completed_at"],
+    }
+
+
+@pytest.mark.asyncio
+async def test_get_post_in_progress_shows_when_it_started_and_no_completed_at(
+    client, user_headers, world
+):
+    """A post in progress shows `in_progress` with the time of the PUT and a null
+    `completed_at`."""
+    recorded = (await put(client, world.posts_b[0], "in_progress", user_headers)).json()
+
+    response = await client.get(f"/api/posts/{world.posts_b[0]}", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.json()["progress"] == {
+        "post_id": world.posts_b[0],
+        "status": "in_progress",
+        "updated_at": recorded["updated_at"],
+        "completed_at": None,
+    }
+
+
+@pytest.mark.asyncio
+async def test_get_post_progress_is_the_callers_own_on_that_post(
+    client, user_headers, make_user, add_member, make_auth_headers, world
+):
+    """Another user's progress on this post, and the caller's on another post, do not show:
+    the caller has not started this one."""
+    other = await make_user(username="classmate")
+    await add_member(world.group, other)
+    await put(client, world.posts_a[0], "completed", make_auth_headers(other))
+    await put(client, world.posts_a[1], "in_progress", user_headers)
+
+    response = await client.get(f"/api/posts/{world.posts_a[0]}", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.json()["progress"] == {
+        "post_id": world.posts_a[0],
+        "status": "not_started",
+        "updated_at": None,
+        "completed_at": None,
+    }
 
 
 # --- GET /api/users/{user_id}/progress ---------------------------------------------------

@@ -212,6 +212,43 @@ async def test_start_attempt_with_one_in_progress_returns_200_same_attempt(
 
 
 @pytest.mark.asyncio
+async def test_start_attempt_while_another_user_has_one_returns_201_own_attempt(
+    client, user_headers, test_user, make_user, make_auth_headers, world
+):
+    """Another user's attempt in progress at the same quiz is theirs: starting one is a
+    new attempt of your own (201)."""
+    other = await make_user(username="classmate", role="manager")
+    theirs = await start(client, world.quiz, make_auth_headers(other))
+
+    response = await client.post(
+        f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body["id"] != theirs["id"]
+
+
+@pytest.mark.asyncio
+async def test_start_attempt_with_one_in_progress_at_another_quiz_returns_201(
+    client, test_db, user_headers, test_user, world
+):
+    """An attempt in progress at another quiz is not resumed: this quiz gets its own (201)."""
+    other_quiz = await insert_quiz(test_db, world.module_id)
+    elsewhere = await start(client, other_quiz, user_headers)
+
+    response = await client.post(
+        f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body["id"] != elsewhere["id"]
+
+
+@pytest.mark.asyncio
 async def test_start_attempt_on_a_text_post_returns_400(client, user_headers, world):
     """A post that is not a quiz cannot be attempted: 400."""
     response = await client.post(f"/api/quizzes/{world.text_post}/attempts", headers=user_headers)
@@ -354,6 +391,26 @@ async def test_submit_attempt_question_left_out_counts_wrong(client, test_db, us
         "correct_option_ids": quiz.correct[2],
         "explanation": "Because 3",
     }
+
+
+@pytest.mark.asyncio
+async def test_submit_attempt_score_equal_to_pass_mark_passes(client, test_db, user_headers, world):
+    """The pass mark is the lowest passing score: one of two right is 50, pass mark 50,
+    passed."""
+    quiz = await insert_quiz(
+        test_db, world.module_id, [("single", [True, False])] * 2, pass_mark=50
+    )
+    attempt = await start(client, quiz, user_headers)
+    answers = [{"question_id": quiz.questions[0], "option_ids": quiz.correct[0]}]
+
+    response = await client.post(
+        f"/api/quiz-attempts/{attempt['id']}/submit",
+        json={"answers": answers},
+        headers=user_headers,
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["score"], response.json()["passed"]) == (50, True)
 
 
 @pytest.mark.asyncio
@@ -584,6 +641,35 @@ async def test_list_attempts_with_limit_returns_window_and_total(client, user_he
     assert response.status_code == 200
     assert response.json() == [second]
     assert response.headers["x-total-count"] == "2"
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_offset_past_the_end_returns_empty_page_and_total(
+    client, user_headers, world
+):
+    """An `offset` past the last attempt gives an empty page; `X-Total-Count` still counts
+    every attempt (1), not the offset."""
+    await start(client, world.quiz, user_headers)
+
+    response = await client.get(
+        f"/api/quizzes/{world.quiz.post_id}/attempts?offset=5", headers=user_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["x-total-count"] == "1"
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_offset_without_attempts_returns_total_0(client, user_headers, world):
+    """No attempts and an `offset`: an empty page and `X-Total-Count: 0`."""
+    response = await client.get(
+        f"/api/quizzes/{world.quiz.post_id}/attempts?offset=3", headers=user_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["x-total-count"] == "0"
 
 
 @pytest.mark.asyncio

@@ -11,6 +11,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from expected import user_body
 from tma.core.config import Settings
 from tma.core.security import create_access_token
 from tma.users.models import User
@@ -42,6 +43,20 @@ async def _assert_rejected(client: httpx.AsyncClient, token: str) -> None:
 
 
 # --- tokens -----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_me_bearer_scheme_any_case_and_extra_spaces_returns_200(
+    client: httpx.AsyncClient, test_user: User, test_settings: Settings
+) -> None:
+    """`Authorization: bearer   <token>` is accepted as FastAPI's `HTTPBearer` accepts it:
+    the scheme in any case, the token after the first space, surrounding spaces dropped."""
+    token = create_access_token(test_user.id, test_settings)
+
+    response = await client.get("/api/auth/me", headers={"Authorization": f"bearer   {token} "})
+
+    assert response.status_code == 200
+    assert response.json() == user_body(test_user.id, "testuser", "testuser@test.com")
 
 
 @pytest.mark.asyncio
@@ -77,8 +92,18 @@ async def test_me_well_signed_token_without_required_claim_returns_401(
         {"sub": "abc"},
         {"sub": "0"},
         {"sub": str(2**63)},
+        {"iat": "1700000000"},
+        {"iat": True},
     ],
-    ids=["type-refresh", "sub-a-number", "sub-not-digits", "sub-zero", "sub-past-64-bits"],
+    ids=[
+        "type-refresh",
+        "sub-a-number",
+        "sub-not-digits",
+        "sub-zero",
+        "sub-past-64-bits",
+        "iat-digits-as-text",
+        "iat-a-boolean",
+    ],
 )
 async def test_me_well_signed_token_with_bad_claim_returns_401(
     client: httpx.AsyncClient,
@@ -86,8 +111,9 @@ async def test_me_well_signed_token_with_bad_claim_returns_401(
     test_settings: Settings,
     changes: dict[str, Any],
 ) -> None:
-    """A token signed with our key is still refused when it is not an access token or its
-    subject is not a user id in 1..2^63-1 written as digits: 401, never a 500."""
+    """A token signed with our key is still refused when it is not an access token, its
+    subject is not a user id in 1..2^63-1 written as digits, or its `iat` is not a number
+    (PyJWT takes digits in a string, and `true`, for one): 401, never a 500."""
     token = jwt.encode(_claims(test_user, **changes), test_settings.secret_key, algorithm="HS256")
 
     await _assert_rejected(client, token)

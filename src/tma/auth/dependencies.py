@@ -70,7 +70,9 @@ class BearerCaller(SecurityBase):
     value is the caller: one dependency where a scheme plus a user loader would be two,
     each resolved by FastAPI on every request (docs/performance.md)."""
 
-    def __init__(self) -> None:
+    # Run at import only (`current_user` below): not mutated (tests/README.md "Mutation
+    # testing"); tests/test_openapi.py checks the scheme it declares.
+    def __init__(self) -> None:  # pragma: no mutate block
         self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
         self.scheme_name = "HTTPBearer"
 
@@ -104,7 +106,12 @@ CurrentUserRecord = Annotated[User, Depends(current_user_record)]
 OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 
 
-def require_role(*roles: SystemRole) -> Callable[[Caller], Awaitable[Caller]]:
+RoleCheck = Callable[[Caller], Awaitable[Caller]]
+
+
+# Called at import only (`AdminUser`, `StaffUser` below), its check included: not mutated
+# (tests/README.md "Mutation testing"); the 403 of every wrong role is tested.
+def require_role(*roles: SystemRole) -> RoleCheck:  # pragma: no mutate block
     """A dependency admitting only users whose system role is one of `roles` (else 403)."""
     allowed = {role.value for role in roles}
 

@@ -98,7 +98,9 @@ async def outline_page(
     return await fetch_page(session, outline_statement(course_id), page)
 
 
-def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:
+# Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
+# import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
+def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
     """The course detail in one statement: the course, whether the viewer sees it, and,
     LEFT JOINed, its outline items in `ordering` (one row per module; one row of null
     outline columns for a course without modules)."""

@@ -60,7 +60,9 @@ async def list_modules(
     return await fetch_page(session, stmt, page)
 
 
-def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:
+# Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
+# import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
+def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
     """The module detail in one statement: the module, whether the viewer sees it, the ids
     of the courses they see it in (one comma-separated text, aggregated once), and, LEFT
     JOINed, its posts in order: one row per post (one row of null post columns for a module

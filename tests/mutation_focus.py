@@ -1,0 +1,103 @@
+"""The tests each mutant of `make mutation` runs (tests/README.md "Mutation testing").
+
+Active only inside a mutmut worker (`MUTANT_UNDER_TEST` names a mutant); a normal run never
+changes. mutmut runs, for each mutant, the tests that executed the mutated function, fastest
+first, stopping at the first failure. Here:
+
+- the tests of the mutated code's own area (`HOME`) run first, so a mutant they kill dies
+  after one or two tests instead of after hundreds of unrelated fast ones;
+- a function that more than `MAX_TESTS` tests execute (token verification, the caller
+  lookup, `create_group`...: every test that logs in or builds a group) is tested by its
+  area's tests plus the fastest others up to `MAX_TESTS`, not by all ~1,150: a surviving
+  mutant there would otherwise cost a whole suite run;
+- what the worker has imported is frozen out of the garbage collector (`gc.freeze()`): pytest
+  collects garbage at the end of every session, and scanning the whole import graph again
+  was half of the cost of a one-test session.
+
+Within each part the order is the node ids' (mutmut hands them over as a set), so a run is
+reproducible.
+"""
+
+import gc
+import os
+
+import pytest
+
+MAX_TESTS = 200
+
+_AUTH = (
+    "tests/test_auth",
+    "tests/test_accounts",
+    "tests/test_rate_limits",
+    "tests/test_identity_property",
+    "tests/security/test_token_and_login_threats",
+    "tests/security/test_password_hashing",
+)
+# `tma.<package>.…` -> the test files (path prefixes) of that area.
+HOME: dict[str, tuple[str, ...]] = {
+    "auth": _AUTH,
+    "core": _AUTH,  # only core/security.py is mutated
+    "users": (
+        "tests/test_users",
+        "tests/test_auth.py",  # GET /api/auth/me answers with the caller `find_caller` reads
+        "tests/test_accounts",
+        "tests/security/test_input_and_identity_threats",
+        "tests/security/test_unique_index_fallbacks",
+    ),
+    "groups": (
+        "tests/test_group",
+        "tests/security/test_concurrency",
+        "tests/security/test_unique_index_fallbacks",
+    ),
+    "courses": (
+        "tests/test_course",
+        "tests/test_group_courses",
+        "tests/security/test_content_access",
+        "tests/security/test_outline_concurrency",
+    ),
+    "modules": (
+        "tests/test_modules",
+        "tests/test_course_modules",
+        "tests/security/test_content_access",
+    ),
+    "posts": (
+        "tests/test_posts",
+        "tests/security/test_content_access",
+        "tests/security/test_posts_concurrency",
+    ),
+    "quizzes": ("tests/test_quizzes", "tests/security/test_quiz"),
+    "progress": ("tests/test_progress", "tests/security/test_quiz_progress_threats"),
+    "files": ("tests/test_files", "tests/security/test_files"),
+}
+
+
+def mutant_under_test() -> str | None:
+    """The mutant this worker tests (`tma.groups.service.x_add_member__mutmut_3`), if any."""
+    name = os.environ.get("MUTANT_UNDER_TEST", "")
+    return name if "__mutmut_" in name else None
+
+
+def focus(mutant: str, nodeids: list[str]) -> list[str]:
+    """The node ids to run for `mutant`, in order: its area's tests first, then the others;
+    at most `MAX_TESTS` unless its area alone has more."""
+    home = HOME.get(mutant.split(".")[1], ())
+    ordered = sorted(nodeids)
+    own = [n for n in ordered if n.startswith(home)]
+    others = [n for n in ordered if not n.startswith(home)]
+    if len(ordered) > MAX_TESTS:
+        others = others[: max(0, MAX_TESTS - len(own))]
+    return own + others
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mutant = mutant_under_test()
+    if mutant is None:
+        return
+    gc.freeze()
+    by_id = {item.nodeid: item for item in items}
+    keep = focus(mutant, list(by_id))
+    kept = set(keep)
+    dropped = [item for item in items if item.nodeid not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = [by_id[n] for n in keep]
