@@ -44,9 +44,10 @@ def test_mutation_mutmut_installed_and_runs():
     assert result.stdout.strip().endswith("mutmut, version 3.8.1")
 
 
-def test_mutation_report_counts_type_check_and_timeouts_as_caught():
-    """The score counts killed, timed-out and mypy-rejected mutants as caught, and survivors
-    and unreached mutants against it; mutants not run yet are left out of it."""
+def test_mutation_report_counts_timeouts_as_caught_and_leaves_mypy_rejects_out():
+    """The score counts killed and timed-out mutants as caught, survivors and unreached
+    mutants against it; mutants mypy rejects (not viable) and those not run yet are left
+    out of it, and reported."""
     statuses = mutation.parse_results(
         "    tma.core.security.x_f__mutmut_1: killed\n"
         "    tma.core.security.x_f__mutmut_2: survived\n"
@@ -59,10 +60,11 @@ def test_mutation_report_counts_type_check_and_timeouts_as_caught():
     score = mutation.score(statuses)
 
     assert statuses["tma.groups.service.x_g__mutmut_8"] == "caught by type check"
-    assert (score.caught, score.judged, score.percent) == (3, 5, 60.0)
-    assert score.line().startswith(
-        "mutation score: 60.0 % (3 of 5 mutants caught: 1 killed by a test, 1 rejected by "
-        "mypy, 1 timeouts; 1 survived, 1 not reached by a test,"
+    assert (score.caught, score.judged, score.percent) == (2, 4, 50.0)
+    assert score.line() == (
+        "mutation score: 50.0 % (2 of 4 mutants that type-check killed by the tests: 1 failed "
+        "a test, 1 timeouts; 1 survived, 1 not reached by a test, 0 suspicious, 0 crashed. "
+        "Not counted: 1 rejected by mypy, 1 not run yet, 0 skipped)"
     )
     assert mutation.scope("tma.groups.service.x_g__mutmut_7") == "groups/service.py"
 
