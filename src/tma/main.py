@@ -17,6 +17,7 @@ from tma.core.config import Settings, get_settings
 from tma.core.db import Database
 from tma.core.errors import install_error_handlers
 from tma.core.logging import configure_logging
+from tma.core.memory import return_large_allocations
 from tma.core.middleware import RequestMiddleware
 from tma.core.openapi import install_openapi, operation_id
 from tma.core.ratelimit import RateLimiter
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_production()
     configure_logging(settings.log_level)
+    return_large_allocations()  # password hashes' 19 MiB back to the system (core/memory.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
