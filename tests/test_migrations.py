@@ -445,6 +445,79 @@ def test_migration_0005_backfills_module_counters_and_triggers_keep_them(
     assert _run_sync(scratch_url, _query("SELECT id FROM posts ORDER BY 1")) == [(3,), (4,), (5,)]
 
 
+def _link_modules_at_0005(conn: Connection) -> None:
+    """Two courses: course 1 has modules 1 and 2, course 2 has module 2 (shared)."""
+    for course_id in (1, 2):
+        conn.execute(
+            text(
+                "INSERT INTO courses (id, title, created_at, updated_at) "
+                "VALUES (:id, 'C', :now, :now)"
+            ),
+            {"id": course_id, "now": NOW},
+        )
+    for course_id, module_id, ordering in ((1, 1, 1), (1, 2, 2), (2, 2, 1)):
+        conn.execute(
+            text(
+                "INSERT INTO course_module_links (course_id, module_id, ordering, linked_at) "
+                "VALUES (:course, :module, :ordering, :now)"
+            ),
+            {"course": course_id, "module": module_id, "ordering": ordering, "now": NOW},
+        )
+    conn.commit()
+
+
+def _complete_post_5_unlink_module_1_delete_module_2(conn: Connection) -> list[Any]:
+    seen = []
+    counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
+    for step in (  # one transaction each, as three requests would be
+        "UPDATE post_progress SET status = 'completed' WHERE post_id = 5",
+        "DELETE FROM course_module_links WHERE course_id = 1 AND module_id = 1",
+        "DELETE FROM modules WHERE id = 2",
+    ):
+        conn.execute(text(step))
+        conn.commit()
+        seen.append([tuple(r) for r in conn.execute(text(counters))])
+    seen.append([tuple(r) for r in conn.execute(text("SELECT id FROM modules"))])
+    conn.commit()
+    return seen
+
+
+def test_migration_0006_backfills_course_counters_and_triggers_keep_them(
+    scratch_url: str,
+) -> None:
+    """A database at 0005 with progress and a module shared by two courses goes to head:
+    `course_progress` holds each user's completed posts per course (the shared module's in
+    both); afterwards the triggers count a post completed, a module unlinked and a module
+    deleted (once, whatever its cascades). `downgrade 0005` removes the table and triggers."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0005")
+    _run_sync(scratch_url, _link_modules_at_0005)
+
+    _off_loop(migrate.upgrade, scratch_url)
+
+    counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
+    assert _run_sync(scratch_url, _query(counters)) == [(7, 1, 4), (7, 2, 1)]
+    assert _run_sync(scratch_url, _complete_post_5_unlink_module_1_delete_module_2) == [
+        [(7, 1, 5), (7, 2, 2)],
+        [(7, 1, 2), (7, 2, 2)],
+        [(7, 1, 0), (7, 2, 0)],
+        [(1,)],
+    ]
+
+    _off_loop(migrate.downgrade, scratch_url, "0005")
+
+    assert "course_progress" not in _run_sync(scratch_url, _tables)
+    assert "module_progress" in _run_sync(scratch_url, _tables)
+    _run_sync(scratch_url, _unlink_everything)
+    assert _run_sync(scratch_url, _query("SELECT * FROM course_module_links")) == []
+
+
+def _unlink_everything(conn: Connection) -> None:
+    conn.execute(text("DELETE FROM course_module_links"))
+    conn.commit()
+
+
 def _insert_users_at_0002(conn: Connection, names: list[tuple[str, str]]) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     for i, (username, email) in enumerate(names, start=1):

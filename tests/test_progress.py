@@ -788,6 +788,66 @@ async def test_get_group_progress_follows_post_moves_and_deletes(
 
 
 @pytest.mark.asyncio
+async def test_delete_module_with_two_posts_completed_by_one_user_returns_204(
+    client, auth_headers, manager_headers, user_headers, test_user, world
+):
+    """A module in which one user completed two posts can be deleted (PostgreSQL once
+    refused it: the counter updated twice in the delete's cascade failed its foreign-key
+    check), and its completions leave the course's counts."""
+    for post_id in world.posts_a[:2]:
+        await put(client, post_id, "completed", user_headers)
+    key = (test_user.id, world.course.id)
+    before = await group_counts(client, world, manager_headers)
+
+    gone = await client.delete(f"/api/modules/{world.module_a}", headers=auth_headers)
+
+    after = await group_counts(client, world, manager_headers)
+    assert gone.status_code == 204
+    assert (before[key], after[key]) == ((2, 4), (0, 1))
+    mine = await user_counts(client, test_user.id, auth_headers)
+    assert mine[key] == after[key]
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_follows_module_links_and_unlinks(
+    client,
+    auth_headers,
+    manager_headers,
+    user_headers,
+    test_user,
+    make_course,
+    assign_course,
+    world,
+):
+    """A module with completed posts linked to a second course of the group counts in both
+    courses; unlinked from the first, it leaves that one's counts only."""
+    other = await make_course(title="Other")
+    await assign_course(world.group, other)
+    for post_id in world.posts_a:
+        await put(client, post_id, "completed", user_headers)
+    first, second = (test_user.id, world.course.id), (test_user.id, other.id)
+    steps = [await group_counts(client, world, manager_headers)]
+
+    linked = await client.post(
+        f"/api/courses/{other.id}/modules/{world.module_a}", headers=auth_headers
+    )
+    steps.append(await group_counts(client, world, manager_headers))
+    unlinked = await client.delete(
+        f"/api/courses/{world.course.id}/modules/{world.module_a}", headers=auth_headers
+    )
+    steps.append(await group_counts(client, world, manager_headers))
+
+    assert (linked.status_code, unlinked.status_code) == (201, 204)
+    assert [(s[first], s[second]) for s in steps] == [
+        ((3, 4), (0, 0)),
+        ((3, 4), (3, 3)),
+        ((0, 1), (3, 3)),
+    ]
+    mine = await user_counts(client, test_user.id, auth_headers)
+    assert {k: v for k, v in steps[-1].items() if k[0] == test_user.id} == mine
+
+
+@pytest.mark.asyncio
 async def test_get_group_progress_in_progress_then_completed_counts_once(
     client, manager_headers, user_headers, test_user, world
 ):

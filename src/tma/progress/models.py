@@ -46,3 +46,20 @@ class ModuleProgress(Base):
         ID, ForeignKey("modules.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     completed: Mapped[int] = mapped_column(Integer)
+
+
+class CourseProgress(Base):
+    """How many posts of a course a user has completed: the sum of the user's
+    `module_progress` over the course's modules, a counter kept by database triggers
+    (migration 0006) on every change of `module_progress` and of the course's module links,
+    never written by the application. The group progress view reads it."""
+
+    __tablename__ = "course_progress"
+
+    user_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    completed: Mapped[int] = mapped_column(Integer)

@@ -18,7 +18,7 @@ from tma.core.errors import Conflict, NotFound
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, PostType
-from tma.progress.models import ModuleProgress, PostProgress, ProgressStatus
+from tma.progress.models import CourseProgress, PostProgress, ProgressStatus
 from tma.quizzes.dependencies import CallerPost
 from tma.users.models import User
 
@@ -201,7 +201,6 @@ async def ensure_user(conn: AsyncConnection, *, user_id: int) -> None:
 # --- a group's members -------------------------------------------------------------------
 
 _GroupCourse = aliased(GroupCourse)
-_Member = aliased(GroupMember)
 
 # Posts per course of the group: one pass over the group's courses' links and posts.
 _COURSE_TOTALS = (
@@ -213,27 +212,11 @@ _COURSE_TOTALS = (
     .subquery()
 )
 
-# Completed posts per (member, course of the group): the sums of the members' per-module
-# counters (`module_progress`, kept by triggers) over each course's modules, so the rows read
-# are members x modules, not every completed post.
-_COMPLETED = (
-    select(
-        ModuleProgress.user_id,
-        CourseModule.course_id,
-        func.sum(ModuleProgress.completed).label("completed"),
-    )
-    .join(CourseModule, CourseModule.module_id == ModuleProgress.module_id)
-    .join(_GroupCourse, _GroupCourse.course_id == CourseModule.course_id)
-    .join(_Member, _Member.user_id == ModuleProgress.user_id)
-    .where(_GroupCourse.group_id == _GROUP_ID, _Member.group_id == _GROUP_ID)
-    .group_by(ModuleProgress.user_id, CourseModule.course_id)
-    .subquery()
-)
-
 # Every member (in joining order) times every course of the group (in assignment order),
-# with the course's title and posts and the member's completed posts in it: one row per
-# pair, one row of nulls for a group with neither, members with a null course for a group
-# without courses, courses with a null member for a group without members.
+# with the course's title and posts and the member's completed posts in it (the counter
+# `course_progress`, kept by triggers: one row per member and course, not per module): one
+# row per pair, one row of nulls for a group with neither, members with a null course for
+# a group without courses, courses with a null member for a group without members.
 _GROUP_PROGRESS = (
     select(
         GroupMember.user_id,
@@ -241,7 +224,7 @@ _GROUP_PROGRESS = (
         GroupCourse.course_id,
         Course.title,
         _COURSE_TOTALS.c.total,
-        _COMPLETED.c.completed,
+        CourseProgress.completed,
     )
     .select_from(Group)
     .outerjoin(GroupMember, GroupMember.group_id == Group.id)
@@ -250,10 +233,10 @@ _GROUP_PROGRESS = (
     .outerjoin(Course, Course.id == GroupCourse.course_id)
     .outerjoin(_COURSE_TOTALS, _COURSE_TOTALS.c.course_id == GroupCourse.course_id)
     .outerjoin(
-        _COMPLETED,
+        CourseProgress,
         and_(
-            _COMPLETED.c.user_id == GroupMember.user_id,
-            _COMPLETED.c.course_id == GroupCourse.course_id,
+            CourseProgress.user_id == GroupMember.user_id,
+            CourseProgress.course_id == GroupCourse.course_id,
         ),
     )
     .where(Group.id == _GROUP_ID)
