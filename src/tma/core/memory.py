@@ -8,7 +8,7 @@ with its own arena: after the first logins every worker kept about 19 MiB per ha
 thread for good, and a large list response kept its buffers the same way
 (docs/performance.md, "Memory"). A fixed threshold turns that off: a block of 1 MiB or
 more is always mapped on its own and returned when freed, at the price of a `mmap` and its
-page faults each time (about 3 % of a password hash).
+page faults each time: under `make bench`'s login flood, 80 logins a second instead of 98.
 """
 
 import ctypes

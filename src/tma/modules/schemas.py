@@ -4,7 +4,7 @@ from datetime import datetime
 
 from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, HexColor, Title
-from tma.posts.schemas import PostRead
+from tma.posts.schemas import POST_EXAMPLE, PostRead
 
 
 class ModuleCreate(WriteModel):
@@ -61,21 +61,7 @@ class ModuleDetail(ModuleRead):
         post_count=1,
         created_at="2026-09-01T09:30:00Z",
         updated_at="2026-09-01T09:30:00Z",
-        posts=[
-            {
-                "id": 12,
-                "module_id": 5,
-                "title": "Why checks come first",
-                "post_type": "default",
-                "content": "A check forces an answer.",
-                "video_url": None,
-                "file_id": None,
-                "file_url": None,
-                "ordering": 1,
-                "created_at": "2026-09-01T09:30:00Z",
-                "updated_at": "2026-09-01T09:30:00Z",
-            }
-        ],
+        posts=[POST_EXAMPLE],
         course_ids=[3],
     )
 

@@ -1,7 +1,7 @@
 """Request and response bodies of the posts domain, quizzes as authored included."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
@@ -115,20 +115,25 @@ class PostUpdate(WriteModel):
     quiz: QuizWrite | None = None
 
 
+# The example post of the OpenAPI document, in `PostRead`'s keys (also in PostDetail's and
+# ModuleDetail's examples).
+POST_EXAMPLE: dict[str, Any] = {
+    "id": 12,
+    "module_id": 5,
+    "title": "Why checks come first",
+    "post_type": "default",
+    "content": "A check forces an answer.",
+    "video_url": None,
+    "file_id": None,
+    "file_url": None,
+    "ordering": 1,
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+}
+
+
 class PostRead(ReadModel):
-    model_config = example(
-        id=12,
-        module_id=5,
-        title="Why checks come first",
-        post_type="default",
-        content="A check forces an answer.",
-        video_url=None,
-        file_id=None,
-        file_url=None,
-        ordering=1,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-    )
+    model_config = example(**POST_EXAMPLE)
 
     id: int
     module_id: int
@@ -221,17 +226,7 @@ class PostDetail(PostRead):
     """A post with the caller's progress and, for a quiz, the quiz (else null)."""
 
     model_config = example(
-        id=12,
-        module_id=5,
-        title="Why checks come first",
-        post_type="default",
-        content="A check forces an answer.",
-        video_url=None,
-        file_id=None,
-        file_url=None,
-        ordering=1,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
+        **POST_EXAMPLE,
         progress={"post_id": 12, "status": "not_started", "updated_at": None, "completed_at": None},
         quiz=None,
     )

@@ -15,7 +15,8 @@ A module deleted: its counts leave its courses before the row goes (a BEFORE DEL
 trigger), and the triggers above do nothing for a module that no longer exists, so the
 cascades that follow (its links, its counters, its posts, in whatever order and at whatever
 moment each database fires their triggers) do not take them out again. A user or course
-deleted takes its counters by foreign-key cascade.
+deleted takes its counters by foreign-key cascade. Rows are never deleted by the triggers
+(a count of 0 reads as no row does). Backfilled from `module_progress`.
 
 Also fixed here, in 0005's trigger on a post deleted: it now leaves `module_progress` alone
 when the post goes with its module. On PostgreSQL, deleting a module in which one user had
@@ -23,8 +24,7 @@ completed two posts failed: the cascade deleted the posts after the module, the 
 updated that user's counter twice, and PostgreSQL checks the foreign key of a row already
 updated in the same transaction even when the key did not change: the module was gone, so
 the delete failed with a foreign-key violation. The counter is deleted by the module's
-cascade anyway. Rows are never deleted by the triggers
-(a count of 0 reads as no row does). Backfilled from `module_progress`.
+cascade anyway.
 
 Revision ID: 0006
 Revises: 0005
