@@ -16,24 +16,44 @@ Which tests run for each mutant: tests/mutation_focus.py.
 
 `MUTATION_JOBS` (default 2) sets mutmut's parallel children; the run is niced. Results are
 cached in `mutants/`: a second run re-tests only what changed. `rm -rf mutants` starts over.
+
+Then the PostgreSQL pass: the row locks, `ON CONFLICT` statements and lost-race paths run
+only on PostgreSQL, and so do the tests marked `postgresql` (concurrency, staged races),
+which SQLite skips. Those tests are mapped again on PostgreSQL, and each survivor in a
+function one of them executes is tested again there, with all its tests (one worker: one
+database). `TMA_MUTATION_DATABASE_URL` names the database (default
+`postgresql+asyncpg://postgres@127.0.0.1:5432/tma_mutation`, created when missing);
+`MUTATION_POSTGRES=0` leaves the pass out, and the report says so. An unreachable PostgreSQL
+is an error, never a silent skip.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import mutation_focus  # noqa: E402  (tests/: which tests are each mutant's own area)
+
 MUTMUT = [sys.executable, "-m", "mutmut"]
 # A mutant mypy rejects is not a program `make lint` would let through: not viable, so it
 # counts neither way (as compilers' rejects are left out of a mutation score), only reported.
 CAUGHT = ("killed", "timeout")
 NOT_CAUGHT = ("survived", "no tests", "suspicious", "segfault")
 NOT_VIABLE = "caught by type check"
+
+STATS = ROOT / "mutants" / "mutmut-stats.json"
+POSTGRES_URL_ENV = "TMA_MUTATION_DATABASE_URL"
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_mutation"
 
 
 @dataclass(frozen=True)
@@ -86,17 +106,114 @@ def scope(mutant: str) -> str:
     return f"{parts[1]}/{parts[2]}.py"
 
 
-def _mutmut(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MUTMUT, *args], cwd=ROOT, text=True, capture_output=True, check=False)
-
-
-def run(jobs: int) -> int:
-    niced = ["nice", "-n", "19"] if os.name == "posix" else []
-    command = [*niced, *MUTMUT, "run", "--max-children", str(jobs)]
-    print("$", " ".join(command), flush=True)
+def _env(**extra: str) -> dict[str, str]:
     # mutmut runs `type_check_command` (mypy) by name: this interpreter's scripts come first.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return subprocess.call(command, cwd=ROOT, env={**os.environ, "PATH": path})
+    return {**os.environ, "PATH": path, **extra}
+
+
+def _mutmut(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MUTMUT, *args], cwd=ROOT, text=True, capture_output=True, check=False, env=env
+    )
+
+
+def run(jobs: int, names: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    niced = ["nice", "-n", "19"] if os.name == "posix" else []
+    command = [*niced, *MUTMUT, "run", "--max-children", str(jobs), *(names or [])]
+    shown = command if names is None else [*command[: -len(names)], f"<{len(names)} mutants>"]
+    print("$", " ".join(shown), flush=True)
+    return subprocess.call(command, cwd=ROOT, env=env or _env())
+
+
+def function_of(mutant: str) -> str:
+    """`tma.groups.service.x_add_member__mutmut_3` -> `tma.groups.service.x_add_member`."""
+    return mutant.rpartition("__mutmut_")[0]
+
+
+def forget(stats: dict[str, Any], tests: set[str]) -> dict[str, Any]:
+    """mutmut's test map without `tests`: the next `mutmut run` maps them again, as new."""
+    stats["duration_by_test"] = {
+        t: d for t, d in stats["duration_by_test"].items() if t not in tests
+    }
+    stats["tests_by_mangled_function_name"] = {
+        f: [t for t in ts if t not in tests]
+        for f, ts in stats["tests_by_mangled_function_name"].items()
+    }
+    return stats
+
+
+def to_retest(statuses: dict[str, str], callers: dict[str, list[str]]) -> list[str]:
+    """The survivors in functions that a `postgresql` test of their own area calls
+    (`callers`: function -> test files; areas: `tests/mutation_focus.py` `HOME`)."""
+    return sorted(
+        name
+        for name, status in statuses.items()
+        if status == "survived"
+        and any(f.startswith(mutation_focus.home(name)) for f in callers.get(function_of(name), ()))
+    )
+
+
+async def _ensure_database(url: str) -> None:
+    """Connect to PostgreSQL and create the database `url` names if it does not exist."""
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = make_url(url).database
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as conn:
+            known = "SELECT 1 FROM pg_database WHERE datname = :name"
+            if not await conn.scalar(text(known), {"name": name}):
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
+def postgres_tests(url: str) -> tuple[set[str], dict[str, list[str]]]:
+    """Run the `postgresql` tests once on `url` (unmutated): their node ids, and for each
+    mutated function they call the test files that call it (`bench/mutation_calls.py`)."""
+    calls = ROOT / "mutants" / "postgres-calls.json"
+    command = [
+        *[sys.executable, "-m", "pytest", "tests", "-m", "postgresql", "-q", "-rA"],
+        *["-p", "no:randomly", "--no-contracts", "-p", "mutation_calls"],
+    ]
+    env = _env(TMA_TEST_DATABASE_URL=url, MUTATION_CALLS=str(calls))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), env.get("PYTHONPATH", "")])
+    done = subprocess.run(command, cwd=ROOT, env=env, text=True, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the `postgresql` tests failed unmutated:\n{done.stdout[-3000:]}")
+    tests = {
+        line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("PASSED ")
+    }
+    return tests, json.loads(calls.read_text(encoding="utf-8"))
+
+
+def postgres_pass(url: str) -> int:
+    """Test again on PostgreSQL, with the tests only PostgreSQL runs, the survivors in the
+    functions those tests call. 0 when it ran."""
+    try:
+        asyncio.run(_ensure_database(url))
+        tests, callers = postgres_tests(url)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {str(exc) or ''}"
+        print(f"PostgreSQL pass not run: {url}: {reason}", file=sys.stderr)
+        return 1
+    statuses = parse_results(_mutmut("results", "--all", "true").stdout)
+    names = to_retest(statuses, callers)
+    print(
+        f"PostgreSQL pass: {len(tests)} tests marked `postgresql`; {len(names)} survivors in "
+        "functions that those of their own area call",
+        flush=True,
+    )
+    if not names:
+        return 0
+    # mutmut maps tests once; the SQLite run saw these skip. Forgotten, they are mapped again
+    # (on PostgreSQL) by the run below, before it tests the mutants.
+    STATS.write_text(json.dumps(forget(json.loads(STATS.read_text()), tests)))
+    return run(1, names, _env(TMA_TEST_DATABASE_URL=url, MUTATION_STAGE="postgresql"))
 
 
 def report() -> int:
@@ -126,11 +243,20 @@ def report() -> int:
 
 
 def main(argv: list[str]) -> int:
+    postgres = "not run (--report)"
     if "--report" not in argv:
         code = run(int(os.environ.get("MUTATION_JOBS", "2")))
         if code != 0:
             print(f"mutmut run exited {code}", file=sys.stderr)
-    return report()
+        if os.environ.get("MUTATION_POSTGRES", "1") == "0":
+            postgres = "left out (MUTATION_POSTGRES=0)"
+        else:
+            url = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+            failed = postgres_pass(url)
+            postgres = f"failed or not run ({url})" if failed else f"run ({url})"
+    status = report()
+    print(f"PostgreSQL pass: {postgres}")
+    return status or (1 if postgres.startswith("failed") else 0)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from factories import (
     DEFAULT_QUIZ,
@@ -45,6 +46,7 @@ from factories import (
     link_module as _link_module,
 )
 from mutation_focus import pytest_collection_modifyitems  # noqa: F401  (`make mutation` only)
+from races import HeldTransaction
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token
@@ -65,6 +67,14 @@ TEST_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 def pytest_report_header(config: pytest.Config) -> str:
     url = os.environ.get(TEST_DATABASE_URL_ENV)
     return f"database under test: {url or 'SQLite (temporary file)'}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.postgresql` tests (concurrency, staged races) skip on SQLite, saying why;
+    CI runs them on PostgreSQL."""
+    on_postgres = os.environ.get(TEST_DATABASE_URL_ENV, "").startswith("postgresql")
+    if item.get_closest_marker("postgresql") and not on_postgres:
+        pytest.skip(f"needs PostgreSQL: set {TEST_DATABASE_URL_ENV}=postgresql+asyncpg://...")
 
 
 def _missing_database(exc: BaseException) -> bool:
@@ -455,6 +465,35 @@ def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManage
             stop()
 
     return counting
+
+
+@pytest_asyncio.fixture
+async def held_transaction(test_db: TestDatabase) -> AsyncIterator[HeldTransaction]:
+    """A transaction held open on a connection of its own: stage a race exactly (PostgreSQL).
+
+    Gives: `races.HeldTransaction`: `await held.execute(sql, **params)` runs raw SQL in the
+    open transaction (insert, update or lock the row a request will contend for);
+    `await held.until_waited_on(task)` returns once a request (an `asyncio` task) waits for
+    a lock the transaction holds, and fails if the task ends first; `await held.commit()`
+    or `await held.rollback()` lets the request go on.
+    Creates: nothing (what `execute` writes is the test's, and goes with `test_db`).
+    Side effects: skips the test on SQLite (one writer at a time: nothing can wait there);
+    the transaction is rolled back at the end if the test left it open.
+    """
+    if test_db.db.engine.dialect.name != "postgresql":
+        pytest.skip("a held transaction needs PostgreSQL: set TMA_TEST_DATABASE_URL")
+    # Connections of their own, outside the app's pool (which the requests need).
+    engine = create_async_engine(test_db.db.engine.url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn, engine.connect() as probe:
+            # Autocommit: pg_stat_activity is read once per transaction, and must be fresh.
+            await probe.execution_options(isolation_level="AUTOCOMMIT")
+            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+            await conn.commit()
+            yield HeldTransaction(conn, probe, int(pid))
+            await conn.rollback()
+    finally:
+        await engine.dispose()
 
 
 # --- learning content --------------------------------------------------------------------

@@ -347,6 +347,24 @@ async def test_upload_avatar_then_set_it_as_avatar_url_returns_200(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("avatar", [False, True], ids=["attachment", "avatar"])
+async def test_upload_records_the_uploader_in_the_files_row(
+    upload_file, test_user, admin_user, test_db, avatar
+):
+    """Behavior step 6: the row records who uploaded the file (`files.uploaded_by`, kept for
+    the operators: no endpoint shows it), the admin for an attachment, the user for their
+    avatar."""
+    uploader = test_user if avatar else admin_user
+
+    uploaded = await upload_file(avatar=avatar, user=uploader)
+
+    async with test_db.session() as session:
+        row = await session.get(StoredFile, uploaded["id"])
+    assert row is not None
+    assert row.uploaded_by == uploader.id
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(
     "url",
     [
@@ -788,6 +806,34 @@ async def test_delete_file_segment_that_is_no_file_id_returns_404(client, auth_h
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+@pytest.mark.asyncio
+async def test_delete_file_whose_bytes_cannot_be_deleted_returns_204_and_logs_the_id(
+    client, auth_headers, upload_file, file_store, test_db, monkeypatch, caplog
+):
+    """The store fails after the row is gone (a network error, a full disk): still 204 (the
+    file is gone for every client: its URL answers 404), and the server log names the file
+    whose bytes were left behind, with the store's error, so an operator can remove them."""
+    uploaded = await upload_file()
+
+    async def store_down(file_id: str) -> None:
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(file_store, "delete", store_down)
+    with caplog.at_level("ERROR", logger="tma.files"):
+        response = await client.delete(uploaded["url"], headers=auth_headers)
+
+    assert response.status_code == 204
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == [uploaded["id"]]  # the leftover the log line names
+    [record] = [r for r in caplog.records if r.name == "tma.files"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage() == f"could not delete the bytes of file {uploaded['id']}"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "store unreachable"
+    read_back = await client.get(uploaded["url"], headers=auth_headers)
+    assert read_back.status_code == 404
 
 
 # --- the S3 back end (a local S3-compatible server) ----------------------------------------

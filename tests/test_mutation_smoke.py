@@ -81,3 +81,69 @@ def test_mutation_focus_puts_the_area_first_and_bounds_the_hot_path():
     assert few == [*sorted(own), *others[:3]]
     assert many == [*sorted(own), *others[: mutation_focus.MAX_TESTS - 2]]
     assert mutation_focus.mutant_under_test() is None
+
+
+def test_mutation_postgres_pass_retests_survivors_their_areas_postgresql_tests_call():
+    """The PostgreSQL pass tests again only survivors, and only those in a function that a
+    `postgresql` test of the mutant's own area calls (`callers` lists the files of the
+    `postgresql` tests that call each function)."""
+    statuses = {
+        "tma.groups.service.x_add_member__mutmut_1": "survived",
+        "tma.groups.service.x_add_member__mutmut_2": "killed",
+        "tma.groups.service.x_get_group__mutmut_1": "survived",
+        "tma.core.security.x_create_access_token__mutmut_4": "survived",
+    }
+    callers = {
+        "tma.groups.service.x_add_member": ["tests/security/test_lost_races.py"],
+        "tma.groups.service.x_get_group": ["tests/security/test_posts_concurrency.py"],
+        "tma.core.security.x_create_access_token": ["tests/security/test_lost_races.py"],
+    }
+
+    assert mutation.to_retest(statuses, callers) == ["tma.groups.service.x_add_member__mutmut_1"]
+    assert mutation.function_of("tma.a.b.x_f__mutmut_12") == "tma.a.b.x_f"
+
+
+def test_mutation_postgres_pass_forgets_the_postgresql_tests_for_mutmut_to_map_again():
+    """mutmut maps a test once (and the SQLite run saw the `postgresql` ones skip): the pass
+    drops them from its map, so its own run maps them again on PostgreSQL."""
+    stats = {
+        "duration_by_test": {"tests/a.py::t1": 0.1, "tests/b.py::t2": 0},
+        "tests_by_mangled_function_name": {"tma.x.y.x_f": ["tests/a.py::t1", "tests/b.py::t2"]},
+    }
+
+    forgotten = mutation.forget(stats, {"tests/b.py::t2"})
+
+    assert forgotten["duration_by_test"] == {"tests/a.py::t1": 0.1}
+    assert forgotten["tests_by_mangled_function_name"] == {"tma.x.y.x_f": ["tests/a.py::t1"]}
+
+
+def test_mutation_calls_names_functions_as_mutmut_does():
+    """The call recorder names functions and methods as mutmut's mutants do."""
+    import mutation_calls
+
+    assert mutation_calls.mutmut_name("tma.groups.service", "add_member") == (
+        "tma.groups.service.x_add_member"
+    )
+    assert mutation_calls.mutmut_name("tma.core.security", "PasswordHasher.__init__") == (
+        "tma.core.security.xǁPasswordHasherǁ__init__"
+    )
+    assert mutation_calls.mutmut_name("tma.x.service", "f.<locals>.g") is None
+
+
+def test_mutation_focus_postgres_stage_only_for_mutants_and_the_clean_run(monkeypatch):
+    """`MUTATION_STAGE=postgresql` narrows the tests of a mutant and of mutmut's clean run,
+    never mutmut's listing or mapping of the tests (which must see them all)."""
+    monkeypatch.setenv("MUTATION_STAGE", "postgresql")
+    seen = {}
+    for under_test in ("tma.x.service.x_f__mutmut_1", "", "stats", "list_all_tests"):
+        monkeypatch.setenv("MUTANT_UNDER_TEST", under_test)
+        seen[under_test] = mutation_focus.postgres_pass()
+    monkeypatch.delenv("MUTATION_STAGE")
+
+    assert seen == {
+        "tma.x.service.x_f__mutmut_1": True,
+        "": True,
+        "stats": False,
+        "list_all_tests": False,
+    }
+    assert mutation_focus.postgres_pass() is False

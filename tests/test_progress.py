@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from expected import UTC_TIMESTAMP
 from progress_factories import insert_module, insert_posts, insert_quiz
 from tma.courses.models import Course
-from tma.groups.models import Group
+from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
 from tma.progress.schemas import CourseProgress, GroupProgress
 
@@ -676,6 +676,34 @@ async def test_get_group_progress_group_without_courses_returns_members_only(
     assert body["group_id"] == group.id
     assert body["courses"] == []
     assert [(m["username"], m["courses"]) for m in body["members"]] == [("manager", [])]
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_group_without_members_returns_its_courses_only(
+    client, auth_headers, test_db, make_group, make_course, assign_course
+):
+    """A group whose memberships are all gone (the API never removes the last owner; data
+    kept from the older backend can lack one): its courses, in assignment order, and
+    `members: []`."""
+    group = await make_group(name="Empty group")
+    first, second = await make_course(), await make_course()
+    await assign_course(group, first)
+    await assign_course(group, second)
+    async with test_db.session() as session:
+        await session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+        await session.commit()
+
+    response = await client.get(f"/api/groups/{group.id}/progress", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "group_id": group.id,
+        "courses": [
+            {"course_id": first.id, "title": first.title},
+            {"course_id": second.id, "title": second.title},
+        ],
+        "members": [],
+    }
 
 
 @pytest.mark.asyncio

@@ -763,3 +763,92 @@ async def test_get_file_statement_count_same_at_1_and_20_posts_using_it(
 
     assert one == twenty == 2
     assert public == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("courses", [0, 1, 3])
+async def test_delete_module_statement_count_grows_by_two_per_course(
+    client, auth_headers, test_db, count_queries, courses
+):
+    """DELETE /api/modules/{id}: 5 statements (caller, the courses it is in, lock the
+    module, its places under the lock, delete), plus 2 per course it is in (lock the course,
+    close the gap), in one pass: a module in 3 courses is 11."""
+    course_ids = await insert_courses(test_db, courses, modules=2)
+    async with test_db.session() as session:
+        module = Module(title="Shared")
+        session.add(module)
+        await session.flush()
+        session.add_all(
+            CourseModule(course_id=course_id, module_id=module.id, ordering=3)
+            for course_id in course_ids
+        )
+        await session.commit()
+
+    response, count = await _statements(
+        count_queries, lambda: client.delete(f"/api/modules/{module.id}", headers=auth_headers)
+    )
+
+    assert response.status_code == 204
+    assert count == 5 + 2 * courses
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("query", "items", "statements"),
+    [("limit=10", 3, 2), ("limit=2", 2, 3), ("limit=10&offset=1", 2, 2), ("offset=5", 0, 4)],
+    ids=["past-the-end", "page-full", "offset-past-the-end", "offset-beyond-all"],
+)
+async def test_list_module_posts_counts_only_when_the_page_cannot_tell_the_total(
+    client, auth_headers, test_db, count_queries, query, items, statements
+):
+    """GET /api/posts?module_id= of a module with 3 posts: a page that ends before its limit
+    holds the last post, so the total is offset + its length (2 statements); a full page
+    needs a count (3); an empty one past an offset also asks whether the module exists (4).
+    X-Total-Count is 3 every time."""
+    module_id = await insert_module(test_db)
+    await insert_posts(test_db, module_id, 3)
+
+    response, count = await _statements(
+        count_queries,
+        lambda: client.get(f"/api/posts?module_id={module_id}&{query}", headers=auth_headers),
+    )
+
+    assert response.status_code == 200
+    assert len(response.json()) == items
+    assert response.headers["X-Total-Count"] == "3"
+    assert count == statements
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("query", "items", "statements"),
+    [("limit=10", 3, 3), ("limit=2", 2, 4), ("limit=10&offset=1", 2, 3), ("offset=5", 0, 4)],
+    ids=["past-the-end", "page-full", "offset-past-the-end", "offset-beyond-all"],
+)
+async def test_list_attempts_counts_only_when_the_page_cannot_tell_the_total(
+    client, test_user, user_headers, user_course, test_db, count_queries, query, items, statements
+):
+    """GET /api/quizzes/{post_id}/attempts with 3 attempts: as the posts of a module, a count
+    only for a full page or an empty one past an offset (3 statements, else 4: the caller,
+    the quiz, the attempts, the count); X-Total-Count is 3 every time."""
+    module_id = await insert_module(test_db, user_course.id)
+    quiz = await insert_quiz(test_db, module_id)
+    url = f"/api/quizzes/{quiz.post_id}/attempts"
+    for _ in range(3):
+        started = await client.post(url, headers=user_headers)
+        assert started.status_code == 201
+        submitted = await client.post(
+            f"/api/quiz-attempts/{started.json()['id']}/submit",
+            json={"answers": []},
+            headers=user_headers,
+        )
+        assert submitted.status_code == 200
+
+    response, count = await _statements(
+        count_queries, lambda: client.get(f"{url}?{query}", headers=user_headers)
+    )
+
+    assert response.status_code == 200
+    assert len(response.json()) == items
+    assert response.headers["X-Total-Count"] == "3"
+    assert count == statements

@@ -431,6 +431,31 @@ async def test_submit_attempt_score_rounds_half_up(client, test_db, user_headers
 
 
 @pytest.mark.asyncio
+async def test_submit_attempt_closes_only_that_attempt(
+    client, user_headers, make_user, make_auth_headers, world
+):
+    """Submitting closes the caller's attempt alone: another user's attempt in progress at
+    the same quiz stays in progress and is theirs to submit (200, with its own grade)."""
+    other_headers = make_auth_headers(await make_user(username="classmate", role="manager"))
+    theirs = await start(client, world.quiz, other_headers)
+    mine = await start(client, world.quiz, user_headers)
+
+    response = await client.post(
+        f"/api/quiz-attempts/{mine['id']}/submit", json=all_right(world.quiz), headers=user_headers
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["score"]) == (mine["id"], 100)
+    listed = await client.get(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=other_headers)
+    assert [(a["id"], a["status"]) for a in listed.json()] == [(theirs["id"], "in_progress")]
+    submitted = await client.post(
+        f"/api/quiz-attempts/{theirs['id']}/submit", json={"answers": []}, headers=other_headers
+    )
+    assert submitted.status_code == 200
+    assert (submitted.json()["status"], submitted.json()["score"]) == ("submitted", 0)
+
+
+@pytest.mark.asyncio
 async def test_submit_attempt_twice_returns_400_and_keeps_first_grade(client, user_headers, world):
     """A submitted attempt is final: a second submit is 400 and changes nothing."""
     quiz = world.quiz

@@ -7,7 +7,6 @@ connection from the pool, which is real concurrency at the database.
 """
 
 import asyncio
-import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,10 +19,7 @@ from tma.users.models import User
 
 Headers = dict[str, str]
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TMA_TEST_DATABASE_URL", "").startswith("postgresql"),
-    reason="concurrency tests need PostgreSQL: set TMA_TEST_DATABASE_URL=postgresql+asyncpg://...",
-)
+pytestmark = pytest.mark.postgresql  # SQLite runs one writer at a time
 
 
 @pytest.mark.asyncio

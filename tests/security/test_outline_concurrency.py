@@ -6,7 +6,6 @@ connection, so the course-row lock is what keeps the positions right.
 """
 
 import asyncio
-import os
 from collections import Counter
 
 import httpx
@@ -14,10 +13,7 @@ import pytest
 
 Headers = dict[str, str]
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TMA_TEST_DATABASE_URL", "").startswith("postgresql"),
-    reason="concurrency tests need PostgreSQL: set TMA_TEST_DATABASE_URL=postgresql+asyncpg://...",
-)
+pytestmark = pytest.mark.postgresql  # SQLite runs one writer at a time
 
 
 async def _positions(client: httpx.AsyncClient, headers: Headers, course_id: int) -> list[int]:

@@ -1,8 +1,10 @@
 """Threats to stored passwords: a corrupt hash, an unknown user, the argon2 cost, and the
 hashing threads that must not starve the event loop."""
 
+import asyncio
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import select, update
@@ -120,3 +122,54 @@ async def test_hasher_threads_take_the_configured_nice_value(test_settings, monk
 
     assert await hasher.hash("x") == "x"
     assert seen == [target]
+
+
+@pytest.mark.asyncio
+async def test_hasher_built_from_settings_hashes_and_verifies_on_its_own_threads(
+    test_settings, monkeypatch
+):
+    """A `PasswordHasher` hashes with the settings' argon2 cost, verifies on its own
+    `tma-hash-*` threads, and an unknown user (`hashed=None`) costs one verification against
+    a real hash of that same cost, which never succeeds."""
+    hasher = security.PasswordHasher(test_settings)
+    verified = []
+    real_verify = hasher._hash.verify
+
+    def spy(password, hashed):
+        verified.append((hashed[:27], threading.current_thread().name))
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(hasher._hash, "verify", spy)
+
+    stored = await hasher.hash("a long secret")
+
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert await hasher.verify("a long secret", stored) is True
+    assert await hasher.verify("another secret", stored) is False
+    assert await hasher.verify("a long secret", None) is False
+    assert [prefix for prefix, _ in verified] == ["$argon2id$v=19$m=8,t=1,p=1$"] * 3
+    assert all(thread.startswith("tma-hash") for _, thread in verified), verified
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("cores", "threads"), [(3, 3), (1, 1), (None, 1)])
+async def test_hasher_hashes_on_one_thread_per_core(test_settings, monkeypatch, cores, threads):
+    """One hashing thread per core (docs/performance.md: more add no throughput and hold
+    memory), one when the core count is unknown: six passwords hashed at once, each taking
+    a while, use exactly that many threads."""
+    monkeypatch.setattr(security.os, "cpu_count", lambda: cores)
+    hasher = security.PasswordHasher(test_settings)
+    used = set()
+
+    def slow_hash(password: str) -> str:
+        used.add(threading.current_thread().name)
+        time.sleep(0.05)
+        return password
+
+    monkeypatch.setattr(hasher._hash, "hash", slow_hash)
+
+    hashed = await asyncio.gather(*(hasher.hash(f"pw{i}") for i in range(6)))
+
+    assert hashed == [f"pw{i}" for i in range(6)]
+    assert hasher.workers == threads
+    assert len(used) == threads, used

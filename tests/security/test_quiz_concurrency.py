@@ -5,7 +5,6 @@ PostgreSQL only, like tests/security/test_concurrency.py: SQLite runs one writer
 """
 
 import asyncio
-import os
 from collections import Counter
 
 import pytest
@@ -13,10 +12,7 @@ import pytest_asyncio
 
 from progress_factories import insert_module, insert_posts, insert_quiz
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TMA_TEST_DATABASE_URL", "").startswith("postgresql"),
-    reason="concurrency tests need PostgreSQL: set TMA_TEST_DATABASE_URL=postgresql+asyncpg://...",
-)
+pytestmark = pytest.mark.postgresql  # SQLite runs one writer at a time
 
 
 @pytest_asyncio.fixture

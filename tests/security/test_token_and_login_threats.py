@@ -70,6 +70,35 @@ async def test_me_expired_token_returns_401(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("ahead", [2, 30, 59])
+async def test_me_token_issued_by_a_clock_ahead_by_less_than_a_minute_returns_200(
+    client: httpx.AsyncClient, test_user: User, test_settings: Settings, ahead: int
+) -> None:
+    """Servers' clocks may differ: a token whose `iat` is up to 60 seconds in the future
+    (issued by a server whose clock runs ahead) works."""
+    iat = datetime.now(UTC) + timedelta(seconds=ahead)
+    token = jwt.encode(_claims(test_user, iat=iat), test_settings.secret_key, algorithm="HS256")
+
+    response = await client.get("/api/auth/me", headers=_bearer(token))
+
+    assert response.status_code == 200
+    assert response.json()["id"] == test_user.id
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("ahead", [62, 3600])
+async def test_me_token_issued_more_than_a_minute_in_the_future_returns_401(
+    client: httpx.AsyncClient, test_user: User, test_settings: Settings, ahead: int
+) -> None:
+    """An `iat` further in the future than clocks may differ is refused: such a token
+    would outlive a "tokens valid after" set before its date."""
+    iat = datetime.now(UTC) + timedelta(seconds=ahead)
+    token = jwt.encode(_claims(test_user, iat=iat), test_settings.secret_key, algorithm="HS256")
+
+    await _assert_rejected(client, token)
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("missing", ["exp", "sub"])
 async def test_me_well_signed_token_without_required_claim_returns_401(
     client: httpx.AsyncClient, test_user: User, test_settings: Settings, missing: str

@@ -134,6 +134,10 @@ class TokenClaims(NamedTuple):
 # (docs/performance.md). Only tokens that passed are kept; the expiry is checked on every
 # hit. Bounded: the oldest entry goes when full.
 _VERIFIED_TOKENS: dict[tuple[str, str], tuple[TokenClaims, float]] = {}
+# How far in the future a token's `iat` may be: the servers' clocks may differ by that much.
+# A login dates its token after the account's cut-off, which a server whose clock runs ahead
+# may have set in this server's future; PyJWT alone refuses any `iat` later than now.
+CLOCK_SKEW_SECONDS = 60
 VERIFIED_TOKENS_MAX = 4096
 
 
@@ -162,12 +166,15 @@ def _verify_access_token(token: str, settings: Settings) -> tuple[TokenClaims | 
             token,
             settings.secret_key,
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["sub", "exp", "iat"]},
+            # `iat` in the future is checked below, with the clocks' allowed difference.
+            options={"require": ["sub", "exp", "iat"], "verify_iat": False},
         )
     except jwt.PyJWTError:
         return None, 0.0
-    iat = payload["iat"]  # PyJWT checked it is a number, not in the future
+    iat = payload["iat"]
     if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
+        return None, 0.0
+    if iat > time.time() + CLOCK_SKEW_SECONDS:
         return None, 0.0
     sub = payload.get("sub")
     # ASCII decimal only: `str.isdigit()` is also true of "²" or "①", which `int()` refuses.

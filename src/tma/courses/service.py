@@ -173,7 +173,7 @@ async def _lock_course(session: AsyncSession, course_id: int) -> None:
 
 async def _locked_link(session: AsyncSession, *, course_id: int, module_id: int) -> CourseModule:
     await _lock_course(session, course_id)
-    link = await session.get(CourseModule, (course_id, module_id), populate_existing=True)
+    link = await session.get(CourseModule, (course_id, module_id))
     if link is None:
         await session.rollback()
         raise NotFound(f"Link not found: module {module_id} is not in course {course_id}")
@@ -283,7 +283,7 @@ async def assign_course(
         # deleted meanwhile. Say which, as the sequential checks would.
         await session.rollback()
         await get_course(session, course_id=course_id)
-        if await session.get(Group, group_id, populate_existing=True) is None:
+        if await session.get(Group, group_id) is None:
             raise NotFound(f"Group {group_id} not found") from None
         raise Conflict("Course is already assigned to this group") from None
     return link

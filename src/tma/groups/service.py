@@ -191,7 +191,7 @@ async def add_member(
         # group was deleted meanwhile. Answer as the sequential checks would.
         await session.rollback()
         await users.get_user(session, user_id=user_id)
-        if await session.get(Group, group_id, populate_existing=True) is None:
+        if await session.get(Group, group_id) is None:
             raise NotFound(f"Group {group_id} not found") from None
         raise Conflict("User is already a member of this group") from None
     return member
@@ -217,12 +217,14 @@ async def _lock_membership(session: AsyncSession, *, group: Group, user_id: int)
 
 
 async def _ensure_other_owner(session: AsyncSession, *, group: Group, action: str) -> None:
-    owners = await session.scalar(
-        select(func.count()).where(
-            GroupMember.group_id == group.id, GroupMember.role == GroupRole.OWNER.value
+    owners = (
+        await session.execute(
+            select(func.count()).where(
+                GroupMember.group_id == group.id, GroupMember.role == GroupRole.OWNER.value
+            )
         )
-    )
-    if (owners or 0) <= 1:
+    ).scalar_one()
+    if owners <= 1:
         await session.rollback()
         raise Conflict(f"Cannot {action} the last owner of the group")
 

@@ -33,17 +33,13 @@ def _visible(viewer_id: int | None) -> ColumnElement[bool]:
     return true() if viewer_id is None else module_visible_to(Module.id, viewer_id)
 
 
-async def load_module(
-    session: AsyncSession, *, module_id: int, viewer_id: int | None = None
-) -> tuple[dict[str, Any], bool]:
-    """The module shaped like `ModuleRead` and whether `viewer_id` (None: staff) may see it,
-    in one query; 404 if it does not exist."""
-    stmt = select(*MODULE_COLUMNS, _visible(viewer_id).label("visible"))
-    row = (await session.execute(stmt.where(Module.id == module_id))).mappings().first()
+async def load_module(session: AsyncSession, *, module_id: int) -> dict[str, Any]:
+    """The module shaped like `ModuleRead`; 404 if it does not exist."""
+    stmt = select(*MODULE_COLUMNS).where(Module.id == module_id)
+    row = (await session.execute(stmt)).mappings().first()
     if row is None:
         raise NotFound(f"Module {module_id} not found")
-    module = dict(row)
-    return module, bool(module.pop("visible"))
+    return dict(row)
 
 
 async def list_modules(
@@ -137,7 +133,7 @@ async def create_module(session: AsyncSession, *, data: ModuleCreate) -> dict[st
     module = Module(**data.model_dump())
     session.add(module)
     await session.commit()
-    found, _ = await load_module(session, module_id=module.id)
+    found = await load_module(session, module_id=module.id)
     return found
 
 
@@ -151,7 +147,7 @@ async def update_module(
     for field, value in data.changes().items():
         setattr(module, field, value)
     await session.commit()
-    found, _ = await load_module(session, module_id=module_id)
+    found = await load_module(session, module_id=module_id)
     return found
 
 

@@ -21,7 +21,6 @@ from tma.files.urls import signed_file_url
 from tma.posts.models import Post, PostType, QuizOption, QuizQuestion
 from tma.posts.schemas import (
     OptionRead,
-    OptionStaffRead,
     PostCreate,
     PostRead,
     PostUpdate,
@@ -193,7 +192,7 @@ async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRe
                 "id": qid,
                 "prompt": prompt,
                 "kind": kind,
-                "explanation": explanation if staff else None,
+                "explanation": explanation,  # left out of a user's `QuizRead` below
                 "options": [],
                 "correct_option_ids": [],
             }
@@ -204,10 +203,7 @@ async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRe
     if staff:
         return QuizStaffRead(
             pass_mark=pass_mark,
-            questions=[
-                QuestionStaffRead(**{**q, "options": [OptionStaffRead(**o) for o in q["options"]]})
-                for q in questions.values()
-            ],
+            questions=[QuestionStaffRead.model_validate(q) for q in questions.values()],
         )
     return QuizRead(
         pass_mark=pass_mark,
@@ -323,9 +319,7 @@ async def _locked_post(session: AsyncSession, post_id: int, also: int | None) ->
             await session.rollback()
             raise NotFound(f"Post {post_id} not found")
         await _lock_modules(session, [module_id] if also is None else [module_id, also])
-        post = await session.scalar(
-            select(Post).where(Post.id == post_id).execution_options(populate_existing=True)
-        )
+        post = await session.scalar(select(Post).where(Post.id == post_id))
         if post is None:
             await session.rollback()
             raise NotFound(f"Post {post_id} not found")

@@ -124,7 +124,7 @@ async def list_attempts(
     attempts = [AttemptRead.model_validate(a) for a in (await session.scalars(stmt)).all()]
     if (page.limit is None or len(attempts) < page.limit) and (attempts or not page.offset):
         return attempts, page.offset + len(attempts)
-    total = await session.scalar(select(func.count(QuizAttempt.id)).where(*where))
+    total = await session.scalar(select(func.count()).where(*where))
     return attempts, int(total or 0)
 
 

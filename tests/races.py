@@ -1,0 +1,49 @@
+"""Races staged exactly, on PostgreSQL: a second connection holds a transaction open (a row
+inserted, updated or locked, not committed), a request runs into it and waits, and the test
+decides when the other transaction ends, so the request meets the outcome of a lost race
+every time instead of once in many rounds. The `held_transaction` fixture gives one."""
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import CursorResult, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+WAIT_SECONDS = 10.0
+
+
+class HeldTransaction:
+    """A transaction on a connection of its own, ended when the test says."""
+
+    def __init__(self, conn: AsyncConnection, probe: AsyncConnection, pid: int) -> None:
+        self._conn = conn
+        self._probe = probe
+        self._pid = pid
+
+    async def execute(self, sql: str, **params: Any) -> CursorResult[Any]:
+        """Run `sql` (with `:name` parameters) inside the held transaction."""
+        return await self._conn.execute(text(sql), params)
+
+    async def until_waited_on(self, request: asyncio.Task[Any]) -> None:
+        """Return once another connection waits for a lock this transaction holds (the
+        request reached the contested row). Fails when `request` ends first (it did not
+        wait: nothing it does touches that row) or after 10 seconds."""
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+        )
+        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+        while not await self._probe.scalar(waiting, {"pid": self._pid}):
+            if request.done():
+                raise AssertionError(
+                    f"the request ended without waiting for the held transaction: "
+                    f"{request.result()!r}"
+                )
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("no request waited for the held transaction in 10 s")
+            await asyncio.sleep(0.005)
+
+    async def commit(self) -> None:
+        await self._conn.commit()
+
+    async def rollback(self) -> None:
+        await self._conn.rollback()
