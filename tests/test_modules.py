@@ -8,7 +8,9 @@ belong to several courses.
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
+from tma.courses.models import Module
 from tma.modules.schemas import ModuleDetail
 
 MODULE_FIELDS = {"id", "title", "description", "color", "post_count", "created_at", "updated_at"}
@@ -55,6 +57,28 @@ async def test_list_modules_as_admin_returns_every_module_oldest_first(
         (second.id, "Loose", None, None, 0),
     ]
     assert ts(body[0]["created_at"]) == first.created_at
+
+
+@pytest.mark.asyncio
+async def test_list_modules_orders_by_creation_time_then_id(
+    client, auth_headers, test_db, make_module
+):
+    """ "Oldest first" is by `created_at`, not by id (rows imported from the older backend or
+    written by a server with another clock need not follow the ids); modules created at the
+    same instant come in id order."""
+    at = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    modules = [await make_module() for _ in range(3)]
+    async with test_db.session() as session:
+        for module, created in zip(modules, [at, at - timedelta(hours=1), at], strict=True):
+            await session.execute(
+                update(Module).where(Module.id == module.id).values(created_at=created)
+            )
+        await session.commit()
+
+    response = await client.get("/api/modules", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert [m["id"] for m in response.json()] == [modules[1].id, modules[0].id, modules[2].id]
 
 
 @pytest.mark.asyncio

@@ -7,12 +7,15 @@ always 1..n with no gap and no duplicate; only the post written gets a new `upda
 """
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import TypeAdapter
+from sqlalchemy import update
 
 from expected import UTC_TIMESTAMP
 from factories import DEFAULT_QUIZ
+from tma.courses.models import Module
 from tma.files.models import StoredFile
 from tma.posts.schemas import PostRead
 
@@ -178,6 +181,28 @@ async def test_list_posts_without_filter_orders_by_module_then_ordering(
         (n0.id, newer.id, 1),
         (n1.id, newer.id, 2),
     ]
+
+
+@pytest.mark.asyncio
+async def test_list_posts_without_filter_orders_modules_by_creation_time_then_id(
+    client, auth_headers, test_db, make_module, make_post
+):
+    """The modules' order is their `created_at` (not their ids: imported rows need not
+    follow them), then their id for modules created at the same instant."""
+    at = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    modules = [await make_module() for _ in range(3)]
+    posts = [await make_post(module) for module in modules]
+    async with test_db.session() as session:
+        for module, created in zip(modules, [at, at - timedelta(hours=1), at], strict=True):
+            await session.execute(
+                update(Module).where(Module.id == module.id).values(created_at=created)
+            )
+        await session.commit()
+
+    response = await client.get("/api/posts", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json()] == [posts[1].id, posts[0].id, posts[2].id]
 
 
 @pytest.mark.asyncio

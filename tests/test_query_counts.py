@@ -772,8 +772,10 @@ async def test_delete_module_statement_count_grows_by_two_per_course(
 ):
     """DELETE /api/modules/{id}: 5 statements (caller, the courses it is in, lock the
     module, its places under the lock, delete), plus 2 per course it is in (lock the course,
-    close the gap), in one pass: a module in 3 courses is 11."""
+    close the gap), in one pass: a module in 3 courses is 11. A course it is not in (here
+    one with a module of its own) is neither locked nor renumbered."""
     course_ids = await insert_courses(test_db, courses, modules=2)
+    await insert_courses(test_db, 1, modules=1)
     async with test_db.session() as session:
         module = Module(title="Shared")
         session.add(module)

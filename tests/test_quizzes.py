@@ -7,6 +7,7 @@ the results of their own submitted attempt. Staff see the answers and anyone's a
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -15,6 +16,7 @@ from sqlalchemy import update
 from expected import UTC_TIMESTAMP
 from progress_factories import Quiz, insert_module, insert_posts, insert_quiz
 from tma.posts.models import QuizOption
+from tma.quizzes.models import QuizAttempt
 
 TOO_BIG_ID = 2**63
 
@@ -648,6 +650,39 @@ async def test_list_attempts_returns_own_newest_first(client, user_headers, worl
     assert response.status_code == 200
     assert response.json() == [second, submitted.json()]
     assert response.headers["x-total-count"] == "2"
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_orders_by_start_time_then_newest_id(
+    client, test_db, test_user, user_headers, world
+):
+    """Newest first means by start time, not by id (rows written by another server with
+    its own clock, or imported, need not follow the ids); attempts started at the same
+    instant come newest id first."""
+    at = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    started = [at, at - timedelta(hours=1), at]  # in id order
+    async with test_db.session() as session:
+        attempts = [
+            QuizAttempt(
+                post_id=world.quiz.post_id,
+                user_id=test_user.id,
+                status="submitted",
+                started_at=when,
+                submitted_at=when + timedelta(minutes=5),
+                score=0,
+                passed=False,
+                results=[],
+            )
+            for when in started
+        ]
+        session.add_all(attempts)
+        await session.commit()
+        ids = [attempt.id for attempt in attempts]
+
+    response = await client.get(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers)
+
+    assert response.status_code == 200
+    assert [a["id"] for a in response.json()] == [ids[2], ids[0], ids[1]]
 
 
 @pytest.mark.asyncio

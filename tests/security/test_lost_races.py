@@ -465,3 +465,26 @@ async def test_move_module_in_course_while_another_move_runs_returns_its_new_pla
         (b.id, 2),
         (a.id, 3),
     ]
+
+
+@pytest.mark.asyncio
+async def test_patch_post_to_a_file_deleted_meanwhile_returns_404_naming_the_file(
+    client, auth_headers, make_module, make_post, upload_file, held_transaction
+):
+    """An attachment post is pointed at another file while that file is deleted (the new
+    file key waits for the delete): 404 "File <id> not found", as when the delete came
+    first; the post keeps its file."""
+    module = await make_module()
+    kept, going = await upload_file(), await upload_file()
+    post = await make_post(module, "attachment", file_id=kept["id"])
+    await held_transaction.execute("DELETE FROM files WHERE id = :id", id=going["id"])
+
+    response = await _run_into(
+        held_transaction,
+        client.patch(f"/api/posts/{post.id}", json={"file_id": going["id"]}, headers=auth_headers),
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"File {going['id']} not found"}
+    read_back = await client.get(f"/api/posts/{post.id}", headers=auth_headers)
+    assert read_back.json()["file_id"] == kept["id"]

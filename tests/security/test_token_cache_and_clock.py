@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import update
 
@@ -158,3 +159,22 @@ async def test_login_after_a_cut_off_set_by_a_clock_running_ahead_returns_a_work
 
     assert me.status_code == 200
     assert me.json()["id"] == test_user.id
+
+
+@pytest.mark.parametrize(("ahead", "works"), [(60, True), (60.000001, False)])
+def test_token_dated_up_to_exactly_a_minute_ahead_works(test_settings, cache, clock, ahead, works):
+    """Servers' clocks may differ by up to 60 seconds (docs/contracts/auth.md): a token
+    whose `iat` is exactly 60 s past this server's clock works; a microsecond more is
+    refused."""
+    clock.now = datetime.now(UTC).timestamp()
+    payload = {
+        "sub": "7",
+        "iat": clock.now + ahead,
+        "exp": clock.now + 600,
+        "type": "access",
+    }
+    token = jwt.encode(payload, test_settings.secret_key, algorithm="HS256")
+
+    claims = decode_access_token(token, test_settings)
+
+    assert (claims is not None) is works

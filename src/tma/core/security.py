@@ -152,15 +152,17 @@ def decode_access_token(token: str, settings: Settings) -> TokenClaims | None:
             return claims
         del _VERIFIED_TOKENS[key]
         return None
-    claims_, expires_ = _verify_access_token(token, settings)
-    if claims_ is not None:
-        if len(_VERIFIED_TOKENS) >= VERIFIED_TOKENS_MAX:
-            del _VERIFIED_TOKENS[next(iter(_VERIFIED_TOKENS))]
-        _VERIFIED_TOKENS[key] = (claims_, expires_)
-    return claims_
+    verified = _verify_access_token(token, settings)
+    if verified is None:
+        return None
+    if len(_VERIFIED_TOKENS) >= VERIFIED_TOKENS_MAX:
+        del _VERIFIED_TOKENS[next(iter(_VERIFIED_TOKENS))]
+    _VERIFIED_TOKENS[key] = verified
+    return verified[0]
 
 
-def _verify_access_token(token: str, settings: Settings) -> tuple[TokenClaims | None, float]:
+def _verify_access_token(token: str, settings: Settings) -> tuple[TokenClaims, float] | None:
+    """The claims of a valid token and its expiry (Unix seconds); None when refused."""
     try:
         payload = jwt.decode(
             token,
@@ -170,18 +172,18 @@ def _verify_access_token(token: str, settings: Settings) -> tuple[TokenClaims | 
             options={"require": ["sub", "exp", "iat"], "verify_iat": False},
         )
     except jwt.PyJWTError:
-        return None, 0.0
+        return None
     iat = payload["iat"]
     if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
-        return None, 0.0
+        return None
     if iat > time.time() + CLOCK_SKEW_SECONDS:
-        return None, 0.0
+        return None
     sub = payload.get("sub")
     # ASCII decimal only: `str.isdigit()` is also true of "²" or "①", which `int()` refuses.
     if payload.get("type") != "access" or not isinstance(sub, str) or not _ASCII_ID.match(sub):
-        return None, 0.0
+        return None
     user_id = int(sub)
     if not 0 < user_id < 2**63:
-        return None, 0.0
+        return None
     # PyJWT accepted `exp` (a number, in the future): the token is valid while now < exp.
     return TokenClaims(user_id, round(iat * 1_000_000)), float(payload["exp"])
