@@ -488,3 +488,42 @@ async def test_patch_post_to_a_file_deleted_meanwhile_returns_404_naming_the_fil
     assert response.json() == {"detail": f"File {going['id']} not found"}
     read_back = await client.get(f"/api/posts/{post.id}", headers=auth_headers)
     assert read_back.json()["file_id"] == kept["id"]
+
+
+@pytest.mark.asyncio
+async def test_delete_user_while_they_create_a_group_returns_400_naming_it(
+    client, test_db, auth_headers, test_user, held_transaction
+):
+    """The user creates a group (its owner: them alone) while an admin deletes them: the
+    delete waits for the user's row, then finds them the last owner of the new group: 400
+    naming it, and the group keeps its owner. Without that wait the check would not see the
+    group, and the delete would leave it with no owner."""
+    group_id = (
+        await held_transaction.execute(
+            "INSERT INTO groups (name, created_by, created_at, updated_at) "
+            "VALUES ('Evening class', :user_id, now(), now()) RETURNING id",
+            user_id=test_user.id,
+        )
+    ).scalar_one()
+    await held_transaction.execute(
+        "INSERT INTO group_members (group_id, user_id, role, joined_at, updated_at) "
+        "VALUES (:group_id, :user_id, 'owner', now(), now())",
+        group_id=group_id,
+        user_id=test_user.id,
+    )
+
+    response = await _run_into(
+        held_transaction, client.delete(f"/api/users/{test_user.id}", headers=auth_headers)
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "Cannot delete the last owner of these groups; add another owner or delete "
+        f"the groups first: {group_id} (Evening class)"
+    }
+    async with test_db.session() as session:
+        owners = await session.scalar(
+            text("SELECT count(*) FROM group_members WHERE group_id = :id AND role = 'owner'"),
+            {"id": group_id},
+        )
+    assert owners == 1
