@@ -45,7 +45,10 @@ from factories import (
 from factories import (
     link_module as _link_module,
 )
-from mutation_focus import pytest_collection_modifyitems  # noqa: F401  (`make mutation` only)
+from mutation_focus import (  # noqa: F401  (`make mutation` only)
+    pytest_collection_modifyitems,
+    pytest_configure,
+)
 from races import HeldTransaction
 from tma.core import migrate
 from tma.core.config import Settings

@@ -121,6 +121,17 @@ def postgres_pass() -> bool:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In a mutant's worker (SQLite pass), collect only the tests `focus` keeps: collecting
+    the files of ~1,250 tests to run 200 of them cost 0.8 s per mutant of a hot function."""
+    mutant = mutant_under_test()
+    if mutant is None or os.environ.get("MUTATION_STAGE") == "postgresql":
+        return
+    ids = list(config.args)
+    if len(ids) > MAX_TESTS and all("::" in arg for arg in ids):
+        config.args[:] = focus(mutant, ids)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     mutant = mutant_under_test()
     if postgres_pass():
