@@ -29,7 +29,6 @@ is an error, never a silent skip.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -154,24 +153,6 @@ def to_retest(statuses: dict[str, str], callers: dict[str, list[str]]) -> list[s
     )
 
 
-async def _ensure_database(url: str) -> None:
-    """Connect to PostgreSQL and create the database `url` names if it does not exist."""
-    from sqlalchemy import make_url, text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    name = make_url(url).database
-    admin = create_async_engine(
-        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with admin.connect() as conn:
-            known = "SELECT 1 FROM pg_database WHERE datname = :name"
-            if not await conn.scalar(text(known), {"name": name}):
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-
-
 def postgres_tests(url: str) -> tuple[set[str], dict[str, list[str]]]:
     """Run the `postgresql` tests once on `url` (unmutated): their node ids, and for each
     mutated function they call the test files that call it (`bench/mutation_calls.py`)."""
@@ -184,7 +165,8 @@ def postgres_tests(url: str) -> tuple[set[str], dict[str, list[str]]]:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), env.get("PYTHONPATH", "")])
     done = subprocess.run(command, cwd=ROOT, env=env, text=True, capture_output=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"the `postgresql` tests failed unmutated:\n{done.stdout[-3000:]}")
+        output = (done.stdout + done.stderr)[-3000:]
+        raise RuntimeError(f"the `postgresql` tests failed unmutated:\n{output}")
     tests = {
         line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("PASSED ")
     }
@@ -194,8 +176,7 @@ def postgres_tests(url: str) -> tuple[set[str], dict[str, list[str]]]:
 def postgres_pass(url: str) -> int:
     """Test again on PostgreSQL, with the tests only PostgreSQL runs, the survivors in the
     functions those tests call. 0 when it ran."""
-    try:
-        asyncio.run(_ensure_database(url))
+    try:  # the suite creates the database if it does not exist, or stops with one line
         tests, callers = postgres_tests(url)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {str(exc) or ''}"

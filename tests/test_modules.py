@@ -63,7 +63,7 @@ async def test_list_modules_as_admin_returns_every_module_oldest_first(
 async def test_list_modules_orders_by_creation_time_then_id(
     client, auth_headers, test_db, make_module
 ):
-    """ "Oldest first" is by `created_at`, not by id (rows imported from the older backend or
+    """Oldest first means by `created_at`, not by id (rows imported from the older backend or
     written by a server with another clock need not follow the ids); modules created at the
     same instant come in id order."""
     at = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
