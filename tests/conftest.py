@@ -12,6 +12,7 @@ suite on PostgreSQL (the database is created if it does not exist).
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,7 @@ from mutation_focus import (  # noqa: F401  (`make mutation` only)
     pytest_collection_modifyitems,
     pytest_configure,
 )
-from races import HeldTransaction
+from races import HeldSQLiteTransaction, HeldTransaction
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token
@@ -471,20 +472,33 @@ def count_queries(app: FastAPI) -> Callable[[], contextlib.AbstractContextManage
 
 
 @pytest_asyncio.fixture
-async def held_transaction(test_db: TestDatabase) -> AsyncIterator[HeldTransaction]:
-    """A transaction held open on a connection of its own: stage a race exactly (PostgreSQL).
+async def held_transaction(
+    test_db: TestDatabase,
+) -> AsyncIterator[HeldTransaction | HeldSQLiteTransaction]:
+    """A transaction held open on a connection of its own: stage a race exactly.
 
-    Gives: `races.HeldTransaction`: `await held.execute(sql, **params)` runs raw SQL in the
-    open transaction (insert, update or lock the row a request will contend for);
-    `await held.until_waited_on(task)` returns once a request (an `asyncio` task) waits for
-    a lock the transaction holds, and fails if the task ends first; `await held.commit()`
-    or `await held.rollback()` lets the request go on.
+    Gives: `races.HeldTransaction` (PostgreSQL) or `races.HeldSQLiteTransaction` (SQLite):
+    `await held.execute(sql, **params)` runs raw SQL in the open transaction (insert,
+    update or lock the row a request will contend for); `await held.until_waited_on(task)`
+    returns once a request (an `asyncio` task) waits for a lock the transaction holds, and
+    fails if the task ends first; `await held.commit()` or `await held.rollback()` lets the
+    request go on. On PostgreSQL a request waits for the rows the transaction wrote or
+    locked; on SQLite (one writer at a time) the first `execute` takes the database's write
+    lock, and a request waits at its first write: create the test's data before it.
     Creates: nothing (what `execute` writes is the test's, and goes with `test_db`).
-    Side effects: skips the test on SQLite (one writer at a time: nothing can wait there);
-    the transaction is rolled back at the end if the test left it open.
+    Side effects: the transaction is rolled back at the end if the test left it open.
     """
-    if test_db.db.engine.dialect.name != "postgresql":
-        pytest.skip("a held transaction needs PostgreSQL: set TMA_TEST_DATABASE_URL")
+    if test_db.db.engine.dialect.name == "sqlite":
+        path = str(test_db.db.engine.url.database)
+        held_sqlite = HeldSQLiteTransaction(sqlite3.connect(path, timeout=5, isolation_level=None))
+        stop = test_db.db.add_statement_listener(held_sqlite.on_statement)
+        try:
+            yield held_sqlite
+            await held_sqlite.rollback()
+        finally:
+            stop()
+            held_sqlite.close()
+        return
     # Connections of their own, outside the app's pool (which the requests need).
     engine = create_async_engine(test_db.db.engine.url, poolclass=NullPool)
     try:

@@ -1,9 +1,12 @@
-"""Races staged exactly, on PostgreSQL: a second connection holds a transaction open (a row
-inserted, updated or locked, not committed), a request runs into it and waits, and the test
-decides when the other transaction ends, so the request meets the outcome of a lost race
-every time instead of once in many rounds. The `held_transaction` fixture gives one."""
+"""Races staged exactly: a second connection holds a transaction open (a row inserted,
+updated or locked, not committed), a request runs into it and waits, and the test decides
+when the other transaction ends, so the request meets the outcome of a lost race every time
+instead of once in many rounds. The `held_transaction` fixture gives one: `HeldTransaction`
+on PostgreSQL (row locks), `HeldSQLiteTransaction` on SQLite (one writer at a time: the
+transaction holds the database's write lock, and a request waits at its first write)."""
 
 import asyncio
+import sqlite3
 from typing import Any
 
 from sqlalchemy import CursorResult, text
@@ -47,3 +50,51 @@ class HeldTransaction:
 
     async def rollback(self) -> None:
         await self._conn.rollback()
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class HeldSQLiteTransaction:
+    """The same on SQLite: `execute` begins the transaction with the database's write lock
+    (`BEGIN IMMEDIATE`), so a request waits (its busy timeout) at its first write until the
+    test commits or rolls back. Set up the test's data before the first `execute`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._writes_sent: list[str] = []
+
+    def on_statement(self, sql: str) -> None:
+        """The app's statement listener: the writes it sends while the lock is held."""
+        if self._conn.in_transaction and sql.lstrip().upper().startswith(WRITES):
+            self._writes_sent.append(sql)
+
+    async def execute(self, sql: str, **params: Any) -> sqlite3.Cursor:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn.execute(sql, params)
+
+    async def until_waited_on(self, request: asyncio.Task[Any]) -> None:
+        """Return once the request has sent a write (it waits for the lock from then on).
+        Fails when `request` ends first or after 10 seconds."""
+        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+        while not self._writes_sent:
+            if request.done():
+                raise AssertionError(
+                    f"the request ended without waiting for the held transaction: "
+                    f"{request.result()!r}"
+                )
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("no request waited for the held transaction in 10 s")
+            await asyncio.sleep(0.005)
+
+    async def commit(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._conn.close()

@@ -567,6 +567,58 @@ async def test_change_member_role_two_owners_demoted_at_once_keeps_one_owner(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "action"),
+    [("DELETE", "", None, "remove"), ("PATCH", "/role", {"role": "member"}, "demote")],
+)
+async def test_owner_check_waits_for_another_owners_removal_in_progress(
+    client,
+    auth_headers,
+    manager_user,
+    make_group,
+    make_user,
+    add_member,
+    held_transaction,
+    method,
+    suffix,
+    body,
+    action,
+):
+    """Removing or demoting an owner while another transaction (holding the group, as every
+    membership change does) is removing the only other owner: the request waits for it,
+    then counts the owners that are left and refuses, 400 "Cannot <action> the last owner
+    of the group"; the group keeps its owner. (SQLite: the request must take the write lock
+    before it counts; PostgreSQL: the group's row lock.)"""
+    group = await make_group()
+    co_owner = await make_user()
+    await add_member(group, co_owner, "owner")
+    await held_transaction.execute(
+        "UPDATE groups SET updated_at = updated_at WHERE id = :group", group=group.id
+    )
+    await held_transaction.execute(
+        "DELETE FROM group_members WHERE group_id = :group AND user_id = :user",
+        group=group.id,
+        user=co_owner.id,
+    )
+
+    request = asyncio.create_task(
+        client.request(
+            method,
+            f"/api/groups/{group.id}/members/{manager_user.id}{suffix}",
+            json=body,
+            headers=auth_headers,
+        )
+    )
+    await held_transaction.until_waited_on(request)
+    await held_transaction.commit()
+    response = await request
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"Cannot {action} the last owner of the group"}
+    assert await members_of(client, group.id, auth_headers) == {manager_user.id: "owner"}
+
+
+@pytest.mark.asyncio
 async def test_change_member_role_not_a_member_returns_404(
     client, auth_headers, make_group, make_user
 ):

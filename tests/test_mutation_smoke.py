@@ -2,10 +2,14 @@
 code the score is about, and the report reads mutmut's output. (The mutation run itself
 takes minutes and is not part of the suite.)"""
 
+import sqlite3
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -71,16 +75,20 @@ def test_mutation_report_counts_timeouts_as_caught_and_leaves_mypy_rejects_out()
 
 def test_mutation_focus_puts_the_area_first_and_bounds_the_hot_path():
     """A mutant's own area's tests run first; a function hundreds of tests execute gets its
-    area's tests and the others up to MAX_TESTS; outside a mutmut worker nothing changes."""
+    area's tests and the others up to MAX_TESTS (the first by node id); within each part
+    the fastest run first; outside a mutmut worker nothing changes."""
     others = [f"tests/test_posts.py::test_{i:04}" for i in range(300)]
     own = ["tests/test_auth.py::test_login", "tests/security/test_password_hashing.py::test_x"]
+    took = {own[0]: 0.5, own[1]: 0.2, others[0]: 0.9, others[1]: 0.1}
 
-    few = mutation_focus.focus("tma.core.security.x_f__mutmut_1", [*others[:3], *own])
-    many = mutation_focus.focus("tma.core.security.x_f__mutmut_1", [*others, *own])
+    few = mutation_focus.focus("tma.core.security.x_f__mutmut_1", [*others[:3], *own], took)
+    many = mutation_focus.focus("tma.core.security.x_f__mutmut_1", [*others, *own], took)
+    kept = others[: mutation_focus.MAX_TESTS - 2]
 
-    assert few == [*sorted(own), *others[:3]]
-    assert many == [*sorted(own), *others[: mutation_focus.MAX_TESTS - 2]]
+    assert few == [own[1], own[0], others[2], others[1], others[0]]
+    assert many == [own[1], own[0], *kept[2:], kept[1], kept[0]]
     assert mutation_focus.mutant_under_test() is None
+    assert mutation_focus.DURATIONS == {}
 
 
 def test_mutation_postgres_pass_retests_survivors_their_areas_postgresql_tests_call():
@@ -147,3 +155,82 @@ def test_mutation_focus_postgres_stage_only_for_mutants_and_the_clean_run(monkey
         "list_all_tests": False,
     }
     assert mutation_focus.postgres_pass() is False
+
+
+def test_mutation_run_stops_mutmut_at_the_time_bound(monkeypatch):
+    """At the deadline `run` sends mutmut Ctrl-C's signal and reports STOPPED; a process
+    that ignores the signal is killed with its whole session after the grace period."""
+    monkeypatch.setattr(mutation, "GRACE_SECONDS", 1)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    deaf = [
+        sys.executable,
+        "-c",
+        "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)",
+    ]
+    outcomes = []
+    for command in (sleeper, deaf):
+        monkeypatch.setattr(mutation, "MUTMUT", command)
+        started = time.monotonic()
+        code = mutation.run(1, deadline=time.monotonic() + 0.5)
+        outcomes.append((code, time.monotonic() - started < 30))
+
+    assert outcomes == [(mutation.STOPPED, True), (mutation.STOPPED, True)]
+
+
+def test_mutation_run_returns_mutmuts_exit_code_before_the_bound(monkeypatch):
+    monkeypatch.setattr(mutation, "MUTMUT", [sys.executable, "-c", "raise SystemExit(3)"])
+
+    assert mutation.run(1, deadline=time.monotonic() + 60) == 3
+
+
+def test_mutation_workers_copy_the_schema_the_first_one_migrated(tmp_path):
+    """On SQLite, the first worker migrates and leaves a copy; the next copies it: the same
+    tables, indexes and Alembic revision. Other databases and revisions migrate as before."""
+    from tma.core import migrate
+
+    calls = []
+
+    def upgrade(database_url=None, revision="head"):
+        calls.append((database_url, revision))
+        migrate.upgrade(database_url, revision)
+
+    copy = tmp_path / "schema.db"
+    copy_or_upgrade = mutation_focus.copying_upgrade(upgrade, copy)
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    copy_or_upgrade(f"sqlite+aiosqlite:///{first}")
+    copy_or_upgrade(f"sqlite+aiosqlite:///{second}")
+    passed_on = []
+    mutation_focus.copying_upgrade(lambda url, revision: passed_on.append((url, revision)), copy)(
+        "postgresql+asyncpg://h/db", "head"
+    )
+
+    def schema(path):
+        with sqlite3.connect(path) as connection:
+            tables = connection.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
+            return tables.fetchall(), connection.execute(
+                "SELECT version_num FROM alembic_version"
+            ).fetchall()
+
+    assert calls == [(f"sqlite+aiosqlite:///{first}", "head")]
+    assert copy.exists()
+    assert schema(second) == schema(first)
+    assert len(schema(first)[0]) > 10
+    assert passed_on == [("postgresql+asyncpg://h/db", "head")]
+
+
+def test_mutation_postgres_workers_each_hold_a_database_of_their_own(tmp_path):
+    """Each worker of the PostgreSQL pass takes a free slot (`<name>_1`, `<name>_2`) and
+    holds it while it lives; with every slot held, it says so."""
+    url = "postgresql+asyncpg://postgres@127.0.0.1:5432/tma_mutation"
+    try:
+        taken = [mutation_focus.take_database_slot(url, 2, tmp_path) for _ in range(2)]
+        with pytest.raises(RuntimeError, match="all 2 databases"):
+            mutation_focus.take_database_slot(url, 2, tmp_path)
+    finally:
+        while mutation_focus._held:
+            mutation_focus._held.pop().close()
+    freed = mutation_focus.take_database_slot(url, 2, tmp_path)
+    mutation_focus._held.pop().close()
+
+    assert taken == [f"{url}_1", f"{url}_2"]
+    assert freed == f"{url}_1"
