@@ -342,10 +342,12 @@ def main(argv: list[str]) -> int:
         f"{TIME_BOUND_ENV}={minutes:g}"
     )
     if STOPPED in (code, failed):
+        statuses = parse_results(_mutmut("results", "--all", "true").stdout)
+        not_run = sum(1 for s in statuses.values() if s == "not checked")
         print(
-            f"incomplete: {TIME_BOUND_ENV} reached before every mutant was tested. The score "
-            "above leaves out those not run yet; `make mutation` again goes on from where "
-            "this run stopped (mutmut keeps its results in mutants/).",
+            f"incomplete: {TIME_BOUND_ENV} reached first ({not_run} mutants not run yet, left "
+            f"out of the score above; PostgreSQL pass: {postgres}). `make mutation` again goes "
+            "on from where this run stopped (mutmut keeps its results in mutants/).",
             file=sys.stderr,
         )
         return 2
