@@ -7,12 +7,29 @@ transaction holds the database's write lock, and a request waits at its first wr
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 WAIT_SECONDS = 10.0
+
+
+async def _until_waiting(waits: Callable[[], Awaitable[bool]], request: asyncio.Task[Any]) -> None:
+    """Poll `waits()` until it is true; fail when `request` ends first (it never waited) or
+    after WAIT_SECONDS."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while not await waits():
+        if request.done():
+            raise AssertionError(
+                f"the request ended without waiting for the held transaction: {request.result()!r}"
+            )
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(
+                f"no request waited for the held transaction in {WAIT_SECONDS:g} s"
+            )
+        await asyncio.sleep(0.005)
 
 
 class HeldTransaction:
@@ -34,16 +51,11 @@ class HeldTransaction:
         waiting = text(
             "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
         )
-        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-        while not await self._probe.scalar(waiting, {"pid": self._pid}):
-            if request.done():
-                raise AssertionError(
-                    f"the request ended without waiting for the held transaction: "
-                    f"{request.result()!r}"
-                )
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("no request waited for the held transaction in 10 s")
-            await asyncio.sleep(0.005)
+
+        async def waits() -> bool:
+            return bool(await self._probe.scalar(waiting, {"pid": self._pid}))
+
+        await _until_waiting(waits, request)
 
     async def commit(self) -> None:
         await self._conn.commit()
@@ -77,16 +89,11 @@ class HeldSQLiteTransaction:
     async def until_waited_on(self, request: asyncio.Task[Any]) -> None:
         """Return once the request has sent a write (it waits for the lock from then on).
         Fails when `request` ends first or after 10 seconds."""
-        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-        while not self._writes_sent:
-            if request.done():
-                raise AssertionError(
-                    f"the request ended without waiting for the held transaction: "
-                    f"{request.result()!r}"
-                )
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("no request waited for the held transaction in 10 s")
-            await asyncio.sleep(0.005)
+
+        async def waits() -> bool:
+            return bool(self._writes_sent)
+
+        await _until_waiting(waits, request)
 
     async def commit(self) -> None:
         if self._conn.in_transaction:
