@@ -441,10 +441,11 @@ PUT_PROGRESS_STATEMENTS = [3, 3, 2]
 SUBMIT_STATEMENTS = 5  # the caller, the attempt, the questions, the close, the progress
 
 
-async def progress_world(test_db, user_id, *, courses, modules, posts, members=()):
+async def progress_world(test_db, user_id, *, courses, modules, posts, members=(), owner=None):
     """A group holding `user_id` (and `members`) with `courses` courses of `modules`
-    modules of `posts` posts, every other post completed by each of them."""
-    owner = (await insert_users(test_db, 1, role="manager"))[0]
+    modules of `posts` posts, every other post completed by each of them; owned by the
+    manager `owner` (a new one unless given)."""
+    owner = owner or (await insert_users(test_db, 1, role="manager"))[0]
     (group_id,) = await insert_groups(test_db, 1, owner_id=owner, member_ids=(user_id, *members))
     course_ids = await insert_courses(test_db, courses, group_id=group_id)
     await insert_course_content(
@@ -470,13 +471,15 @@ async def test_get_progress_statement_count_same_at_1_and_5_courses_of_5x5(
 
 @pytest.mark.asyncio
 async def test_get_user_progress_statement_count_same_at_1_and_5_courses(
-    client, test_user, manager_headers, test_db, count_queries
+    client, test_user, manager_user, manager_headers, test_db, count_queries
 ):
-    """GET /api/users/{id}/progress as staff: 3 statements whatever the courses."""
+    """GET /api/users/{id}/progress as the manager owning the user's groups: 3 statements
+    whatever the courses (the user and whether the manager may see them are one)."""
     url = f"/api/users/{test_user.id}/progress"
-    await progress_world(test_db, test_user.id, courses=1, modules=1, posts=1)
+    mine = manager_user.id
+    await progress_world(test_db, test_user.id, courses=1, modules=1, posts=1, owner=mine)
     small = await statements_for(client, count_queries, url, manager_headers, 1)
-    await progress_world(test_db, test_user.id, courses=4, modules=5, posts=5)
+    await progress_world(test_db, test_user.id, courses=4, modules=5, posts=5, owner=mine)
 
     large = await statements_for(client, count_queries, url, manager_headers, 5)
 
@@ -485,17 +488,19 @@ async def test_get_user_progress_statement_count_same_at_1_and_5_courses(
 
 @pytest.mark.asyncio
 async def test_get_group_progress_statement_count_same_at_5_and_50_members(
-    client, test_user, manager_headers, test_db, count_queries
+    client, test_user, manager_user, manager_headers, test_db, count_queries
 ):
-    """GET /api/groups/{id}/progress: 2 statements for 5 members x 1 course and for 50
-    members x 5 courses of 5 modules of 5 posts."""
+    """GET /api/groups/{id}/progress as the groups' owner: 2 statements for 5 members x 1
+    course and for 50 members x 5 courses of 5 modules of 5 posts (whether the manager
+    owns or moderates the group is a column of the one read)."""
+    mine = manager_user.id
     few = await insert_users(test_db, SMALL - 2)
     small_group = await progress_world(
-        test_db, test_user.id, courses=1, modules=1, posts=1, members=few
+        test_db, test_user.id, courses=1, modules=1, posts=1, members=few, owner=mine
     )
     many = await insert_users(test_db, LARGE - 2)
     large_group = await progress_world(
-        test_db, test_user.id, courses=5, modules=5, posts=5, members=many
+        test_db, test_user.id, courses=5, modules=5, posts=5, members=many, owner=mine
     )
     small = await statements_for(
         client, count_queries, f"/api/groups/{small_group}/progress", manager_headers, SMALL
