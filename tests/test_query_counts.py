@@ -158,6 +158,33 @@ async def test_get_group_statement_count_same_at_5_and_50_members(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("caller", ["owner", "manager_elsewhere", "member"])
+async def test_get_group_statement_count_for_each_kind_of_viewer_same_at_5_and_50_members(
+    client, manager_user, test_db, make_auth_headers, count_queries, caller
+):
+    """GET /api/groups/{group_id} as the owning manager, as a manager who owns another group
+    (each member's private fields decided per row: a column of the same statement) and as a
+    `user` member: 2 statements at 5 and at 50 members, as for an admin."""
+    member_ids = await insert_users(test_db, SMALL - 1)
+    [group_id] = await insert_groups(test_db, 1, owner_id=manager_user.id, member_ids=member_ids)
+    [elsewhere] = await insert_users(test_db, 1, role="manager")
+    await insert_groups(test_db, 1, owner_id=elsewhere, member_ids=member_ids[:2])
+    viewer = {"owner": manager_user.id, "manager_elsewhere": elsewhere, "member": member_ids[0]}
+    async with test_db.session() as session:
+        headers = make_auth_headers(await session.get(User, viewer[caller]))
+    url = f"/api/groups/{group_id}"
+    small = await statements_for(client, count_queries, url, headers, SMALL)
+    more = await insert_users(test_db, LARGE - SMALL)
+    async with test_db.session() as session:
+        session.add_all(GroupMember(group_id=group_id, user_id=uid) for uid in more)
+        await session.commit()
+
+    large = await statements_for(client, count_queries, url, headers, LARGE)
+
+    assert small == large == GROUP_DETAIL_STATEMENTS
+
+
+@pytest.mark.asyncio
 async def test_list_courses_statement_count_same_at_5_and_50_courses(
     client, auth_headers, test_db, count_queries
 ):
@@ -431,7 +458,9 @@ async def test_windowed_list_counts_only_when_the_page_stops_at_its_limit(
 # --- quizzes and progress ----------------------------------------------------------------
 
 PROGRESS_STATEMENTS = 2  # the caller, then every course with its modules' counts
-USER_PROGRESS_STATEMENTS = 3  # the caller, the user exists, the courses
+USER_PROGRESS_STATEMENTS = (
+    3  # the caller, the user and whether the caller may see them, the courses
+)
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
 START_STATEMENTS = 5  # the caller, the post, an open attempt to reuse, the insert, the progress
@@ -859,3 +888,33 @@ async def test_list_attempts_counts_only_when_the_page_cannot_tell_the_total(
     assert len(response.json()) == items
     assert response.headers["X-Total-Count"] == "3"
     assert count == statements
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
+    client, test_user, user_headers, manager_headers, user_course, test_db, count_queries
+):
+    """GET /api/quizzes/{post_id}/attempts?user_id= by the manager owning the member's group:
+    one statement more than the member's own read (3), the user and whether the manager may
+    see them in one: 4 statements, 2 attempts returned."""
+    module_id = await insert_module(test_db, user_course.id)
+    quiz = await insert_quiz(test_db, module_id)
+    url = f"/api/quizzes/{quiz.post_id}/attempts"
+    for _ in range(2):
+        started = await client.post(url, headers=user_headers)
+        assert started.status_code == 201
+        submitted = await client.post(
+            f"/api/quiz-attempts/{started.json()['id']}/submit",
+            json={"answers": []},
+            headers=user_headers,
+        )
+        assert submitted.status_code == 200
+
+    response, count = await _statements(
+        count_queries,
+        lambda: client.get(f"{url}?user_id={test_user.id}&limit=10", headers=manager_headers),
+    )
+
+    assert response.status_code == 200
+    assert [a["user_id"] for a in response.json()] == [test_user.id, test_user.id]
+    assert count == 4
