@@ -79,8 +79,9 @@ class World:
     `plain_manager` (a manager with group role `member`); the `parent` whose data is at
     stake (e-mail, child's name and date of birth, one of two posts completed, one quiz
     attempt started); `other_parent`; `parent_moderator` (a `user` made moderator);
-    `disabled` (a manager moderator whose account is disabled). One course with a module of
-    a post and a quiz is assigned to it.
+    `disabled` (a manager moderator whose account is disabled); `deleted` (a manager who was
+    a moderator until their account was deleted: their token outlives them). One course with
+    a module of a post and a quiz is assigned to it.
     `elm`: created by `other_manager`, with `outside_parent`. `lone_manager` is in no group.
     """
 
@@ -92,6 +93,7 @@ class World:
     other_parent: User
     parent_moderator: User
     disabled: User
+    deleted: User
     other_manager: User
     outside_parent: User
     lone_manager: User
@@ -122,6 +124,7 @@ async def world(
     other_parent = await make_user(username="other_parent", child_dob="2019-01-01")
     parent_moderator = await make_user(username="parent_moderator")
     disabled = await make_user(username="disabled", role="manager", is_active=False)
+    deleted = await make_user(username="deleted", role="manager")
     other_manager = await make_user(username="other_manager", role="manager")
     outside_parent = await make_user(username="outside_parent", child_dob="2017-05-05")
     lone_manager = await make_user(username="lone_manager", role="manager")
@@ -133,6 +136,7 @@ async def world(
     await add_member(oak, other_parent)
     await add_member(oak, parent_moderator, "moderator")
     await add_member(oak, disabled, "moderator")
+    await add_member(oak, deleted, "moderator")
     elm = await make_group(name="Elm", creator=other_manager)
     await add_member(elm, outside_parent)
 
@@ -148,6 +152,8 @@ async def world(
         f"/api/quizzes/{quiz.post_id}/attempts", headers=make_auth_headers(parent)
     )
     assert started.status_code == 201
+    gone = await client.delete(f"/api/users/{deleted.id}", headers=make_auth_headers(admin_user))
+    assert gone.status_code == 204
     return World(
         admin=admin_user,
         owner=owner,
@@ -157,6 +163,7 @@ async def world(
         other_parent=other_parent,
         parent_moderator=parent_moderator,
         disabled=disabled,
+        deleted=deleted,
         other_manager=other_manager,
         outside_parent=outside_parent,
         lone_manager=lone_manager,
@@ -191,6 +198,7 @@ ACCOUNT_ENDPOINTS = ("users_list", "user", "user_edit", "old_users_list", "old_p
 SEES = "sees"  # 200 with the parent's private data (group detail: every member in full)
 OWN_ONLY = "own only"  # group detail 200: the caller's own entry in full, all others public
 NOT_AUTHENTICATED = (401, "Not authenticated")
+GONE = (401, "Could not validate credentials")
 DISABLED = (403, "account disabled")
 NO_PERMISSION = (403, "You don't have permission to do this")
 ONLY_YOUR_OWN = (403, "You may only see your own progress")
@@ -202,6 +210,7 @@ NOT_YOUR_GROUPS_PROGRESS = (403, "You may only see the progress of groups you ow
 MATRIX: dict[str, tuple[Any, Any, Any, Any, Any]] = {
     "anonymous": (NOT_AUTHENTICATED,) * 5,
     "disabled_moderator": (DISABLED,) * 5,
+    "deleted_moderator": (GONE,) * 5,
     "parent_themself": (OWN_ONLY, NO_PERMISSION, SEES, SEES, NO_PERMISSION),
     "other_parent_same_group": (
         OWN_ONLY,
@@ -252,6 +261,7 @@ MATRIX: dict[str, tuple[Any, Any, Any, Any, Any]] = {
 CALLERS = {
     "anonymous": None,
     "disabled_moderator": "disabled",
+    "deleted_moderator": "deleted",
     "parent_themself": "parent",
     "other_parent_same_group": "other_parent",
     "parent_moderator_same_group": "parent_moderator",
