@@ -3,7 +3,8 @@ submitting attempts.
 
 Contract: docs/contracts/quizzes.md. A `user` reads a quiz without its answers and takes it
 through attempts the server grades; the correct answers and explanations reach them only in
-the results of their own submitted attempt. Staff see the answers and anyone's attempts.
+the results of their own submitted attempt. Staff see the answers; admins anyone's attempts,
+managers those of the members of groups they own or moderate.
 """
 
 from dataclasses import dataclass
