@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, bindparam, exists, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
 
 from tma.core.errors import Forbidden, NotFound
 from tma.groups.models import GroupMember, GroupRole
@@ -22,7 +23,7 @@ from tma.users.models import SystemRole, User
 MANAGING_ROLES = (GroupRole.OWNER.value, GroupRole.MODERATOR.value)
 # Written into the SQL as constants, not bound: the group detail runs on the driver
 # (`Database.fetch_rows`), which passes only the parameters the caller names.
-_MANAGING = [literal_column(f"'{role}'") for role in MANAGING_ROLES]
+_MANAGING: list[ColumnElement[str]] = [literal_column(f"'{role}'") for role in MANAGING_ROLES]
 
 NOT_YOUR_MEMBER = "You may only see the data of members of groups you own or moderate"
 NOT_YOUR_GROUP = "You may only see the progress of groups you own or moderate"
@@ -48,6 +49,19 @@ def manages_member(viewer_id: Any, member_id: Any) -> ColumnElement[bool]:
         _mine.group_id == _theirs.group_id,
         _mine.user_id == viewer_id,
         _mine.role.in_(_MANAGING),
+    )
+
+
+def managed_members(viewer_id: Any) -> Select[Any]:
+    """The ids of the members of every group `viewer_id` owns or moderates, for
+    `member_id IN (...)` over many rows (the group detail): not correlated with the row, so
+    the database builds the set once per statement and probes it per row. Measured against
+    the correlated `manages_member` on the group detail of 50 members (PostgreSQL, prepared
+    as the driver path prepares it): about the admin's cost, where `EXISTS` took twice it."""
+    return (
+        select(_theirs.user_id)
+        .join(_mine, _mine.group_id == _theirs.group_id)
+        .where(_mine.user_id == viewer_id, _mine.role.in_(_MANAGING))
     )
 
 

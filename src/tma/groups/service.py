@@ -113,7 +113,7 @@ _AT_MEMBER = len(_DETAIL_GROUP_KEYS)
 
 # For a manager, one more column: whether they own or moderate a group of the member's.
 _GROUP_DETAIL_FOR_MANAGER = _GROUP_DETAIL.add_columns(
-    privacy.manages_member(bindparam("viewer_id", type_=BigInteger), _members.c.user_id)
+    _members.c.user_id.in_(privacy.managed_members(bindparam("viewer_id", type_=BigInteger)))
 )
 _AT_MANAGES = _AT_MEMBER + 11
 
