@@ -66,10 +66,12 @@ def managed_members(viewer_id: Any) -> Select[Any]:
 
 
 def is_admin(caller: Caller) -> bool:
+    """Admins see every learner's data."""
     return caller.role.name == SystemRole.ADMIN
 
 
 def is_manager(caller: Caller) -> bool:
+    """Managers see it for the members of the groups they own or moderate."""
     return caller.role.name == SystemRole.MANAGER
 
 
