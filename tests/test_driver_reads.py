@@ -41,6 +41,7 @@ postgres_only = pytest.mark.skipif(
 # The pre-built statements that go through `fetch_rows`, with the parameter each takes.
 CALLER = users._CALLER_ROW
 GROUP_DETAIL = groups._GROUP_DETAIL
+GROUP_DETAIL_FOR_MANAGER = groups._GROUP_DETAIL_FOR_MANAGER
 
 
 async def both_paths(
@@ -136,6 +137,35 @@ async def test_group_detail_rows_are_the_same_through_the_driver_and_sqlalchemy(
 
         assert len(through_driver) == expected_rows
         assert typed(through_driver) == typed(through_sqlalchemy)
+
+
+@pytest.mark.asyncio
+async def test_group_detail_for_a_manager_rows_are_the_same_through_the_driver_and_sqlalchemy(
+    test_db: Any,
+    make_group: Callable[..., Awaitable[Group]],
+    make_user: Callable[..., Awaitable[User]],
+    add_member: Callable[..., Awaitable[GroupMember]],
+) -> None:
+    """The manager's group detail (one more column: whether the manager owns or moderates a
+    group of each member's): same rows and types on both paths, the flag a real boolean,
+    true only for the members the manager is responsible for."""
+    manager = await make_user(role="manager")
+    theirs = await make_user()
+    other = await make_user(child_dob="2020-01-02")
+    group = await make_group()
+    await add_member(group, theirs)
+    await add_member(group, other)
+    own = await make_group(creator=manager)
+    await add_member(own, theirs)
+
+    through_sqlalchemy, through_driver = await both_paths(
+        test_db.db, GROUP_DETAIL_FOR_MANAGER, group_id=group.id, viewer_id=manager.id
+    )
+
+    assert typed(through_driver) == typed(through_sqlalchemy)
+    flags = {row[groups._AT_MEMBER]: row[-1] for row in through_driver}
+    assert [type(flag) for flag in flags.values()] == [bool, bool, bool]
+    assert {user_id for user_id, flag in flags.items() if flag} == {theirs.id}
 
 
 @postgres_only

@@ -31,6 +31,8 @@ MEMBER_FIELDS = {
     "child_dob",
     "updated_at",
 }
+# A member as someone who may not see their private data sees them (groups.md).
+PUBLIC_MEMBER_FIELDS = MEMBER_FIELDS - {"email", "child_dob", "updated_at"}
 TOO_BIG_ID = 2**63  # one past the largest 64-bit id
 
 
@@ -297,7 +299,8 @@ async def test_get_group_members_are_ordered_by_joined_at(
 async def test_get_group_as_manager_not_in_group_returns_200(
     client, manager_headers, admin_user, make_group
 ):
-    """A manager may read any group, also one they are not a member of."""
+    """A manager may read any group, also one they are not a member of; the members they
+    are not responsible for show their public fields only."""
     group = await make_group(name="Admin's", creator=admin_user)
 
     response = await client.get(f"/api/groups/{group.id}", headers=manager_headers)
@@ -305,6 +308,7 @@ async def test_get_group_as_manager_not_in_group_returns_200(
     assert response.status_code == 200
     assert response.json()["name"] == "Admin's"
     assert [m["user_id"] for m in response.json()["members"]] == [admin_user.id]
+    assert set(response.json()["members"][0]) == PUBLIC_MEMBER_FIELDS
 
 
 @pytest.mark.asyncio
@@ -324,6 +328,66 @@ async def test_get_group_as_member_user_returns_200(
         ("manager", "owner"),
         ("testuser", "member"),
     ]
+
+
+@pytest.mark.asyncio
+async def test_get_group_as_member_user_shows_other_members_public_fields_only(
+    client, user_headers, test_user, make_group, make_user, add_member
+):
+    """A `user` sees their own entry in full and, of every other member (parents and staff
+    alike), only `{user_id, username, first_name, last_name, avatar_url, group_role,
+    joined_at}` and the role keys: no e-mail, no child's date of birth, no `updated_at`."""
+    group = await make_group(name="Parents")
+    await add_member(group, test_user)
+    other = await make_user(
+        username="dana", email="dana.fenwick@example.org", child_dob="2018-09-03", first_name="Dana"
+    )
+    await add_member(group, other)
+
+    response = await client.get(f"/api/groups/{group.id}", headers=user_headers)
+
+    assert response.status_code == 200
+    members = {m["username"]: m for m in response.json()["members"]}
+    assert {name: set(m) for name, m in members.items()} == {
+        "manager": PUBLIC_MEMBER_FIELDS,
+        "testuser": MEMBER_FIELDS,
+        "dana": PUBLIC_MEMBER_FIELDS,
+    }
+    assert members["testuser"]["email"] == "testuser@test.com"
+    assert members["dana"] == {
+        "user_id": other.id,
+        "username": "dana",
+        "role": "member",
+        "group_role": "member",
+        "user_role": "user",
+        "joined_at": members["dana"]["joined_at"],
+        "avatar_url": None,
+        "first_name": "Dana",
+        "last_name": None,
+    }
+    assert "dana.fenwick@example.org" not in response.text
+
+
+@pytest.mark.asyncio
+async def test_get_group_as_owning_manager_shows_every_member_in_full(
+    client, manager_headers, make_group, make_user, add_member
+):
+    """The manager who owns the group sees every member's e-mail and child's date of birth."""
+    group = await make_group(name="Parents")
+    other = await make_user(
+        username="dana", email="dana.fenwick@example.org", child_dob="2018-09-03"
+    )
+    await add_member(group, other)
+
+    response = await client.get(f"/api/groups/{group.id}", headers=manager_headers)
+
+    assert response.status_code == 200
+    members = response.json()["members"]
+    assert [set(m) for m in members] == [MEMBER_FIELDS, MEMBER_FIELDS]
+    assert (members[1]["email"], members[1]["child_dob"]) == (
+        "dana.fenwick@example.org",
+        "2018-09-03",
+    )
 
 
 @pytest.mark.asyncio

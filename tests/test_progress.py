@@ -530,7 +530,8 @@ async def test_get_post_progress_is_the_callers_own_on_that_post(
 async def test_get_user_progress_as_staff_returns_that_users_courses(
     client, manager_headers, user_headers, test_user, world
 ):
-    """Staff read a user's progress: the same list the user gets from GET /api/progress."""
+    """The manager owning the user's group reads their progress: the same list the user
+    gets from GET /api/progress."""
     await put(client, world.posts_a[2], "completed", user_headers)
     own = (await client.get("/api/progress", headers=user_headers)).json()
 
@@ -559,6 +560,35 @@ async def test_get_user_progress_of_another_user_returns_403(
 
     assert response.status_code == 403
     assert response.json() == {"detail": "You may only see your own progress"}
+
+
+@pytest.mark.asyncio
+async def test_get_user_progress_as_manager_outside_the_users_groups_returns_403(
+    client, make_user, make_auth_headers, add_member, manager_headers, test_user, world
+):
+    """A manager who is only a plain `member` of the user's group (neither owner nor
+    moderator): 403; once the owner makes them moderator, they read it."""
+    manager = await make_user(role="manager")
+    await add_member(world.group, manager)
+    url = f"/api/users/{test_user.id}/progress"
+
+    response = await client.get(url, headers=make_auth_headers(manager))
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "You may only see the data of members of groups you own or moderate"
+    }
+    promoted = await client.patch(
+        f"/api/groups/{world.group.id}/members/{manager.id}/role",
+        json={"role": "moderator"},
+        headers=manager_headers,
+    )
+    assert promoted.status_code == 200
+    again = await client.get(url, headers=make_auth_headers(manager))
+    assert (again.status_code, again.json()) == (
+        200,
+        [course_body(world), empty_course_body(world)],
+    )
 
 
 @pytest.mark.asyncio
@@ -713,6 +743,40 @@ async def test_get_group_progress_as_user_member_returns_403(client, user_header
 
     assert response.status_code == 403
     assert response.json() == {"detail": "You don't have permission to do this"}
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_as_manager_of_another_group_returns_403(
+    client, make_user, make_group, make_auth_headers, world
+):
+    """A manager who owns another group but neither owns nor moderates this one: 403."""
+    manager = await make_user(role="manager")
+    await make_group(creator=manager)
+
+    response = await client.get(
+        f"/api/groups/{world.group.id}/progress", headers=make_auth_headers(manager)
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "You may only see the progress of groups you own or moderate"
+    }
+
+
+@pytest.mark.asyncio
+async def test_get_group_progress_as_moderator_manager_returns_200(
+    client, make_user, add_member, make_auth_headers, test_user, world
+):
+    """A manager who moderates the group reads its view, every member listed."""
+    moderator = await make_user(role="manager", username="mod")
+    await add_member(world.group, moderator, "moderator")
+
+    response = await client.get(
+        f"/api/groups/{world.group.id}/progress", headers=make_auth_headers(moderator)
+    )
+
+    assert response.status_code == 200
+    assert [m["username"] for m in response.json()["members"]] == ["manager", "testuser", "mod"]
 
 
 @pytest.mark.asyncio

@@ -158,6 +158,33 @@ async def test_get_group_statement_count_same_at_5_and_50_members(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("caller", ["owner", "manager_elsewhere", "member"])
+async def test_get_group_statement_count_for_each_kind_of_viewer_same_at_5_and_50_members(
+    client, manager_user, test_db, make_auth_headers, count_queries, caller
+):
+    """GET /api/groups/{group_id} as the owning manager, as a manager who owns another group
+    (each member's private fields decided per row: a column of the same statement) and as a
+    `user` member: 2 statements at 5 and at 50 members, as for an admin."""
+    member_ids = await insert_users(test_db, SMALL - 1)
+    [group_id] = await insert_groups(test_db, 1, owner_id=manager_user.id, member_ids=member_ids)
+    [elsewhere] = await insert_users(test_db, 1, role="manager")
+    await insert_groups(test_db, 1, owner_id=elsewhere, member_ids=member_ids[:2])
+    viewer = {"owner": manager_user.id, "manager_elsewhere": elsewhere, "member": member_ids[0]}
+    async with test_db.session() as session:
+        headers = make_auth_headers(await session.get(User, viewer[caller]))
+    url = f"/api/groups/{group_id}"
+    small = await statements_for(client, count_queries, url, headers, SMALL)
+    more = await insert_users(test_db, LARGE - SMALL)
+    async with test_db.session() as session:
+        session.add_all(GroupMember(group_id=group_id, user_id=uid) for uid in more)
+        await session.commit()
+
+    large = await statements_for(client, count_queries, url, headers, LARGE)
+
+    assert small == large == GROUP_DETAIL_STATEMENTS
+
+
+@pytest.mark.asyncio
 async def test_list_courses_statement_count_same_at_5_and_50_courses(
     client, auth_headers, test_db, count_queries
 ):
@@ -431,7 +458,9 @@ async def test_windowed_list_counts_only_when_the_page_stops_at_its_limit(
 # --- quizzes and progress ----------------------------------------------------------------
 
 PROGRESS_STATEMENTS = 2  # the caller, then every course with its modules' counts
-USER_PROGRESS_STATEMENTS = 3  # the caller, the user exists, the courses
+USER_PROGRESS_STATEMENTS = (
+    3  # the caller, the user and whether the caller may see them, the courses
+)
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
 START_STATEMENTS = 5  # the caller, the post, an open attempt to reuse, the insert, the progress
@@ -441,10 +470,11 @@ PUT_PROGRESS_STATEMENTS = [3, 3, 2]
 SUBMIT_STATEMENTS = 5  # the caller, the attempt, the questions, the close, the progress
 
 
-async def progress_world(test_db, user_id, *, courses, modules, posts, members=()):
+async def progress_world(test_db, user_id, *, courses, modules, posts, members=(), owner=None):
     """A group holding `user_id` (and `members`) with `courses` courses of `modules`
-    modules of `posts` posts, every other post completed by each of them."""
-    owner = (await insert_users(test_db, 1, role="manager"))[0]
+    modules of `posts` posts, every other post completed by each of them; owned by the
+    manager `owner` (a new one unless given)."""
+    owner = owner or (await insert_users(test_db, 1, role="manager"))[0]
     (group_id,) = await insert_groups(test_db, 1, owner_id=owner, member_ids=(user_id, *members))
     course_ids = await insert_courses(test_db, courses, group_id=group_id)
     await insert_course_content(
@@ -470,13 +500,15 @@ async def test_get_progress_statement_count_same_at_1_and_5_courses_of_5x5(
 
 @pytest.mark.asyncio
 async def test_get_user_progress_statement_count_same_at_1_and_5_courses(
-    client, test_user, manager_headers, test_db, count_queries
+    client, test_user, manager_user, manager_headers, test_db, count_queries
 ):
-    """GET /api/users/{id}/progress as staff: 3 statements whatever the courses."""
+    """GET /api/users/{id}/progress as the manager owning the user's groups: 3 statements
+    whatever the courses (the user and whether the manager may see them are one)."""
     url = f"/api/users/{test_user.id}/progress"
-    await progress_world(test_db, test_user.id, courses=1, modules=1, posts=1)
+    mine = manager_user.id
+    await progress_world(test_db, test_user.id, courses=1, modules=1, posts=1, owner=mine)
     small = await statements_for(client, count_queries, url, manager_headers, 1)
-    await progress_world(test_db, test_user.id, courses=4, modules=5, posts=5)
+    await progress_world(test_db, test_user.id, courses=4, modules=5, posts=5, owner=mine)
 
     large = await statements_for(client, count_queries, url, manager_headers, 5)
 
@@ -485,17 +517,19 @@ async def test_get_user_progress_statement_count_same_at_1_and_5_courses(
 
 @pytest.mark.asyncio
 async def test_get_group_progress_statement_count_same_at_5_and_50_members(
-    client, test_user, manager_headers, test_db, count_queries
+    client, test_user, manager_user, manager_headers, test_db, count_queries
 ):
-    """GET /api/groups/{id}/progress: 2 statements for 5 members x 1 course and for 50
-    members x 5 courses of 5 modules of 5 posts."""
+    """GET /api/groups/{id}/progress as the groups' owner: 2 statements for 5 members x 1
+    course and for 50 members x 5 courses of 5 modules of 5 posts (whether the manager
+    owns or moderates the group is a column of the one read)."""
+    mine = manager_user.id
     few = await insert_users(test_db, SMALL - 2)
     small_group = await progress_world(
-        test_db, test_user.id, courses=1, modules=1, posts=1, members=few
+        test_db, test_user.id, courses=1, modules=1, posts=1, members=few, owner=mine
     )
     many = await insert_users(test_db, LARGE - 2)
     large_group = await progress_world(
-        test_db, test_user.id, courses=5, modules=5, posts=5, members=many
+        test_db, test_user.id, courses=5, modules=5, posts=5, members=many, owner=mine
     )
     small = await statements_for(
         client, count_queries, f"/api/groups/{small_group}/progress", manager_headers, SMALL
@@ -854,3 +888,33 @@ async def test_list_attempts_counts_only_when_the_page_cannot_tell_the_total(
     assert len(response.json()) == items
     assert response.headers["X-Total-Count"] == "3"
     assert count == statements
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
+    client, test_user, user_headers, manager_headers, user_course, test_db, count_queries
+):
+    """GET /api/quizzes/{post_id}/attempts?user_id= by the manager owning the member's group:
+    one statement more than the member's own read (3), the user and whether the manager may
+    see them in one: 4 statements, 2 attempts returned."""
+    module_id = await insert_module(test_db, user_course.id)
+    quiz = await insert_quiz(test_db, module_id)
+    url = f"/api/quizzes/{quiz.post_id}/attempts"
+    for _ in range(2):
+        started = await client.post(url, headers=user_headers)
+        assert started.status_code == 201
+        submitted = await client.post(
+            f"/api/quiz-attempts/{started.json()['id']}/submit",
+            json={"answers": []},
+            headers=user_headers,
+        )
+        assert submitted.status_code == 200
+
+    response, count = await _statements(
+        count_queries,
+        lambda: client.get(f"{url}?user_id={test_user.id}&limit=10", headers=manager_headers),
+    )
+
+    assert response.status_code == 200
+    assert [a["user_id"] for a in response.json()] == [test_user.id, test_user.id]
+    assert count == 4

@@ -3,7 +3,8 @@ submitting attempts.
 
 Contract: docs/contracts/quizzes.md. A `user` reads a quiz without its answers and takes it
 through attempts the server grades; the correct answers and explanations reach them only in
-the results of their own submitted attempt. Staff see the answers and anyone's attempts.
+the results of their own submitted attempt. Staff see the answers; admins anyone's attempts,
+managers those of the members of groups they own or moderate.
 """
 
 from dataclasses import dataclass
@@ -736,7 +737,8 @@ async def test_list_attempts_offset_without_attempts_returns_total_0(client, use
 async def test_list_attempts_staff_with_user_id_returns_that_users(
     client, manager_headers, user_headers, test_user, world
 ):
-    """Staff read anyone's attempts with `?user_id=`; without it, their own (none)."""
+    """The manager owning the user's group reads their attempts with `?user_id=`; without
+    it, their own (none)."""
     attempt = await start(client, world.quiz, user_headers)
     url = f"/api/quizzes/{world.quiz.post_id}/attempts"
 
@@ -746,6 +748,26 @@ async def test_list_attempts_staff_with_user_id_returns_that_users(
     assert response.json() == [attempt]
     own = await client.get(url, headers=manager_headers)
     assert own.json() == []
+
+
+@pytest.mark.asyncio
+async def test_list_attempts_manager_naming_user_outside_their_groups_returns_403(
+    client, make_user, make_auth_headers, user_headers, test_user, world
+):
+    """A manager who owns or moderates no group of the user's (here: in no group at all)
+    naming their `user_id`: 403; an admin reads the same attempts."""
+    attempt = await start(client, world.quiz, user_headers)
+    url = f"/api/quizzes/{world.quiz.post_id}/attempts?user_id={test_user.id}"
+    stranger = make_auth_headers(await make_user(role="manager"))
+
+    response = await client.get(url, headers=stranger)
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "You may only see the data of members of groups you own or moderate"
+    }
+    admin = make_auth_headers(await make_user(role="admin"))
+    assert (await client.get(url, headers=admin)).json() == [attempt]
 
 
 @pytest.mark.asyncio

@@ -35,7 +35,7 @@ async def visible_group_detail(db: Database, *, group_id: int, user: Caller) -> 
     """`visible_group` for the detail route: the group with its members as a plain dict, from
     one statement (docs/performance.md). Called by the route itself rather than declared
     as a dependency: each dependency costs FastAPI a resolution pass on every request."""
-    group = await service.group_detail(db, group_id=group_id)
+    group = await service.group_detail(db, group_id=group_id, viewer=user)
     _ensure_visible(user, any(m["user_id"] == user.id for m in group["members"]))
     return group
 

@@ -1,6 +1,11 @@
 """Request and response bodies of the groups domain."""
 
 from datetime import date, datetime
+from typing import ClassVar
+
+from pydantic import GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, GroupName, Ordering
@@ -46,7 +51,13 @@ class GroupRead(ReadModel):
 
 
 class MemberRead(ReadModel):
-    """A member as the group detail lists it: `role` and `group_role` are the membership role."""
+    """A member as the group detail lists it: `role` and `group_role` are the membership role.
+
+    `email`, `child_dob` and `updated_at` are left out (the keys absent, not null) for a
+    caller who may not see this member's private data: another member who is a `user`, a
+    manager who neither owns nor moderates a group of this member's."""
+
+    PRIVATE: ClassVar[tuple[str, ...]] = ("email", "child_dob", "updated_at")
 
     model_config = example(
         user_id=12,
@@ -75,6 +86,15 @@ class MemberRead(ReadModel):
     last_name: str | None
     child_dob: date | None
     updated_at: datetime
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        target["required"] = [name for name in target["required"] if name not in cls.PRIVATE]
+        return schema
 
 
 class GroupDetail(GroupRead):

@@ -1,8 +1,10 @@
 """The rules and queries of groups and memberships. Raises domain errors; owns its commits."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     bindparam,
     delete,
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.db import Database, commit_or
 from tma.core.errors import Conflict, NotFound, Unauthorized
 from tma.core.pagination import Page, ScopedList
+from tma.groups import privacy
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
 from tma.users import service as users
@@ -108,30 +111,74 @@ _GROUP_DETAIL = (
 _AT_MEMBER = len(_DETAIL_GROUP_KEYS)
 
 
-async def group_detail(db: Database, *, group_id: int) -> dict[str, Any]:
+# For a manager, one more column: whether they own or moderate a group of the member's.
+_GROUP_DETAIL_FOR_MANAGER = _GROUP_DETAIL.add_columns(
+    _members.c.user_id.in_(privacy.managed_members(bindparam("viewer_id", type_=BigInteger)))
+)
+_AT_MANAGES = _AT_MEMBER + 11
+
+
+def _member(row: Sequence[Any]) -> dict[str, Any]:
+    """A member with every field (`MemberRead`'s keys and order)."""
+    return {
+        "user_id": row[_AT_MEMBER],
+        "username": row[_AT_MEMBER + 1],
+        "email": row[_AT_MEMBER + 2],
+        "role": row[_AT_MEMBER + 3],
+        "group_role": row[_AT_MEMBER + 3],
+        "user_role": row[_AT_MEMBER + 4],
+        "joined_at": row[_AT_MEMBER + 5],
+        "avatar_url": row[_AT_MEMBER + 6],
+        "first_name": row[_AT_MEMBER + 7],
+        "last_name": row[_AT_MEMBER + 8],
+        "child_dob": row[_AT_MEMBER + 9],
+        "updated_at": row[_AT_MEMBER + 10],
+    }
+
+
+def _public_member(row: Sequence[Any]) -> dict[str, Any]:
+    """A member as someone who may not see their private data sees them: no e-mail, no
+    child field, no membership `updated_at` (`MemberRead.PRIVATE`), in `MemberRead`'s order."""
+    return {
+        "user_id": row[_AT_MEMBER],
+        "username": row[_AT_MEMBER + 1],
+        "role": row[_AT_MEMBER + 3],
+        "group_role": row[_AT_MEMBER + 3],
+        "user_role": row[_AT_MEMBER + 4],
+        "joined_at": row[_AT_MEMBER + 5],
+        "avatar_url": row[_AT_MEMBER + 6],
+        "first_name": row[_AT_MEMBER + 7],
+        "last_name": row[_AT_MEMBER + 8],
+    }
+
+
+async def group_detail(db: Database, *, group_id: int, viewer: Caller) -> dict[str, Any]:
     """The group as a dict shaped like `GroupDetail` (members in joining order); one
-    statement, no ORM object. NotFound for an unknown group."""
-    rows = await db.fetch_rows(_GROUP_DETAIL, group_id=group_id)
+    statement, no ORM object. NotFound for an unknown group.
+
+    Each member's private fields (`email`, `child_dob`, `updated_at`) are left out unless
+    the viewer may see them (`tma.groups.privacy`): an admin sees every member's, anyone
+    their own, a manager those of members of a group they own or moderate (decided in the
+    same statement, on the memberships as they are now)."""
+    manager = privacy.is_manager(viewer)
+    if manager:
+        rows = await db.fetch_rows(
+            _GROUP_DETAIL_FOR_MANAGER, group_id=group_id, viewer_id=viewer.id
+        )
+    else:
+        rows = await db.fetch_rows(_GROUP_DETAIL, group_id=group_id)
     if not rows:
         raise NotFound(f"Group {group_id} not found")
-    members = [
-        {
-            "user_id": row[_AT_MEMBER],
-            "username": row[_AT_MEMBER + 1],
-            "email": row[_AT_MEMBER + 2],
-            "role": row[_AT_MEMBER + 3],
-            "group_role": row[_AT_MEMBER + 3],
-            "user_role": row[_AT_MEMBER + 4],
-            "joined_at": row[_AT_MEMBER + 5],
-            "avatar_url": row[_AT_MEMBER + 6],
-            "first_name": row[_AT_MEMBER + 7],
-            "last_name": row[_AT_MEMBER + 8],
-            "child_dob": row[_AT_MEMBER + 9],
-            "updated_at": row[_AT_MEMBER + 10],
-        }
-        for row in rows
-        if row[_AT_MEMBER] is not None
-    ]
+    if privacy.is_admin(viewer):
+        members = [_member(row) for row in rows if row[_AT_MEMBER] is not None]
+    else:
+        members = [
+            _member(row)
+            if row[_AT_MEMBER] == viewer.id or (manager and row[_AT_MANAGES])
+            else _public_member(row)
+            for row in rows
+            if row[_AT_MEMBER] is not None
+        ]
     group = dict(zip(_DETAIL_GROUP_KEYS, rows[0], strict=False))
     # Every membership row joins its user (foreign key), so this is `Group.member_count`.
     group["member_count"] = len(members)

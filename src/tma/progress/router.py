@@ -9,6 +9,7 @@ from tma.core.errors import responses
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups.dependencies import GroupIdPath
+from tma.groups.privacy import check_sees_learner
 from tma.progress import service
 from tma.progress.schemas import CourseProgress, GroupProgress, PostProgressRead, ProgressUpdate
 from tma.quizzes.dependencies import VisiblePost, check_sees_user
@@ -53,12 +54,13 @@ async def my_progress(user: CurrentUser, request: Request) -> Response:
     "/{user_id}/progress", response_model=list[CourseProgress], responses=responses(404, 422)
 )
 async def user_progress(user_id: UserIdPath, user: CurrentUser, request: Request) -> Response:
-    """A user's progress in each course assigned to their groups (staff, or that user)."""
+    """A user's progress in each course assigned to their groups (that user, an admin, or a
+    manager who owns or moderates a group of theirs)."""
     check_sees_user(user, user_id)
     db: Database = request.app.state.db
     async with db.read_connection() as conn:
         if user_id != user.id:
-            await service.ensure_user(conn, user_id=user_id)
+            await check_sees_learner(conn, viewer=user, user_id=user_id)
         courses = await service.user_course_progress(conn, user_id=user_id)
     return _json(_COURSES.dump_json(courses))
 
@@ -66,9 +68,10 @@ async def user_progress(user_id: UserIdPath, user: CurrentUser, request: Request
 @groups_router.get(
     "/{group_id}/progress", response_model=GroupProgress, responses=responses(404, 422)
 )
-async def group_progress(group_id: GroupIdPath, _staff: StaffUser, request: Request) -> Response:
-    """Every member of the group times the group's courses (managers and admins)."""
+async def group_progress(group_id: GroupIdPath, staff: StaffUser, request: Request) -> Response:
+    """Every member of the group times the group's courses (admins, and managers who own or
+    moderate the group)."""
     db: Database = request.app.state.db
     async with db.read_connection() as conn:
-        body = await service.group_progress(conn, group_id=group_id)
+        body = await service.group_progress(conn, group_id=group_id, viewer=staff)
     return _json(_GROUP.dump_json(body))

@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from tma.core.db import utcnow
-from tma.core.errors import Conflict, NotFound
+from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, PostType
 from tma.progress.models import CourseProgress, PostProgress, ProgressStatus
 from tma.quizzes.dependencies import CallerPost
+from tma.users.caller import Caller
 from tma.users.models import User
 
 COMPLETED = ProgressStatus.COMPLETED.value
@@ -189,15 +191,6 @@ async def user_course_progress(conn: AsyncConnection, *, user_id: int) -> list[d
     return _courses_from_rows(rows)
 
 
-_USER_EXISTS = select(User.id).where(User.id == _USER_ID)
-
-
-async def ensure_user(conn: AsyncConnection, *, user_id: int) -> None:
-    """NotFound unless the user exists."""
-    if (await conn.execute(_USER_EXISTS, {"user_id": user_id})).first() is None:
-        raise NotFound(f"User {user_id} not found")
-
-
 # --- a group's members -------------------------------------------------------------------
 
 _GroupCourse = aliased(GroupCourse)
@@ -250,11 +243,26 @@ _GROUP_PROGRESS = (
 )
 
 
-async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, Any]:
+# For a manager, one more column: whether they own or moderate the group (the same value on
+# every row; it does not depend on the row, so the database evaluates it once).
+_GROUP_PROGRESS_FOR_MANAGER = _GROUP_PROGRESS.add_columns(
+    privacy.manages_group(bindparam("viewer_id", type_=BigInteger), _GROUP_ID)
+)
+
+
+async def group_progress(conn: AsyncConnection, *, group_id: int, viewer: Caller) -> dict[str, Any]:
     """Every member of the group (any group role, in joining order) times the group's
     courses (in assignment order): completed and total posts and the percentage. One
-    statement whatever the size. A dict in the keys, order and types of `GroupProgress`."""
-    rows = (await conn.execute(_GROUP_PROGRESS, {"group_id": group_id})).all()
+    statement whatever the size. A dict in the keys, order and types of `GroupProgress`.
+    NotFound for an unknown group; Forbidden for a manager who neither owns nor moderates
+    it (decided in the same statement, on the memberships as they are now)."""
+    if privacy.is_admin(viewer):
+        rows = (await conn.execute(_GROUP_PROGRESS, {"group_id": group_id})).all()
+    else:
+        params = {"group_id": group_id, "viewer_id": viewer.id}
+        rows = (await conn.execute(_GROUP_PROGRESS_FOR_MANAGER, params)).all()
+        if rows and not (privacy.is_manager(viewer) and rows[0][-1]):
+            raise Forbidden(privacy.NOT_YOUR_GROUP)
     if not rows:
         raise NotFound(f"Group {group_id} not found")
     first_member = rows[0][0]
@@ -262,7 +270,7 @@ async def group_progress(conn: AsyncConnection, *, group_id: int) -> dict[str, A
     members: list[dict[str, Any]] = []
     done: list[dict[str, Any]] = []
     current = None
-    for user_id, username, course_id, title, total, completed in rows:
+    for user_id, username, course_id, title, total, completed, *_ in rows:
         if user_id == first_member and course_id is not None:  # every member has them all
             courses.append({"course_id": course_id, "title": title})
         if user_id is None:  # a group without members: its courses only

@@ -60,8 +60,8 @@ async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionD
 
 
 def check_sees_user(caller: Caller, user_id: int) -> None:
-    """Progress and attempts are their owner's: staff read anyone's, a `user` only their
-    own (403 otherwise, before the id is looked up)."""
+    """Progress and attempts are their owner's: a `user` reads only their own (403
+    otherwise, before the id is looked up); staff go on to `check_sees_learner`."""
     if user_id != caller.id and not is_staff(caller):
         raise Forbidden("You may only see your own progress")
 

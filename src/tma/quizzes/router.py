@@ -10,10 +10,10 @@ from tma.core.errors import responses
 from tma.core.pagination import PageDep, set_total
 from tma.core.routing import PrefixedRouter
 from tma.core.types import MAX_ID
+from tma.groups.privacy import check_sees_learner
 from tma.posts import service as posts
 from tma.posts.dependencies import VisiblePost as VisiblePostRecord
 from tma.posts.schemas import QuizRead, QuizStaffRead
-from tma.progress import service as progress
 from tma.quizzes import service
 from tma.quizzes.dependencies import VisiblePost, check_sees_user
 from tma.quizzes.schemas import AttemptRead, AttemptSubmit
@@ -30,7 +30,7 @@ AttemptIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An attempt id"
 async def attempts_owner(
     user: CurrentUser,
     user_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Whose attempts (staff only)")
+        int | None, Query(ge=1, le=MAX_ID, description="Whose attempts (staff; see the contract)")
     ] = None,
 ) -> int:
     """Whose attempts to list: the caller's, or for staff `?user_id=`'s (a `user` naming
@@ -86,9 +86,10 @@ async def list_attempts(
     page: PageDep,
     response: Response,
 ) -> list[AttemptRead]:
-    """Your attempts at the quiz, newest first; staff may name anyone's with `user_id`."""
+    """Your attempts at the quiz, newest first; an admin may name anyone's with `user_id`, a
+    manager those of the members of groups they own or moderate."""
     if owner != user.id:
-        await progress.ensure_user(await session.connection(), user_id=owner)
+        await check_sees_learner(await session.connection(), viewer=user, user_id=owner)
     attempts, total = await service.list_attempts(session, post=post, user_id=owner, page=page)
     set_total(response, total)
     return attempts
