@@ -28,9 +28,12 @@ def _not_bool(value: Any) -> Any:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-Integer = Annotated[int, BeforeValidator(_not_bool)]
-Id = Annotated[Integer, Field(ge=1, le=MAX_ID)]
-Ordering = Annotated[Integer, Field(ge=0, le=2**31 - 1)]
+# The bounds come before the boolean check: pydantic then puts them on the integer itself,
+# and the OpenAPI document says `minimum`/`maximum`. Bounds added on top of a validator
+# (`Annotated[Integer, Field(ge=1)]`) would be written there as `ge`/`le`, which JSON
+# Schema does not know (tests/test_openapi.py checks that no schema carries them).
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]
+Ordering = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool)]
 # A username as typed at login: compared through its canonical key, never refused for its
 # characters (an account older than the identity rule must still log in).
 LoginName = Annotated[
