@@ -838,11 +838,18 @@ async def test_auth_update_profile_unknown_id_returns_404(
     ("path_id", "body", "loc"),
     [
         (None, {"role": "admin"}, ["body", "role"]),
+        (None, {"email": "yann@example.org"}, ["body", "email"]),
         (None, {"avatar_url": "a" * 501}, ["body", "avatar_url"]),
         ("abc", {"first_name": "Yan"}, ["path", "user_id"]),
         (str(2**63), {"first_name": "Yan"}, ["path", "user_id"]),
     ],
-    ids=["role-not-a-profile-field", "avatar-url-too-long", "id-not-integer", "id-out-of-range"],
+    ids=[
+        "role-not-a-profile-field",
+        "email-not-a-profile-field",
+        "avatar-url-too-long",
+        "id-not-integer",
+        "id-out-of-range",
+    ],
 )
 async def test_auth_update_profile_malformed_request_returns_422(
     client: httpx.AsyncClient,

@@ -99,10 +99,14 @@ class ProfileUpdate(ProfileFields):
 
 
 class UserUpdate(ProfileUpdate):
-    """An admin's PATCH of a user: the profile, and whether the e-mail is verified."""
+    """An admin's PATCH of a user: the profile, the e-mail (the identity rule, unique), and
+    whether the e-mail is verified."""
 
-    not_null = ("email_verified",)
+    model_config = example(first_name="Alex", last_name="Doe", email="alex.doe@example.com")
 
+    not_null = ("email", "email_verified")
+
+    email: Email | None = None
     email_verified: bool | None = None
 
 

@@ -169,14 +169,41 @@ async def create_user(
     return await get_user(session, user_id=user.id)
 
 
+EMAIL_TAKEN = "Email already exists"
+
+
+async def _ensure_email_free(session: AsyncSession, *, email: str, user_id: int) -> None:
+    # Another account with the same address (by its canonical key, identity.md); the
+    # account's own address, in any case, is no clash.
+    clash = select(User.id).where(
+        (User.email_key == email_key(email)) | (User.email == email), User.id != user_id
+    )
+    if (await session.execute(clash.limit(1))).first() is not None:
+        raise Conflict(EMAIL_TAKEN)
+
+
 async def update_profile(
     session: AsyncSession, *, user: User, data: ProfileUpdate, gone: DomainError | None = None
 ) -> User:
-    """Apply the fields that were sent. A user deleted meanwhile is `gone` (default 404)."""
+    """Apply the fields that were sent. A user deleted meanwhile is `gone` (default 404).
+
+    A new `email` (an admin's `UserUpdate`) must be free: another account's address is a
+    Conflict, also when a concurrent write took it after the check (the unique index
+    decides). A different address is not verified, unless the same body says it is."""
     changes: dict[str, Any] = data.changes()
+    email = changes.get("email")
+    if email is not None:
+        await _ensure_email_free(session, email=email, user_id=user.id)
+        if email_key(email) != user.email_key:
+            changes.setdefault("email_verified", False)
     for field, value in changes.items():
         setattr(user, field, value)
-    await commit_or(session, gone or NotFound(f"User {user.id} not found"))
+    try:
+        await commit_or(session, gone or NotFound(f"User {user.id} not found"))
+    except IntegrityError:
+        # Only the e-mail's unique indexes can refuse a profile update.
+        await session.rollback()
+        raise Conflict(EMAIL_TAKEN) from None
     found = await find_user(session, user_id=user.id)
     if found is None:  # deleted between the commit and this read
         raise gone or NotFound(f"User {user.id} not found")
