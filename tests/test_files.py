@@ -33,6 +33,7 @@ ATTACHMENT_TYPES = "application/pdf, image/png, image/jpeg, image/webp"
 AVATAR_TYPES = "image/png, image/jpeg, image/webp"
 MAX_UPLOAD = 2 * 1024 * 1024  # the suite's TMA_MAX_UPLOAD_BYTES (conftest.py)
 FILE_CSP = "default-src 'none'; sandbox"
+BASE_URL = "http://test"  # the test client's address: file URLs in responses are absolute
 
 
 def image(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
@@ -83,8 +84,8 @@ async def test_upload_file_as_admin_returns_201_and_stores_it(
     client, auth_headers, file_store, content, sent_name, content_type, stored_name
 ):
     """An admin uploads a PDF, PNG, JPEG or WebP: 201 with its metadata, the type read from
-    the bytes, `url` the plain `/api/files/{id}`; the bytes are stored under the id and
-    read back whole."""
+    the bytes, `url` the plain `/api/files/{id}` made absolute on the request's address;
+    the bytes are stored under the id and read back whole."""
     response = await client.post(
         "/api/files", files=multipart(content, sent_name), headers=auth_headers
     )
@@ -94,7 +95,7 @@ async def test_upload_file_as_admin_returns_201_and_stores_it(
     assert ID_PATTERN.match(body["id"])
     assert body == {
         "id": body["id"],
-        "url": f"/api/files/{body['id']}",
+        "url": f"{BASE_URL}/api/files/{body['id']}",
         "filename": stored_name,
         "content_type": content_type,
         "size": len(content),
@@ -310,7 +311,7 @@ async def test_upload_avatar_as_user_returns_201_with_public_url(
     extension = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
     assert body == {
         "id": body["id"],
-        "url": f"/api/files/{body['id']}",
+        "url": f"{BASE_URL}/api/files/{body['id']}",
         "filename": f"me.{extension}",
         "content_type": content_type,
         "size": len(content),

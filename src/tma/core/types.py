@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
 
 from tma.core.identity import normalize_username
+from tma.core.public_url import OWN_FILE_PATH, absolute, canonical
 
 MAX_ID = 2**63 - 1
 
@@ -59,27 +60,37 @@ Description = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
 ProfileName = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
 
 
-# The server's own file URL, as `POST /api/files/upload-avatar` returns it (tma.files).
-_OWN_FILE_URL = re.compile(r"/api/files/[A-Za-z0-9_-]{22,64}\Z")
-
-
 def _http_url(value: str) -> str:
     # Shown to other members as an image link: only an absolute http(s) URL with a host,
     # no white space or control characters (never `javascript:` or `data:`), or the
-    # server's own file URL `/api/files/<id>` (an uploaded avatar). Stored as sent.
-    if _OWN_FILE_URL.match(value):
+    # server's own file path `/api/files/<id>` (an uploaded avatar). Stored as sent (the
+    # server's own absolute file URL was made the path before: `canonical`).
+    if OWN_FILE_PATH.match(value):
         return value
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http or https URL, or /api/files/<id>")
+        raise ValueError("must be an absolute http or https URL, or this server's file URL")
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
         raise ValueError("must not contain white space or control characters")
     return value
 
 
+def _absolute_file_url(value: str) -> str:
+    return absolute(value) or value
+
+
+# An avatar as a client sends it: an http(s) URL, or this server's file URL, relative
+# (`/api/files/<id>`) or absolute as responses give it; the latter is stored relative.
 AvatarUrl = Annotated[
-    str, Field(max_length=500), AfterValidator(_no_nul), AfterValidator(_http_url)
+    str,
+    Field(max_length=500),
+    AfterValidator(_no_nul),
+    AfterValidator(canonical),
+    AfterValidator(_http_url),
 ]
+# A URL in a response that may be one of this server's files (a user's `avatar_url`):
+# made absolute on the request's public base (tma.core.public_url).
+FileLink = Annotated[str, AfterValidator(_absolute_file_url)]
 ChildSex = Annotated[str, Field(max_length=20), AfterValidator(_no_nul)]
 
 

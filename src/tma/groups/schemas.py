@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Description, GroupName, Ordering
+from tma.core.types import Description, FileLink, GroupName, Ordering
 from tma.groups.models import GroupRole
 
 
@@ -70,7 +70,7 @@ class MemberRead(ReadModel):
     group_role: GroupRole
     user_role: str
     joined_at: datetime
-    avatar_url: str | None
+    avatar_url: FileLink | None
     first_name: str | None
     last_name: str | None
     child_dob: date | None

@@ -10,6 +10,7 @@ from tma.core.types import (
     AvatarUrl,
     ChildSex,
     Email,
+    FileLink,
     Id,
     IsoDate,
     Password,
@@ -57,7 +58,7 @@ class UserRead(ReadModel):
     child_name: str | None
     child_sex_assigned_at_birth: str | None
     child_dob: date | None
-    avatar_url: str | None
+    avatar_url: FileLink | None
     role: RoleRead
     email_verified: bool
     is_active: bool

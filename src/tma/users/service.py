@@ -13,6 +13,7 @@ from tma.core.db import Database, commit_or, utcnow
 from tma.core.errors import Conflict, DomainError, NotFound, Unauthorized
 from tma.core.identity import email_key, username_key
 from tma.core.pagination import Page, PagedQuery
+from tma.core.public_url import absolute
 from tma.core.security import PasswordHasher
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.users.caller import Caller, CallerRole
@@ -121,6 +122,7 @@ async def list_user_rows(db: Database, *, page: Page) -> tuple[list[dict[str, An
             }
             roles[role["id"]] = role
         item["role"] = role  # in place: the key keeps its position
+        item["avatar_url"] = absolute(item["avatar_url"])  # as `UserRead` gives it
         rows.append(item)
     return rows, total
 
