@@ -713,6 +713,104 @@ async def test_get_file_segment_that_is_no_file_id_is_no_file_route(
     assert response.headers.get("Allow") == ("POST" if status == 405 else None)
 
 
+# --- HEAD /api/files/{file_id} (counted under GET's section) ---------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("avatar", [True, False], ids=["avatar-no-token", "attachment-admin"])
+async def test_head_file_returns_200_with_gets_headers_and_no_body(
+    client, upload_file, auth_headers, avatar
+):
+    """HEAD answers what GET would, without the bytes: same status, type, length,
+    disposition, `nosniff` and CSP; an avatar needs no token, an attachment the same token
+    GET needs."""
+    uploaded = await upload_file(PNG if avatar else PDF, avatar=avatar)
+    headers = {} if avatar else auth_headers
+    got = await client.get(uploaded["url"], headers=headers)
+    assert got.status_code == 200
+
+    response = await client.head(uploaded["url"], headers=headers)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    names = (
+        "content-type",
+        "content-length",
+        "content-disposition",
+        "content-security-policy",
+        "x-content-type-options",
+    )
+    assert {n: response.headers[n] for n in names} == {n: got.headers[n] for n in names}
+    assert response.headers["content-length"] == str(uploaded["size"])
+
+
+@pytest.mark.asyncio
+async def test_head_file_attachment_with_signed_url_returns_200(
+    client, attach, upload_file, test_settings
+):
+    """A post's signed URL opens the attachment's headers without a token, as for GET."""
+    uploaded = await upload_file(PDF)
+    await attach(uploaded["id"])
+
+    response = await client.head(signed_file_url(uploaded["id"], test_settings))
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-length"] == str(len(PDF))
+
+
+@pytest.mark.asyncio
+async def test_head_file_attachment_without_token_returns_401(client, upload_file):
+    """The rules of GET: an attachment without token or signature is 401, with
+    `WWW-Authenticate: Bearer`."""
+    uploaded = await upload_file(PDF)
+
+    response = await client.head(uploaded["url"])
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.asyncio
+async def test_head_file_attachment_user_not_seeing_it_returns_403(
+    client, upload_file, attach, user_headers, test_settings
+):
+    """A `user` who sees no post using the attachment: 403; an expired signature too."""
+    uploaded = await upload_file(PDF)
+    await attach(uploaded["id"])
+    expired = signed_file_url(uploaded["id"], test_settings, now=time.time() - 7200)
+
+    response = await client.head(uploaded["url"], headers=user_headers)
+    signed = await client.head(expired)
+
+    assert response.status_code == 403
+    assert signed.status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_head_file_unknown_or_bytes_missing_returns_404(client, upload_file, file_store):
+    """An unknown id, or a file whose bytes are gone from the store: 404, as for GET."""
+    uploaded = await upload_file(PNG, avatar=True)
+    await file_store.delete(uploaded["id"])
+
+    unknown = await client.head("/api/files/" + "x" * 32)
+    missing = await client.head(uploaded["url"])
+
+    assert unknown.status_code == 404
+    assert missing.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_head_file_bad_expires_returns_422(client, upload_file):
+    """`expires` not an integer in range: 422, as for GET."""
+    uploaded = await upload_file(PNG, avatar=True)
+
+    response = await client.head(uploaded["url"] + "?expires=-1&signature=x")
+
+    assert response.status_code == 422
+
+
 # --- DELETE /api/files/{file_id} ---------------------------------------------------------
 
 
