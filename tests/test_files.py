@@ -10,7 +10,9 @@ local S3-compatible server (moto) at the end of this file.
 import io
 import re
 import socket
+import struct
 import time
+import zlib
 
 import httpx
 import pytest
@@ -428,6 +430,93 @@ async def test_upload_avatar_over_the_limit_returns_413(client, user_headers, fi
     assert response.status_code == 413
     assert response.json() == {"detail": f"File larger than {MAX_UPLOAD} bytes"}
     assert await file_store.keys() == []
+
+
+def _forged_images() -> dict[str, tuple[bytes, str]]:
+    """Bytes with an image's signature but not an image's structure, and the reason the
+    server gives: truncated or forged PNG, JPEG and WebP files."""
+    png, jpeg, webp = image("PNG"), image("JPEG"), image("WEBP")
+    scan = jpeg.index(b"\xff\xda")
+    iend = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return {
+        "png-signature-alone": (
+            png[:8],
+            "image/png image: no complete IHDR chunk after the signature",
+        ),
+        "png-cut-in-ihdr": (
+            png[:24],
+            "image/png image: no complete IHDR chunk after the signature",
+        ),
+        "png-bad-ihdr-crc": (
+            png[:29] + bytes([png[29] ^ 1]) + png[30:],
+            "image/png image: IHDR checksum mismatch",
+        ),
+        "png-zero-width": (
+            png[:16] + b"\0\0\0\0" + png[20:],
+            "image/png image: width or height out of range in IHDR",
+        ),
+        "png-no-image-data": (png[:33] + iend, "image/png image: no image data (IDAT chunk)"),
+        "png-cut-in-idat": (
+            png[: len(png) - 20],
+            "image/png image: chunk b'IDAT' longer than the file",
+        ),
+        "jpeg-signature-alone": (jpeg[:4], "image/jpeg image: a segment longer than the file"),
+        "jpeg-cut-before-scan": (jpeg[:scan], "image/jpeg image: no scan"),
+        "jpeg-cut-in-a-segment": (
+            jpeg[: scan - 40],
+            "image/jpeg image: a segment longer than the file",
+        ),
+        "webp-cut": (webp[:16], "image/webp image: RIFF size longer than the file"),
+        "webp-no-frame": (
+            b"RIFF" + struct.pack("<I", 4) + b"WEBP",
+            "image/webp image: no VP8, VP8L or animation frame chunk",
+        ),
+    }
+
+
+FORGED_IMAGES = _forged_images()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("case", list(FORGED_IMAGES), ids=list(FORGED_IMAGES))
+@pytest.mark.parametrize("avatar", [False, True], ids=["attachment", "avatar"])
+async def test_upload_image_signature_without_image_structure_returns_415(
+    client, auth_headers, test_db, file_store, case, avatar
+):
+    """An image's signature is not enough: a PNG needs its IHDR (sound, with a size) and
+    image data, a JPEG a frame header with its size and a scan, a WebP a VP8/VP8L header,
+    each within the file. Else 415 `Not a valid <type> image: <reason>`; no row, no bytes."""
+    content, reason = FORGED_IMAGES[case]
+    path = "/api/files/upload-avatar" if avatar else "/api/files"
+
+    response = await client.post(path, files=multipart(content, "pic.img"), headers=auth_headers)
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": f"Not a valid {reason}"}
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "content",
+    [
+        image("PNG", (300, 200)),
+        image("JPEG", (300, 200)),
+        image("WEBP", (300, 200)),
+    ],
+    ids=["png", "jpeg", "webp"],
+)
+async def test_upload_avatar_real_images_of_every_kind_returns_201(
+    client, user_headers, file_store, content
+):
+    """The structure check lets every real image through (larger ones too)."""
+    response = await client.post(
+        "/api/files/upload-avatar", files=multipart(content, "me.img"), headers=user_headers
+    )
+
+    assert response.status_code == 201
+    assert response.json()["size"] == len(content)
 
 
 @pytest.mark.asyncio
