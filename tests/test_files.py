@@ -136,6 +136,71 @@ async def test_upload_file_of_exactly_the_limit_returns_201(client, auth_headers
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("sent_length", "stored_length"),
+    [(255, 255), (256, 255), (1000, 255), (10_000, 255), (60_000, 255)],
+    ids=["255", "256", "1000", "10000", "60000"],
+)
+async def test_upload_file_long_name_cut_to_255_keeping_extension_returns_201(
+    client, auth_headers, file_store, sent_length, stored_length
+):
+    """A file name of any length a multipart header can carry (up to 64 KiB) is cut to 255
+    characters, its extension kept: 1,000 and 10,000 characters behave alike."""
+    name = "a" * (sent_length - 4) + ".pdf"
+
+    response = await client.post("/api/files", files=multipart(PDF, name), headers=auth_headers)
+
+    assert response.status_code == 201
+    assert response.json()["filename"] == "a" * (stored_length - 4) + ".pdf"
+    read_back = await client.get(response.json()["url"], headers=auth_headers)
+    assert read_back.status_code == 200
+    assert (
+        'filename="' + "a" * (stored_length - 4) + '.pdf"'
+        in (read_back.headers["content-disposition"])
+    )
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_long_non_ascii_name_cut_to_255_returns_201(
+    client, user_headers, file_store
+):
+    """A long non-ASCII name is cut too (pathvalidate cuts at 255 bytes, so 127 two-byte
+    characters), and ends with the real type's extension."""
+    response = await client.post(
+        "/api/files/upload-avatar",
+        files=multipart(PNG, "é" * 10_000 + ".png"),
+        headers=user_headers,
+    )
+
+    assert response.status_code == 201
+    assert response.json()["filename"] == "é" * 127 + ".png"
+
+
+@pytest.mark.asyncio
+async def test_upload_file_name_past_the_header_room_returns_422(
+    client, auth_headers, test_db, file_store
+):
+    """A part header line over 64 KiB (a file name of some 65,000 characters) is no
+    multipart form this server reads: 422 `multipart_invalid`; nothing is stored."""
+    name = "a" * (64 * 1024) + ".pdf"
+
+    response = await client.post("/api/files", files=multipart(PDF, name), headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": ["body", "file"],
+                "msg": "Malformed multipart body: Invalid multipart data.",
+                "type": "multipart_invalid",
+            }
+        ]
+    }
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
 async def test_upload_file_without_token_returns_401(client, file_store):
     """No token: 401 with `WWW-Authenticate: Bearer`; nothing is stored."""
     response = await client.post("/api/files", files=multipart(PDF))

@@ -1,7 +1,7 @@
 """Files under /api/files: uploads (attachments by admins, avatars by anyone signed in),
 downloads (an avatar by anyone, an attachment by signature or by token), deletion."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 from fastapi import Depends, Path, Query, Request, Response, status
@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -23,6 +23,7 @@ from tma.core.types import MAX_ID
 from tma.files import service
 from tma.files.detect import BY_CONTENT_TYPE
 from tma.files.models import FileKind, StoredFile
+from tma.files.multipart import MultipartError, UploadParts, read_multipart
 from tma.files.schemas import FileRead
 from tma.files.storage import FileStore, StoredObjectMissing
 from tma.files.urls import file_url, signature_valid
@@ -100,23 +101,47 @@ def _invalid_body(message: str, kind: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", "file"), "msg": message, "type": kind}])
 
 
-async def _upload_of(request: Request) -> tuple[UploadFile, FormData]:
-    """The multipart field `file` (the form too, to close), or 422. The body has been read
+async def _upload_of(request: Request) -> tuple[UploadFile, UploadParts]:
+    """The multipart field `file` (the parts too, to close), or 422. The body has been read
     to the end by the time this returns: the middleware refused it (413) if it grew past
     the upload limit, and everything past the first MiB went to a temporary file."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
+        await _refuse_form(request)  # JSON, a urlencoded form...: no file in it
+    try:
+        parts = await read_multipart(
+            content_type,
+            request.stream(),
+            max_files=1,
+            max_fields=_MAX_FIELDS,
+            max_field_bytes=_MAX_FIELD_BYTES,
+        )
+    except ClientDisconnect as exc:  # the client went away: nothing is stored
+        raise _invalid_body("The upload ended before it was complete", "upload_aborted") from exc
+    except MultipartError as exc:
+        raise _invalid_body(f"Malformed multipart body: {exc}", "multipart_invalid") from exc
+    upload = parts.files.get("file")
+    if upload is not None:
+        return upload, parts
+    await parts.close()
+    if "file" in parts.fields:
+        raise _invalid_body("Must be a file (a multipart part with a filename)", "file_type")
+    raise _invalid_body("Field required", "missing")
+
+
+async def _refuse_form(request: Request) -> NoReturn:
+    """A body that is no multipart form, read by Starlette: it never holds a file (422)."""
     try:
         form = await request.form(
             max_files=1, max_fields=_MAX_FIELDS, max_part_size=_MAX_FIELD_BYTES
         )
-    except ClientDisconnect as exc:  # the client went away: nothing is stored
+    except ClientDisconnect as exc:
         raise _invalid_body("The upload ended before it was complete", "upload_aborted") from exc
     except StarletteHTTPException as exc:
         if exc.status_code != status.HTTP_400_BAD_REQUEST:
             raise  # 413 from the body limit
-        raise _invalid_body(f"Malformed multipart body: {exc.detail}", "multipart_invalid") from exc
+        raise _invalid_body(f"Malformed body: {exc.detail}", "multipart_invalid") from exc
     upload = form.get("file")
-    if isinstance(upload, UploadFile):
-        return upload, form
     await form.close()
     if upload is None:
         raise _invalid_body("Field required", "missing")
