@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tma.core.config import Settings
 from tma.main import create_app
+from tma.posts.models import Post
 from tma.seed.files import sample_png
 from tma.users.models import User
 
@@ -229,3 +230,32 @@ async def test_update_user_avatar_url_relative_or_absolute_stored_canonical_retu
     shown = f"http://test{stored}" if stored.startswith("/") else stored
     assert response.json()["avatar_url"] == shown
     assert await stored_avatar(test_db, user.id) == stored
+
+
+@pytest.mark.asyncio
+async def test_post_video_url_of_this_server_stored_as_path_answered_absolute_returns_201(
+    client, auth_headers, make_module, test_db
+):
+    """A video post may link one of this server's files: sent absolute (or relative), it is
+    stored as the path and answered absolute, in the create answer and the post list."""
+    module = await make_module()
+
+    response = await client.post(
+        "/api/posts",
+        json={
+            "module_id": module.id,
+            "title": "Replay",
+            "post_type": "video",
+            "video_url": f"http://test{AVATAR_PATH}",
+        },
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 201
+    assert response.json()["video_url"] == f"http://test{AVATAR_PATH}"
+    listed = await client.get(f"/api/posts?module_id={module.id}", headers=auth_headers)
+    assert listed.status_code == 200
+    assert [p["video_url"] for p in listed.json()] == [f"http://test{AVATAR_PATH}"]
+    async with test_db.session() as session:
+        stored = await session.scalar(select(Post.video_url).where(Post.module_id == module.id))
+    assert stored == AVATAR_PATH

@@ -125,4 +125,12 @@ Markdown = Annotated[str, Field(max_length=50_000), AfterValidator(_no_nul)]
 Position = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 
 
-WebUrl = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul), AfterValidator(_http_url)]
+# A link (a post's `video_url`): an http(s) URL, or this server's file URL (stored as its
+# path, like an avatar's).
+WebUrl = Annotated[
+    str,
+    Field(max_length=2000),
+    AfterValidator(_no_nul),
+    AfterValidator(canonical),
+    AfterValidator(_http_url),
+]
