@@ -899,6 +899,22 @@ async def test_head_file_returns_200_with_gets_headers_and_no_body(
 
 
 @pytest.mark.asyncio
+async def test_head_file_cors_preflight_from_allowed_origin_allows_head(client):
+    """A browser on an allowed origin may send HEAD with a token: the preflight allows it."""
+    response = await client.options(
+        "/api/files/" + "x" * 32,
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "HEAD",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "HEAD" in response.headers["access-control-allow-methods"].split(", ")
+
+
+@pytest.mark.asyncio
 async def test_head_file_attachment_with_signed_url_returns_200(
     client, attach, upload_file, test_settings
 ):
