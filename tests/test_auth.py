@@ -622,6 +622,41 @@ async def test_auth_disable_user_can_enable_again(
 
 
 @pytest.mark.asyncio
+async def test_auth_disable_user_earlier_tokens_get_401_also_after_enable_returns_200(
+    client: httpx.AsyncClient, auth_headers: Headers, make_user: MakeUser
+) -> None:
+    """Through the older door too, disabling ends the account's tokens: a token from before
+    gets 401 (never 403) while disabled and still after the account is enabled again; a
+    new login then works."""
+    user = await make_user(username="vera")
+    logged_in = await login(client, "vera", "testpass")
+    assert logged_in.status_code == 200
+    earlier = {"Authorization": f"Bearer {logged_in.json()['access_token']}"}
+
+    disabled = await client.patch(
+        "/api/auth/users/disable",
+        json={"user_id": user.id, "is_active": False},
+        headers=auth_headers,
+    )
+
+    assert disabled.status_code == 200
+    assert disabled.json() == user_body(user.id, "vera", is_active=False)
+    while_disabled = await client.get("/api/auth/me", headers=earlier)
+    assert while_disabled.status_code == 401
+    assert while_disabled.json() == {"detail": "Could not validate credentials"}
+    enabled = await client.patch(
+        "/api/auth/users/disable",
+        json={"user_id": user.id, "is_active": True},
+        headers=auth_headers,
+    )
+    assert enabled.status_code == 200
+    after_enable = await client.get("/api/auth/me", headers=earlier)
+    assert after_enable.status_code == 401
+    assert after_enable.json() == {"detail": "Could not validate credentials"}
+    assert (await login(client, "vera", "testpass")).status_code == 200
+
+
+@pytest.mark.asyncio
 async def test_auth_disable_user_yourself_returns_400(
     client: httpx.AsyncClient, auth_headers: Headers, admin_user: User
 ) -> None:
@@ -803,11 +838,18 @@ async def test_auth_update_profile_unknown_id_returns_404(
     ("path_id", "body", "loc"),
     [
         (None, {"role": "admin"}, ["body", "role"]),
+        (None, {"email": "yann@example.org"}, ["body", "email"]),
         (None, {"avatar_url": "a" * 501}, ["body", "avatar_url"]),
         ("abc", {"first_name": "Yan"}, ["path", "user_id"]),
         (str(2**63), {"first_name": "Yan"}, ["path", "user_id"]),
     ],
-    ids=["role-not-a-profile-field", "avatar-url-too-long", "id-not-integer", "id-out-of-range"],
+    ids=[
+        "role-not-a-profile-field",
+        "email-not-a-profile-field",
+        "avatar-url-too-long",
+        "id-not-integer",
+        "id-out-of-range",
+    ],
 )
 async def test_auth_update_profile_malformed_request_returns_422(
     client: httpx.AsyncClient,

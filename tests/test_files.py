@@ -10,7 +10,9 @@ local S3-compatible server (moto) at the end of this file.
 import io
 import re
 import socket
+import struct
 import time
+import zlib
 
 import httpx
 import pytest
@@ -33,6 +35,7 @@ ATTACHMENT_TYPES = "application/pdf, image/png, image/jpeg, image/webp"
 AVATAR_TYPES = "image/png, image/jpeg, image/webp"
 MAX_UPLOAD = 2 * 1024 * 1024  # the suite's TMA_MAX_UPLOAD_BYTES (conftest.py)
 FILE_CSP = "default-src 'none'; sandbox"
+BASE_URL = "http://test"  # the test client's address: file URLs in responses are absolute
 
 
 def image(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
@@ -83,8 +86,8 @@ async def test_upload_file_as_admin_returns_201_and_stores_it(
     client, auth_headers, file_store, content, sent_name, content_type, stored_name
 ):
     """An admin uploads a PDF, PNG, JPEG or WebP: 201 with its metadata, the type read from
-    the bytes, `url` the plain `/api/files/{id}`; the bytes are stored under the id and
-    read back whole."""
+    the bytes, `url` the plain `/api/files/{id}` made absolute on the request's address;
+    the bytes are stored under the id and read back whole."""
     response = await client.post(
         "/api/files", files=multipart(content, sent_name), headers=auth_headers
     )
@@ -94,7 +97,7 @@ async def test_upload_file_as_admin_returns_201_and_stores_it(
     assert ID_PATTERN.match(body["id"])
     assert body == {
         "id": body["id"],
-        "url": f"/api/files/{body['id']}",
+        "url": f"{BASE_URL}/api/files/{body['id']}",
         "filename": stored_name,
         "content_type": content_type,
         "size": len(content),
@@ -130,6 +133,71 @@ async def test_upload_file_of_exactly_the_limit_returns_201(client, auth_headers
 
     assert response.status_code == 201
     assert response.json()["size"] == MAX_UPLOAD
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("sent_length", "stored_length"),
+    [(255, 255), (256, 255), (1000, 255), (10_000, 255), (60_000, 255)],
+    ids=["255", "256", "1000", "10000", "60000"],
+)
+async def test_upload_file_long_name_cut_to_255_keeping_extension_returns_201(
+    client, auth_headers, file_store, sent_length, stored_length
+):
+    """A file name of any length a multipart header can carry (up to 64 KiB) is cut to 255
+    characters, its extension kept: 1,000 and 10,000 characters behave alike."""
+    name = "a" * (sent_length - 4) + ".pdf"
+
+    response = await client.post("/api/files", files=multipart(PDF, name), headers=auth_headers)
+
+    assert response.status_code == 201
+    assert response.json()["filename"] == "a" * (stored_length - 4) + ".pdf"
+    read_back = await client.get(response.json()["url"], headers=auth_headers)
+    assert read_back.status_code == 200
+    assert (
+        'filename="' + "a" * (stored_length - 4) + '.pdf"'
+        in (read_back.headers["content-disposition"])
+    )
+
+
+@pytest.mark.asyncio
+async def test_upload_avatar_long_non_ascii_name_cut_to_255_returns_201(
+    client, user_headers, file_store
+):
+    """A long non-ASCII name is cut too (pathvalidate cuts at 255 bytes, so 127 two-byte
+    characters), and ends with the real type's extension."""
+    response = await client.post(
+        "/api/files/upload-avatar",
+        files=multipart(PNG, "é" * 10_000 + ".png"),
+        headers=user_headers,
+    )
+
+    assert response.status_code == 201
+    assert response.json()["filename"] == "é" * 127 + ".png"
+
+
+@pytest.mark.asyncio
+async def test_upload_file_name_past_the_header_room_returns_422(
+    client, auth_headers, test_db, file_store
+):
+    """A part header line over 64 KiB (a file name of some 65,000 characters) is no
+    multipart form this server reads: 422 `multipart_invalid`; nothing is stored."""
+    name = "a" * (64 * 1024) + ".pdf"
+
+    response = await client.post("/api/files", files=multipart(PDF, name), headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": ["body", "file"],
+                "msg": "Malformed multipart body: Invalid multipart data.",
+                "type": "multipart_invalid",
+            }
+        ]
+    }
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
 
 
 @pytest.mark.asyncio
@@ -310,7 +378,7 @@ async def test_upload_avatar_as_user_returns_201_with_public_url(
     extension = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
     assert body == {
         "id": body["id"],
-        "url": f"/api/files/{body['id']}",
+        "url": f"{BASE_URL}/api/files/{body['id']}",
         "filename": f"me.{extension}",
         "content_type": content_type,
         "size": len(content),
@@ -427,6 +495,93 @@ async def test_upload_avatar_over_the_limit_returns_413(client, user_headers, fi
     assert response.status_code == 413
     assert response.json() == {"detail": f"File larger than {MAX_UPLOAD} bytes"}
     assert await file_store.keys() == []
+
+
+def _forged_images() -> dict[str, tuple[bytes, str]]:
+    """Bytes with an image's signature but not an image's structure, and the reason the
+    server gives: truncated or forged PNG, JPEG and WebP files."""
+    png, jpeg, webp = image("PNG"), image("JPEG"), image("WEBP")
+    scan = jpeg.index(b"\xff\xda")
+    iend = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return {
+        "png-signature-alone": (
+            png[:8],
+            "image/png image: no complete IHDR chunk after the signature",
+        ),
+        "png-cut-in-ihdr": (
+            png[:24],
+            "image/png image: no complete IHDR chunk after the signature",
+        ),
+        "png-bad-ihdr-crc": (
+            png[:29] + bytes([png[29] ^ 1]) + png[30:],
+            "image/png image: IHDR checksum mismatch",
+        ),
+        "png-zero-width": (
+            png[:16] + b"\0\0\0\0" + png[20:],
+            "image/png image: width or height out of range in IHDR",
+        ),
+        "png-no-image-data": (png[:33] + iend, "image/png image: no image data (IDAT chunk)"),
+        "png-cut-in-idat": (
+            png[: len(png) - 20],
+            "image/png image: chunk b'IDAT' longer than the file",
+        ),
+        "jpeg-signature-alone": (jpeg[:4], "image/jpeg image: a segment longer than the file"),
+        "jpeg-cut-before-scan": (jpeg[:scan], "image/jpeg image: no scan"),
+        "jpeg-cut-in-a-segment": (
+            jpeg[: scan - 40],
+            "image/jpeg image: a segment longer than the file",
+        ),
+        "webp-cut": (webp[:16], "image/webp image: RIFF size longer than the file"),
+        "webp-no-frame": (
+            b"RIFF" + struct.pack("<I", 4) + b"WEBP",
+            "image/webp image: no VP8, VP8L or animation frame chunk",
+        ),
+    }
+
+
+FORGED_IMAGES = _forged_images()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("case", list(FORGED_IMAGES), ids=list(FORGED_IMAGES))
+@pytest.mark.parametrize("avatar", [False, True], ids=["attachment", "avatar"])
+async def test_upload_image_signature_without_image_structure_returns_415(
+    client, auth_headers, test_db, file_store, case, avatar
+):
+    """An image's signature is not enough: a PNG needs its IHDR (sound, with a size) and
+    image data, a JPEG a frame header with its size and a scan, a WebP a VP8/VP8L header,
+    each within the file. Else 415 `Not a valid <type> image: <reason>`; no row, no bytes."""
+    content, reason = FORGED_IMAGES[case]
+    path = "/api/files/upload-avatar" if avatar else "/api/files"
+
+    response = await client.post(path, files=multipart(content, "pic.img"), headers=auth_headers)
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": f"Not a valid {reason}"}
+    assert await file_rows(test_db) == 0
+    assert await file_store.keys() == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "content",
+    [
+        image("PNG", (300, 200)),
+        image("JPEG", (300, 200)),
+        image("WEBP", (300, 200)),
+    ],
+    ids=["png", "jpeg", "webp"],
+)
+async def test_upload_avatar_real_images_of_every_kind_returns_201(
+    client, user_headers, file_store, content
+):
+    """The structure check lets every real image through (larger ones too)."""
+    response = await client.post(
+        "/api/files/upload-avatar", files=multipart(content, "me.img"), headers=user_headers
+    )
+
+    assert response.status_code == 201
+    assert response.json()["size"] == len(content)
 
 
 @pytest.mark.asyncio
@@ -710,6 +865,120 @@ async def test_get_file_segment_that_is_no_file_id_is_no_file_route(
     assert response.status_code == status
     assert response.json() == {"detail": detail}
     assert response.headers.get("Allow") == ("POST" if status == 405 else None)
+
+
+# --- HEAD /api/files/{file_id} (counted under GET's section) ---------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("avatar", [True, False], ids=["avatar-no-token", "attachment-admin"])
+async def test_head_file_returns_200_with_gets_headers_and_no_body(
+    client, upload_file, auth_headers, avatar
+):
+    """HEAD answers what GET would, without the bytes: same status, type, length,
+    disposition, `nosniff` and CSP; an avatar needs no token, an attachment the same token
+    GET needs."""
+    uploaded = await upload_file(PNG if avatar else PDF, avatar=avatar)
+    headers = {} if avatar else auth_headers
+    got = await client.get(uploaded["url"], headers=headers)
+    assert got.status_code == 200
+
+    response = await client.head(uploaded["url"], headers=headers)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    names = (
+        "content-type",
+        "content-length",
+        "content-disposition",
+        "content-security-policy",
+        "x-content-type-options",
+    )
+    assert {n: response.headers[n] for n in names} == {n: got.headers[n] for n in names}
+    assert response.headers["content-length"] == str(uploaded["size"])
+
+
+@pytest.mark.asyncio
+async def test_head_file_cors_preflight_from_allowed_origin_allows_head(client):
+    """A browser on an allowed origin may send HEAD with a token: the preflight allows it."""
+    response = await client.options(
+        "/api/files/" + "x" * 32,
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "HEAD",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "HEAD" in response.headers["access-control-allow-methods"].split(", ")
+
+
+@pytest.mark.asyncio
+async def test_head_file_attachment_with_signed_url_returns_200(
+    client, attach, upload_file, test_settings
+):
+    """A post's signed URL opens the attachment's headers without a token, as for GET."""
+    uploaded = await upload_file(PDF)
+    await attach(uploaded["id"])
+
+    response = await client.head(signed_file_url(uploaded["id"], test_settings))
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-length"] == str(len(PDF))
+
+
+@pytest.mark.asyncio
+async def test_head_file_attachment_without_token_returns_401(client, upload_file):
+    """The rules of GET: an attachment without token or signature is 401, with
+    `WWW-Authenticate: Bearer`."""
+    uploaded = await upload_file(PDF)
+
+    response = await client.head(uploaded["url"])
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.asyncio
+async def test_head_file_attachment_user_not_seeing_it_returns_403(
+    client, upload_file, attach, user_headers, test_settings
+):
+    """A `user` who sees no post using the attachment: 403; an expired signature too."""
+    uploaded = await upload_file(PDF)
+    await attach(uploaded["id"])
+    expired = signed_file_url(uploaded["id"], test_settings, now=time.time() - 7200)
+
+    response = await client.head(uploaded["url"], headers=user_headers)
+    signed = await client.head(expired)
+
+    assert response.status_code == 403
+    assert signed.status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_head_file_unknown_or_bytes_missing_returns_404(client, upload_file, file_store):
+    """An unknown id, or a file whose bytes are gone from the store: 404, as for GET."""
+    uploaded = await upload_file(PNG, avatar=True)
+    await file_store.delete(uploaded["id"])
+
+    unknown = await client.head("/api/files/" + "x" * 32)
+    missing = await client.head(uploaded["url"])
+
+    assert unknown.status_code == 404
+    assert missing.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_head_file_bad_expires_returns_422(client, upload_file):
+    """`expires` not an integer in range: 422, as for GET."""
+    uploaded = await upload_file(PNG, avatar=True)
+
+    response = await client.head(uploaded["url"] + "?expires=-1&signature=x")
+
+    assert response.status_code == 422
 
 
 # --- DELETE /api/files/{file_id} ---------------------------------------------------------

@@ -14,6 +14,8 @@ from tma.courses.models import Module
 from tma.modules.schemas import ModuleDetail
 
 MODULE_FIELDS = {"id", "title", "description", "color", "post_count", "created_at", "updated_at"}
+# The detail's keys in the starter's mobile client (its `getModuleDetail`).
+CLIENT_KEYS = {"module_id", "module_title", "module_description", "module_color"}
 TOO_BIG_ID = 2**63
 
 
@@ -246,7 +248,15 @@ async def test_create_module_as_admin_returns_201_and_persists(client, auth_head
     assert created["created_at"] == created["updated_at"]
     detail = await client.get(f"/api/modules/{created['id']}", headers=auth_headers)
     assert detail.status_code == 200
-    assert detail.json() == {**created, "posts": [], "course_ids": []}
+    assert detail.json() == {
+        **created,
+        "module_id": created["id"],
+        "module_title": "Checks first",
+        "module_description": "# Look\nat checks",
+        "module_color": "#0a0B0c",
+        "posts": [],
+        "course_ids": [],
+    }
 
 
 @pytest.mark.asyncio
@@ -363,7 +373,7 @@ async def test_get_module_as_user_returns_posts_in_order_and_visible_courses(
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == MODULE_FIELDS | {"posts", "course_ids"}
+    assert set(body) == MODULE_FIELDS | CLIENT_KEYS | {"posts", "course_ids"}
     assert (body["id"], body["title"], body["post_count"]) == (module.id, "Tactics", 2)
     assert [(p["id"], p["title"], p["ordering"]) for p in body["posts"]] == [
         (first.id, "First", 1),
@@ -390,6 +400,45 @@ async def test_get_module_json_is_the_read_models_json(
     assert len(response.json()["posts"]) == 2
     expected = ModuleDetail.model_validate_json(response.content).model_dump_json().encode()
     assert response.content == expected
+
+
+@pytest.mark.asyncio
+async def test_get_module_carries_the_mobile_clients_keys_returns_200(
+    client, auth_headers, make_module
+):
+    """The detail also says `module_id`, `module_title`, `module_description` and
+    `module_color` (the keys the starter's mobile client reads, as in a course outline),
+    equal to `id`, `title`, `description` and `color`, and they follow an update."""
+    module = await make_module(title="Checks first", description="Look", color="#C0392B")
+    updated = await client.patch(
+        f"/api/modules/{module.id}",
+        json={"title": "Checks", "description": None, "color": "#2980B9"},
+        headers=auth_headers,
+    )
+    assert updated.status_code == 200
+
+    response = await client.get(f"/api/modules/{module.id}", headers=auth_headers)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert {key: body[key] for key in CLIENT_KEYS} == {
+        "module_id": module.id,
+        "module_title": "Checks",
+        "module_description": None,
+        "module_color": "#2980B9",
+    }
+    assert (body["id"], body["title"], body["description"], body["color"]) == (
+        module.id,
+        "Checks",
+        None,
+        "#2980B9",
+    )
+    assert list(body)[7:11] == [
+        "module_id",
+        "module_title",
+        "module_description",
+        "module_color",
+    ]
 
 
 @pytest.mark.asyncio

@@ -57,6 +57,60 @@ async def test_openapi_served_document_integer_bounds_are_integers(client) -> No
     assert '"maximum":9223372036854775807' in response.text.replace(" ", "")
 
 
+def _keys_at(node: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every (JSON path, key) of a document, keys of `properties` maps excepted (those are
+    field names, not schema keywords)."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.append((path, key))
+            if key == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    found.extend(_keys_at(sub, f"{path}/properties/{name}"))
+            else:
+                found.extend(_keys_at(value, f"{path}/{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_keys_at(value, f"{path}/{index}"))
+    return found
+
+
+@pytest.mark.asyncio
+async def test_openapi_served_document_bounds_are_json_schema_keywords(client) -> None:
+    """Bounds are JSON Schema's `minimum`/`maximum` (clients and fuzzers generated from the
+    document know no other): no schema anywhere carries pydantic's `ge`/`le`/`gt`/`lt`, and
+    an id in a body is declared 1..2^63-1."""
+    response = await client.get("/openapi.json")
+
+    assert response.status_code == 200
+    document = response.json()
+    assert [
+        f"{path}/{key}" for path, key in _keys_at(document) if key in ("ge", "le", "gt", "lt")
+    ] == []
+    schemas = document["components"]["schemas"]
+
+    def bounds(schema: dict[str, Any]) -> tuple[Any, ...]:
+        return schema["type"], schema["minimum"], schema["maximum"]
+
+    id_bounds = ("integer", 1, 2**63 - 1)
+    assert bounds(schemas["Answer"]["properties"]["question_id"]) == id_bounds
+    assert bounds(schemas["Answer"]["properties"]["option_ids"]["items"]) == id_bounds
+    assert bounds(schemas["DisableRequest"]["properties"]["user_id"]) == id_bounds
+    assert bounds(schemas["PostCreate"]["properties"]["module_id"]) == id_bounds
+    assert bounds(schemas["StatusUpdate"]["properties"]["user_id"]["anyOf"][0]) == id_bounds
+    assert bounds(schemas["CourseAssign"]["properties"]["ordering"]) == ("integer", 0, 2**31 - 1)
+
+
+def test_openapi_option_ids_declared_unique(spec) -> None:
+    """An answer's `option_ids` are declared unique (`uniqueItems`), as the server refuses
+    a repeated option (422, tests/test_quizzes.py)."""
+    option_ids = spec["components"]["schemas"]["Answer"]["properties"]["option_ids"]
+
+    assert option_ids["type"] == "array"
+    assert option_ids["uniqueItems"] is True
+    assert option_ids["maxItems"] == 10
+
+
 def test_openapi_operation_ids_are_unique_function_names(spec) -> None:
     """Operation ids are the route functions' names: unique, snake_case, no path in them."""
     ids = [op["operationId"] for _, _, op in operations(spec)]

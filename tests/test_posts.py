@@ -117,8 +117,9 @@ async def all_post_ids(client, headers):
 
 
 def assert_file_url(file_url, file_id):
-    """A signed attachment URL: `/api/files/<id>?expires=<int>&signature=<text>`."""
-    prefix = f"/api/files/{file_id}?expires="
+    """A signed attachment URL, absolute on the test client's address:
+    `http://test/api/files/<id>?expires=<int>&signature=<text>`."""
+    prefix = f"http://test/api/files/{file_id}?expires="
     assert file_url.startswith(prefix)
     expires, sep, signature = file_url[len(prefix) :].partition("&signature=")
     assert expires.isdigit()

@@ -468,6 +468,7 @@ async def test_update_user_unknown_id_returns_404(
         ({"username": "renamed"}, "username"),
         ({"last_name": "x" * 101}, "last_name"),
         ({"avatar_url": "x" * 501}, "avatar_url"),
+        ({"avatar_url": "spongebob.jpg"}, "avatar_url"),
         ({"child_sex_assigned_at_birth": "x" * 21}, "child_sex_assigned_at_birth"),
         ({"child_dob": "yesterday"}, "child_dob"),
     ],
@@ -477,6 +478,7 @@ async def test_update_user_unknown_id_returns_404(
         "username",
         "last-name-too-long",
         "avatar-url-too-long",
+        "avatar-url-a-bare-file-name",
         "child-sex-too-long",
         "bad-date",
     ],
@@ -497,6 +499,146 @@ async def test_update_user_invalid_change_returns_422(
     assert response.json()["detail"][0]["loc"][:2] == ["body", field]
     read_back = await client.get(f"/api/users/{user.id}", headers=auth_headers)
     assert read_back.json() == user_body(user.id, "petra")
+
+
+@pytest.mark.asyncio
+async def test_update_user_email_as_admin_returns_200_canonical_and_unverified(
+    client: httpx.AsyncClient, auth_headers: Headers, make_user: MakeUser
+) -> None:
+    """The starter app's profile save, `{first_name, last_name, email}`: an admin changes a
+    user's e-mail, stored lower-cased as at registration; a new address is no longer
+    verified. The response and a read-back show it, and the old address is free again."""
+    user = await make_user(username="rosa")
+    verified = await client.patch(
+        f"/api/users/{user.id}", json={"email_verified": True}, headers=auth_headers
+    )
+    assert verified.status_code == 200
+    body = {"first_name": "Rosa", "last_name": "Lind", "email": "  Rosa.Lind@Example.ORG "}
+
+    response = await client.patch(f"/api/users/{user.id}", json=body, headers=auth_headers)
+
+    assert response.status_code == 200
+    expected = user_body(
+        user.id, "rosa", "rosa.lind@example.org", first_name="Rosa", last_name="Lind"
+    )
+    assert response.json() == expected
+    read_back = await client.get(f"/api/users/{user.id}", headers=auth_headers)
+    assert read_back.status_code == 200
+    assert read_back.json() == expected
+    other = {"username": "rosa2", "email": "rosa@test.com", "password": "s3cret-pass"}
+    reused = await client.post("/api/users", json=other, headers=auth_headers)
+    assert reused.status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_update_user_own_email_in_other_case_returns_200_and_keeps_verified(
+    client: httpx.AsyncClient, auth_headers: Headers, make_user: MakeUser
+) -> None:
+    """Sending the user's own address again (in any case) is no clash and no new address:
+    200, `email_verified` stays true."""
+    user = await make_user(username="sven")
+    verified = await client.patch(
+        f"/api/users/{user.id}", json={"email_verified": True}, headers=auth_headers
+    )
+    assert verified.status_code == 200
+
+    response = await client.patch(
+        f"/api/users/{user.id}", json={"email": "SVEN@Test.com"}, headers=auth_headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {**user_body(user.id, "sven"), "email_verified": True}
+
+
+@pytest.mark.asyncio
+async def test_update_user_email_and_verified_together_returns_200(
+    client: httpx.AsyncClient, auth_headers: Headers, make_user: MakeUser
+) -> None:
+    """A new address sent with `email_verified: true` is stored verified."""
+    user = await make_user(username="tove")
+
+    response = await client.patch(
+        f"/api/users/{user.id}",
+        json={"email": "tove@example.org", "email_verified": True},
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        **user_body(user.id, "tove", "tove@example.org"),
+        "email_verified": True,
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("taken", ["ulla@test.com", "ULLA@Test.COM"], ids=["same", "other-case"])
+async def test_update_user_email_of_another_account_returns_400(
+    client: httpx.AsyncClient, auth_headers: Headers, make_user: MakeUser, taken: str
+) -> None:
+    """Another account's address, in any case, is 400 with the message of `POST /api/users`;
+    nothing changes (the first name sent with it neither)."""
+    await make_user(username="ulla")
+    user = await make_user(username="vito")
+
+    response = await client.patch(
+        f"/api/users/{user.id}", json={"first_name": "Vito", "email": taken}, headers=auth_headers
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Email already exists"}
+    read_back = await client.get(f"/api/users/{user.id}", headers=auth_headers)
+    assert read_back.status_code == 200
+    assert read_back.json() == user_body(user.id, "vito")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("email", "loc"),
+    [
+        (None, ["body"]),
+        ("", ["body", "email"]),
+        ("not-an-address", ["body", "email"]),
+        ("a@b", ["body", "email"]),
+        ("x" * 250 + "@test.com", ["body", "email"]),
+        ("nul\x00@test.com", ["body", "email"]),
+    ],
+    ids=["null", "empty", "no-at", "no-domain-dot", "over-254", "nul"],
+)
+async def test_update_user_malformed_email_returns_422(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    make_user: MakeUser,
+    email: str | None,
+    loc: list[str],
+) -> None:
+    """`email` follows the registration rule and may not be null: 422, nothing changes."""
+    user = await make_user(username="wilma")
+
+    response = await client.patch(
+        f"/api/users/{user.id}", json={"email": email}, headers=auth_headers
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == loc
+    read_back = await client.get(f"/api/users/{user.id}", headers=auth_headers)
+    assert read_back.json() == user_body(user.id, "wilma")
+
+
+@pytest.mark.asyncio
+async def test_update_user_email_as_manager_returns_403(
+    client: httpx.AsyncClient, manager_headers: Headers, auth_headers: Headers, make_user: MakeUser
+) -> None:
+    """Only an admin changes an e-mail: a manager sending one gets 403; nothing changes."""
+    user = await make_user(username="xena")
+
+    response = await client.patch(
+        f"/api/users/{user.id}", json={"email": "xena@example.org"}, headers=manager_headers
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have permission to do this"}
+    read_back = await client.get(f"/api/users/{user.id}", headers=auth_headers)
+    assert read_back.json() == user_body(user.id, "xena")
 
 
 # --- DELETE /api/users/{user_id} ------------------------------------------------------------------

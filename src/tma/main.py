@@ -20,6 +20,7 @@ from tma.core.logging import configure_logging
 from tma.core.memory import return_large_allocations
 from tma.core.middleware import RequestMiddleware
 from tma.core.openapi import install_openapi, operation_id
+from tma.core.public_url import ForwardedHostMiddleware, PublicUrlMiddleware
 from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
 from tma.files.storage import FileStore
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials="*" not in settings.cors_origins,
-        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Total-Count", "X-Request-ID"],
     )
@@ -86,10 +87,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_paths=UPLOAD_PATHS,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    # The public base of the absolute file URLs in responses (tma.core.public_url): it reads
+    # the scheme after uvicorn's proxy middleware below has applied X-Forwarded-Proto.
+    app.add_middleware(PublicUrlMiddleware, public_url=settings.public_url)
     if settings.trusted_proxies:
-        # The client's address from X-Forwarded-For, only when the peer is a listed proxy:
-        # the right-most address not itself a listed proxy (uvicorn's own middleware).
+        # The client's address from X-Forwarded-For and the scheme from X-Forwarded-Proto,
+        # only when the peer is a listed proxy: the right-most address not itself a listed
+        # proxy (uvicorn's own middleware).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+        # X-Forwarded-Host, which uvicorn's middleware does not read; outermost, as it must
+        # see the proxy's address before uvicorn's replaces it with the client's.
+        app.add_middleware(ForwardedHostMiddleware, trusted_proxies=settings.trusted_proxies)
     include_api(app)
     install_openapi(app)
 

@@ -476,6 +476,49 @@ async def test_unknown_path():
     result.stdout.fnmatch_lines(["requests outside the contracted endpoints (not flagged): *"])
 
 
+HEAD_APP = APP.replace(
+    "    return app\n",
+    """    @app.head("/items/{item_id}", include_in_schema=False)
+    def head_item(item_id: int, _: str = Depends(require_token)) -> None:
+        if item_id > 100:
+            raise HTTPException(status_code=404, detail="unknown item")
+        if item_id == 50:
+            raise HTTPException(status_code=409, detail="not in GET's contract")
+
+    return app
+""",
+)
+
+
+def test_recording_head_counted_under_the_paths_get_section(pytester: pytest.Pytester) -> None:
+    """A HEAD a route serves is counted under its path's GET section: its statuses credit
+    GET's, one GET's contract lacks is drift there; a HEAD no route serves is untracked."""
+    extra = """
+
+@pytest.mark.asyncio
+async def test_head_unknown():
+    async with client() as c:
+        assert (await c.head("/items/999", headers=AUTH)).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_head_conflict():
+    async with client() as c:
+        assert (await c.head("/items/50", headers=AUTH)).status_code == 409
+        assert (await c.head("/items")).status_code == 405
+"""
+    tests = GET_TESTS.replace('(await c.get("/items/999", headers=AUTH)).status_code', "404")
+    make_project(pytester, app=HEAD_APP, tests=tests + POST_TESTS + extra)
+    _, report = run_json(pytester)
+    produced = endpoint(report, "GET /items/{item_id}")["produced"]
+    assert produced["404"] == ["test_items.py::test_head_unknown"]
+    assert produced["409"] == ["test_items.py::test_head_conflict"]
+    assert not any(e["endpoint"].startswith("HEAD") for e in report["endpoints"])
+    assert report["untracked"] == {"HEAD /items (method not allowed)": {"405": 1}}
+    drift = flags_of(report, "undocumented-status")
+    assert [f["subject"] for f in drift] == ["GET /items/{item_id}"]
+
+
 def test_recording_patch_restored_after_run(pytester: pytest.Pytester) -> None:
     """The transport wrapper of an inner run is removed at unconfigure."""
     before = httpx.ASGITransport.handle_async_request

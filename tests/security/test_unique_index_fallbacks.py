@@ -33,6 +33,34 @@ async def test_register_race_past_uniqueness_check_returns_400(client, test_user
 
 
 @pytest.mark.asyncio
+async def test_update_user_email_race_past_uniqueness_check_returns_400(
+    client, auth_headers, make_user, monkeypatch
+):
+    """An admin's e-mail change that passes the check while another account takes the
+    address: the unique index decides and the change gets the same 400, never a 500, and
+    nothing of it is stored (simulated by skipping the check)."""
+
+    async def no_check(*args, **kwargs):
+        return None
+
+    await make_user(username="taken")
+    user = await make_user(username="mover")
+    monkeypatch.setattr(users_service, "_ensure_email_free", no_check)
+
+    response = await client.patch(
+        f"/api/users/{user.id}",
+        json={"first_name": "Mo", "email": "TAKEN@test.com"},
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Email already exists"}
+    read_back = await client.get(f"/api/users/{user.id}", headers=auth_headers)
+    assert read_back.status_code == 200
+    assert (read_back.json()["email"], read_back.json()["first_name"]) == ("mover@test.com", None)
+
+
+@pytest.mark.asyncio
 async def test_add_member_race_past_membership_check_returns_400(
     client, auth_headers, manager_user, make_group, make_user, add_member, monkeypatch
 ):

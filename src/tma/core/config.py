@@ -7,6 +7,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,8 +91,13 @@ class Settings(BaseSettings):
     login_client_window_seconds: int = Field(default=300, ge=1)
     register_max_per_client: int = Field(default=10, ge=1)
     register_window_seconds: int = Field(default=3600, ge=1)
-    # Proxies whose X-Forwarded-For names the client (addresses or networks, comma-separated).
+    # Proxies whose X-Forwarded-For names the client, and whose X-Forwarded-Proto and
+    # X-Forwarded-Host name the public address (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The address clients reach the API at (`https://tma.example.org`, a path prefix allowed):
+    # the base of the absolute file and avatar URLs in responses (tma.core.public_url).
+    # Unset: each request's own scheme and host (behind a trusted proxy, what it forwards).
+    public_url: str | None = Field(default=None, max_length=500)
 
     # Connections (uvicorn, per worker; see `tma serve`).
     timeout_keep_alive: int = Field(default=5, ge=1, le=300)
@@ -151,6 +157,18 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http or https URL, e.g. https://tma.example.org")
+        if parts.query or parts.fragment or any(ch.isspace() for ch in value):
+            raise ValueError("must be a scheme, a host and at most a path (no query, no fragment)")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

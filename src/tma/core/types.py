@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
 
 from tma.core.identity import normalize_username
+from tma.core.public_url import OWN_FILE_PATH, absolute, canonical
 
 MAX_ID = 2**63 - 1
 
@@ -28,9 +29,12 @@ def _not_bool(value: Any) -> Any:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-Integer = Annotated[int, BeforeValidator(_not_bool)]
-Id = Annotated[Integer, Field(ge=1, le=MAX_ID)]
-Ordering = Annotated[Integer, Field(ge=0, le=2**31 - 1)]
+# The bounds come before the boolean check: pydantic then puts them on the integer itself,
+# and the OpenAPI document says `minimum`/`maximum`. Bounds added on top of a validator
+# (`Annotated[Integer, Field(ge=1)]`) would be written there as `ge`/`le`, which JSON
+# Schema does not know (tests/test_openapi.py checks that no schema carries them).
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_bool)]
+Ordering = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool)]
 # A username as typed at login: compared through its canonical key, never refused for its
 # characters (an account older than the identity rule must still log in).
 LoginName = Annotated[
@@ -56,27 +60,37 @@ Description = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
 ProfileName = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
 
 
-# The server's own file URL, as `POST /api/files/upload-avatar` returns it (tma.files).
-_OWN_FILE_URL = re.compile(r"/api/files/[A-Za-z0-9_-]{22,64}\Z")
-
-
 def _http_url(value: str) -> str:
     # Shown to other members as an image link: only an absolute http(s) URL with a host,
     # no white space or control characters (never `javascript:` or `data:`), or the
-    # server's own file URL `/api/files/<id>` (an uploaded avatar). Stored as sent.
-    if _OWN_FILE_URL.match(value):
+    # server's own file path `/api/files/<id>` (an uploaded avatar). Stored as sent (the
+    # server's own absolute file URL was made the path before: `canonical`).
+    if OWN_FILE_PATH.match(value):
         return value
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http or https URL, or /api/files/<id>")
+        raise ValueError("must be an absolute http or https URL, or this server's file URL")
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
         raise ValueError("must not contain white space or control characters")
     return value
 
 
+def _absolute_file_url(value: str) -> str:
+    return absolute(value) or value
+
+
+# An avatar as a client sends it: an http(s) URL, or this server's file URL, relative
+# (`/api/files/<id>`) or absolute as responses give it; the latter is stored relative.
 AvatarUrl = Annotated[
-    str, Field(max_length=500), AfterValidator(_no_nul), AfterValidator(_http_url)
+    str,
+    Field(max_length=500),
+    AfterValidator(_no_nul),
+    AfterValidator(canonical),
+    AfterValidator(_http_url),
 ]
+# A URL in a response that may be one of this server's files (a user's `avatar_url`):
+# made absolute on the request's public base (tma.core.public_url).
+FileLink = Annotated[str, AfterValidator(_absolute_file_url)]
 ChildSex = Annotated[str, Field(max_length=20), AfterValidator(_no_nul)]
 
 
@@ -111,4 +125,12 @@ Markdown = Annotated[str, Field(max_length=50_000), AfterValidator(_no_nul)]
 Position = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 
 
-WebUrl = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul), AfterValidator(_http_url)]
+# A link (a post's `video_url`): an http(s) URL, or this server's file URL (stored as its
+# path, like an avatar's).
+WebUrl = Annotated[
+    str,
+    Field(max_length=2000),
+    AfterValidator(_no_nul),
+    AfterValidator(canonical),
+    AfterValidator(_http_url),
+]

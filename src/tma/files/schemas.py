@@ -6,13 +6,13 @@ from tma.core.schemas import ReadModel, example
 
 
 class FileRead(ReadModel):
-    """An uploaded file's metadata. `url` is the plain `/api/files/{id}`: an avatar opens
-    with it as it is; an attachment needs a bearer token with it, or a post's signed
-    `file_url`."""
+    """An uploaded file's metadata. `url` is the plain `/api/files/{id}`, absolute on the
+    server's public address (tma.core.public_url): an avatar opens with it as it is; an
+    attachment needs a bearer token with it, or a post's signed `file_url`."""
 
     model_config = example(
         id="q3Jx0k2mZr8Yt5vW1nB7cD4eF6gH9iJ",
-        url="/api/files/q3Jx0k2mZr8Yt5vW1nB7cD4eF6gH9iJ",
+        url="https://tma.example.org/api/files/q3Jx0k2mZr8Yt5vW1nB7cD4eF6gH9iJ",
         filename="checks-worksheet.pdf",
         content_type="application/pdf",
         size=1843,

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from tma.core.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
 from tma.courses.visibility import module_visible_to
-from tma.files.detect import ALLOWED, detect_type, safe_filename
+from tma.files.detect import ALLOWED, detect_type, image_problem, safe_filename
 from tma.files.models import FileKind, StoredFile
 from tma.files.storage import FileStore
 from tma.posts.models import Post
@@ -68,7 +68,8 @@ async def store_upload(
     """Check, store and record one uploaded file.
 
     413 over `max_bytes`; 415 when its bytes are not a type `kind` allows (the name and
-    the client's `Content-Type` are never consulted). The bytes are written under a new
+    the client's `Content-Type` are never consulted), or carry an image's signature without
+    an image's header structure (`image_problem`). The bytes are written under a new
     random id, then the row is committed; if that fails the bytes are removed."""
     size = upload.size if upload.size is not None else 0
     if size > max_bytes:
@@ -76,6 +77,9 @@ async def store_upload(
     file_type = await run_in_threadpool(detect_type, upload.file, kind)
     if file_type is None:
         raise _unsupported(kind)
+    problem = await run_in_threadpool(image_problem, upload.file, file_type)
+    if problem is not None:  # the signature of an image, not the structure of one
+        raise UnsupportedMediaType(f"Not a valid {file_type.content_type} image: {problem}")
     record = StoredFile(
         id=new_file_id(),
         kind=kind.value,

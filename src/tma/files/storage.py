@@ -96,6 +96,15 @@ class FileStore:
             raise StoredObjectMissing(key) from exc
         return ObjectStream(size=result.meta["size"], chunks=_chunks(result))
 
+    async def size(self, key: str) -> int:
+        """The size of the object `key`, without reading it (StoredObjectMissing when it is
+        not there): the answer to a HEAD."""
+        try:
+            meta = await obstore.head_async(self.open(), key)
+        except FileNotFoundError as exc:
+            raise StoredObjectMissing(key) from exc
+        return int(meta["size"])
+
     async def delete(self, key: str) -> None:
         """Remove the object `key`; nothing to remove is fine."""
         with contextlib.suppress(FileNotFoundError):

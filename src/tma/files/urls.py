@@ -1,6 +1,10 @@
 """URLs of stored files: the plain `/api/files/{id}`, and signed, expiring ones for
 attachments, which a phone's PDF viewer or an `<img>` can open without a bearer token.
 
+What is stored (a user's `avatar_url`) is the path; what a response carries is absolute,
+on the request's public base (`TMA_PUBLIC_URL`, else the request's address:
+tma.core.public_url), so a client on another origin can use it as it is.
+
 A signature is an HMAC-SHA256 over the file id and the expiry time, keyed by a key derived
 from `TMA_SECRET_KEY` for this one purpose (a token signature can never pass for a URL
 signature, nor the reverse)."""
@@ -11,15 +15,22 @@ import hmac
 import time
 
 from tma.core.config import Settings
+from tma.core.public_url import public_base
 
 FILES_PATH = "/api/files"
 # The routes that take a file (POST): the request middleware gives them the upload limit.
 UPLOAD_PATHS = frozenset({FILES_PATH, f"{FILES_PATH}/upload-avatar"})
 
 
-def file_url(file_id: str) -> str:
-    """The plain URL of a file (avatars open with it; attachments need a token with it)."""
+def file_path(file_id: str) -> str:
+    """The path of a file, `/api/files/<id>`: the form stored in a user's `avatar_url`."""
     return f"{FILES_PATH}/{file_id}"
+
+
+def file_url(file_id: str) -> str:
+    """The plain URL of a file, absolute on the request's public base (avatars open with
+    it; attachments need a token with it)."""
+    return public_base() + file_path(file_id)
 
 
 def _signature(file_id: str, expires: int, settings: Settings) -> str:

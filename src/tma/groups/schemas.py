@@ -8,7 +8,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Description, GroupName, Ordering
+from tma.core.types import Description, FileLink, GroupName, Ordering
 from tma.groups.models import GroupRole
 
 
@@ -81,7 +81,7 @@ class MemberRead(ReadModel):
     group_role: GroupRole
     user_role: str
     joined_at: datetime
-    avatar_url: str | None
+    avatar_url: FileLink | None
     first_name: str | None
     last_name: str | None
     child_dob: date | None

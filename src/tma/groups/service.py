@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.db import Database, commit_or
 from tma.core.errors import Conflict, NotFound, Unauthorized
 from tma.core.pagination import Page, ScopedList
+from tma.core.public_url import absolute
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate
@@ -128,7 +129,7 @@ def _member(row: Sequence[Any]) -> dict[str, Any]:
         "group_role": row[_AT_MEMBER + 3],
         "user_role": row[_AT_MEMBER + 4],
         "joined_at": row[_AT_MEMBER + 5],
-        "avatar_url": row[_AT_MEMBER + 6],
+        "avatar_url": absolute(row[_AT_MEMBER + 6]),
         "first_name": row[_AT_MEMBER + 7],
         "last_name": row[_AT_MEMBER + 8],
         "child_dob": row[_AT_MEMBER + 9],
@@ -146,7 +147,7 @@ def _public_member(row: Sequence[Any]) -> dict[str, Any]:
         "group_role": row[_AT_MEMBER + 3],
         "user_role": row[_AT_MEMBER + 4],
         "joined_at": row[_AT_MEMBER + 5],
-        "avatar_url": row[_AT_MEMBER + 6],
+        "avatar_url": absolute(row[_AT_MEMBER + 6]),
         "first_name": row[_AT_MEMBER + 7],
         "last_name": row[_AT_MEMBER + 8],
     }

@@ -51,7 +51,9 @@ class ModuleRead(ReadModel):
 
 class ModuleDetail(ModuleRead):
     """A module with its posts in `ordering` (without quizzes) and the ids of the courses
-    the caller sees it in."""
+    the caller sees it in. `module_id`, `module_title`, `module_description` and
+    `module_color` repeat `id`, `title`, `description` and `color` in the keys the
+    starter's mobile client reads (as a course outline's items have them)."""
 
     model_config = example(
         id=5,
@@ -61,9 +63,17 @@ class ModuleDetail(ModuleRead):
         post_count=1,
         created_at="2026-09-01T09:30:00Z",
         updated_at="2026-09-01T09:30:00Z",
+        module_id=5,
+        module_title="Checks first",
+        module_description="Before any move, look at every check.",
+        module_color="#C0392B",
         posts=[POST_EXAMPLE],
         course_ids=[3],
     )
 
+    module_id: int
+    module_title: str
+    module_description: str | None
+    module_color: str | None
     posts: list[PostRead]
     course_ids: list[int]

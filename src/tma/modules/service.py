@@ -124,6 +124,10 @@ async def module_detail(
         "post_count": len(posts),
         "created_at": first.created_at,
         "updated_at": first.updated_at,
+        "module_id": first.id,
+        "module_title": first.title,
+        "module_description": first.description,
+        "module_color": first.color,
         "posts": posts,
         "course_ids": ids,
     }

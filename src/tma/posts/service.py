@@ -14,6 +14,7 @@ from tma.core.db import ID, Database, utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import Page, fetch_page
+from tma.core.public_url import absolute
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
@@ -58,11 +59,13 @@ def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
 
 def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
     """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys in its order,
-    with the signed `file_url` of an attachment: ready to dump without a validation pass
+    with the signed `file_url` of an attachment (absolute, as a `video_url` that is one of
+    this server's files: tma.core.public_url): ready to dump without a validation pass
     (`list_response(..., validate=False)`)."""
     post = dict(row)
     file_id = post["file_id"]
     post["file_url"] = signed_file_url(file_id, settings) if file_id else None
+    post["video_url"] = absolute(post["video_url"])  # this server's file: absolute too
     return {key: post[key] for key in _READ_KEYS}
 
 

@@ -16,7 +16,10 @@ class Answer(WriteModel):
     """The options chosen for one question (none at all counts as wrong)."""
 
     question_id: Id
-    option_ids: Annotated[list[Id], Field(max_length=MAX_OPTIONS)]
+    # Declared unique in the OpenAPI document (`uniqueItems`) and refused when repeated.
+    option_ids: Annotated[
+        list[Id], Field(max_length=MAX_OPTIONS, json_schema_extra={"uniqueItems": True})
+    ]
 
     @field_validator("option_ids")
     @classmethod

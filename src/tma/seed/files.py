@@ -16,7 +16,7 @@ from tma.core.config import Settings
 from tma.files.models import FileKind, StoredFile
 from tma.files.service import new_file_id
 from tma.files.storage import FileStore
-from tma.files.urls import file_url
+from tma.files.urls import file_path
 from tma.posts.models import Post
 from tma.users.models import User
 
@@ -155,7 +155,7 @@ async def seed_files(
         if isinstance(owner, Post):
             owner.file_id = record.id
         else:
-            owner.avatar_url = file_url(record.id)
+            owner.avatar_url = file_path(record.id)
     await session.flush()
     return len(records)
 

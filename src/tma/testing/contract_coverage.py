@@ -50,7 +50,12 @@ from starlette.routing import Match, Mount
 PLUGIN_NAME = "tma-contract-coverage"
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Routes' implicit methods, never a contract section of their own. A HEAD request is still
+# recorded: it is a GET without the body, so a route that serves it is counted under that
+# path's GET section (its statuses must be GET's); a HEAD no route serves is listed as
+# untracked (405). OPTIONS (CORS preflights, answered by the middleware) is not recorded.
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
+UNRECORDED_METHODS = frozenset({"OPTIONS"})
 
 # Flag kinds, in the order they are listed in the report.
 FLAG_KINDS = (
@@ -920,7 +925,7 @@ class Recorder:
         self, transport: httpx.ASGITransport, request: httpx.Request, response: httpx.Response
     ) -> None:
         method = request.method
-        if self.discard or method in IGNORED_METHODS:
+        if self.discard or method in UNRECORDED_METHODS:
             return
         status: int = response.__dict__.get("status_code", 0) or response.status_code
         self.pending.append(
@@ -952,6 +957,8 @@ class Recorder:
                     resolved = (Match.NONE, f"{method} {path}")
                 cache[cache_key] = resolved
             match, key = resolved
+            if match is Match.FULL and method == "HEAD":
+                key = "GET" + key[len("HEAD") :]  # a HEAD is counted as its path's GET
             if match is Match.FULL:
                 target = self.produced if mark.read else self.received
                 target.setdefault(key, {}).setdefault(status, {})[nodeid] = None

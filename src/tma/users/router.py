@@ -71,11 +71,12 @@ async def create_user(
     return UserRead.model_validate(user)
 
 
-@router.patch("/{user_id}", response_model=UserRead, responses=responses(404, 422))
+@router.patch("/{user_id}", response_model=UserRead, responses=responses(400, 404, 422))
 async def update_user(
     user_id: UserIdPath, body: UserUpdate, _admin: AdminUser, session: SessionDep
 ) -> UserRead:
-    """Edit a user's profile fields (an empty string clears one) or `email_verified`."""
+    """Edit a user's profile fields (an empty string clears one), `email` (unique) or
+    `email_verified`."""
     user = await service.get_user(session, user_id=user_id)
     return UserRead.model_validate(await service.update_profile(session, user=user, data=body))
 

@@ -10,6 +10,7 @@ from tma.core.types import (
     AvatarUrl,
     ChildSex,
     Email,
+    FileLink,
     Id,
     IsoDate,
     Password,
@@ -57,7 +58,7 @@ class UserRead(ReadModel):
     child_name: str | None
     child_sex_assigned_at_birth: str | None
     child_dob: date | None
-    avatar_url: str | None
+    avatar_url: FileLink | None
     role: RoleRead
     email_verified: bool
     is_active: bool
@@ -99,10 +100,14 @@ class ProfileUpdate(ProfileFields):
 
 
 class UserUpdate(ProfileUpdate):
-    """An admin's PATCH of a user: the profile, and whether the e-mail is verified."""
+    """An admin's PATCH of a user: the profile, the e-mail (the identity rule, unique), and
+    whether the e-mail is verified."""
 
-    not_null = ("email_verified",)
+    model_config = example(first_name="Alex", last_name="Doe", email="alex.doe@example.com")
 
+    not_null = ("email", "email_verified")
+
+    email: Email | None = None
     email_verified: bool | None = None
 
 

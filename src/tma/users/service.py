@@ -13,6 +13,7 @@ from tma.core.db import Database, commit_or, utcnow
 from tma.core.errors import Conflict, DomainError, NotFound, Unauthorized
 from tma.core.identity import email_key, username_key
 from tma.core.pagination import Page, PagedQuery
+from tma.core.public_url import absolute
 from tma.core.security import PasswordHasher
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.users.caller import Caller, CallerRole
@@ -121,6 +122,7 @@ async def list_user_rows(db: Database, *, page: Page) -> tuple[list[dict[str, An
             }
             roles[role["id"]] = role
         item["role"] = role  # in place: the key keeps its position
+        item["avatar_url"] = absolute(item["avatar_url"])  # as `UserRead` gives it
         rows.append(item)
     return rows, total
 
@@ -169,14 +171,41 @@ async def create_user(
     return await get_user(session, user_id=user.id)
 
 
+EMAIL_TAKEN = "Email already exists"
+
+
+async def _ensure_email_free(session: AsyncSession, *, email: str, user_id: int) -> None:
+    # Another account with the same address (by its canonical key, identity.md); the
+    # account's own address, in any case, is no clash.
+    clash = select(User.id).where(
+        (User.email_key == email_key(email)) | (User.email == email), User.id != user_id
+    )
+    if (await session.execute(clash.limit(1))).first() is not None:
+        raise Conflict(EMAIL_TAKEN)
+
+
 async def update_profile(
     session: AsyncSession, *, user: User, data: ProfileUpdate, gone: DomainError | None = None
 ) -> User:
-    """Apply the fields that were sent. A user deleted meanwhile is `gone` (default 404)."""
+    """Apply the fields that were sent. A user deleted meanwhile is `gone` (default 404).
+
+    A new `email` (an admin's `UserUpdate`) must be free: another account's address is a
+    Conflict, also when a concurrent write took it after the check (the unique index
+    decides). A different address is not verified, unless the same body says it is."""
     changes: dict[str, Any] = data.changes()
+    email = changes.get("email")
+    if email is not None:
+        await _ensure_email_free(session, email=email, user_id=user.id)
+        if email_key(email) != user.email_key:
+            changes.setdefault("email_verified", False)
     for field, value in changes.items():
         setattr(user, field, value)
-    await commit_or(session, gone or NotFound(f"User {user.id} not found"))
+    try:
+        await commit_or(session, gone or NotFound(f"User {user.id} not found"))
+    except IntegrityError:
+        # Only the e-mail's unique indexes can refuse a profile update.
+        await session.rollback()
+        raise Conflict(EMAIL_TAKEN) from None
     found = await find_user(session, user_id=user.id)
     if found is None:  # deleted between the commit and this read
         raise gone or NotFound(f"User {user.id} not found")
