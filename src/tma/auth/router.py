@@ -1,10 +1,12 @@
 """Login, registration, the caller's own profile, and the older user-admin doors."""
 
-from fastapi import Request, Response, status
+from typing import Annotated
+
+from fastapi import Body, Request, Response, status
 
 from tma.auth import service
 from tma.auth.dependencies import AdminUser, CurrentUser, CurrentUserRecord, OptionalUser
-from tma.auth.schemas import LoginRequest, Token
+from tma.auth.schemas import SAMPLE_LOGIN_EXAMPLES, LoginRequest, Token
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
 from tma.core.errors import Unauthorized, responses
@@ -39,7 +41,7 @@ def client_address(request: Request) -> str:
     responses=responses(401, 403, 422, 429, 503, s401="Incorrect username or password"),
 )
 async def login(
-    body: LoginRequest,
+    body: Annotated[LoginRequest, Body(openapi_examples=SAMPLE_LOGIN_EXAMPLES)],
     request: Request,
     session: SessionDep,
     hasher: HasherDep,
