@@ -57,25 +57,23 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Serve the API with uvicorn (timeouts and connection bound from TMA_* settings)."""
-    import uvicorn
-
-    from tma.core.server import uvicorn_options
+    """Serve the API with uvicorn (timeouts and connection bound from TMA_* settings);
+    prints the URL it listens on once it does."""
+    from tma.core import server
 
     settings = _settings()
     try:
         settings.check_production()
     except RuntimeError as exc:
         raise _fail(str(exc)) from None
-    uvicorn.run(
+    server.serve(
         "tma.main:create_app",
-        factory=True,
         host=host,
         port=port,
         reload=reload,
-        workers=None if reload else workers,
-        log_level="warning",
-        **uvicorn_options(settings),
+        workers=workers,
+        settings=settings,
+        announce=typer.echo,
     )
 
 
