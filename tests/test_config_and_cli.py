@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tma import cli
+from tma.core import server
 from tma.core.config import ConfigError, Settings, get_settings, load_settings
 
 
@@ -115,3 +116,18 @@ def test_cli_create_admin_without_terminal_says_use_password_stdin(fresh_setting
     )
     assert result.output.count("\n") == 1
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "docs", "line"),
+    [
+        ("127.0.0.1", True, "TMA backend listening on http://127.0.0.1:8000 (docs: /docs)"),
+        ("::1", True, "TMA backend listening on http://[::1]:8000 (docs: /docs)"),
+        ("0.0.0.0", False, "TMA backend listening on http://0.0.0.0:8000"),  # noqa: S104
+    ],
+    ids=["ipv4", "ipv6-in-brackets", "docs-off"],
+)
+def test_serve_listening_line_names_url_and_docs(host, docs, line):
+    """The line `tma serve` prints once it listens: a URL a browser takes (an IPv6 address
+    in brackets), and `/docs` only when the docs are served (TMA_DOCS)."""
+    assert server.listening_line(host, 8000, docs=docs) == line

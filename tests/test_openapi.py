@@ -242,3 +242,25 @@ def test_openapi_login_401_says_incorrect_username_or_password(spec) -> None:
     assert responses["401"]["description"] == "Incorrect username or password"
     me = spec["paths"]["/api/auth/me"]["get"]["responses"]
     assert me["401"]["description"] == "Missing, malformed, expired or badly signed token"
+
+
+@pytest.mark.asyncio
+async def test_openapi_old_auth_user_doors_deprecated_naming_replacement(client) -> None:
+    """The older user-admin doors under /api/auth/users (kept for the starter's web UI) are
+    `deprecated: true` in /openapi.json, each naming its /api/users replacement; no other
+    operation is."""
+    response = await client.get("/openapi.json")
+
+    assert response.status_code == 200
+    deprecated = {
+        f"{method.upper()} {path}": op["description"].rsplit("Deprecated: use ", 1)[-1]
+        for path, ops in response.json()["paths"].items()
+        for method, op in ops.items()
+        if op.get("deprecated")
+    }
+    assert deprecated == {
+        "GET /api/auth/users": "`GET /api/users`.",
+        "PATCH /api/auth/users/disable": "`PATCH /api/users/{user_id}/status`.",
+        "PATCH /api/auth/users/role": "`PATCH /api/users/{user_id}/role`.",
+        "PATCH /api/auth/users/{user_id}/profile": "`PATCH /api/users/{user_id}`.",
+    }

@@ -118,3 +118,30 @@ async def test_seed_user_has_progress_in_two_courses_one_half_done_one_started(c
         0,
     )
     assert second["last_activity_at"] is not None
+
+
+@pytest.mark.asyncio
+async def test_login_openapi_examples_log_in_as_the_seeded_sample_users(client, sample):
+    """Every login example in /openapi.json (the body schema's and the operation's named
+    ones, what Swagger UI pre-fills) logs in against the seeded data, as the account it
+    names; together they are the sample logins `make run` prints."""
+    document = await client.get("/openapi.json")
+    assert document.status_code == 200
+    spec = document.json()
+    body = spec["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]["application/json"]
+    examples = spec["components"]["schemas"]["LoginRequest"]["examples"] + [
+        named["value"] for named in body["examples"].values()
+    ]
+
+    logged_in = []
+    for credentials in examples:
+        response = await client.post("/api/auth/login", json=credentials)
+        assert response.status_code == 200, credentials
+        token = response.json()["access_token"]
+        me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+        logged_in.append(me.json()["username"])
+
+    assert logged_in == ["admin", "admin", "manager", "user"]
+    assert set(logged_in) == set(loader.SAMPLE_LOGINS)
+    assert {c["password"] for c in examples} == {loader.SAMPLE_PASSWORD}

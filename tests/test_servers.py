@@ -94,6 +94,18 @@ async def test_login_across_two_server_processes_on_one_redis_returns_429_after_
 
 
 @pytest.mark.asyncio
+async def test_serve_first_line_is_the_url_it_listens_on(limited_server: Server) -> None:
+    """`tma serve` says where it listens, once it does: its first line is the URL and where
+    the docs are (uvicorn's own start-up lines stay quiet at level warning)."""
+    response = await asyncio.to_thread(httpx.get, f"{limited_server.base_url}/api/health")
+
+    assert response.status_code == 200
+    assert limited_server.log_lines()[0] == (
+        f"TMA backend listening on http://127.0.0.1:{limited_server.port} (docs: /docs)"
+    )
+
+
+@pytest.mark.asyncio
 async def test_idle_keep_alive_connection_is_closed_after_the_timeout(
     limited_server: Server,
 ) -> None:

@@ -57,25 +57,23 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Serve the API with uvicorn (timeouts and connection bound from TMA_* settings)."""
-    import uvicorn
-
-    from tma.core.server import uvicorn_options
+    """Serve the API with uvicorn (timeouts and connection bound from TMA_* settings);
+    prints the URL it listens on once it does."""
+    from tma.core import server
 
     settings = _settings()
     try:
         settings.check_production()
     except RuntimeError as exc:
         raise _fail(str(exc)) from None
-    uvicorn.run(
+    server.serve(
         "tma.main:create_app",
-        factory=True,
         host=host,
         port=port,
         reload=reload,
-        workers=None if reload else workers,
-        log_level="warning",
-        **uvicorn_options(settings),
+        workers=workers,
+        settings=settings,
+        announce=typer.echo,
     )
 
 
@@ -83,15 +81,34 @@ def serve(
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
-    """Apply the migrations up to REVISION (default: head)."""
+    """Apply the migrations up to REVISION (default: head), naming each one applied.
+
+    A PostgreSQL database that does not exist is created first, unless TMA_ENV=production
+    (then: one line saying how to create it)."""
     from tma.core import migrate
 
     settings = _settings()
     try:
-        migrate.upgrade(settings.database_url, revision)
+        created = migrate.ensure_database(
+            settings.database_url, create=settings.env != "production"
+        )
+    except migrate.MissingDatabase as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:
+        raise _fail(
+            f"cannot reach the database: {type(exc).__name__}: {exc}".splitlines()[0]
+        ) from None
+    if created:
+        typer.echo(f"created database {created} (TMA_ENV={settings.env})")
+    try:
+        steps = migrate.upgrade(settings.database_url, revision)
     except Exception as exc:
         raise _fail(f"migration failed: {exc}".splitlines()[0]) from None
-    typer.echo(f"database at {revision}: {_redacted(settings.database_url)}")
+    for step in steps:
+        typer.echo(f"applied {step}")
+    done = "" if steps else ", nothing to apply"
+    at = migrate.current(settings.database_url)
+    typer.echo(f"database at {at}{done}: {_redacted(settings.database_url)}")
 
 
 @db_app.command("downgrade")

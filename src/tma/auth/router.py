@@ -1,10 +1,12 @@
 """Login, registration, the caller's own profile, and the older user-admin doors."""
 
-from fastapi import Request, Response, status
+from typing import Annotated
+
+from fastapi import Body, Request, Response, status
 
 from tma.auth import service
 from tma.auth.dependencies import AdminUser, CurrentUser, CurrentUserRecord, OptionalUser
-from tma.auth.schemas import LoginRequest, Token
+from tma.auth.schemas import SAMPLE_LOGIN_EXAMPLES, LoginRequest, Token
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
 from tma.core.errors import Unauthorized, responses
@@ -39,7 +41,7 @@ def client_address(request: Request) -> str:
     responses=responses(401, 403, 422, 429, 503, s401="Incorrect username or password"),
 )
 async def login(
-    body: LoginRequest,
+    body: Annotated[LoginRequest, Body(openapi_examples=SAMPLE_LOGIN_EXAMPLES)],
     request: Request,
     session: SessionDep,
     hasher: HasherDep,
@@ -130,35 +132,51 @@ async def logout_all(user: CurrentUserRecord, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-# The older admin doors: the same service functions as /api/users.
+# The older admin doors: the same service functions as /api/users. Kept for the starter's
+# web UI, which still calls them; marked deprecated in the OpenAPI document, each naming
+# its replacement.
 
 
-@router.get("/users", response_model=list[UserRead], responses=responses(422))
+@router.get("/users", response_model=list[UserRead], responses=responses(422), deprecated=True)
 async def auth_list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
-    """Every user, oldest first (admin)."""
+    """Every user, oldest first (admin). Deprecated: use `GET /api/users`."""
     return await users_router.list_users(admin, page, request)
 
 
-@router.patch("/users/disable", response_model=UserRead, responses=responses(400, 404, 422))
+@router.patch(
+    "/users/disable",
+    response_model=UserRead,
+    responses=responses(400, 404, 422),
+    deprecated=True,
+)
 async def disable_user(body: DisableRequest, admin: AdminUser, session: SessionDep) -> UserRead:
-    """Enable or disable an account (admin; not your own)."""
+    """Enable or disable an account (admin; not your own).
+    Deprecated: use `PATCH /api/users/{user_id}/status`."""
     user = await users.set_active(
         session, actor=admin, user_id=body.user_id, is_active=body.is_active
     )
     return UserRead.model_validate(user)
 
 
-@router.patch("/users/role", response_model=UserRead, responses=responses(400, 404, 422))
+@router.patch(
+    "/users/role", response_model=UserRead, responses=responses(400, 404, 422), deprecated=True
+)
 async def change_role(body: RoleRequest, admin: AdminUser, session: SessionDep) -> UserRead:
-    """Change an account's system role (admin; not your own)."""
+    """Change an account's system role (admin; not your own).
+    Deprecated: use `PATCH /api/users/{user_id}/role`."""
     user = await users.set_role(session, actor=admin, user_id=body.user_id, role_name=body.role)
     return UserRead.model_validate(user)
 
 
-@router.patch("/users/{user_id}/profile", response_model=UserRead, responses=responses(404, 422))
+@router.patch(
+    "/users/{user_id}/profile",
+    response_model=UserRead,
+    responses=responses(404, 422),
+    deprecated=True,
+)
 async def update_profile(
     user_id: UserIdPath, body: ProfileUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
-    """Edit any user's profile fields (admin)."""
+    """Edit any user's profile fields (admin). Deprecated: use `PATCH /api/users/{user_id}`."""
     user = await users.get_user(session, user_id=user_id)
     return UserRead.model_validate(await users.update_profile(session, user=user, data=body))

@@ -7,7 +7,10 @@ for every operation of a kind is added here, so a new endpoint gets it without a
 - a `401` carries `WWW-Authenticate: Bearer`, a `429` carries `Retry-After`;
 - an operation that takes a request body may answer `413` (the middleware refuses bodies over
   `TMA_MAX_BODY_BYTES` before the route runs), so its contract lists `413` too;
-- a list (an operation with the `limit` query parameter) answers with `X-Total-Count`.
+- a list (an operation with the `limit` query parameter) answers with `X-Total-Count`;
+- every operation may answer `422`: a query parameter it does not declare is refused
+  (`tma.core.routing.StrictQueryRoute`), so an operation with nothing else to validate
+  declares it too.
 
 The contract-coverage plugin compares each operation's declared statuses with its contract.
 """
@@ -20,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from tma.core.errors import ErrorBody, describe
+from tma.core.errors import ErrorBody, ValidationErrorBody, describe
 
 _STRING = {"type": "string"}
 REQUEST_ID_HEADER = {
@@ -45,12 +48,15 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _error_ref(schema: dict[str, Any]) -> dict[str, Any]:
-    name = ErrorBody.__name__
-    schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
-        name, ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-    )
-    return {"$ref": f"#/components/schemas/{name}"}
+def _body_ref(schema: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """A `$ref` to `model`'s component, added (with the models it refers to) when missing."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if model.__name__ not in components:
+        full = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in full.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = full
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def complete(schema: dict[str, Any]) -> dict[str, Any]:
@@ -58,17 +64,22 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
-            # FastAPI adds a 422 of its own to every operation with parameters whose route
-            # did not declare one; every route declares its 422 when it can happen
-            # (`responses(422)`), so such an automatic one is never true (a path segment
-            # its convertor already checked, as for file ids).
+            # FastAPI adds a 422 of its own (body `HTTPValidationError`, not ours) to every
+            # operation with parameters whose route did not declare one; ours replaces it.
             automatic = responses.get("422", {}).get("content", {}).get("application/json", {})
             if automatic.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                 del responses["422"]
+            if "422" not in responses:  # an unknown query parameter, on any operation
+                responses["422"] = {
+                    "description": describe(422),
+                    "content": {
+                        "application/json": {"schema": _body_ref(schema, ValidationErrorBody)}
+                    },
+                }
             if "requestBody" in operation and "413" not in responses:
                 responses["413"] = {
                     "description": describe(413),
-                    "content": {"application/json": {"schema": _error_ref(schema)}},
+                    "content": {"application/json": {"schema": _body_ref(schema, ErrorBody)}},
                 }
             is_list = any(
                 p.get("in") == "query" and p.get("name") == "limit"

@@ -1,4 +1,5 @@
-"""How `tma serve` runs uvicorn: timeouts and connection bounds.
+"""How `tma serve` runs uvicorn: timeouts and connection bounds, and the one line saying
+where it listens.
 
 uvicorn (0.54) cuts an idle keep-alive connection (`timeout_keep_alive`) and answers 503
 past `limit_concurrency` connections or tasks per worker, but it has no deadline for the
@@ -10,8 +11,11 @@ body's deadline is enforced in the ASGI middleware (`tma.core.middleware`, 408).
 """
 
 import asyncio
+import socket
+from collections.abc import Callable
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tma.core.config import Settings, get_settings
@@ -75,3 +79,70 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,
         "server_header": False,
     }
+
+
+def listening_line(host: str, port: int, *, docs: bool) -> str:
+    """`TMA backend listening on http://127.0.0.1:8000 (docs: /docs)`."""
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"TMA backend listening on http://{shown}:{port}" + (" (docs: /docs)" if docs else "")
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server that calls `announce(port)` once it listens (uvicorn's own line
+    says so at level info, which `tma serve` leaves out with the rest of its chatter)."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._announce(self.servers[0].sockets[0].getsockname()[1])
+
+
+def serve(
+    app: str,
+    *,
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    settings: Settings,
+    announce: Callable[[str], None],
+) -> None:
+    """Run `app` (an app factory's import string) as `uvicorn.run` would, calling
+    `announce` with `listening_line(...)` once the socket is bound: after start-up in one
+    process; with workers or reload, when the supervisor has bound it (as uvicorn logs it).
+    A port already in use: uvicorn's one error line, exit code 3."""
+    config = uvicorn.Config(
+        app,
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=None if reload else workers,
+        log_level="warning",
+        **uvicorn_options(settings),
+    )
+
+    def say(bound_port: int) -> None:
+        announce(listening_line(host, bound_port, docs=settings.docs_enabled))
+
+    try:
+        if config.should_reload or config.workers > 1:
+            from uvicorn.supervisors import ChangeReload, Multiprocess  # not in every worker
+
+            sock = config.bind_socket()
+            say(sock.getsockname()[1])
+            if config.should_reload:
+                ChangeReload(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            else:
+                Multiprocess(config, sockets=[sock]).run()
+            return
+        server = _AnnouncingServer(config, say)
+        server.run()
+    except KeyboardInterrupt:
+        return
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE; it has logged why
