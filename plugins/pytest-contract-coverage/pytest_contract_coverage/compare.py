@@ -28,6 +28,7 @@ def _codes(statuses: Iterable[int]) -> str:
 
 
 def who(nodeids: list[str]) -> str:
+    """The first test of ``nodeids`` and how many more (``a.py::t (+2 more)``)."""
     more = f" (+{len(nodeids) - 1} more)" if len(nodeids) > 1 else ""
     return f"{nodeids[0]}{more}"
 

@@ -164,6 +164,7 @@ def load_contracts(
 
 
 def display_path(path: Path, rootpath: Path) -> str:
+    """``path`` relative to the rootdir when it is inside it, for flags and reports."""
     try:
         return path.resolve().relative_to(rootpath.resolve()).as_posix()
     except ValueError:

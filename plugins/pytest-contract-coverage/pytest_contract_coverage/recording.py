@@ -55,6 +55,7 @@ def install_recorder(recorder: Recorder) -> None:
 
 
 def uninstall_recorder(recorder: Recorder) -> None:
+    """Stop routing requests to ``recorder``; the last one out restores the transport."""
     if recorder.stack is not None and recorder in recorder.stack:
         recorder.stack.remove(recorder)
     if recorder.restore is not None:
