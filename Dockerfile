@@ -10,6 +10,8 @@ WORKDIR /app
 RUN pip install --no-cache-dir "poetry==2.5.1"
 
 COPY pyproject.toml poetry.lock README.md ./
+# The dev group's contract-coverage plugin is a path dependency of this repository.
+COPY plugins/ plugins/
 RUN poetry install --no-root
 
 COPY . .

@@ -1,4 +1,4 @@
-"""Tests of the contract coverage pytest plugin (``tma.testing.contract_coverage``).
+"""Tests of the contract coverage pytest plugin (``pytest_contract_coverage``).
 
 Each scenario builds a tiny FastAPI project inside a ``pytester`` directory (app module,
 contract Markdown, tests driving the app through ``httpx.ASGITransport``) and runs pytest
@@ -15,17 +15,16 @@ import httpx
 import pytest
 from starlette.routing import Match
 
-from tma.testing.contract_coverage import (
+from pytest_contract_coverage.contracts import parse_contract_text
+from pytest_contract_coverage.recording import (
     Recorder,
-    _install,
-    _uninstall,
-    app_endpoints,
-    parse_contract_text,
-    resolve_route,
+    install_recorder,
+    uninstall_recorder,
     watch_status_read,
 )
+from pytest_contract_coverage.routes import app_endpoints, resolve_route
 
-PLUGIN = "tma.testing.contract_coverage"
+PLUGIN = "pytest_contract_coverage"
 
 APP = """
 from fastapi import Depends, FastAPI, Header, HTTPException
@@ -536,12 +535,12 @@ def test_recording_nested_session_requests_kept_from_outer_session(
 ) -> None:
     """Requests of a nested in-process run never reach the recorder of the outer run."""
     outer = Recorder()
-    _install(outer)
+    install_recorder(outer)
     try:
         make_project(pytester, tests=GET_TESTS)
         run(pytester, *args).assert_outcomes(passed=4)
     finally:
-        _uninstall(outer)
+        uninstall_recorder(outer)
     assert outer.count == 0
 
 

@@ -1,1 +1,0 @@
-"""Test-support tooling shipped with the TMA backend (pytest plugins and helpers)."""
