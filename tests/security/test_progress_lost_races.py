@@ -194,6 +194,32 @@ async def test_submit_passing_attempt_while_its_quiz_is_deleted_returns_404(
     await _assert_counters_exact(test_db)
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("what", ["post", "module"])
+async def test_start_attempt_while_its_quiz_is_deleted_returns_404_post_not_found(
+    client, test_db, user_headers, auth_headers, test_user, scene, held_transaction, what
+):
+    """Starting an attempt while an admin deletes the quiz post (or its module): the new
+    attempt's key waits for the delete, then finds the quiz gone: 404 "Post <id> not
+    found", as when the delete came first (before: 400 "Another attempt was started at the
+    same moment"); no attempt is left."""
+    s = await scene()
+    quiz = await insert_quiz(test_db, s.module.id)
+    await _delete_in_held(
+        held_transaction, test_db, what, Post(id=quiz.post_id, module_id=s.module.id)
+    )
+
+    response = await _run_into(
+        held_transaction, client.post(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"Post {quiz.post_id} not found"}
+    listed = await client.get(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
+    assert listed.status_code == 404
+    await _assert_counters_exact(test_db)
+
+
 @postgresql_only
 @pytest.mark.asyncio
 @pytest.mark.parametrize("what", ["post", "module"])

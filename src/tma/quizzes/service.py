@@ -107,6 +107,10 @@ async def start_attempt(
     except IntegrityError:
         await session.rollback()
         existing = await session.scalar(_in_progress_of(post.id, user_id))
+        if existing is None and await session.get(Post, post.id) is None:
+            # The quiz was deleted meanwhile (the attempt's key waited for that delete):
+            # as unknown as if it had gone before.
+            raise NotFound(f"Post {post.id} not found") from None
         if existing is None:  # started and submitted meanwhile by the same user
             raise Conflict("Another attempt was started at the same moment; try again") from None
         return AttemptRead.model_validate(existing), False
