@@ -194,16 +194,17 @@ async def submit_attempt(
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise Conflict("Attempt already submitted")
     post_id, started_at = attempt.post_id, attempt.started_at  # a rollback expires `attempt`
-    questions = await load_questions(session, post_id=post_id)
-    score, passed, results = grade(questions, answers, _pass_mark(pass_mark))
-    now = utcnow()
     for _ in range(3):
-        # The post's module first (progress.service, lock order): a pass writes progress,
-        # and a quiz deleted meanwhile (its attempts with it) is then seen as gone.
+        # The post's module first (progress.service, lock order): a pass writes progress;
+        # under it the quiz can be neither deleted (its attempts with it: seen as gone) nor
+        # edited while it is graded.
         try:
             await progress.lock_post(session, post_id=post_id, module_id=module_id)
         except NotFound:
             raise NotFound(f"Attempt {attempt_id} not found") from None
+        questions = await load_questions(session, post_id=post_id)
+        score, passed, results = grade(questions, answers, _pass_mark(pass_mark))
+        now = utcnow()
         closed = await session.execute(
             update(QuizAttempt)
             .where(
