@@ -211,3 +211,55 @@ async def test_completion_racing_a_link_change_of_its_module_keeps_counters_exac
         first.id: (ROUNDS, ROUNDS),
         second.id: (in_second, in_second),
     }
+
+
+@pytest.mark.asyncio
+async def test_completion_racing_delete_of_its_course_returns_200_and_keeps_counters_exact(
+    client,
+    test_db,
+    user_headers,
+    auth_headers,
+    make_group,
+    add_member,
+    make_course,
+    assign_course,
+    make_module,
+    make_post,
+    test_user,
+):
+    """Each round a new course of the user's group with a new module of one post; the user
+    completes the post (their first completion in that course: the course counter is
+    inserted) while an admin deletes the course: the completion answers 200 (the post stays;
+    a course counter whose course went meanwhile is retried without it) or, when the delete
+    came before its visibility check, 403 (the user no longer sees the post); the delete
+    204, every round; never a 5xx (before: a foreign-key failure on the course counter).
+    Afterwards the counters equal a recount: each completion counts in its module, none in
+    a deleted course."""
+    group = await make_group()
+    await add_member(group, test_user)
+    seen: Counter[int] = Counter()
+    for _ in range(ROUNDS):
+        course = await make_course()
+        await assign_course(group, course)
+        post = await make_post(await make_module(course=course))
+        put, deleted = await asyncio.gather(
+            client.put(
+                f"/api/progress/{post.id}", json={"status": "completed"}, headers=user_headers
+            ),
+            client.delete(f"/api/courses/{course.id}", headers=auth_headers),
+        )
+        seen.update([put.status_code, deleted.status_code])
+        assert put.status_code in (200, 403), put.text
+        if put.status_code == 200:
+            assert put.json()["status"] == "completed"
+        else:
+            assert put.json() == {"detail": "You don't have access to this post"}
+        assert deleted.status_code == 204, deleted.text
+    _no_5xx(seen)
+    await _assert_counters_exact(test_db)
+    view = await client.get(f"/api/groups/{group.id}/progress", headers=auth_headers)
+    assert view.status_code == 200
+    assert view.json()["courses"] == []
+    async with test_db.db.engine.connect() as conn:
+        report = await doctor.check(conn)
+    assert (report.module_counters, report.course_counters) == (seen[200], 0)
