@@ -228,12 +228,10 @@ def doctor(
         typer.Option("--fix", help="Set every wrong counter to its recount (one transaction)."),
     ] = False,
 ) -> None:
-    """Recount every derived counter (module_progress, course_progress) from the progress rows
-    and report each difference (user, module or course, stored, actual).
+    """Recount the derived counters (module_progress, course_progress); list each difference.
 
-    Exit 0 when every counter is exact; 1 when a difference was found (without --fix) or
-    could not be repaired; with --fix, the differences found are repaired in one transaction
-    (the counted tables locked against writers meanwhile), listed, and the exit is 0."""
+    Exit 0: every counter is exact. Exit 1: a difference was found (nothing is changed).
+    --fix: repair every difference in one transaction, list them, exit 0 (exit 1 if not)."""
     from tma.core.db import Database
     from tma.progress import doctor as checks
 
