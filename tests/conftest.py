@@ -490,7 +490,9 @@ async def held_transaction(
     """
     if test_db.db.engine.dialect.name == "sqlite":
         path = str(test_db.db.engine.url.database)
-        held_sqlite = HeldSQLiteTransaction(sqlite3.connect(path, timeout=5, isolation_level=None))
+        raw = sqlite3.connect(path, timeout=5, isolation_level=None)
+        raw.execute("PRAGMA foreign_keys = ON")  # as the app's connections: cascades run
+        held_sqlite = HeldSQLiteTransaction(raw)
         stop = test_db.db.add_statement_listener(held_sqlite.on_statement)
         try:
             yield held_sqlite

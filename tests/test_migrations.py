@@ -518,6 +518,86 @@ def _unlink_everything(conn: Connection) -> None:
     conn.commit()
 
 
+def _complete_link_unlink_delete(conn: Connection) -> list[Any]:
+    """One transaction each, as four requests: post 5 completed, module 1 linked into
+    course 2, unlinked from course 1, module 2 deleted; the course counters after each."""
+    seen = []
+    counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
+    for step in (
+        "UPDATE post_progress SET status = 'completed' WHERE post_id = 5",
+        "INSERT INTO course_module_links (course_id, module_id, ordering, linked_at) "
+        "VALUES (2, 1, 2, '2026-11-01 00:00:00')",
+        "DELETE FROM course_module_links WHERE course_id = 1 AND module_id = 1",
+        "DELETE FROM modules WHERE id = 2",
+    ):
+        conn.execute(text(step))
+        conn.commit()
+        seen.append([tuple(r) for r in conn.execute(text(counters))])
+    conn.commit()
+    return seen
+
+
+def _locking_triggers(conn: Connection) -> list[tuple[Any, ...]]:
+    """The progress trigger functions that lock a row (PostgreSQL; none on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    return [
+        tuple(r)
+        for r in conn.execute(
+            text(
+                "SELECT proname FROM pg_proc WHERE proname LIKE '%progress_on%' "
+                "AND prosrc LIKE '%PERFORM 1 FROM % FOR %' ORDER BY proname"
+            )
+        )
+    ]
+
+
+def test_migration_0007_keeps_every_row_and_counters_count_on_after_it_and_after_downgrade(
+    scratch_url: str,
+) -> None:
+    """A database at 0006 with progress, counters and a module shared by two courses goes
+    to head: every row is as it was (0007 changes trigger functions only); on PostgreSQL
+    the three progress triggers that read across tables now lock first; the counters count
+    a completion, a link, an unlink and a module delete. `downgrade 0006` keeps every row
+    and the 0006 triggers (no locks) count on."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0005")
+    _run_sync(scratch_url, _link_modules_at_0005)
+    _off_loop(migrate.upgrade, scratch_url, "0006")
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url)
+
+    assert _run_sync(scratch_url, _every_row) == before
+    postgresql = scratch_url.startswith("postgresql")
+    expected_locking = (
+        [
+            ("course_progress_on_link",),
+            ("course_progress_on_module_progress",),
+            ("module_progress_on_progress",),
+        ]
+        if postgresql
+        else []
+    )
+    assert _run_sync(scratch_url, _locking_triggers) == expected_locking
+    assert _run_sync(scratch_url, _complete_link_unlink_delete) == [
+        [(7, 1, 5), (7, 2, 2)],
+        [(7, 1, 5), (7, 2, 5)],
+        [(7, 1, 2), (7, 2, 5)],
+        [(7, 1, 0), (7, 2, 3)],
+    ]
+    kept = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.downgrade, scratch_url, "0006")
+
+    assert _run_sync(scratch_url, _every_row) == kept
+    assert _run_sync(scratch_url, _locking_triggers) == []
+    _run_sync(scratch_url, _unlink_everything)
+    counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
+    assert _run_sync(scratch_url, _query(counters)) == [(7, 1, 0), (7, 2, 0)]
+
+
 def _insert_users_at_0002(conn: Connection, names: list[tuple[str, str]]) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     for i, (username, email) in enumerate(names, start=1):

@@ -464,10 +464,13 @@ USER_PROGRESS_STATEMENTS = (
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
 START_STATEMENTS = 5  # the caller, the post, an open attempt to reuse, the insert, the progress
-# PUT /api/progress: the caller, the post with the caller's progress on it, the upsert;
-# the upsert is left out when the status would not move forward
-PUT_PROGRESS_STATEMENTS = [3, 3, 2]
-SUBMIT_STATEMENTS = 5  # the caller, the attempt, the questions, the close, the progress
+# PUT /api/progress: the caller, the post with the caller's progress on it, the post's
+# module locked, the post re-read under that lock, the upsert; the last three are left out
+# when the status would not move forward
+PUT_PROGRESS_STATEMENTS = [5, 5, 2]
+# the caller, the attempt, the questions, the module locked, the post re-read under that
+# lock, the close, the progress
+SUBMIT_STATEMENTS = 7
 
 
 async def progress_world(test_db, user_id, *, courses, modules, posts, members=(), owner=None):
@@ -553,7 +556,7 @@ async def quiz_statements(client, count_queries, method, url, headers, **kwargs)
 async def test_get_quiz_and_submit_statement_count_same_at_2_and_20_questions(
     client, test_user, user_headers, test_db, count_queries
 ):
-    """GET /api/quizzes/{id}: 3 statements; submitting an attempt: 5; both the same for a
+    """GET /api/quizzes/{id}: 3 statements; submitting an attempt: 7; both the same for a
     quiz of 2 questions and one of 20."""
     group_id = await progress_world(test_db, test_user.id, courses=1, modules=1, posts=0)
     async with test_db.session() as session:

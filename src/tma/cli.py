@@ -1,4 +1,4 @@
-"""The `tma` command: serve, migrate, seed, create an admin."""
+"""The `tma` command: serve, migrate, seed, create an admin, check the derived counters."""
 
 import asyncio
 import sys
@@ -236,6 +236,47 @@ def create_admin(
         return f"admin {user.username} created (id {user.id})"
 
     typer.echo(_run(go))
+
+
+@app.command()
+def doctor(
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Set every wrong counter to its recount (one transaction)."),
+    ] = False,
+) -> None:
+    """Recount the derived counters (module_progress, course_progress); list each difference.
+
+    Exit 0: every counter is exact. Exit 1: a difference was found (nothing is changed).
+    --fix: repair every difference in one transaction, list them, exit 0 (exit 1 if not)."""
+    from tma.core.db import Database
+    from tma.progress import doctor as checks
+
+    async def go(settings: Settings) -> tuple[checks.Report, checks.Report | None]:
+        db = Database(settings)
+        try:
+            async with db.engine.connect() as conn:
+                if fix:
+                    return await checks.repair(conn)
+                return await checks.check(conn), None
+        finally:
+            await db.dispose()
+
+    found, after = _run(go)
+    for difference in found.differences:
+        typer.echo(str(difference))
+    counted = f"{found.module_counters} module and {found.course_counters} course counters checked"
+    if not found.differences:
+        typer.echo(f"no differences: {counted}")
+        return
+    if after is None:
+        typer.echo(f"{len(found.differences)} differences ({counted}); repair with --fix")
+        raise typer.Exit(code=1)
+    if after.differences:
+        for difference in after.differences:
+            typer.echo(f"still wrong after repair: {difference}", err=True)
+        raise _fail("the repair left differences and was rolled back")
+    typer.echo(f"fixed {len(found.differences)} differences ({counted}); now clean")
 
 
 if __name__ == "__main__":

@@ -171,12 +171,24 @@ async def _lock_course(session: AsyncSession, course_id: int) -> None:
         raise NotFound(f"Course {course_id} not found")
 
 
-async def _locked_link(session: AsyncSession, *, course_id: int, module_id: int) -> CourseModule:
+def _no_link(course_id: int, module_id: int) -> NotFound:
+    return NotFound(f"Link not found: module {module_id} is not in course {course_id}")
+
+
+async def _locked_link(
+    session: AsyncSession, *, course_id: int, module_id: int, with_module: bool = False
+) -> CourseModule:
+    # `with_module`: a change of what the module's progress counts in the course takes the
+    # module's lock before the course's (the lock order of tma.progress.service).
+    if with_module and not await lock_parent(session, Module, module_id):
+        await session.rollback()
+        await _lock_course(session, course_id)  # an unknown course is still its 404
+        raise _no_link(course_id, module_id)
     await _lock_course(session, course_id)
     link = await session.get(CourseModule, (course_id, module_id))
     if link is None:
         await session.rollback()
-        raise NotFound(f"Link not found: module {module_id} is not in course {course_id}")
+        raise _no_link(course_id, module_id)
     return link
 
 
@@ -185,8 +197,11 @@ async def link_module(
 ) -> dict[str, Any]:
     """Put a module into a course at `ordering` (default last), later ones moved down; 400
     if it is there already, 404 for an unknown module."""
+    # The module first, then the course (the lock order of tma.progress.service): a
+    # progress write in the module waits, and the counters see the link or not at all.
+    module_found = await lock_parent(session, Module, module_id)
     await _lock_course(session, course_id)
-    if await session.get(Module, module_id) is None:
+    if not module_found:
         await session.rollback()
         raise NotFound(f"Module {module_id} not found")
     if await session.get(CourseModule, (course_id, module_id)) is not None:
@@ -214,7 +229,7 @@ async def move_module(
 
 async def unlink_module(session: AsyncSession, *, course_id: int, module_id: int) -> None:
     """Take a module out of a course (the module stays); later ones move up."""
-    link = await _locked_link(session, course_id=course_id, module_id=module_id)
+    link = await _locked_link(session, course_id=course_id, module_id=module_id, with_module=True)
     await session.delete(link)
     await LINK_POSITIONS.close_gap(session, course_id, link.ordering)
     await session.commit()

@@ -8,7 +8,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.config import Settings
 from tma.core.db import ID, Database
-from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.errors import Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import Page, fetch_page
 from tma.courses.models import Course, CourseModule, Module
@@ -158,26 +158,20 @@ async def update_module(
 async def delete_module(session: AsyncSession, *, module_id: int) -> None:
     """Delete a module with its posts (their quizzes, attempts and progress) and its course
     links; each course it was in closes the gap. 404 if it is already gone."""
+    # The module first, then its courses in id order: the lock order of every write that
+    # changes what the progress counters count (tma.progress.service). A link to a course
+    # takes the module's lock too, so the courses read under it stay the module's.
+    if not await lock_parent(session, Module, module_id):
+        await session.rollback()
+        raise NotFound(f"Module {module_id} not found")
     places = select(CourseModule.course_id, CourseModule.ordering).where(
         CourseModule.module_id == module_id
     )
-    locked: set[int] = set()
-    for _ in range(10):
-        linked = select(CourseModule.course_id).where(CourseModule.module_id == module_id)
-        courses = set((await session.scalars(linked)).all()) | locked
-        for course_id in sorted(courses):  # in id order: two writers never deadlock
-            await lock_parent(session, Course, course_id)
-        if not await lock_parent(session, Module, module_id):
-            await session.rollback()
-            raise NotFound(f"Module {module_id} not found")
-        # Re-read under the locks: a link made meanwhile to another course means again.
-        rows = (await session.execute(places)).all()
-        if {course_id for course_id, _ in rows} <= courses:
-            await session.execute(delete(Module).where(Module.id == module_id))
-            for course_id, ordering in rows:
-                await LINK_POSITIONS.close_gap(session, course_id, ordering)
-            await session.commit()
-            return
-        locked = courses | {course_id for course_id, _ in rows}
-        await session.rollback()
-    raise Conflict("The module is being linked by other requests; try again")
+    rows = (await session.execute(places)).all()
+    for course_id in sorted(course_id for course_id, _ in rows):
+        await lock_parent(session, Course, course_id)
+    rows = (await session.execute(places)).all()  # a course deleted meanwhile took its link
+    await session.execute(delete(Module).where(Module.id == module_id))
+    for course_id, ordering in rows:
+        await LINK_POSITIONS.close_gap(session, course_id, ordering)
+    await session.commit()

@@ -2,7 +2,17 @@
 and the per-course and per-group aggregates (a fixed number of statements each).
 
 Progress belongs to a post, not to a course: a course unassigned and assigned again finds
-it where it was; a post or module deleted takes its rows with it (FK cascade)."""
+it where it was; a post or module deleted takes its rows with it (FK cascade).
+
+Lock order. Every write that changes what the counters (`module_progress`,
+`course_progress`) count takes the post's module row first, then the rows under it: a
+progress write takes it FOR SHARE (`lock_post`: progress writes in one module run side by
+side), a post deleted or moved, a module deleted, linked to or unlinked from a course take
+it FOR UPDATE (`tma.core.ordering.lock_parent`) before any course, post or counter row. So
+a progress write and a delete never hold each other's rows (no deadlock), and a progress
+write waits for a link change of its module in progress and reads the links it left (the
+counters stay exact; migration 0007's triggers take the same locks).
+"""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from tma.core.db import utcnow
-from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from tma.core.ordering import lock_parent
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
@@ -84,17 +96,60 @@ def _as_read(post: CallerPost) -> dict[str, Any]:
     }
 
 
+async def lock_post(session: AsyncSession, *, post_id: int, module_id: int) -> None:
+    """Take the lock a progress write needs before it writes (see the module docstring): the
+    post's module FOR SHARE (on SQLite the database's write lock), then the post re-read
+    under it. NotFound when the post is gone (deleted with its module or alone, also by a
+    delete that held the lock first); a post moved meanwhile: its new module instead."""
+    for _ in range(10):
+        if session.get_bind().dialect.name == "sqlite":
+            held = await lock_parent(session, Module, module_id)
+        else:
+            found = select(Module.id).where(Module.id == module_id).with_for_update(read=True)
+            held = await session.scalar(found) is not None
+        now_in = (
+            await session.scalar(select(Post.module_id).where(Post.id == post_id)) if held else None
+        )
+        if now_in is None:
+            await session.rollback()
+            raise NotFound(f"Post {post_id} not found")
+        if now_in == module_id:
+            return
+        await session.rollback()  # moved meanwhile: lock its new module instead
+        module_id = now_in
+    raise Conflict("The post is being moved by other requests; try again")
+
+
+async def _user_exists(session: AsyncSession, user_id: int) -> bool:
+    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
 async def update_progress(
     session: AsyncSession, *, user_id: int, post: CallerPost, status: str
 ) -> dict[str, Any]:
     """PUT /api/progress/{post_id}: move forward, or answer the state unchanged. A quiz
-    becomes completed only through a passing attempt (400 when asked by hand)."""
+    becomes completed only through a passing attempt (400 when asked by hand). A post
+    deleted meanwhile is 404, as when the delete came first."""
     if post.status == COMPLETED or (post.status == IN_PROGRESS and status == IN_PROGRESS):
         return _as_read(post)  # already there or further: unchanged
     if status == COMPLETED and post.post_type == PostType.QUIZ:
         raise Conflict("A quiz is completed only by passing it")
-    row = await advance(session, user_id=user_id, post_id=post.id, status=status)
-    await session.commit()
+    for _ in range(3):
+        await lock_post(session, post_id=post.id, module_id=post.module_id)
+        try:
+            row = await advance(session, user_id=user_id, post_id=post.id, status=status)
+            await session.commit()
+        except IntegrityError:
+            # A row the write refers to went meanwhile: the caller (their account deleted),
+            # or a course whose counter the write adds to (the next try no longer sees it).
+            # The post itself cannot go while its module is locked; lock_post says if it did.
+            await session.rollback()
+            if not await _user_exists(session, user_id):
+                raise Unauthorized("Could not validate credentials") from None
+            continue
+        break
+    else:
+        raise Conflict("The post's courses are being changed by other requests; try again")
     if row is None:  # a concurrent request got there first: report what is stored
         stored = await session.execute(
             select(

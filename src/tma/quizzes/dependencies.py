@@ -30,6 +30,7 @@ class CallerPost:
     status: str | None  # the caller's progress row, None for `not_started`
     updated_at: datetime | None
     completed_at: datetime | None
+    module_id: int  # where it was when read: progress writes lock it (progress.service)
 
 
 async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> CallerPost:
@@ -44,6 +45,7 @@ async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionD
             PostProgress.status,
             PostProgress.updated_at,
             PostProgress.completed_at,
+            Post.module_id,
             visible,
         )
         .outerjoin(

@@ -107,6 +107,10 @@ async def start_attempt(
     except IntegrityError:
         await session.rollback()
         existing = await session.scalar(_in_progress_of(post.id, user_id))
+        if existing is None and await session.get(Post, post.id) is None:
+            # The quiz was deleted meanwhile (the attempt's key waited for that delete):
+            # as unknown as if it had gone before.
+            raise NotFound(f"Post {post.id} not found") from None
         if existing is None:  # started and submitted meanwhile by the same user
             raise Conflict("Another attempt was started at the same moment; try again") from None
         return AttemptRead.model_validate(existing), False
@@ -175,58 +179,76 @@ async def submit_attempt(
     visible = module_visible_to(Post.module_id, caller.id)
     row = (
         await session.execute(
-            select(QuizAttempt, Post.pass_mark, visible)
+            select(QuizAttempt, Post.pass_mark, Post.module_id, visible)
             .join(Post, Post.id == QuizAttempt.post_id)
             .where(QuizAttempt.id == attempt_id)
         )
     ).first()
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
-    attempt, pass_mark, sees_post = row
+    attempt, pass_mark, module_id, sees_post = row
     if attempt.user_id != caller.id:
         raise Forbidden("You may only submit your own attempts")
     if not sees_post and not is_staff(caller):
         raise Forbidden("You don't have access to this post")
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise Conflict("Attempt already submitted")
-    questions = await load_questions(session, post_id=attempt.post_id)
-    score, passed, results = grade(questions, answers, _pass_mark(pass_mark))
-    now = utcnow()
-    closed = await session.execute(
-        update(QuizAttempt)
-        .where(
-            and_(
-                QuizAttempt.id == attempt_id,
-                QuizAttempt.status == AttemptStatus.IN_PROGRESS.value,
+    post_id, started_at = attempt.post_id, attempt.started_at  # a rollback expires `attempt`
+    for _ in range(3):
+        # The post's module first (progress.service, lock order): a pass writes progress;
+        # under it the quiz can be neither deleted (its attempts with it: seen as gone) nor
+        # edited while it is graded.
+        try:
+            await progress.lock_post(session, post_id=post_id, module_id=module_id)
+        except NotFound:
+            raise NotFound(f"Attempt {attempt_id} not found") from None
+        questions = await load_questions(session, post_id=post_id)
+        score, passed, results = grade(questions, answers, _pass_mark(pass_mark))
+        now = utcnow()
+        closed = await session.execute(
+            update(QuizAttempt)
+            .where(
+                and_(
+                    QuizAttempt.id == attempt_id,
+                    QuizAttempt.status == AttemptStatus.IN_PROGRESS.value,
+                )
             )
+            .values(
+                status=AttemptStatus.SUBMITTED.value,
+                submitted_at=now,
+                score=score,
+                passed=passed,
+                results=results,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .values(
-            status=AttemptStatus.SUBMITTED.value,
-            submitted_at=now,
-            score=score,
-            passed=passed,
-            results=results,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
-        await session.rollback()
-        raise Conflict("Attempt already submitted")
-    if passed:
-        await progress.advance(
-            session,
-            user_id=caller.id,
-            post_id=attempt.post_id,
-            status=ProgressStatus.COMPLETED.value,
-            now=now,
-        )
-    await session.commit()
+        if closed.rowcount != 1:  # type: ignore[attr-defined]
+            await session.rollback()
+            raise Conflict("Attempt already submitted")
+        try:
+            if passed:
+                await progress.advance(
+                    session,
+                    user_id=caller.id,
+                    post_id=post_id,
+                    status=ProgressStatus.COMPLETED.value,
+                    now=now,
+                )
+            await session.commit()
+        except IntegrityError:
+            # A course the completion adds to was deleted meanwhile (the next try no
+            # longer sees it), or the caller's account: then the attempt is gone too.
+            await session.rollback()
+            continue
+        break
+    else:
+        raise Conflict("The quiz's courses are being changed by other requests; try again")
     return AttemptRead(
-        id=attempt.id,
-        post_id=attempt.post_id,
-        user_id=attempt.user_id,
+        id=attempt_id,
+        post_id=post_id,
+        user_id=caller.id,
         status=AttemptStatus.SUBMITTED.value,
-        started_at=attempt.started_at,
+        started_at=started_at,
         submitted_at=now,
         score=score,
         passed=passed,
