@@ -1,5 +1,6 @@
-"""PostgreSQL: the progress counters' triggers lock what they read, so the counters stay
-exact under any interleaving of writers (issue 21). Data and tables unchanged.
+"""Progress counters exact under concurrent writers: on PostgreSQL the counters' triggers
+lock what they read, so the counters stay exact under any interleaving (issue 21). Data
+and tables unchanged.
 
 At READ COMMITTED each trigger of 0005/0006 read the other side's table as committed when
 its statement started, and the two sides touched no common row. A completion racing the
