@@ -8,6 +8,7 @@ database already bound; use those in tests.
 """
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
@@ -27,7 +28,8 @@ from tma.modules.schemas import ModuleCreate
 from tma.posts import service as posts
 from tma.posts.models import Post
 from tma.posts.schemas import PostCreate
-from tma.users.models import Role, User
+from tma.users.caller import Caller, CallerRole
+from tma.users.models import Role, SystemRole, User
 from tma.users.schemas import UserCreate
 
 _serial = count(1)
@@ -135,12 +137,36 @@ async def create_group(
         return await groups.create_group(session, creator=creator, data=data)
 
 
+# The caller the setup acts as: an admin that is no account (id 0 is never a user's).
+SETUP_ADMIN = Caller(
+    id=0,
+    username="setup",
+    email="setup@test.com",
+    first_name=None,
+    last_name=None,
+    child_name=None,
+    child_sex_assigned_at_birth=None,
+    child_dob=None,
+    avatar_url=None,
+    role=CallerRole(id=0, name=SystemRole.ADMIN.value, description=None),
+    email_verified=True,
+    is_active=True,
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    tokens_valid_after=None,
+)
+
+
 async def add_member(
     test_db: TestDatabase, *, group: Group, user: User, role: str = "member"
 ) -> GroupMember:
-    """Put `user` in `group` with the given group role (member, moderator, owner)."""
+    """Put `user` in `group` with the given group role (member, moderator, owner), as an
+    admin would (the service asks who adds: only admins and the group's owners and
+    moderators may; the fixture is the test's setup, not a caller under test)."""
     async with test_db.session() as session:
-        return await groups.add_member(session, group=group, user_id=user.id, role=GroupRole(role))
+        return await groups.add_member(
+            session, group=group, caller=SETUP_ADMIN, user_id=user.id, role=GroupRole(role)
+        )
 
 
 async def create_course(

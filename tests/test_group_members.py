@@ -1,7 +1,8 @@
 """Contract tests for group memberships: add, remove, change a member's group role.
 
-Contract: docs/contracts/groups.md. Membership changes need a manager or an admin; a group
-never loses its last owner (400).
+Contract: docs/contracts/groups.md. Membership changes need an admin, or a manager who owns
+or moderates that group (any other manager: 403, decided under the group's lock); granting or
+taking `owner` needs an admin or an owner; a group never loses its last owner (400).
 """
 
 import asyncio
@@ -745,3 +746,475 @@ async def test_change_member_role_disabled_manager_returns_403(
 
     assert response.status_code == 403
     assert response.json() == {"detail": "account disabled"}
+
+
+# --- who may change a group's members ------------------------------------------------------
+
+NOT_YOURS = {"detail": "You may only change the members of groups you own or moderate"}
+OWNERS_ONLY = {"detail": "Only the group's owners and admins may grant or take the owner role"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("role", ["member", "moderator", "owner"])
+async def test_add_member_manager_of_another_group_adds_themselves_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, make_auth_headers, role
+):
+    """A manager who neither owns nor moderates the group cannot join it, whatever the role:
+    403 "You may only change the members of groups you own or moderate"; nobody added."""
+    group = await make_group()
+    stranger = await make_user(role="manager")
+    await make_group(creator=stranger)
+
+    response = await client.post(
+        f"/api/groups/{group.id}/members/{stranger.id}",
+        json={"role": role},
+        headers=make_auth_headers(stranger),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {manager_user.id: "owner"}
+
+
+@pytest.mark.asyncio
+async def test_add_member_manager_of_another_group_adds_a_parent_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, make_auth_headers
+):
+    """Nor can they add anyone else (a parent): 403, the group unchanged; unknown user ids
+    get the same 403, so the route tells them nothing."""
+    group = await make_group()
+    stranger = await make_user(role="manager")
+    parent = await make_user()
+    headers = make_auth_headers(stranger)
+
+    response = await client.post(f"/api/groups/{group.id}/members/{parent.id}", headers=headers)
+    unknown = await client.post(f"/api/groups/{group.id}/members/999999", headers=headers)
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert unknown.status_code == 403
+    assert unknown.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {manager_user.id: "owner"}
+
+
+@pytest.mark.asyncio
+async def test_add_member_manager_who_is_plain_member_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers
+):
+    """A manager who is a plain `member` of the group is not responsible for it: 403."""
+    group = await make_group()
+    plain = await make_user(role="manager")
+    await add_member(group, plain)
+    parent = await make_user()
+
+    response = await client.post(
+        f"/api/groups/{group.id}/members/{parent.id}", headers=make_auth_headers(plain)
+    )
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        plain.id: "member",
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("role", ["member", "moderator"])
+async def test_add_member_as_moderator_manager_returns_201(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers, role
+):
+    """A manager who moderates the group adds members and moderators: 201."""
+    group = await make_group()
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+    parent = await make_user()
+
+    response = await client.post(
+        f"/api/groups/{group.id}/members/{parent.id}",
+        json={"role": role},
+        headers=make_auth_headers(moderator),
+    )
+
+    assert response.status_code == 201
+    assert response.json() == {"message": "User added to group", "role": role}
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        moderator.id: "moderator",
+        parent.id: role,
+    }
+
+
+@pytest.mark.asyncio
+async def test_add_member_moderator_adds_an_owner_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers
+):
+    """Only owners and admins grant `owner`: a moderator adding an owner gets 403 "Only the
+    group's owners and admins may grant or take the owner role"; nobody added."""
+    group = await make_group()
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+    other = await make_user(role="manager")
+
+    response = await client.post(
+        f"/api/groups/{group.id}/members/{other.id}",
+        json={"role": "owner"},
+        headers=make_auth_headers(moderator),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == OWNERS_ONLY
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        moderator.id: "moderator",
+    }
+
+
+@pytest.mark.asyncio
+async def test_add_member_owner_adds_an_owner_returns_201(
+    client, auth_headers, manager_user, manager_headers, make_group, make_user
+):
+    """An owner (a manager) grants `owner`: 201, and the new owner is listed as such."""
+    group = await make_group()
+    other = await make_user(role="manager")
+
+    response = await client.post(
+        f"/api/groups/{group.id}/members/{other.id}",
+        json={"role": "owner"},
+        headers=manager_headers,
+    )
+
+    assert response.status_code == 201
+    assert response.json() == {"message": "User added to group", "role": "owner"}
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        other.id: "owner",
+    }
+
+
+@pytest.mark.asyncio
+async def test_add_member_by_admin_in_no_group_returns_201(
+    client, auth_headers, admin_user, manager_user, make_group, make_user
+):
+    """An admin who is no member of the group adds an owner: 201."""
+    group = await make_group()
+    other = await make_user(role="manager")
+
+    response = await client.post(
+        f"/api/groups/{group.id}/members/{other.id}", json={"role": "owner"}, headers=auth_headers
+    )
+
+    assert response.status_code == 201
+    assert response.json() == {"message": "User added to group", "role": "owner"}
+    members = await members_of(client, group.id, auth_headers)
+    assert members == {manager_user.id: "owner", other.id: "owner"}
+    assert admin_user.id not in members
+
+
+@pytest.mark.asyncio
+async def test_add_member_owner_demoted_meanwhile_returns_403(
+    client,
+    auth_headers,
+    manager_user,
+    make_group,
+    make_user,
+    add_member,
+    make_auth_headers,
+    held_transaction,
+):
+    """The caller's role is read under the group's lock: a manager adding a parent while
+    another transaction (holding the group, as every membership change does) demotes them
+    waits for it, then gets 403; the parent is not added."""
+    group = await make_group()
+    co_owner = await make_user(role="manager")
+    await add_member(group, co_owner, "owner")
+    parent = await make_user()
+    await held_transaction.execute(
+        "UPDATE groups SET updated_at = updated_at WHERE id = :group", group=group.id
+    )
+    await held_transaction.execute(
+        "UPDATE group_members SET role = 'member' WHERE group_id = :group AND user_id = :user",
+        group=group.id,
+        user=co_owner.id,
+    )
+
+    request = asyncio.create_task(
+        client.post(
+            f"/api/groups/{group.id}/members/{parent.id}", headers=make_auth_headers(co_owner)
+        )
+    )
+    await held_transaction.until_waited_on(request)
+    await held_transaction.commit()
+    response = await request
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        co_owner.id: "member",
+    }
+
+
+@pytest.mark.asyncio
+async def test_remove_member_manager_of_another_group_returns_403_and_keeps_member(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers
+):
+    """A manager who neither owns nor moderates the group removes nobody (not even a member
+    who is not there, so they learn nothing): 403, the member stays."""
+    group = await make_group()
+    parent = await make_user()
+    await add_member(group, parent)
+    stranger = await make_user(role="manager")
+    headers = make_auth_headers(stranger)
+
+    response = await client.delete(f"/api/groups/{group.id}/members/{parent.id}", headers=headers)
+    absent = await client.delete(f"/api/groups/{group.id}/members/{stranger.id}", headers=headers)
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert absent.status_code == 403
+    assert absent.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        parent.id: "member",
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("target_role", ["member", "moderator"])
+async def test_remove_member_as_moderator_manager_returns_204(
+    client,
+    auth_headers,
+    manager_user,
+    make_group,
+    make_user,
+    add_member,
+    make_auth_headers,
+    target_role,
+):
+    """A moderator (a manager) removes members and moderators: 204, read back gone."""
+    group = await make_group()
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+    target = await make_user()
+    await add_member(group, target, target_role)
+
+    response = await client.delete(
+        f"/api/groups/{group.id}/members/{target.id}", headers=make_auth_headers(moderator)
+    )
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        moderator.id: "moderator",
+    }
+
+
+@pytest.mark.asyncio
+async def test_remove_member_moderator_removes_an_owner_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers
+):
+    """A moderator cannot take `owner` away, so cannot remove an owner (even one of two):
+    403 "Only the group's owners and admins ..."; both owners stay."""
+    group = await make_group()
+    co_owner = await make_user(role="manager")
+    await add_member(group, co_owner, "owner")
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+
+    response = await client.delete(
+        f"/api/groups/{group.id}/members/{co_owner.id}", headers=make_auth_headers(moderator)
+    )
+
+    assert response.status_code == 403
+    assert response.json() == OWNERS_ONLY
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        co_owner.id: "owner",
+        moderator.id: "moderator",
+    }
+
+
+@pytest.mark.asyncio
+async def test_remove_member_owner_removes_another_owner_returns_204(
+    client, auth_headers, manager_user, manager_headers, make_group, make_user, add_member
+):
+    """An owner (a manager) removes another owner: 204."""
+    group = await make_group()
+    co_owner = await make_user(role="manager")
+    await add_member(group, co_owner, "owner")
+
+    response = await client.delete(
+        f"/api/groups/{group.id}/members/{co_owner.id}", headers=manager_headers
+    )
+
+    assert response.status_code == 204
+    assert await members_of(client, group.id, auth_headers) == {manager_user.id: "owner"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("role", ["moderator", "owner"])
+async def test_change_member_role_manager_promotes_themselves_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers, role
+):
+    """A manager who is a plain `member` of the group cannot promote themselves: 403
+    "You may only change the members of groups you own or moderate"; still a member."""
+    group = await make_group()
+    plain = await make_user(role="manager")
+    await add_member(group, plain)
+
+    response = await client.patch(
+        f"/api/groups/{group.id}/members/{plain.id}/role",
+        json={"role": role},
+        headers=make_auth_headers(plain),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        plain.id: "member",
+    }
+
+
+@pytest.mark.asyncio
+async def test_change_member_role_manager_of_another_group_returns_403(
+    client, auth_headers, manager_user, make_group, make_user, add_member, make_auth_headers
+):
+    """A manager of another group changes no role here: 403, the role kept."""
+    group = await make_group()
+    parent = await make_user()
+    await add_member(group, parent)
+    stranger = await make_user(role="manager")
+    await make_group(creator=stranger)
+
+    response = await client.patch(
+        f"/api/groups/{group.id}/members/{parent.id}/role",
+        json={"role": "moderator"},
+        headers=make_auth_headers(stranger),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == NOT_YOURS
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        parent.id: "member",
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("before", "after"), [("member", "moderator"), ("moderator", "member")])
+async def test_change_member_role_as_moderator_manager_returns_200(
+    client,
+    auth_headers,
+    manager_user,
+    make_group,
+    make_user,
+    add_member,
+    make_auth_headers,
+    before,
+    after,
+):
+    """A moderator (a manager) promotes members to moderator and demotes moderators: 200."""
+    group = await make_group()
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+    target = await make_user()
+    await add_member(group, target, before)
+
+    response = await client.patch(
+        f"/api/groups/{group.id}/members/{target.id}/role",
+        json={"role": after},
+        headers=make_auth_headers(moderator),
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "message": "Member role updated",
+        "user_id": target.id,
+        "role": after,
+    }
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        moderator.id: "moderator",
+        target.id: after,
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("target", "before", "after"),
+    [
+        ("self", "moderator", "owner"),
+        ("other", "member", "owner"),
+        ("owner", "owner", "moderator"),
+    ],
+)
+async def test_change_member_role_moderator_grants_or_takes_owner_returns_403(
+    client,
+    auth_headers,
+    manager_user,
+    make_group,
+    make_user,
+    add_member,
+    make_auth_headers,
+    target,
+    before,
+    after,
+):
+    """Only owners and admins grant or take `owner`: a moderator promoting themselves or a
+    member to owner, or demoting an owner (one of two), gets 403 "Only the group's owners
+    and admins ..."; every role is kept."""
+    group = await make_group()
+    co_owner = await make_user(role="manager")
+    await add_member(group, co_owner, "owner")
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+    member = await make_user()
+    await add_member(group, member)
+    target_id = {"self": moderator.id, "other": member.id, "owner": co_owner.id}[target]
+
+    response = await client.patch(
+        f"/api/groups/{group.id}/members/{target_id}/role",
+        json={"role": after},
+        headers=make_auth_headers(moderator),
+    )
+
+    assert response.status_code == 403
+    assert response.json() == OWNERS_ONLY
+    members = await members_of(client, group.id, auth_headers)
+    assert members[target_id] == before
+    assert members == {
+        manager_user.id: "owner",
+        co_owner.id: "owner",
+        moderator.id: "moderator",
+        member.id: "member",
+    }
+
+
+@pytest.mark.asyncio
+async def test_change_member_role_owner_promotes_moderator_to_owner_returns_200(
+    client, auth_headers, manager_user, manager_headers, make_group, make_user, add_member
+):
+    """An owner (a manager) grants `owner`: 200, read back as owner."""
+    group = await make_group()
+    moderator = await make_user(role="manager")
+    await add_member(group, moderator, "moderator")
+
+    response = await client.patch(
+        f"/api/groups/{group.id}/members/{moderator.id}/role",
+        json={"role": "owner"},
+        headers=manager_headers,
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "message": "Member role updated",
+        "user_id": moderator.id,
+        "role": "owner",
+    }
+    assert await members_of(client, group.id, auth_headers) == {
+        manager_user.id: "owner",
+        moderator.id: "owner",
+    }

@@ -969,3 +969,30 @@ async def test_groups_endpoint_body_over_1_mib_returns_413(
     courses = await client.get(f"/api/groups/{group.id}/courses", headers=auth_headers)
     assert courses.status_code == 200
     assert courses.json() == []
+
+
+@pytest.mark.asyncio
+async def test_update_group_by_manager_of_another_group_returns_200_and_adds_no_access(
+    client, auth_headers, manager_user, make_group, make_user, make_auth_headers
+):
+    """Renaming a group stays open to every manager (it opens no parent's data, unlike a
+    membership change): 200 for a manager in no role there, who is still no member of it
+    and still gets 403 on its progress view."""
+    group = await make_group(name="Theirs")
+    stranger = await make_user(role="manager")
+    headers = make_auth_headers(stranger)
+
+    response = await client.patch(
+        f"/api/groups/{group.id}", json={"name": "Renamed"}, headers=headers
+    )
+
+    assert response.status_code == 200
+    assert response.json()["name"] == "Renamed"
+    detail = await client.get(f"/api/groups/{group.id}", headers=auth_headers)
+    assert detail.json()["name"] == "Renamed"
+    assert [m["user_id"] for m in detail.json()["members"]] == [manager_user.id]
+    progress = await client.get(f"/api/groups/{group.id}/progress", headers=headers)
+    assert (progress.status_code, progress.json()) == (
+        403,
+        {"detail": "You may only see the progress of groups you own or moderate"},
+    )

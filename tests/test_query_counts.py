@@ -921,3 +921,59 @@ async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
     assert response.status_code == 200
     assert [a["user_id"] for a in response.json()] == [test_user.id, test_user.id]
     assert count == 4
+
+
+@pytest.mark.asyncio
+async def test_membership_changes_statement_counts_by_an_owner(
+    client, auth_headers, manager_headers, manager_user, make_group, make_user, count_queries
+):
+    """Membership changes by the group's owner (a manager), whose right is read under the
+    group's lock: adding is 6 statements (the caller, the group, the lock, the caller's and
+    the user's memberships in one, the user, the insert; the read under the lock replaces
+    the old "already a member?" query, so one more than before the check), changing a role
+    and removing 5 (the caller, the group, the lock, the memberships, the write), demoting
+    an owner 6 (the owners counted)."""
+    group = await make_group()
+    parent = await make_user()
+    other_owner = await make_user(role="manager")
+    base = f"/api/groups/{group.id}/members"
+
+    add, add_count = await _statements(
+        count_queries, lambda: client.post(f"{base}/{parent.id}", headers=manager_headers)
+    )
+    add_owner, add_owner_count = await _statements(
+        count_queries,
+        lambda: client.post(
+            f"{base}/{other_owner.id}", json={"role": "owner"}, headers=manager_headers
+        ),
+    )
+    change, change_count = await _statements(
+        count_queries,
+        lambda: client.patch(
+            f"{base}/{parent.id}/role", json={"role": "moderator"}, headers=manager_headers
+        ),
+    )
+    demote, demote_count = await _statements(
+        count_queries,
+        lambda: client.patch(
+            f"{base}/{other_owner.id}/role", json={"role": "member"}, headers=manager_headers
+        ),
+    )
+    remove, remove_count = await _statements(
+        count_queries, lambda: client.delete(f"{base}/{parent.id}", headers=manager_headers)
+    )
+
+    assert [add.status_code, add_owner.status_code, change.status_code] == [201, 201, 200]
+    assert [demote.status_code, remove.status_code] == [200, 204]
+    assert (add_count, add_owner_count, change_count, demote_count, remove_count) == (
+        6,
+        6,
+        5,
+        6,
+        5,
+    )
+    detail = await client.get(f"/api/groups/{group.id}", headers=auth_headers)
+    assert {m["user_id"]: m["role"] for m in detail.json()["members"]} == {
+        manager_user.id: "owner",
+        other_owner.id: "member",
+    }

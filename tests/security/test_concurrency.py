@@ -78,15 +78,17 @@ async def test_add_member_same_user_10_times_at_once_returns_one_201_rest_400(
 async def test_last_two_owners_remove_each_other_at_once_group_keeps_an_owner(
     client: httpx.AsyncClient,
     manager_user: User,
-    manager_headers: Headers,
+    auth_headers: Headers,
     make_user: Callable[..., Awaitable[User]],
     make_group: Callable[..., Awaitable[Group]],
     add_member: Callable[..., Awaitable[Any]],
     change: str,
 ) -> None:
-    """The group's only two owners are removed (or demoted) at the same moment, five groups
-    in a row: each time exactly one change succeeds, the other gets 400 "last owner", and
-    the group still has exactly one owner."""
+    """The group's only two owners are removed (or demoted) at the same moment by an admin,
+    five groups in a row: each time exactly one change succeeds, the other gets 400 "last
+    owner", and the group still has exactly one owner. (An admin acts: an owner who has
+    just lost the role may no longer change the group's members, 403, see
+    test_two_owners_removing_each_other_at_once_keep_one_owner.)"""
     co_owner = await make_user(username="co-owner", role="manager")
     for round_ in range(5):
         group = await make_group(name=f"Two owners {round_}")
@@ -95,9 +97,9 @@ async def test_last_two_owners_remove_each_other_at_once_group_keeps_an_owner(
 
         async def act(user_id: int, base: str = base) -> httpx.Response:
             if change == "remove":
-                return await client.delete(f"{base}/{user_id}", headers=manager_headers)
+                return await client.delete(f"{base}/{user_id}", headers=auth_headers)
             return await client.patch(
-                f"{base}/{user_id}/role", json={"role": "member"}, headers=manager_headers
+                f"{base}/{user_id}/role", json={"role": "member"}, headers=auth_headers
             )
 
         responses = await asyncio.gather(act(manager_user.id), act(co_owner.id))
@@ -107,5 +109,51 @@ async def test_last_two_owners_remove_each_other_at_once_group_keeps_an_owner(
         refused = next(r for r in responses if r.status_code == 400)
         verb = "remove" if change == "remove" else "demote"
         assert refused.json() == {"detail": f"Cannot {verb} the last owner of the group"}
-        detail = (await client.get(f"/api/groups/{group.id}", headers=manager_headers)).json()
+        detail = (await client.get(f"/api/groups/{group.id}", headers=auth_headers)).json()
+        assert [m["group_role"] for m in detail["members"]].count("owner") == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("change", ["remove", "demote"])
+async def test_two_owners_removing_each_other_at_once_keep_one_owner(
+    client: httpx.AsyncClient,
+    manager_user: User,
+    manager_headers: Headers,
+    auth_headers: Headers,
+    make_user: Callable[..., Awaitable[User]],
+    make_group: Callable[..., Awaitable[Group]],
+    add_member: Callable[..., Awaitable[Any]],
+    make_auth_headers: Callable[[User], Headers],
+    change: str,
+) -> None:
+    """The group's only two owners (managers) remove (or demote) each other at the same
+    moment, five groups in a row: the changes run one at a time under the group's lock, so
+    exactly one succeeds and the other owner, who is no longer one when their change runs,
+    gets 403 "You may only change the members of groups you own or moderate" (a demoted
+    owner is a plain member); the group keeps exactly one owner."""
+    co_owner = await make_user(username="co-owner", role="manager")
+    co_headers = make_auth_headers(co_owner)
+    for round_ in range(5):
+        group = await make_group(name=f"Two owners {round_}")
+        await add_member(group, co_owner, role="owner")
+        base = f"/api/groups/{group.id}/members"
+
+        async def act(user_id: int, headers: Headers, base: str = base) -> httpx.Response:
+            if change == "remove":
+                return await client.delete(f"{base}/{user_id}", headers=headers)
+            return await client.patch(
+                f"{base}/{user_id}/role", json={"role": "member"}, headers=headers
+            )
+
+        responses = await asyncio.gather(
+            act(co_owner.id, manager_headers), act(manager_user.id, co_headers)
+        )
+
+        success = 204 if change == "remove" else 200
+        assert sorted(r.status_code for r in responses) == sorted([success, 403])
+        refused = next(r for r in responses if r.status_code == 403)
+        assert refused.json() == {
+            "detail": "You may only change the members of groups you own or moderate"
+        }
+        detail = (await client.get(f"/api/groups/{group.id}", headers=auth_headers)).json()
         assert [m["group_role"] for m in detail["members"]].count("owner") == 1

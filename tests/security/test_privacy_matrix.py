@@ -559,3 +559,133 @@ async def test_user_progress_racing_removal_of_parent_returns_200_or_403_never_5
         after = await client.get(progress_url, headers=owner)
         assert (after.status_code, after.json()) == (403, {"detail": NOT_YOUR_MEMBER[1]})
     assert not [code for code in seen if code >= 500], seen
+
+
+# --- who may change the memberships that open a parent's data ------------------------------
+
+NOT_YOUR_MEMBERS = (403, "You may only change the members of groups you own or moderate")
+CHANGES_MEMBERS = "changes members"
+# caller kind: what adding, re-roling and removing a parent of `oak` answers.
+MEMBERSHIP_MATRIX: dict[str, Any] = {
+    "anonymous": NOT_AUTHENTICATED,
+    "disabled_moderator": DISABLED,
+    "deleted_moderator": GONE,
+    "parent_themself": NO_PERMISSION,
+    "other_parent_same_group": NO_PERMISSION,
+    "parent_moderator_same_group": NO_PERMISSION,
+    "parent_other_group": NO_PERMISSION,
+    "manager_owner": CHANGES_MEMBERS,
+    "manager_moderator": CHANGES_MEMBERS,
+    "manager_plain_member": NOT_YOUR_MEMBERS,
+    "manager_of_another_group": NOT_YOUR_MEMBERS,
+    "manager_in_no_group": NOT_YOUR_MEMBERS,
+    "admin": CHANGES_MEMBERS,
+}
+
+
+async def _roles(client: httpx.AsyncClient, group: Group, admin: Headers) -> dict[str, str]:
+    """`{username: group role}` of `group`, read back by an admin."""
+    detail = await client.get(f"/api/groups/{group.id}", headers=admin)
+    assert detail.status_code == 200
+    return {m["username"]: m["role"] for m in detail.json()["members"]}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("caller_kind", list(MEMBERSHIP_MATRIX))
+async def test_membership_change_by_caller_kind_needs_admin_or_owner_or_moderator(
+    client: httpx.AsyncClient,
+    world: World,
+    make_auth_headers: Callable[[User], Headers],
+    caller_kind: str,
+) -> None:
+    """Membership is what opens a parent's data to a manager, so adding a parent to `oak`,
+    changing their group role and removing them need an admin or a manager who owns or
+    moderates `oak` (201, 200, 204, read back); every other manager gets 403 "You may only
+    change the members of groups you own or moderate", parents 403, and `oak` stays as it
+    was."""
+    attribute = CALLERS[caller_kind]
+    caller = getattr(world, attribute) if attribute else None
+    headers = make_auth_headers(caller) if caller else {}
+    admin = make_auth_headers(world.admin)
+    members = f"/api/groups/{world.oak.id}/members"
+    before = await _roles(client, world.oak, admin)
+
+    added = await client.post(f"{members}/{world.outside_parent.id}", headers=headers)
+    changed = await client.patch(
+        f"{members}/{world.other_parent.id}/role", json={"role": "moderator"}, headers=headers
+    )
+    after_change = await _roles(client, world.oak, admin)
+    removed = await client.delete(f"{members}/{world.parent.id}", headers=headers)
+
+    expected = MEMBERSHIP_MATRIX[caller_kind]
+    if expected == CHANGES_MEMBERS:
+        assert (added.status_code, added.json()) == (
+            201,
+            {"message": "User added to group", "role": "member"},
+        )
+        assert (changed.status_code, changed.json()) == (
+            200,
+            {
+                "message": "Member role updated",
+                "user_id": world.other_parent.id,
+                "role": "moderator",
+            },
+        )
+        assert removed.status_code == 204
+        assert after_change == {**before, "outside_parent": "member", "other_parent": "moderator"}
+        assert "dana" in after_change
+        assert "dana" not in await _roles(client, world.oak, admin)
+    else:
+        status, detail = expected
+        for response in (added, changed, removed):
+            assert (response.status_code, response.json()) == (status, {"detail": detail})
+        assert await _roles(client, world.oak, admin) == before
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("attribute", ["plain_manager", "other_manager", "lone_manager"])
+async def test_self_promotion_to_a_parents_data_returns_403_and_reads_stay_403(
+    client: httpx.AsyncClient,
+    world: World,
+    make_auth_headers: Callable[[User], Headers],
+    attribute: str,
+) -> None:
+    """The way round the rule is closed: a manager who does not own or moderate `oak` tries
+    to make themselves its owner or moderator (adding themselves, or, when already a plain
+    member, changing their own role): each 403 "You may only change the members of groups
+    you own or moderate"; their role in `oak` is unchanged; and the parent's progress, the
+    group progress and the parent's attempts stay 403 for them, the group detail without
+    the parent's e-mail."""
+    manager = getattr(world, attribute)
+    headers = make_auth_headers(manager)
+    admin = make_auth_headers(world.admin)
+    members = f"/api/groups/{world.oak.id}/members/{manager.id}"
+    before = await _roles(client, world.oak, admin)
+
+    tries = [
+        await client.post(members, json={"role": "owner"}, headers=headers),
+        await client.post(members, json={"role": "moderator"}, headers=headers),
+        await client.patch(f"{members}/role", json={"role": "owner"}, headers=headers),
+        await client.patch(f"{members}/role", json={"role": "moderator"}, headers=headers),
+    ]
+
+    for response in tries:
+        assert (response.status_code, response.json()) == (403, {"detail": NOT_YOUR_MEMBERS[1]})
+    assert await _roles(client, world.oak, admin) == before
+    reads = {
+        "user_progress": (
+            f"/api/users/{world.parent.id}/progress",
+            NOT_YOUR_MEMBER,
+        ),
+        "attempts": (
+            f"/api/quizzes/{world.quiz_id}/attempts?user_id={world.parent.id}",
+            NOT_YOUR_MEMBER,
+        ),
+        "group_progress": (f"/api/groups/{world.oak.id}/progress", NOT_YOUR_GROUPS_PROGRESS),
+    }
+    for url, (status, detail) in reads.values():
+        response = await client.get(url, headers=headers)
+        assert (response.status_code, response.json()) == (status, {"detail": detail})
+    detail_read = await client.get(f"/api/groups/{world.oak.id}", headers=headers)
+    assert detail_read.status_code == 200
+    assert PARENT_EMAIL not in detail_read.text

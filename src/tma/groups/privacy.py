@@ -27,6 +27,8 @@ _MANAGING: list[ColumnElement[str]] = [literal_column(f"'{role}'") for role in M
 
 NOT_YOUR_MEMBER = "You may only see the data of members of groups you own or moderate"
 NOT_YOUR_GROUP = "You may only see the progress of groups you own or moderate"
+NOT_YOUR_MEMBERS = "You may only change the members of groups you own or moderate"
+OWNERS_ONLY = "Only the group's owners and admins may grant or take the owner role"
 
 _theirs = aliased(GroupMember)
 _mine = aliased(GroupMember)
@@ -73,6 +75,22 @@ def is_admin(caller: Caller) -> bool:
 def is_manager(caller: Caller) -> bool:
     """Managers see it for the members of the groups they own or moderate."""
     return caller.role.name == SystemRole.MANAGER
+
+
+def check_changes_members(caller: Caller, group_role: str | None, *, owner_involved: bool) -> None:
+    """May `caller`, whose role in the group is `group_role` (None: not a member), add,
+    remove or re-role a member? Membership is what opens a member's data to a manager, so
+    only an admin or a manager who owns or moderates the group may change it (else a manager
+    could make themselves a group's moderator and read its parents' data). Granting or
+    taking `owner` (adding an owner, promoting to or demoting from owner, removing an owner)
+    is for owners and admins. The caller's `group_role` must be read under the group's lock,
+    in the transaction that makes the change, so the decision cannot race a demotion."""
+    if is_admin(caller):
+        return
+    if not is_manager(caller) or group_role not in MANAGING_ROLES:
+        raise Forbidden(NOT_YOUR_MEMBERS)
+    if owner_involved and group_role != GroupRole.OWNER.value:
+        raise Forbidden(OWNERS_ONLY)
 
 
 _VIEWER_ID = bindparam("viewer_id", type_=BigInteger)

@@ -87,12 +87,16 @@ async def delete_group(group: ManagedGroup, session: SessionDep) -> Response:
 async def add_member(
     group: ManagedGroup,
     user_id: UserIdPath,
+    staff: StaffUser,
     session: SessionDep,
     body: MemberAdd | None = None,
 ) -> MemberAdded:
-    """Add a user to the group, as `member` unless a role is given (manager or admin)."""
+    """Add a user to the group, as `member` unless a role is given (an admin, or an owner or
+    moderator of the group; an `owner` only by an admin or an owner)."""
     role = (body or MemberAdd()).role
-    member = await service.add_member(session, group=group, user_id=user_id, role=role)
+    member = await service.add_member(
+        session, group=group, caller=staff, user_id=user_id, role=role
+    )
     return MemberAdded(message="User added to group", role=member.role)
 
 
@@ -101,9 +105,12 @@ async def add_member(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(400, 404, 422),
 )
-async def remove_member(group: ManagedGroup, user_id: UserIdPath, session: SessionDep) -> Response:
-    """Remove a member; never the last owner (manager or admin)."""
-    await service.remove_member(session, group=group, user_id=user_id)
+async def remove_member(
+    group: ManagedGroup, user_id: UserIdPath, staff: StaffUser, session: SessionDep
+) -> Response:
+    """Remove a member; never the last owner (an admin, or an owner or moderator of the
+    group; an owner only by an admin or an owner)."""
+    await service.remove_member(session, group=group, caller=staff, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -113,10 +120,17 @@ async def remove_member(group: ManagedGroup, user_id: UserIdPath, session: Sessi
     responses=responses(400, 404, 422),
 )
 async def change_member_role(
-    group: ManagedGroup, user_id: UserIdPath, body: MemberRoleUpdate, session: SessionDep
+    group: ManagedGroup,
+    user_id: UserIdPath,
+    body: MemberRoleUpdate,
+    staff: StaffUser,
+    session: SessionDep,
 ) -> MemberRoleChanged:
-    """Change a member's group role; never demote the last owner (manager or admin)."""
-    member = await service.change_member_role(session, group=group, user_id=user_id, role=body.role)
+    """Change a member's group role; never demote the last owner (an admin, or an owner or
+    moderator of the group; to or from `owner` only by an admin or an owner)."""
+    member = await service.change_member_role(
+        session, group=group, caller=staff, user_id=user_id, role=body.role
+    )
     return MemberRoleChanged(
         message="Member role updated",
         user_id=member.user_id,

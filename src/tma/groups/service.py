@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import Database, commit_or
-from tma.core.errors import Conflict, NotFound, Unauthorized
+from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.pagination import Page, ScopedList
 from tma.core.public_url import absolute
 from tma.groups import privacy
@@ -221,22 +221,76 @@ async def delete_group(session: AsyncSession, *, group: Group) -> None:
     await session.commit()
 
 
-async def add_member(
-    session: AsyncSession, *, group: Group, user_id: int, role: GroupRole
-) -> GroupMember:
-    """Add a user to the group; 404 unknown user, 400 already a member (also under a race)."""
+async def _lock_group(session: AsyncSession, *, group_id: int) -> None:
+    """Lock the group (NotFound if it is gone): membership changes of one group then run
+    one at a time, and what they read after this sees every earlier change committed."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and its driver opens a transaction only at the first
+        # write: a write that changes nothing takes the database's write lock now.
+        keep = update(Group).where(Group.id == group_id).values(updated_at=Group.updated_at)
+        result = await session.execute(keep.execution_options(synchronize_session=False))
+        found = result.rowcount > 0  # type: ignore[attr-defined]
+    else:
+        locked = select(Group.id).where(Group.id == group_id).with_for_update()
+        found = (await session.execute(locked)).first() is not None
+    if not found:  # deleted since the route loaded it
+        await session.rollback()
+        raise NotFound(f"Group {group_id} not found")
+
+
+async def _locked_memberships(
+    session: AsyncSession, *, group: Group, caller: Caller, user_id: int
+) -> tuple[str | None, GroupMember | None]:
+    """Lock the group, then read (one statement, after the lock: on PostgreSQL each
+    statement sees what was committed before it began, so a demotion that held the lock is
+    seen) the caller's group role and the membership of `user_id`."""
     group_id = group.id
+    await _lock_group(session, group_id=group_id)
+    rows = await session.scalars(
+        select(GroupMember)
+        .where(GroupMember.group_id == group_id, GroupMember.user_id.in_((caller.id, user_id)))
+        # Read afresh under the lock, never from objects the session already holds.
+        .execution_options(populate_existing=True)
+    )
+    by_user = {row.user_id: row for row in rows}
+    mine = by_user.get(caller.id)
+    return (mine.role if mine is not None else None), by_user.get(user_id)
+
+
+async def _allow(
+    session: AsyncSession, caller: Caller, caller_role: str | None, *, owner_involved: bool
+) -> None:
+    """`privacy.check_changes_members`, releasing the group's lock before a 403."""
+    try:
+        privacy.check_changes_members(caller, caller_role, owner_involved=owner_involved)
+    except Forbidden:
+        await session.rollback()
+        raise
+
+
+async def add_member(
+    session: AsyncSession, *, group: Group, caller: Caller, user_id: int, role: GroupRole
+) -> GroupMember:
+    """Add a user to the group: 403 unless the caller may change its members
+    (`privacy.check_changes_members`, decided under the group's lock), 404 unknown user,
+    400 already a member (also under a race)."""
+    group_id = group.id
+    caller_role, existing = await _locked_memberships(
+        session, group=group, caller=caller, user_id=user_id
+    )
+    await _allow(session, caller, caller_role, owner_involved=role == GroupRole.OWNER)
     await users.get_user(session, user_id=user_id)
-    already = await session.scalar(select(_is_member(group.id, user_id)))
-    if already:
+    if existing is not None:
+        await session.rollback()
         raise Conflict("User is already a member of this group")
-    member = GroupMember(group_id=group.id, user_id=user_id, role=role.value)
+    member = GroupMember(group_id=group_id, user_id=user_id, role=role.value)
     session.add(member)
     try:
         await session.commit()
     except IntegrityError:
-        # The primary key (a parallel addition won) or a foreign key: the user or the
-        # group was deleted meanwhile. Answer as the sequential checks would.
+        # A foreign key: the user was deleted meanwhile (the group itself is locked, and
+        # under that lock no parallel addition can pass the check above). Answer as the
+        # sequential checks would.
         await session.rollback()
         await users.get_user(session, user_id=user_id)
         if await session.get(Group, group_id) is None:
@@ -245,23 +299,20 @@ async def add_member(
     return member
 
 
-async def _lock_membership(session: AsyncSession, *, group: Group, user_id: int) -> GroupMember:
-    # Lock the group first: membership changes of one group then run one at a time, so two
-    # owners removing each other cannot both see "another owner left".
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE and its driver opens a transaction only at the first
-        # write: a write that changes nothing takes the database's write lock now.
-        keep = update(Group).where(Group.id == group.id).values(updated_at=Group.updated_at)
-        await session.execute(keep.execution_options(synchronize_session=False))
-    else:
-        await session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
-    member = await session.scalar(
-        select(GroupMember).where(GroupMember.group_id == group.id, GroupMember.user_id == user_id)
+async def _locked_member(
+    session: AsyncSession, *, group: Group, caller: Caller, user_id: int
+) -> tuple[str | None, GroupMember]:
+    """The caller's group role and the membership of `user_id`, under the group's lock:
+    403 when the caller may not change the group's members at all, then 404 when `user_id`
+    is not a member."""
+    caller_role, member = await _locked_memberships(
+        session, group=group, caller=caller, user_id=user_id
     )
+    await _allow(session, caller, caller_role, owner_involved=False)
     if member is None:
         await session.rollback()
         raise NotFound(f"Membership not found: user {user_id} is not a member of this group")
-    return member
+    return caller_role, member
 
 
 async def _ensure_other_owner(session: AsyncSession, *, group: Group, action: str) -> None:
@@ -277,21 +328,30 @@ async def _ensure_other_owner(session: AsyncSession, *, group: Group, action: st
         raise Conflict(f"Cannot {action} the last owner of the group")
 
 
-async def remove_member(session: AsyncSession, *, group: Group, user_id: int) -> None:
-    """Remove a member; never the group's last owner."""
-    member = await _lock_membership(session, group=group, user_id=user_id)
+async def remove_member(
+    session: AsyncSession, *, group: Group, caller: Caller, user_id: int
+) -> None:
+    """Remove a member (only by an admin or an owner or moderator of the group; an owner
+    only by an admin or an owner); never the group's last owner."""
+    caller_role, member = await _locked_member(session, group=group, caller=caller, user_id=user_id)
     if member.role == GroupRole.OWNER:
+        await _allow(session, caller, caller_role, owner_involved=True)
         await _ensure_other_owner(session, group=group, action="remove")
     await session.delete(member)
     await session.commit()
 
 
 async def change_member_role(
-    session: AsyncSession, *, group: Group, user_id: int, role: GroupRole
+    session: AsyncSession, *, group: Group, caller: Caller, user_id: int, role: GroupRole
 ) -> GroupMember:
-    """Change a member's group role; never demote the group's last owner."""
-    member = await _lock_membership(session, group=group, user_id=user_id)
-    if member.role == GroupRole.OWNER and role != GroupRole.OWNER:
+    """Change a member's group role (only by an admin or an owner or moderator of the
+    group; to or from `owner` only by an admin or an owner); never demote the group's last
+    owner."""
+    caller_role, member = await _locked_member(session, group=group, caller=caller, user_id=user_id)
+    was_owner = member.role == GroupRole.OWNER
+    if was_owner or role == GroupRole.OWNER:
+        await _allow(session, caller, caller_role, owner_involved=True)
+    if was_owner and role != GroupRole.OWNER:
         await _ensure_other_owner(session, group=group, action="demote")
     member.role = role.value
     await session.commit()
