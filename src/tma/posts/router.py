@@ -16,6 +16,7 @@ from tma.posts import service
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.models import Post, PostType
 from tma.posts.schemas import PostCreate, PostDetail, PostRead, PostUpdate
+from tma.quizzes.questions import load_quiz
 from tma.users.caller import Caller
 from tma.users.service import is_staff, viewer_id
 
@@ -30,7 +31,9 @@ async def _detail(
     row = {column.key: getattr(post, column.key) for column in service.POST_COLUMNS}
     quiz = None
     if post.post_type == PostType.QUIZ:
-        quiz = await service.load_quiz(session, post=post, staff=is_staff(user))
+        quiz = await load_quiz(
+            session, post_id=post.id, pass_mark=post.pass_mark, staff=is_staff(user)
+        )
     progress = await service.progress_of(session, post_id=post.id, user_id=user.id)
     return PostDetail.model_validate(
         {**service.post_dict(row, settings), "progress": progress, "quiz": quiz}

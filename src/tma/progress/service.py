@@ -31,8 +31,8 @@ from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, PostType
+from tma.progress.dependencies import CallerPost
 from tma.progress.models import CourseProgress, PostProgress, ProgressStatus
-from tma.quizzes.dependencies import CallerPost
 from tma.users.caller import Caller
 from tma.users.models import User
 
