@@ -2,7 +2,6 @@
 
 from fastapi import Request, Response, status
 
-from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response, set_total
@@ -19,6 +18,7 @@ from tma.courses.schemas import (
     ModuleMove,
     OutlineItem,
 )
+from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
 _COURSE_LIST = row_list_adapter(CourseRead)

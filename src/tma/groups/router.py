@@ -2,7 +2,6 @@
 
 from fastapi import Request, Response, status
 
-from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response, set_total
@@ -30,7 +29,7 @@ from tma.groups.schemas import (
     MemberRoleChanged,
     MemberRoleUpdate,
 )
-from tma.users.dependencies import UserIdPath
+from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
 _GROUP_LIST = row_list_adapter(GroupRead)
 _GROUP_DETAIL = row_adapter(GroupDetail)

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import Database, SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
@@ -18,6 +17,7 @@ from tma.posts.models import Post, PostType
 from tma.posts.schemas import PostCreate, PostDetail, PostRead, PostUpdate
 from tma.quizzes.questions import load_quiz
 from tma.users.caller import Caller
+from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import is_staff, viewer_id
 
 router = PrefixedRouter(prefix="/posts", tags=["posts"], responses=responses(401, 403))

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy import and_, select
 
-from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
 from tma.posts.dependencies import PostIdPath
@@ -16,6 +15,7 @@ from tma.posts.models import Post
 from tma.posts.service import post_visible_to
 from tma.progress.models import PostProgress
 from tma.users.caller import Caller
+from tma.users.dependencies import CurrentUser
 from tma.users.service import is_staff, viewer_id
 
 

@@ -3,7 +3,6 @@
 
 from fastapi import Request, Response
 
-from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import Database, SessionDep
 from tma.core.errors import responses
 from tma.core.routing import PrefixedRouter
@@ -13,7 +12,7 @@ from tma.groups.privacy import check_sees_learner
 from tma.progress import service
 from tma.progress.dependencies import VisiblePostProgress, check_sees_user
 from tma.progress.schemas import CourseProgress, GroupProgress, PostProgressRead, ProgressUpdate
-from tma.users.dependencies import UserIdPath
+from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
 _COURSES = row_list_adapter(CourseProgress)
 _GROUP = row_adapter(GroupProgress)

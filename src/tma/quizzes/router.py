@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response, status
 
-from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, set_total
@@ -16,6 +15,7 @@ from tma.progress.dependencies import VisiblePostProgress, check_sees_user
 from tma.quizzes import service
 from tma.quizzes.questions import load_quiz
 from tma.quizzes.schemas import AttemptRead, AttemptSubmit, QuizRead, QuizStaffRead
+from tma.users.dependencies import CurrentUser
 from tma.users.service import is_staff
 
 router = PrefixedRouter(prefix="/quizzes", tags=["quizzes"], responses=responses(401, 403))
