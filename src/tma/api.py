@@ -36,6 +36,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
     progress.groups_router,
     groups.router,
+    courses.groups_router,
     courses.router,
     modules.router,
     posts.router,
