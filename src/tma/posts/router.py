@@ -14,8 +14,8 @@ from tma.core.types import MAX_ID
 from tma.posts import service
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.models import Post, PostType
+from tma.posts.quiz import load_quiz
 from tma.posts.schemas import PostCreate, PostDetail, PostRead, PostUpdate
-from tma.quizzes.questions import load_quiz
 from tma.users.caller import Caller
 from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import is_staff, viewer_id

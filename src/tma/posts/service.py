@@ -21,9 +21,9 @@ from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
 from tma.files.urls import signed_file_url
 from tma.posts.models import Post, PostType
+from tma.posts.quiz import write_questions
 from tma.posts.schemas import PostCreate, PostRead, PostUpdate
 from tma.progress.models import PostProgress, ProgressStatus
-from tma.quizzes.questions import write_questions
 
 POSITIONS = Ordering(Post.ordering, Post.module_id)
 

@@ -11,10 +11,11 @@ from tma.core.routing import PrefixedRouter
 from tma.core.types import MAX_ID
 from tma.groups.privacy import check_sees_learner
 from tma.posts.dependencies import VisiblePost
+from tma.posts.quiz import load_quiz
+from tma.posts.schemas import QuizRead, QuizStaffRead
 from tma.progress.dependencies import VisiblePostProgress, check_sees_user
 from tma.quizzes import service
-from tma.quizzes.questions import load_quiz
-from tma.quizzes.schemas import AttemptRead, AttemptSubmit, QuizRead, QuizStaffRead
+from tma.quizzes.schemas import AttemptRead, AttemptSubmit
 from tma.users.dependencies import CurrentUser
 from tma.users.service import is_staff
 

@@ -1,116 +1,13 @@
-"""Request and response bodies of quizzes: a quiz as authored (in its post's body) and as
-read, and the attempts at it."""
+"""Request and response bodies of quiz attempts (a quiz as authored and read is part of its
+post: tma.posts.schemas)."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Description, Id, Text
-from tma.quizzes.models import QuestionKind
-
-Prompt = Annotated[Text, Field(min_length=1, max_length=2000)]
-OptionText = Annotated[Text, Field(min_length=1, max_length=500)]
-PassMark = Annotated[int, Field(strict=True, ge=0, le=100)]
-
-
-class OptionWrite(WriteModel):
-    text: OptionText
-    is_correct: Annotated[bool, Field(strict=True)] = False
-
-
-class QuestionWrite(WriteModel):
-    """A question as authored: 2-10 options, at least one correct; `single` exactly one."""
-
-    prompt: Prompt
-    kind: QuestionKind
-    explanation: Description | None = None
-    options: Annotated[list[OptionWrite], Field(min_length=2, max_length=10)]
-
-    @model_validator(mode="after")
-    def _correct_options(self) -> Self:
-        correct = sum(option.is_correct for option in self.options)
-        if correct == 0:
-            raise ValueError("a question needs at least one correct option")
-        if self.kind == QuestionKind.SINGLE and correct != 1:
-            raise ValueError("a single-choice question needs exactly one correct option")
-        return self
-
-
-class QuizWrite(WriteModel):
-    """A quiz as authored (replaced whole on PATCH): 1-50 questions, pass mark 0-100 %."""
-
-    not_null = ("pass_mark",)
-
-    pass_mark: PassMark = 80
-    questions: Annotated[list[QuestionWrite], Field(min_length=1, max_length=50)]
-
-
-class OptionRead(ReadModel):
-    id: int
-    text: str
-
-
-class QuestionRead(ReadModel):
-    """A question as a `user` sees it: no correct answers, `explanation` null."""
-
-    id: int
-    prompt: str
-    kind: QuestionKind
-    explanation: str | None
-    options: list[OptionRead]
-
-
-class QuizRead(ReadModel):
-    model_config = example(
-        pass_mark=80,
-        questions=[
-            {
-                "id": 3,
-                "prompt": "Which piece can jump?",
-                "kind": "single",
-                "explanation": None,
-                "options": [{"id": 7, "text": "Knight"}, {"id": 8, "text": "Bishop"}],
-            }
-        ],
-    )
-
-    pass_mark: int
-    questions: list[QuestionRead]
-
-
-class OptionStaffRead(OptionRead):
-    is_correct: bool
-
-
-class QuestionStaffRead(QuestionRead):
-    """A question as staff see it: with its correct options and explanation."""
-
-    options: list[OptionStaffRead]  # type: ignore[assignment]
-    correct_option_ids: list[int]
-
-
-class QuizStaffRead(QuizRead):
-    model_config = example(
-        pass_mark=80,
-        questions=[
-            {
-                "id": 3,
-                "prompt": "Which piece can jump?",
-                "kind": "single",
-                "explanation": "Only the knight jumps.",
-                "options": [
-                    {"id": 7, "text": "Knight", "is_correct": True},
-                    {"id": 8, "text": "Bishop", "is_correct": False},
-                ],
-                "correct_option_ids": [7],
-            }
-        ],
-    )
-
-    questions: list[QuestionStaffRead]  # type: ignore[assignment]
-
+from tma.core.types import Id
 
 MAX_QUESTIONS = 50  # a quiz has 1-50 questions (content.md, "Writing a quiz")
 MAX_OPTIONS = 10  # a question has 2-10 options

@@ -16,11 +16,11 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
 from tma.courses.visibility import module_visible_to
 from tma.posts.models import Post, PostType
+from tma.posts.quiz import Question, load_questions, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
 from tma.quizzes.models import AttemptStatus, QuestionKind, QuizAttempt
-from tma.quizzes.questions import Question, load_questions, pass_mark_of
 from tma.quizzes.schemas import Answer, AttemptRead, QuestionResult
 from tma.users.caller import Caller
 from tma.users.service import is_staff

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.db import utcnow
 from tma.courses.models import Course, CourseModule
 from tma.posts.models import Post, PostType
+from tma.posts.quiz import load_questions, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.models import ProgressStatus
 from tma.quizzes import service as quizzes
 from tma.quizzes.models import AttemptStatus, QuizAttempt
-from tma.quizzes.questions import load_questions, pass_mark_of
 from tma.quizzes.schemas import Answer
 from tma.users.models import User
 

@@ -1,9 +1,6 @@
-"""A quiz's questions and options as stored: written whole, read in authored order. The one
-loader of a quiz, for post detail, GET /api/quizzes/{post_id} and grading.
-
-Posts author a quiz (`PostCreate.quiz`) and show it (`PostDetail.quiz`), so tma.posts imports
-this module and tma.quizzes.models: both import nothing of tma.posts or tma.progress (an
-import-linter contract in pyproject.toml checks it; docs/architecture.md)."""
+"""A quiz post's questions and options as stored (tables of tma.quizzes.models): written
+whole with the post, read in authored order. The one loader of a quiz, for post detail,
+GET /api/quizzes/{post_id} and grading (tma.quizzes.service)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,8 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tma.quizzes.models import QuestionKind, QuizOption, QuizQuestion
-from tma.quizzes.schemas import (
+from tma.posts.schemas import (
     OptionRead,
     OptionStaffRead,
     QuestionRead,
@@ -21,6 +17,7 @@ from tma.quizzes.schemas import (
     QuizRead,
     QuizStaffRead,
 )
+from tma.quizzes.models import QuestionKind, QuizOption, QuizQuestion
 
 
 @dataclass
