@@ -1,7 +1,12 @@
 """The structure the code promises (docs/architecture.md): one definition per name, the
 caller's fields in step with `UserRead`, and every table registered for Alembic."""
 
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import fields
+from pathlib import Path
 
 from tma.users.caller import Caller, CallerRole
 from tma.users.schemas import RoleRead, UserRead
@@ -12,3 +17,41 @@ def test_caller_fields_are_user_read_fields_plus_token_cut_off() -> None:
     `RoleRead`'s: a field added to one and not the other fails here."""
     assert [f.name for f in fields(Caller)] == [*UserRead.model_fields, "tokens_valid_after"]
     assert [f.name for f in fields(CallerRole)] == list(RoleRead.model_fields)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint_imports(src: Path) -> subprocess.CompletedProcess[str]:
+    # `src` first on the path: grimp reads the `tma` found there (a copy, in the test below).
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return subprocess.run(  # noqa: S603 - our own tool, fixed arguments
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_import_contracts_are_kept() -> None:
+    """The arrows of docs/architecture.md hold: every import-linter contract of
+    pyproject.toml is kept (`make lint` runs the same check)."""
+    result = _lint_imports(ROOT / "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 3 kept, 0 broken." in result.stdout
+
+
+def test_import_contracts_catch_an_arrow_pointing_up(tmp_path: Path) -> None:
+    """An import from a lower layer into a higher one (users importing groups, the arrow
+    issue 27 found) breaks the layers contract: the check can fail."""
+    shutil.copytree(ROOT / "src" / "tma", tmp_path / "tma", ignore=shutil.ignore_patterns("*.pyc"))
+    service = tmp_path / "tma" / "users" / "service.py"
+    service.write_text(service.read_text() + "\nfrom tma.groups import service as _groups\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "tma.users is not allowed to import tma.groups:" in result.stdout
+    assert "- tma.users.service -> tma.groups.service" in result.stdout
