@@ -32,6 +32,7 @@ APPLIED = [
     "(`tokens_valid_after`)",
     "applied 0004 -> 0005: Completed posts per user and module, kept by triggers",
     "applied 0005 -> 0006: Completed posts per user and course, kept by triggers",
+    "applied 0006 -> 0007: PostgreSQL",
 ]
 
 
@@ -65,8 +66,8 @@ def test_db_upgrade_names_each_migration_applied_then_nothing_to_apply(
 
     assert (first.exit_code, second.exit_code, third.exit_code) == (0, 0, 0)
     assert first.output.splitlines() == [*APPLIED[:3], f"database at 0003: {url}"]
-    assert second.output.splitlines() == [*APPLIED[3:], f"database at head (0006): {url}"]
-    assert third.output.splitlines() == [f"database at head (0006), nothing to apply: {url}"]
+    assert second.output.splitlines() == [*APPLIED[3:], f"database at head (0007): {url}"]
+    assert third.output.splitlines() == [f"database at head (0007), nothing to apply: {url}"]
 
 
 def test_db_upgrade_to_an_older_revision_says_where_the_database_really_is(
@@ -81,7 +82,7 @@ def test_db_upgrade_to_an_older_revision_says_where_the_database_really_is(
     result = upgrade("0004")
 
     assert result.exit_code == 0
-    assert result.output.splitlines() == [f"database at head (0006), nothing to apply: {url}"]
+    assert result.output.splitlines() == [f"database at head (0007), nothing to apply: {url}"]
 
 
 async def _exists(admin_url: str, name: str) -> bool:
@@ -142,11 +143,11 @@ def test_db_upgrade_missing_postgres_database_in_development_creates_it(
     assert result.output.splitlines() == [
         f"created database {name} (TMA_ENV=development)",
         *APPLIED,
-        f"database at head (0006): {shown}",
+        f"database at head (0007): {shown}",
     ]
     assert _off_loop(_exists(admin, name))
     assert again.exit_code == 0
-    assert again.output.splitlines() == [f"database at head (0006), nothing to apply: {shown}"]
+    assert again.output.splitlines() == [f"database at head (0007), nothing to apply: {shown}"]
 
 
 @pytest.mark.postgresql
