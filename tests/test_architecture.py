@@ -1,5 +1,5 @@
-"""The structure the code promises (docs/architecture.md): one definition per name, the
-caller's fields in step with `UserRead`, and every table registered for Alembic."""
+"""The structure the code and its docs promise: the arrows of docs/architecture.md, the
+caller's fields in step with `UserRead`, every setting in docs/configuration.md."""
 
 import os
 import shutil
@@ -8,6 +8,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from tma.core.config import Settings
 from tma.users.caller import Caller, CallerRole
 from tma.users.schemas import RoleRead, UserRead
 
@@ -55,3 +56,12 @@ def test_import_contracts_catch_an_arrow_pointing_up(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "tma.users is not allowed to import tma.groups:" in result.stdout
     assert "- tma.users.service -> tma.groups.service" in result.stdout
+
+
+def test_every_setting_is_documented_in_configuration_md() -> None:
+    """Each field of `Settings` (core/config.py, the only place settings are read) has its
+    `TMA_*` variable in docs/configuration.md."""
+    documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    names = [f"TMA_{name.upper()}" for name in Settings.model_fields]
+    assert len(names) == 37
+    assert [name for name in names if f"`{name}`" not in documented] == []
