@@ -1,4 +1,5 @@
-"""Request and response bodies of the posts domain, quizzes as authored and read included."""
+"""Request and response bodies of the posts domain, quizzes as authored and read included
+(their tables: tma.quizzes.models)."""
 
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -12,8 +13,6 @@ from tma.progress.models import ProgressStatus
 from tma.quizzes.models import QuestionKind
 
 FileId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
 Prompt = Annotated[Text, Field(min_length=1, max_length=2000)]
 OptionText = Annotated[Text, Field(min_length=1, max_length=500)]
 PassMark = Annotated[int, Field(strict=True, ge=0, le=100)]
@@ -49,71 +48,6 @@ class QuizWrite(WriteModel):
 
     pass_mark: PassMark = 80
     questions: Annotated[list[QuestionWrite], Field(min_length=1, max_length=50)]
-
-
-class OptionRead(ReadModel):
-    id: int
-    text: str
-
-
-class QuestionRead(ReadModel):
-    """A question as a `user` sees it: no correct answers, `explanation` null."""
-
-    id: int
-    prompt: str
-    kind: QuestionKind
-    explanation: str | None
-    options: list[OptionRead]
-
-
-class QuizRead(ReadModel):
-    model_config = example(
-        pass_mark=80,
-        questions=[
-            {
-                "id": 3,
-                "prompt": "Which piece can jump?",
-                "kind": "single",
-                "explanation": None,
-                "options": [{"id": 7, "text": "Knight"}, {"id": 8, "text": "Bishop"}],
-            }
-        ],
-    )
-
-    pass_mark: int
-    questions: list[QuestionRead]
-
-
-class OptionStaffRead(OptionRead):
-    is_correct: bool
-
-
-class QuestionStaffRead(QuestionRead):
-    """A question as staff see it: with its correct options and explanation."""
-
-    options: list[OptionStaffRead]  # type: ignore[assignment]
-    correct_option_ids: list[int]
-
-
-class QuizStaffRead(QuizRead):
-    model_config = example(
-        pass_mark=80,
-        questions=[
-            {
-                "id": 3,
-                "prompt": "Which piece can jump?",
-                "kind": "single",
-                "explanation": "Only the knight jumps.",
-                "options": [
-                    {"id": 7, "text": "Knight", "is_correct": True},
-                    {"id": 8, "text": "Bishop", "is_correct": False},
-                ],
-                "correct_option_ids": [7],
-            }
-        ],
-    )
-
-    questions: list[QuestionStaffRead]  # type: ignore[assignment]
 
 
 class PostCreate(WriteModel):
@@ -214,6 +148,71 @@ class PostRead(ReadModel):
     ordering: int
     created_at: datetime
     updated_at: datetime
+
+
+class OptionRead(ReadModel):
+    id: int
+    text: str
+
+
+class QuestionRead(ReadModel):
+    """A question as a `user` sees it: no correct answers, `explanation` null."""
+
+    id: int
+    prompt: str
+    kind: QuestionKind
+    explanation: str | None
+    options: list[OptionRead]
+
+
+class QuizRead(ReadModel):
+    model_config = example(
+        pass_mark=80,
+        questions=[
+            {
+                "id": 3,
+                "prompt": "Which piece can jump?",
+                "kind": "single",
+                "explanation": None,
+                "options": [{"id": 7, "text": "Knight"}, {"id": 8, "text": "Bishop"}],
+            }
+        ],
+    )
+
+    pass_mark: int
+    questions: list[QuestionRead]
+
+
+class OptionStaffRead(OptionRead):
+    is_correct: bool
+
+
+class QuestionStaffRead(QuestionRead):
+    """A question as staff see it: with its correct options and explanation."""
+
+    options: list[OptionStaffRead]  # type: ignore[assignment]
+    correct_option_ids: list[int]
+
+
+class QuizStaffRead(QuizRead):
+    model_config = example(
+        pass_mark=80,
+        questions=[
+            {
+                "id": 3,
+                "prompt": "Which piece can jump?",
+                "kind": "single",
+                "explanation": "Only the knight jumps.",
+                "options": [
+                    {"id": 7, "text": "Knight", "is_correct": True},
+                    {"id": 8, "text": "Bishop", "is_correct": False},
+                ],
+                "correct_option_ids": [7],
+            }
+        ],
+    )
+
+    questions: list[QuestionStaffRead]  # type: ignore[assignment]
 
 
 class ProgressRead(ReadModel):
