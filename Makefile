@@ -14,7 +14,7 @@ help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install (with the dev group) and run the whole suite (SQLite)"
 	@echo "make test-pg - the suite on PostgreSQL (TMA_TEST_DATABASE_URL, default database tma_test)"
-	@echo "make lint   - ruff check, ruff format --check, mypy, alembic check"
+	@echo "make lint   - ruff check, ruff format --check, mypy, import contracts, alembic check"
 	@echo "make fmt    - ruff format and ruff check --fix"
 	@echo "make bench  - benchmark on PostgreSQL (docs/performance.md); not part of make test"
 
@@ -60,6 +60,7 @@ lint: install check-migrations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src $(PLUGIN_DIR)/pytest_contract_coverage
+	$(BIN)/lint-imports --no-cache  # the arrows between packages: docs/architecture.md
 
 # Models and migrations agree: migrate a scratch SQLite database, then `alembic check`.
 check-migrations: install

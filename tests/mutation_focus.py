@@ -58,15 +58,17 @@ HOME: dict[str, tuple[str, ...]] = {
     "auth": _AUTH,
     "core": _AUTH,  # only core/security.py is mutated
     "users": (
+        *_AUTH,  # users/dependencies.py: the bearer token -> the caller
         "tests/test_users",
-        "tests/test_auth.py",  # GET /api/auth/me answers with the caller `find_caller` reads
-        "tests/test_accounts",
+        "tests/security/test_privacy_matrix",  # StaffUser, AdminUser on every route
         "tests/security/test_input_and_identity_threats",
         "tests/security/test_unique_index_fallbacks",
         "tests/security/test_lost_races",
     ),
     "groups": (
         "tests/test_group",
+        "tests/test_users",  # keep_an_owner: deleting a group's last owner
+        "tests/test_accounts",
         "tests/security/test_concurrency",
         "tests/security/test_unique_index_fallbacks",
         "tests/security/test_lost_races",
@@ -86,6 +88,8 @@ HOME: dict[str, tuple[str, ...]] = {
     ),
     "posts": (
         "tests/test_posts",
+        "tests/test_quizzes",  # posts/quiz.py: the quiz loader and writer
+        "tests/security/test_quiz",
         "tests/security/test_content_access",
         "tests/security/test_posts_concurrency",
         "tests/security/test_lost_races",
@@ -99,6 +103,7 @@ HOME: dict[str, tuple[str, ...]] = {
     ),
     "progress": (
         "tests/test_progress",
+        "tests/test_quizzes",  # progress/dependencies.py: the post with the caller's progress
         "tests/security/test_quiz_progress_threats",
         "tests/security/test_lost_races",
     ),

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from factories import TestDatabase, unique
 from tma.core.db import utcnow
 from tma.courses.models import CourseModule, Module
-from tma.posts.models import Post, QuizOption, QuizQuestion
+from tma.posts.models import Post
 from tma.progress.models import PostProgress
+from tma.quizzes.models import QuizOption, QuizQuestion
 
 
 async def insert_module(test_db: TestDatabase, *course_ids: int, title: str | None = None) -> int:

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_mutation_config_targets_services_dependencies_and_security():
-    """`only_mutate` matches every service and dependencies module and core/security.py,
-    and nothing else; the test selection paths exist."""
+    """`only_mutate` matches every service and dependencies module, posts/quiz.py (the quiz
+    loader and writer, once in the posts and quizzes services) and core/security.py, and
+    nothing else; the test selection paths exist."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
     matched = sorted(
         str(p.relative_to(ROOT)) for pattern in config["only_mutate"] for p in ROOT.glob(pattern)
@@ -30,7 +31,8 @@ def test_mutation_config_targets_services_dependencies_and_security():
     services = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("src/tma/*/service.py"))
     dependencies = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("src/tma/*/dependencies.py"))
 
-    assert matched == sorted([*services, *dependencies, "src/tma/core/security.py"])
+    extra = ["src/tma/posts/quiz.py", "src/tma/core/security.py"]
+    assert matched == sorted([*services, *dependencies, *extra])
     assert len(services) >= 4
     assert len(dependencies) >= 4
     for argument in config["pytest_add_cli_args_test_selection"]:

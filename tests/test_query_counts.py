@@ -17,7 +17,8 @@ from factories import unique
 from progress_factories import insert_course_content, insert_module, insert_posts, insert_quiz
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
-from tma.posts.models import Post, QuizOption, QuizQuestion
+from tma.posts.models import Post
+from tma.quizzes.models import QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 STATEMENTS_PER_REQUEST = 3

@@ -16,8 +16,7 @@ from sqlalchemy import update
 
 from expected import UTC_TIMESTAMP
 from progress_factories import Quiz, insert_module, insert_posts, insert_quiz
-from tma.posts.models import QuizOption
-from tma.quizzes.models import QuizAttempt
+from tma.quizzes.models import QuizAttempt, QuizOption
 
 TOO_BIG_ID = 2**63
 

@@ -1,4 +1,4 @@
-"""Rate limits (docs/contracts/auth.md, README "Security"): password spraying per client,
+"""Rate limits (docs/contracts/auth.md, docs/security.md): password spraying per client,
 registrations per client, the client address behind trusted proxies, the memory storage's
 bound, and the Redis storage shared by several limiters.
 

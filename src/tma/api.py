@@ -14,7 +14,6 @@ from fastapi.routing import APIRoute
 
 from tma import health
 from tma.auth import router as auth
-from tma.auth.dependencies import current_user
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.files import router as files
@@ -24,6 +23,7 @@ from tma.posts import router as posts
 from tma.progress import router as progress
 from tma.quizzes import router as quizzes
 from tma.users import router as users
+from tma.users.dependencies import current_user
 
 PREFIX = "/api"
 
@@ -36,6 +36,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
     progress.groups_router,
     groups.router,
+    courses.groups_router,
     courses.router,
     modules.router,
     posts.router,

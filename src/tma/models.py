@@ -4,19 +4,21 @@ from tma.core.db import Base
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
-from tma.posts.models import Post, QuizOption, QuizQuestion
-from tma.progress.models import PostProgress
-from tma.quizzes.models import QuizAttempt
+from tma.posts.models import Post
+from tma.progress.models import CourseProgress, ModuleProgress, PostProgress
+from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 __all__ = [
     "Base",
     "Course",
     "CourseModule",
+    "CourseProgress",
     "Group",
     "GroupCourse",
     "GroupMember",
     "Module",
+    "ModuleProgress",
     "Post",
     "PostProgress",
     "QuizAttempt",

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import Body, Request, Response, status
 
 from tma.auth import service
-from tma.auth.dependencies import AdminUser, CurrentUser, CurrentUserRecord, OptionalUser
 from tma.auth.schemas import SAMPLE_LOGIN_EXAMPLES, LoginRequest, Token
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
@@ -15,7 +14,13 @@ from tma.core.routing import PrefixedRouter
 from tma.core.security import create_access_token
 from tma.users import router as users_router
 from tma.users import service as users
-from tma.users.dependencies import UserIdPath
+from tma.users.dependencies import (
+    AdminUser,
+    CurrentUser,
+    CurrentUserRecord,
+    OptionalUser,
+    UserIdPath,
+)
 from tma.users.schemas import (
     DisableRequest,
     PasswordChange,

@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Select, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -301,6 +302,16 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 
 _SQLITE_UNAVAILABLE = "unable to open database file"
+
+
+def upsert(session: AsyncSession, model: type[Base]) -> Any:
+    """An `INSERT` into `model`'s table that takes `.on_conflict_do_update(...)` and
+    `.on_conflict_do_nothing(...)`: PostgreSQL's or SQLite's, for the database `session` is
+    bound to (the two spell `ON CONFLICT` alike). One statement that holds under concurrent
+    writers, where a SELECT then INSERT would race (docs/adding-an-endpoint.md, "A new
+    table")."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 def unavailable_database_error(exc: BaseException) -> BaseException | None:

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.courses import service
 from tma.courses.models import Course
+from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
 CourseIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A course id")]

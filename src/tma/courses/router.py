@@ -1,8 +1,8 @@
-"""Courses under /api/courses."""
+"""Courses under /api/courses, and a group's courses under /api/groups/{group_id}/courses
+(the link is the courses domain's: courses build on groups, never the other way)."""
 
 from fastapi import Request, Response, status
 
-from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response, set_total
@@ -19,6 +19,9 @@ from tma.courses.schemas import (
     ModuleMove,
     OutlineItem,
 )
+from tma.groups.dependencies import ManagedGroup, VisibleGroup
+from tma.groups.schemas import CourseAssign, CourseAssigned
+from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
 _COURSE_LIST = row_list_adapter(CourseRead)
@@ -126,4 +129,58 @@ async def unlink_module(
 ) -> Response:
     """Take a module out of the course; the module itself stays (admin)."""
     await service.unlink_module(session, course_id=course.id, module_id=module_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# Same prefix as the groups router (tma.api includes it right after that one, so the routes
+# keep their place): each skips paths outside its prefix only.
+groups_router = PrefixedRouter(prefix="/groups", tags=["groups"], responses=responses(401, 403))
+
+
+@groups_router.get(
+    "/{group_id}/courses", response_model=list[CourseRead], responses=responses(404, 422)
+)
+async def list_group_courses(
+    group: VisibleGroup, session: SessionDep, page: PageDep, response: Response
+) -> list[CourseRead]:
+    """The group's courses in assignment order."""
+    courses, total = await service.list_group_courses(session, group=group, page=page)
+    set_total(response, total)
+    return [CourseRead.model_validate(c) for c in courses]
+
+
+@groups_router.post(
+    "/{group_id}/courses/{course_id}",
+    response_model=CourseAssigned,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 404, 422),
+)
+async def assign_course(
+    group: ManagedGroup,
+    course_id: CourseIdPath,
+    session: SessionDep,
+    body: CourseAssign | None = None,
+) -> CourseAssigned:
+    """Assign a course to the group, last unless `ordering` is given (manager or admin)."""
+    ordering = body.ordering if body else None
+    link = await service.assign_course(session, group=group, course_id=course_id, ordering=ordering)
+    return CourseAssigned(
+        message="Course assigned to group",
+        group_id=link.group_id,
+        course_id=link.course_id,
+        ordering=link.ordering,
+        date_assigned=link.date_assigned,
+    )
+
+
+@groups_router.delete(
+    "/{group_id}/courses/{course_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(404, 422),
+)
+async def unassign_course(
+    group: ManagedGroup, course_id: CourseIdPath, session: SessionDep
+) -> Response:
+    """Take a course away from the group (manager or admin)."""
+    await service.unassign_course(session, group=group, course_id=course_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -13,7 +13,6 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from tma.auth.dependencies import AdminUser, CurrentUser, OptionalUser
 from tma.core.config import Settings
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
@@ -28,6 +27,7 @@ from tma.files.schemas import FileRead
 from tma.files.storage import FileStore, StoredObjectMissing
 from tma.files.urls import file_url, signature_valid
 from tma.users.caller import Caller
+from tma.users.dependencies import AdminUser, CurrentUser, OptionalUser
 
 # Uploads, deletion: every route names its caller (private router).
 router = PrefixedRouter(prefix="/files", tags=["files"], responses=responses(401, 403))

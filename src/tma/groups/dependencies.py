@@ -4,13 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
-from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import Database, SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.groups import service
 from tma.groups.models import Group
 from tma.users.caller import Caller
+from tma.users.dependencies import CurrentUser, StaffUser
 from tma.users.service import is_staff
 
 GroupIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A group id")]

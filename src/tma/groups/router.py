@@ -1,26 +1,19 @@
-"""Groups, their members and their courses under /api/groups."""
+"""Groups and their members under /api/groups (a group's courses: tma.courses.router)."""
 
 from fastapi import Request, Response, status
 
-from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, list_response, set_total
+from tma.core.pagination import PageDep, list_response
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
-from tma.courses import service as courses
-from tma.courses.dependencies import CourseIdPath
-from tma.courses.schemas import CourseRead
 from tma.groups import service
 from tma.groups.dependencies import (
     GroupIdPath,
     ManagedGroup,
-    VisibleGroup,
     visible_group_detail,
 )
 from tma.groups.schemas import (
-    CourseAssign,
-    CourseAssigned,
     GroupCreate,
     GroupDetail,
     GroupRead,
@@ -30,7 +23,7 @@ from tma.groups.schemas import (
     MemberRoleChanged,
     MemberRoleUpdate,
 )
-from tma.users.dependencies import UserIdPath
+from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
 _GROUP_LIST = row_list_adapter(GroupRead)
 _GROUP_DETAIL = row_adapter(GroupDetail)
@@ -136,50 +129,3 @@ async def change_member_role(
         user_id=member.user_id,
         role=member.role,
     )
-
-
-@router.get("/{group_id}/courses", response_model=list[CourseRead], responses=responses(404, 422))
-async def list_group_courses(
-    group: VisibleGroup, session: SessionDep, page: PageDep, response: Response
-) -> list[CourseRead]:
-    """The group's courses in assignment order."""
-    courses_, total = await courses.list_group_courses(session, group=group, page=page)
-    set_total(response, total)
-    return [CourseRead.model_validate(c) for c in courses_]
-
-
-@router.post(
-    "/{group_id}/courses/{course_id}",
-    response_model=CourseAssigned,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
-async def assign_course(
-    group: ManagedGroup,
-    course_id: CourseIdPath,
-    session: SessionDep,
-    body: CourseAssign | None = None,
-) -> CourseAssigned:
-    """Assign a course to the group, last unless `ordering` is given (manager or admin)."""
-    ordering = body.ordering if body else None
-    link = await courses.assign_course(session, group=group, course_id=course_id, ordering=ordering)
-    return CourseAssigned(
-        message="Course assigned to group",
-        group_id=link.group_id,
-        course_id=link.course_id,
-        ordering=link.ordering,
-        date_assigned=link.date_assigned,
-    )
-
-
-@router.delete(
-    "/{group_id}/courses/{course_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(404, 422),
-)
-async def unassign_course(
-    group: ManagedGroup, course_id: CourseIdPath, session: SessionDep
-) -> Response:
-    """Take a course away from the group (manager or admin)."""
-    await courses.unassign_course(session, group=group, course_id=course_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

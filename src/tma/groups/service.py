@@ -356,3 +356,47 @@ async def change_member_role(
     member.role = role.value
     await session.commit()
     return member
+
+
+@users.on_account_deletion
+async def keep_an_owner(session: AsyncSession, user_id: int) -> None:
+    """Refuse to delete an account that is some group's last owner (400 naming those
+    groups). Race-free: called under the lock of the user's row (users.delete_user), it
+    locks every group they belong to, in id order, as membership changes lock their group:
+    a concurrent removal or demotion of the group's other owner runs wholly before or after
+    this check."""
+    if session.get_bind().dialect.name != "sqlite":  # SQLite: the database's write lock
+        their_groups = (
+            select(Group.id)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == user_id)
+            .order_by(Group.id)
+            .with_for_update(of=Group)
+        )
+        await session.execute(their_groups)
+    members = GroupMember.__table__
+    other = members.alias("other")
+    others = (
+        select(func.count())
+        .select_from(other)
+        .where(
+            other.c.group_id == members.c.group_id,
+            other.c.role == GroupRole.OWNER.value,
+            other.c.user_id != user_id,
+        )
+        .scalar_subquery()
+    )
+    orphaned = (
+        select(Group.id, Group.name)
+        .join(members, members.c.group_id == Group.id)
+        .where(members.c.user_id == user_id, members.c.role == GroupRole.OWNER.value, others == 0)
+        .order_by(Group.id)
+    )
+    groups = (await session.execute(orphaned)).all()
+    if groups:
+        await session.rollback()
+        named = ", ".join(f"{row.id} ({row.name})" for row in groups)
+        raise Conflict(
+            "Cannot delete the last owner of these groups; add another owner or delete the "
+            f"groups first: {named}"
+        )

@@ -5,11 +5,11 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.courses import service as courses
+from tma.users.dependencies import CurrentUser
 from tma.users.service import viewer_id
 
 

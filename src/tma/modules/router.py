@@ -2,7 +2,6 @@
 
 from fastapi import Request, Response, status
 
-from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
@@ -13,6 +12,7 @@ from tma.courses.dependencies import ModuleIdPath
 from tma.modules import service
 from tma.modules.dependencies import CourseFilter
 from tma.modules.schemas import ModuleCreate, ModuleDetail, ModuleRead, ModuleUpdate
+from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
 router = PrefixedRouter(prefix="/modules", tags=["modules"], responses=responses(401, 403))

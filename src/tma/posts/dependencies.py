@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.posts import service
 from tma.posts.models import Post
+from tma.users.dependencies import CurrentUser
 from tma.users.service import viewer_id
 
 PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]

@@ -1,11 +1,10 @@
-"""Tables of the posts domain: a module's ordered posts, and the questions and options of
-quiz posts (correct answers stay on the server)."""
+"""Tables of the posts domain: a module's ordered posts (a quiz post's questions and options
+are the quizzes domain's: tma.quizzes.models)."""
 
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -26,11 +25,6 @@ class PostType(StrEnum):
     VIDEO = "video"
     ATTACHMENT = "attachment"
     QUIZ = "quiz"
-
-
-class QuestionKind(StrEnum):
-    SINGLE = "single"
-    MULTIPLE = "multiple"
 
 
 class Post(TimestampMixin, Base):
@@ -56,43 +50,6 @@ class Post(TimestampMixin, Base):
     ordering: Mapped[int] = mapped_column(Integer)
     # A quiz's pass mark in percent (null for other types).
     pass_mark: Mapped[int | None] = mapped_column(Integer)
-
-
-class QuizQuestion(Base):
-    """A question of a quiz post, at its 1-based `position` (authored order)."""
-
-    __tablename__ = "quiz_questions"
-    __table_args__ = (
-        CheckConstraint("kind IN ('single', 'multiple')", name="kind"),
-        Index("ix_quiz_questions_post_id_position", "post_id", "position"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    post_id: Mapped[int] = mapped_column(ID, ForeignKey("posts.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    prompt: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(20))
-    explanation: Mapped[str | None] = mapped_column(Text)
-
-
-class QuizOption(Base):
-    """An option of a quiz question, at its 1-based `position`; `is_correct` never reaches a
-    `user` before they submit."""
-
-    __tablename__ = "quiz_options"
-    __table_args__ = (
-        Index("ix_quiz_options_question_id_position", "question_id", "position"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    question_id: Mapped[int] = mapped_column(
-        ID, ForeignKey("quiz_questions.id", ondelete="CASCADE")
-    )
-    position: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    is_correct: Mapped[bool] = mapped_column(Boolean)
 
 
 def post_count_of(module_id: Any) -> ScalarSelect[int]:

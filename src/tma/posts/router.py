@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from tma.auth.dependencies import AdminUser, CurrentUser
 from tma.core.db import Database, SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
@@ -15,8 +14,10 @@ from tma.core.types import MAX_ID
 from tma.posts import service
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.models import Post, PostType
+from tma.posts.quiz import load_quiz
 from tma.posts.schemas import PostCreate, PostDetail, PostRead, PostUpdate
 from tma.users.caller import Caller
+from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import is_staff, viewer_id
 
 router = PrefixedRouter(prefix="/posts", tags=["posts"], responses=responses(401, 403))
@@ -30,7 +31,9 @@ async def _detail(
     row = {column.key: getattr(post, column.key) for column in service.POST_COLUMNS}
     quiz = None
     if post.post_type == PostType.QUIZ:
-        quiz = await service.load_quiz(session, post=post, staff=is_staff(user))
+        quiz = await load_quiz(
+            session, post_id=post.id, pass_mark=post.pass_mark, staff=is_staff(user)
+        )
     progress = await service.progress_of(session, post_id=post.id, user_id=user.id)
     return PostDetail.model_validate(
         {**service.post_dict(row, settings), "progress": progress, "quiz": quiz}

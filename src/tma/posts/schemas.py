@@ -1,4 +1,5 @@
-"""Request and response bodies of the posts domain, quizzes as authored included."""
+"""Request and response bodies of the posts domain, quizzes as authored and read included
+(their tables: tma.quizzes.models)."""
 
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -7,8 +8,9 @@ from pydantic import Field, model_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, Id, Markdown, Position, Text, Title, WebUrl
-from tma.posts.models import PostType, QuestionKind
+from tma.posts.models import PostType
 from tma.progress.models import ProgressStatus
+from tma.quizzes.models import QuestionKind
 
 FileId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Prompt = Annotated[Text, Field(min_length=1, max_length=2000)]

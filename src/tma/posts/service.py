@@ -1,10 +1,11 @@
-"""The rules and queries of posts and the quizzes authored in them. Raises domain errors;
+"""The rules and queries of posts and the quizzes authored in them (stored by
+tma.quizzes.questions). Raises domain errors;
 owns its commits. Positions within a module go through `tma.core.ordering`."""
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, delete, func, select, true
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -19,18 +20,9 @@ from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
 from tma.files.urls import signed_file_url
-from tma.posts.models import Post, PostType, QuizOption, QuizQuestion
-from tma.posts.schemas import (
-    OptionRead,
-    PostCreate,
-    PostRead,
-    PostUpdate,
-    QuestionRead,
-    QuestionStaffRead,
-    QuizRead,
-    QuizStaffRead,
-    QuizWrite,
-)
+from tma.posts.models import Post, PostType
+from tma.posts.quiz import write_questions
+from tma.posts.schemas import PostCreate, PostRead, PostUpdate
 from tma.progress.models import PostProgress, ProgressStatus
 
 POSITIONS = Ordering(Post.ordering, Post.module_id)
@@ -170,82 +162,6 @@ async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> d
     return {"post_id": post_id, "status": row[0], "updated_at": row[1], "completed_at": row[2]}
 
 
-async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRead:
-    """The quiz of a quiz post in authored order, in one statement: with correct answers
-    and explanations for staff (`QuizStaffRead`), without them for a user."""
-    stmt = (
-        select(
-            QuizQuestion.id,
-            QuizQuestion.prompt,
-            QuizQuestion.kind,
-            QuizQuestion.explanation,
-            QuizOption.id,
-            QuizOption.text,
-            QuizOption.is_correct,
-        )
-        .join(QuizOption, QuizOption.question_id == QuizQuestion.id)
-        .where(QuizQuestion.post_id == post.id)
-        .order_by(QuizQuestion.position, QuizOption.position)
-    )
-    questions: dict[int, dict[str, Any]] = {}
-    for qid, prompt, kind, explanation, oid, text, is_correct in await session.execute(stmt):
-        question = questions.get(qid)
-        if question is None:
-            question = questions[qid] = {
-                "id": qid,
-                "prompt": prompt,
-                "kind": kind,
-                "explanation": explanation,  # left out of a user's `QuizRead` below
-                "options": [],
-                "correct_option_ids": [],
-            }
-        question["options"].append({"id": oid, "text": text, "is_correct": is_correct})
-        if is_correct:
-            question["correct_option_ids"].append(oid)
-    pass_mark = post.pass_mark if post.pass_mark is not None else 80
-    if staff:
-        return QuizStaffRead(
-            pass_mark=pass_mark,
-            questions=[QuestionStaffRead.model_validate(q) for q in questions.values()],
-        )
-    return QuizRead(
-        pass_mark=pass_mark,
-        questions=[
-            QuestionRead(
-                id=q["id"],
-                prompt=q["prompt"],
-                kind=q["kind"],
-                explanation=None,
-                options=[OptionRead(id=o["id"], text=o["text"]) for o in q["options"]],
-            )
-            for q in questions.values()
-        ],
-    )
-
-
-async def _write_quiz(session: AsyncSession, post: Post, quiz: QuizWrite) -> None:
-    post.pass_mark = quiz.pass_mark
-    rows = [
-        QuizQuestion(
-            post_id=post.id,
-            position=position,
-            prompt=question.prompt,
-            kind=question.kind.value,
-            explanation=question.explanation,
-        )
-        for position, question in enumerate(quiz.questions, start=1)
-    ]
-    session.add_all(rows)
-    await session.flush()  # the questions' ids, for their options
-    session.add_all(
-        QuizOption(
-            question_id=row.id, position=position, text=option.text, is_correct=option.is_correct
-        )
-        for row, question in zip(rows, quiz.questions, strict=True)
-        for position, option in enumerate(question.options, start=1)
-    )
-
-
 async def _check_file(session: AsyncSession, file_id: str) -> None:
     kind = await session.scalar(select(StoredFile.kind).where(StoredFile.id == file_id))
     if kind is None:
@@ -306,7 +222,10 @@ async def add_post(session: AsyncSession, *, data: PostCreate) -> Post:
     session.add(post)
     await session.flush()
     if data.quiz is not None:
-        await _write_quiz(session, post, data.quiz)
+        post.pass_mark = data.quiz.pass_mark
+        await write_questions(
+            session, post_id=post.id, questions=data.quiz.questions, replace=False
+        )
     return post
 
 
@@ -356,8 +275,8 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
     for name, value in changes.items():
         setattr(post, name, value)
     if data.quiz is not None:
-        await session.execute(delete(QuizQuestion).where(QuizQuestion.post_id == post.id))
-        await _write_quiz(session, post, data.quiz)
+        post.pass_mark = data.quiz.pass_mark
+        await write_questions(session, post_id=post.id, questions=data.quiz.questions, replace=True)
     post.updated_at = utcnow()
     await _commit(session, f"File {changes.get('file_id')}")
     return post

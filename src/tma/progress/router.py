@@ -3,7 +3,6 @@
 
 from fastapi import Request, Response
 
-from tma.auth.dependencies import CurrentUser, StaffUser
 from tma.core.db import Database, SessionDep
 from tma.core.errors import responses
 from tma.core.routing import PrefixedRouter
@@ -11,9 +10,9 @@ from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups.dependencies import GroupIdPath
 from tma.groups.privacy import check_sees_learner
 from tma.progress import service
+from tma.progress.dependencies import VisiblePostProgress, check_sees_user
 from tma.progress.schemas import CourseProgress, GroupProgress, PostProgressRead, ProgressUpdate
-from tma.quizzes.dependencies import VisiblePost, check_sees_user
-from tma.users.dependencies import UserIdPath
+from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
 _COURSES = row_list_adapter(CourseProgress)
 _GROUP = row_adapter(GroupProgress)
@@ -32,7 +31,7 @@ def _json(body: bytes) -> Response:
 
 @router.put("/{post_id}", response_model=PostProgressRead, responses=responses(400, 404, 422))
 async def update_progress(
-    post: VisiblePost, body: ProgressUpdate, user: CurrentUser, session: SessionDep
+    post: VisiblePostProgress, body: ProgressUpdate, user: CurrentUser, session: SessionDep
 ) -> PostProgressRead:
     """Move your status on a post forward (a request to move it back changes nothing)."""
     row = await service.update_progress(

@@ -19,20 +19,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from tma.core.db import utcnow
+from tma.core.db import upsert, utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.ordering import lock_parent
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, PostType
+from tma.progress.dependencies import CallerPost
 from tma.progress.models import CourseProgress, PostProgress, ProgressStatus
-from tma.quizzes.dependencies import CallerPost
 from tma.users.caller import Caller
 from tma.users.models import User
 
@@ -46,11 +45,6 @@ def percent(done: int, total: int) -> int:
     return done * 100 // total if total else 0
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(PostProgress)
-
-
 async def advance(
     session: AsyncSession, *, user_id: int, post_id: int, status: str, now: datetime | None = None
 ) -> dict[str, Any] | None:
@@ -60,7 +54,7 @@ async def advance(
     The caller commits."""
     now = now or utcnow()
     completed = status == COMPLETED
-    stmt = _insert(session).values(
+    stmt = upsert(session, PostProgress).values(
         user_id=user_id,
         post_id=post_id,
         status=status,

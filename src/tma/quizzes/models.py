@@ -1,18 +1,71 @@
-"""Tables of the quizzes domain: a parent's attempts at a quiz post."""
+"""Tables of the quizzes domain: the questions and options of a quiz post (correct answers
+stay on the server), and a parent's attempts at it."""
 
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tma.core.db import ID, Base, UTCDateTime, utcnow
 
 
+class QuestionKind(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+
+
 class AttemptStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"
+
+
+class QuizQuestion(Base):
+    """A question of a quiz post, at its 1-based `position` (authored order)."""
+
+    __tablename__ = "quiz_questions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('single', 'multiple')", name="kind"),
+        Index("ix_quiz_questions_post_id_position", "post_id", "position"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ID, ForeignKey("posts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    explanation: Mapped[str | None] = mapped_column(Text)
+
+
+class QuizOption(Base):
+    """An option of a quiz question, at its 1-based `position`; `is_correct` never reaches a
+    `user` before they submit."""
+
+    __tablename__ = "quiz_options"
+    __table_args__ = (
+        Index("ix_quiz_options_question_id_position", "question_id", "position"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("quiz_questions.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    is_correct: Mapped[bool] = mapped_column(Boolean)
 
 
 class QuizAttempt(Base):

@@ -4,19 +4,19 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response, status
 
-from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, set_total
 from tma.core.routing import PrefixedRouter
 from tma.core.types import MAX_ID
 from tma.groups.privacy import check_sees_learner
-from tma.posts import service as posts
-from tma.posts.dependencies import VisiblePost as VisiblePostRecord
+from tma.posts.dependencies import VisiblePost
+from tma.posts.quiz import load_quiz
 from tma.posts.schemas import QuizRead, QuizStaffRead
+from tma.progress.dependencies import VisiblePostProgress, check_sees_user
 from tma.quizzes import service
-from tma.quizzes.dependencies import VisiblePost, check_sees_user
 from tma.quizzes.schemas import AttemptRead, AttemptSubmit
+from tma.users.dependencies import CurrentUser
 from tma.users.service import is_staff
 
 router = PrefixedRouter(prefix="/quizzes", tags=["quizzes"], responses=responses(401, 403))
@@ -48,12 +48,12 @@ AttemptsOwner = Annotated[int, Depends(attempts_owner)]
     "/{post_id}", response_model=QuizStaffRead | QuizRead, responses=responses(400, 404, 422)
 )
 async def get_quiz(
-    post: VisiblePostRecord, user: CurrentUser, session: SessionDep
+    post: VisiblePost, user: CurrentUser, session: SessionDep
 ) -> QuizStaffRead | QuizRead:
     """A quiz's questions and options in authored order; the correct answers and the
     explanations for managers and admins only (the `quiz` of post detail)."""
     service.require_quiz(post.post_type)
-    return await posts.load_quiz(session, post=post, staff=is_staff(user))
+    return await load_quiz(session, post_id=post.id, pass_mark=post.pass_mark, staff=is_staff(user))
 
 
 @router.post(
@@ -66,7 +66,7 @@ async def get_quiz(
     },
 )
 async def start_attempt(
-    post: VisiblePost, user: CurrentUser, session: SessionDep, response: Response
+    post: VisiblePostProgress, user: CurrentUser, session: SessionDep, response: Response
 ) -> AttemptRead:
     """Start an attempt at the quiz (201), or get the one you have in progress (200)."""
     attempt, created = await service.start_attempt(session, user_id=user.id, post=post)
@@ -80,7 +80,7 @@ async def start_attempt(
 )
 async def list_attempts(
     owner: AttemptsOwner,
-    post: VisiblePost,
+    post: VisiblePostProgress,
     user: CurrentUser,
     session: SessionDep,
     page: PageDep,

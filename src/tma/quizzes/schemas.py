@@ -1,4 +1,5 @@
-"""Request and response bodies of quiz attempts."""
+"""Request and response bodies of quiz attempts (a quiz as authored and read is part of its
+post: tma.posts.schemas)."""
 
 from datetime import datetime
 from typing import Annotated

@@ -5,7 +5,6 @@ its correct ones; `score` = round(100 x correct / questions) to the nearest inte
 up); `passed` = score >= pass_mark. The graded results are stored with the attempt, so a
 later edit of the quiz never changes a submitted attempt."""
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -16,66 +15,20 @@ from tma.core.db import utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
 from tma.courses.visibility import module_visible_to
-from tma.posts.models import Post, PostType, QuestionKind, QuizOption, QuizQuestion
+from tma.posts.models import Post, PostType
+from tma.posts.quiz import Question, load_questions, pass_mark_of
 from tma.progress import service as progress
+from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
-from tma.quizzes.dependencies import CallerPost
-from tma.quizzes.models import AttemptStatus, QuizAttempt
+from tma.quizzes.models import AttemptStatus, QuestionKind, QuizAttempt
 from tma.quizzes.schemas import Answer, AttemptRead, QuestionResult
 from tma.users.caller import Caller
 from tma.users.service import is_staff
-
-DEFAULT_PASS_MARK = 80
-
-
-@dataclass
-class Question:
-    """A question of a quiz as stored: its options in authored order."""
-
-    id: int
-    prompt: str
-    kind: str
-    explanation: str | None
-    options: list[tuple[int, str, bool]] = field(default_factory=list)  # id, text, is_correct
-
-    @property
-    def correct_ids(self) -> list[int]:
-        return [option_id for option_id, _, correct in self.options if correct]
 
 
 def require_quiz(post_type: str) -> None:
     if post_type != PostType.QUIZ:
         raise Conflict("This post is not a quiz")
-
-
-async def load_questions(session: AsyncSession, *, post_id: int) -> list[Question]:
-    """The quiz's questions with their options, in authored order: one statement."""
-    rows = await session.execute(
-        select(
-            QuizQuestion.id,
-            QuizQuestion.prompt,
-            QuizQuestion.kind,
-            QuizQuestion.explanation,
-            QuizOption.id,
-            QuizOption.text,
-            QuizOption.is_correct,
-        )
-        .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
-        .where(QuizQuestion.post_id == post_id)
-        .order_by(QuizQuestion.position, QuizQuestion.id, QuizOption.position, QuizOption.id)
-    )
-    questions: dict[int, Question] = {}
-    for qid, prompt, kind, explanation, oid, text, is_correct in rows.all():
-        question = questions.get(qid)
-        if question is None:
-            question = questions[qid] = Question(qid, prompt, kind, explanation)
-        if oid is not None:
-            question.options.append((oid, text, bool(is_correct)))
-    return list(questions.values())
-
-
-def _pass_mark(value: int | None) -> int:
-    return DEFAULT_PASS_MARK if value is None else value
 
 
 def _in_progress_of(post_id: int, user_id: int) -> Any:
@@ -203,7 +156,7 @@ async def submit_attempt(
         except NotFound:
             raise NotFound(f"Attempt {attempt_id} not found") from None
         questions = await load_questions(session, post_id=post_id)
-        score, passed, results = grade(questions, answers, _pass_mark(pass_mark))
+        score, passed, results = grade(questions, answers, pass_mark_of(pass_mark))
         now = utcnow()
         closed = await session.execute(
             update(QuizAttempt)

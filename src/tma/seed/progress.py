@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.db import utcnow
 from tma.courses.models import Course, CourseModule
 from tma.posts.models import Post, PostType
+from tma.posts.quiz import load_questions, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.models import ProgressStatus
 from tma.quizzes import service as quizzes
@@ -30,10 +31,7 @@ async def _course_posts(session: AsyncSession, course_id: int) -> list[tuple[int
         .where(CourseModule.course_id == course_id)
         .order_by(CourseModule.ordering, Post.ordering, Post.id)
     )
-    return [
-        (post_id, post_type, quizzes.DEFAULT_PASS_MARK if mark is None else mark)
-        for post_id, post_type, mark in rows.all()
-    ]
+    return [(post_id, post_type, pass_mark_of(mark)) for post_id, post_type, mark in rows.all()]
 
 
 async def _attempt(
@@ -41,7 +39,7 @@ async def _attempt(
 ) -> bool:
     """A submitted attempt graded as the API grades it: every answer right, or none given.
     Returns whether it passed."""
-    questions = await quizzes.load_questions(session, post_id=post_id)
+    questions = await load_questions(session, post_id=post_id)
     answers = (
         [Answer(question_id=q.id, option_ids=q.correct_ids) for q in questions] if right else []
     )

@@ -3,7 +3,6 @@
 from anyio import CapacityLimiter
 from fastapi import Request, Response, status
 
-from tma.auth.dependencies import AdminUser
 from tma.core.db import SessionDep
 from tma.core.deps import HasherDep
 from tma.core.errors import responses
@@ -11,7 +10,7 @@ from tma.core.pagination import PageDep, list_response
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_list_adapter
 from tma.users import service
-from tma.users.dependencies import UserIdPath, same_user_id
+from tma.users.dependencies import AdminUser, UserIdPath, same_user_id
 from tma.users.models import SystemRole
 from tma.users.schemas import (
     PasswordReset,

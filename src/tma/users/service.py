@@ -1,10 +1,11 @@
 """The rules and queries of user accounts. Raises domain errors; owns its commits."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
@@ -15,7 +16,6 @@ from tma.core.identity import email_key, username_key
 from tma.core.pagination import Page, PagedQuery
 from tma.core.public_url import absolute
 from tma.core.security import PasswordHasher
-from tma.groups.models import Group, GroupMember, GroupRole
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
 from tma.users.schemas import ProfileUpdate, UserCreate
@@ -23,6 +23,20 @@ from tma.users.schemas import ProfileUpdate, UserCreate
 _CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
 # The columns of `UserRead` (the caller's, less the token cut-off that only auth reads).
 _READ_USER_KEYS = tuple(key for key in _CALLER_USER_KEYS if key != "tokens_valid_after")
+
+
+# The rules of the packages built on accounts that a deletion must keep, run in order under
+# the lock of the user's row, before the delete; each raises a domain error to refuse.
+# Registered at import by the package that owns the rule (tma.groups.service: never a
+# group's last owner), so users imports none of the packages above it.
+AccountDeletionCheck = Callable[[AsyncSession, int], Awaitable[None]]
+_DELETION_CHECKS: list[AccountDeletionCheck] = []
+
+
+def on_account_deletion(check: AccountDeletionCheck) -> AccountDeletionCheck:
+    """Register `check(session, user_id)` to run before every account deletion."""
+    _DELETION_CHECKS.append(check)
+    return check
 
 
 def _users() -> Select[User]:
@@ -247,11 +261,9 @@ async def set_role(
 async def delete_user(session: AsyncSession, *, actor: Caller | User, user_id: int) -> None:
     """Delete an account; memberships go with it, created groups keep a null creator.
 
-    Never a group's last owner: 400 naming those groups. Race-free: the user's row is
-    locked first (a group being created by them, or a membership being added, waits or
-    fails its foreign key), then every group they belong to, in id order, as membership
-    changes lock their group: a concurrent removal or demotion of the group's other owner
-    runs wholly before or after this check."""
+    The user's row is locked first (a group being created by them, or a membership being
+    added, waits or fails its foreign key), then the registered deletion checks run under
+    that lock (groups: never a group's last owner, 400 naming those groups)."""
     _not_yourself(actor, user_id, "delete")
     if session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks and its driver begins a transaction at the first write: a
@@ -262,51 +274,15 @@ async def delete_user(session: AsyncSession, *, actor: Caller | User, user_id: i
     else:
         lock = select(User.id).where(User.id == user_id).with_for_update()
         found = len((await session.execute(lock)).all())
-        their_groups = (
-            select(Group.id)
-            .join(GroupMember, GroupMember.group_id == Group.id)
-            .where(GroupMember.user_id == user_id)
-            .order_by(Group.id)
-            .with_for_update(of=Group)
-        )
-        await session.execute(their_groups)
     if not found:
         await session.rollback()
         raise NotFound(f"User {user_id} not found")
-    await _ensure_not_last_owner(session, user_id=user_id)
+    for check in _DELETION_CHECKS:
+        await check(session, user_id)
     await session.execute(
         delete(User).where(User.id == user_id).execution_options(synchronize_session=False)
     )
     await session.commit()
-
-
-async def _ensure_not_last_owner(session: AsyncSession, *, user_id: int) -> None:
-    members = GroupMember.__table__
-    other = members.alias("other")
-    others = (
-        select(func.count())
-        .select_from(other)
-        .where(
-            other.c.group_id == members.c.group_id,
-            other.c.role == GroupRole.OWNER.value,
-            other.c.user_id != user_id,
-        )
-        .scalar_subquery()
-    )
-    orphaned = (
-        select(Group.id, Group.name)
-        .join(members, members.c.group_id == Group.id)
-        .where(members.c.user_id == user_id, members.c.role == GroupRole.OWNER.value, others == 0)
-        .order_by(Group.id)
-    )
-    groups = (await session.execute(orphaned)).all()
-    if groups:
-        await session.rollback()
-        named = ", ".join(f"{row.id} ({row.name})" for row in groups)
-        raise Conflict(
-            "Cannot delete the last owner of these groups; add another owner or delete the "
-            f"groups first: {named}"
-        )
 
 
 async def reset_password(

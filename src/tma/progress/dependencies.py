@@ -1,23 +1,22 @@
-"""Post checks shared by quizzes and progress: the post exists -> the caller may see it."""
+"""A post with the caller's progress on it (quizzes and progress: the post exists -> the
+caller may see it), and whose progress and attempts a caller may read."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 from sqlalchemy import and_, select
 
-from tma.auth.dependencies import CurrentUser
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
-from tma.core.types import MAX_ID
+from tma.posts.dependencies import PostIdPath
 from tma.posts.models import Post
 from tma.posts.service import post_visible_to
 from tma.progress.models import PostProgress
 from tma.users.caller import Caller
+from tma.users.dependencies import CurrentUser
 from tma.users.service import is_staff, viewer_id
-
-PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,9 @@ class CallerPost:
     module_id: int  # where it was when read: progress writes lock it (progress.service)
 
 
-async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> CallerPost:
+async def visible_post_progress(
+    post_id: PostIdPath, user: CurrentUser, session: SessionDep
+) -> CallerPost:
     """The post, if it exists (404) and the caller sees its module (403 for a `user` whose
     groups' courses do not hold it; staff see every post), in one statement."""
     visible = post_visible_to(viewer_id(user))
@@ -68,4 +69,6 @@ def check_sees_user(caller: Caller, user_id: int) -> None:
         raise Forbidden("You may only see your own progress")
 
 
-VisiblePost = Annotated[CallerPost, Depends(visible_post)]
+# Not `posts.dependencies.VisiblePost` (the ORM `Post`, for post detail and the quiz read):
+# the columns quizzes and progress need with the caller's progress row, in one statement.
+VisiblePostProgress = Annotated[CallerPost, Depends(visible_post_progress)]

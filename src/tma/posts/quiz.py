@@ -1,0 +1,136 @@
+"""A quiz post's questions and options as stored (tables of tma.quizzes.models): written
+whole with the post, read in authored order. The one loader of a quiz, for post detail,
+GET /api/quizzes/{post_id} and grading (tma.quizzes.service)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tma.posts.schemas import (
+    OptionRead,
+    OptionStaffRead,
+    QuestionRead,
+    QuestionStaffRead,
+    QuestionWrite,
+    QuizRead,
+    QuizStaffRead,
+)
+from tma.quizzes.models import QuestionKind, QuizOption, QuizQuestion
+
+
+@dataclass
+class Question:
+    """A question of a quiz as stored: its options in authored order."""
+
+    id: int
+    prompt: str
+    kind: str
+    explanation: str | None
+    options: list[tuple[int, str, bool]] = field(default_factory=list)  # id, text, is_correct
+
+    @property
+    def correct_ids(self) -> list[int]:
+        return [option_id for option_id, _, correct in self.options if correct]
+
+
+async def load_questions(session: AsyncSession, *, post_id: int) -> list[Question]:
+    """The quiz's questions with their options, in authored order: one statement."""
+    rows = await session.execute(
+        select(
+            QuizQuestion.id,
+            QuizQuestion.prompt,
+            QuizQuestion.kind,
+            QuizQuestion.explanation,
+            QuizOption.id,
+            QuizOption.text,
+            QuizOption.is_correct,
+        )
+        .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
+        .where(QuizQuestion.post_id == post_id)
+        .order_by(QuizQuestion.position, QuizQuestion.id, QuizOption.position, QuizOption.id)
+    )
+    questions: dict[int, Question] = {}
+    for qid, prompt, kind, explanation, oid, text, is_correct in rows.all():
+        question = questions.get(qid)
+        if question is None:
+            question = questions[qid] = Question(qid, prompt, kind, explanation)
+        if oid is not None:
+            question.options.append((oid, text, bool(is_correct)))
+    return list(questions.values())
+
+
+DEFAULT_PASS_MARK = 80
+
+
+def pass_mark_of(value: int | None) -> int:
+    """A quiz post's pass mark (80 % when unset)."""
+    return DEFAULT_PASS_MARK if value is None else value
+
+
+async def load_quiz(
+    session: AsyncSession, *, post_id: int, pass_mark: int | None, staff: bool
+) -> QuizRead:
+    """The quiz of a quiz post in authored order, in one statement: with correct answers
+    and explanations for staff (`QuizStaffRead`), without them for a user."""
+    questions = await load_questions(session, post_id=post_id)
+    if staff:
+        return QuizStaffRead(
+            pass_mark=pass_mark_of(pass_mark),
+            questions=[
+                QuestionStaffRead(
+                    id=q.id,
+                    prompt=q.prompt,
+                    kind=QuestionKind(q.kind),
+                    explanation=q.explanation,
+                    options=[
+                        OptionStaffRead(id=oid, text=text, is_correct=correct)
+                        for oid, text, correct in q.options
+                    ],
+                    correct_option_ids=q.correct_ids,
+                )
+                for q in questions
+            ],
+        )
+    return QuizRead(
+        pass_mark=pass_mark_of(pass_mark),
+        questions=[
+            QuestionRead(
+                id=q.id,
+                prompt=q.prompt,
+                kind=QuestionKind(q.kind),
+                explanation=None,
+                options=[OptionRead(id=oid, text=text) for oid, text, _ in q.options],
+            )
+            for q in questions
+        ],
+    )
+
+
+async def write_questions(
+    session: AsyncSession, *, post_id: int, questions: Sequence[QuestionWrite], replace: bool
+) -> None:
+    """Store the quiz's questions and options in the given order (positions from 1); with
+    `replace`, the post's questions before are deleted first (a quiz is replaced whole)."""
+    if replace:
+        await session.execute(delete(QuizQuestion).where(QuizQuestion.post_id == post_id))
+    rows = [
+        QuizQuestion(
+            post_id=post_id,
+            position=position,
+            prompt=question.prompt,
+            kind=question.kind.value,
+            explanation=question.explanation,
+        )
+        for position, question in enumerate(questions, start=1)
+    ]
+    session.add_all(rows)
+    await session.flush()  # the questions' ids, for their options
+    session.add_all(
+        QuizOption(
+            question_id=row.id, position=position, text=option.text, is_correct=option.is_correct
+        )
+        for row, question in zip(rows, questions, strict=True)
+        for position, option in enumerate(question.options, start=1)
+    )

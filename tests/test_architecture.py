@@ -1,0 +1,67 @@
+"""The structure the code and its docs promise: the arrows of docs/architecture.md, the
+caller's fields in step with `UserRead`, every setting in docs/configuration.md."""
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from tma.core.config import Settings
+from tma.users.caller import Caller, CallerRole
+from tma.users.schemas import RoleRead, UserRead
+
+
+def test_caller_fields_are_user_read_fields_plus_token_cut_off() -> None:
+    """`Caller` has `UserRead`'s fields in its order, then `tokens_valid_after`; its role
+    `RoleRead`'s: a field added to one and not the other fails here."""
+    assert [f.name for f in fields(Caller)] == [*UserRead.model_fields, "tokens_valid_after"]
+    assert [f.name for f in fields(CallerRole)] == list(RoleRead.model_fields)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint_imports(src: Path) -> subprocess.CompletedProcess[str]:
+    # `src` first on the path: grimp reads the `tma` found there (a copy, in the test below).
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return subprocess.run(  # noqa: S603 - our own tool, fixed arguments
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_import_contracts_are_kept() -> None:
+    """The arrows of docs/architecture.md hold: every import-linter contract of
+    pyproject.toml is kept (`make lint` runs the same check)."""
+    result = _lint_imports(ROOT / "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 3 kept, 0 broken." in result.stdout
+
+
+def test_import_contracts_catch_an_arrow_pointing_up(tmp_path: Path) -> None:
+    """An import from a lower layer into a higher one (users importing groups, the arrow
+    issue 27 found) breaks the layers contract: the check can fail."""
+    shutil.copytree(ROOT / "src" / "tma", tmp_path / "tma", ignore=shutil.ignore_patterns("*.pyc"))
+    service = tmp_path / "tma" / "users" / "service.py"
+    service.write_text(service.read_text() + "\nfrom tma.groups import service as _groups\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "tma.users is not allowed to import tma.groups:" in result.stdout
+    assert "- tma.users.service -> tma.groups.service" in result.stdout
+
+
+def test_every_setting_is_documented_in_configuration_md() -> None:
+    """Each field of `Settings` (core/config.py, the only place settings are read) has its
+    `TMA_*` variable in docs/configuration.md."""
+    documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    names = [f"TMA_{name.upper()}" for name in Settings.model_fields]
+    assert len(names) == 37
+    assert [name for name in names if f"`{name}`" not in documented] == []
