@@ -11,10 +11,11 @@ the client's own server. So responses carry absolute URLs, on this base:
    the host its `X-Forwarded-Host` (`ForwardedHostMiddleware` below: uvicorn's middleware
    reads no host). Forwarded headers from any other peer are ignored.
 
-`PublicUrlMiddleware` puts the base in a context variable once per request, so the read
-models and the lean row paths of every domain turn a stored `/api/files/<id>` into an
-absolute URL without the request being handed down. Outside a request (seed, CLI) the base
-is empty and URLs stay relative. What is stored is always the relative form: an absolute
+`PublicUrlMiddleware` puts the request in a context variable, so the read models and the
+lean row paths of every domain turn a stored `/api/files/<id>` into an absolute URL without
+the request being handed down; the base is read from the request's headers on first use
+only (most responses carry no file URL). Outside a request (seed, CLI) the base is empty
+and URLs stay relative. What is stored is always the relative form: an absolute
 URL of this server sent back by a client is stored as `/api/files/<id>` (`canonical`).
 """
 
@@ -37,26 +38,44 @@ _HOST = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FORWARDED_HOST_KEY = "tma.forwarded_host"
 
-_base: ContextVar[str] = ContextVar("tma_public_base", default="")
+
+class _RequestBase:
+    """The request's public base: the configured one, else read from the request's
+    headers when first asked for, then kept."""
+
+    __slots__ = ("scope", "value")
+
+    def __init__(self, scope: Scope, value: str | None) -> None:
+        self.scope = scope
+        self.value = value
+
+    def get(self) -> str:
+        if self.value is None:
+            self.value = _request_base(self.scope)
+        return self.value
+
+
+_base: ContextVar[_RequestBase | None] = ContextVar("tma_public_base", default=None)
 
 
 def public_base() -> str:
     """The current request's public base URL (no trailing slash), or "" outside a request."""
-    return _base.get()
+    current = _base.get()
+    return current.get() if current is not None else ""
 
 
 def absolute(url: str | None) -> str | None:
     """`url` made absolute when it is one of this server's file paths; any other value (an
     external URL, None) unchanged."""
     if url is not None and url.startswith(FILES_PREFIX):
-        return _base.get() + url
+        return public_base() + url
     return url
 
 
 def canonical(url: str) -> str:
     """The stored form of a URL a client sends: this server's absolute file URL becomes its
     path `/api/files/<id>`; anything else unchanged."""
-    base = _base.get()
+    base = public_base()
     if base and url[: len(base)].lower() == base.lower():
         path = url[len(base) :]
         if OWN_FILE_PATH.match(path):
@@ -95,7 +114,7 @@ class PublicUrlMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = _base.set(self.public_url or _request_base(scope))
+        token = _base.set(_RequestBase(scope, self.public_url))
         try:
             await self.app(scope, receive, send)
         finally:

@@ -23,7 +23,7 @@ from tma.core.pagination import Page, ScopedList
 from tma.core.public_url import absolute
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember, GroupRole
-from tma.groups.schemas import GroupCreate, GroupUpdate
+from tma.groups.schemas import GroupCreate, GroupUpdate, MemberRead
 from tma.users import service as users
 from tma.users.caller import Caller
 from tma.users.models import Role, User
@@ -140,17 +140,10 @@ def _member(row: Sequence[Any]) -> dict[str, Any]:
 def _public_member(row: Sequence[Any]) -> dict[str, Any]:
     """A member as someone who may not see their private data sees them: no e-mail, no
     child field, no membership `updated_at` (`MemberRead.PRIVATE`), in `MemberRead`'s order."""
-    return {
-        "user_id": row[_AT_MEMBER],
-        "username": row[_AT_MEMBER + 1],
-        "role": row[_AT_MEMBER + 3],
-        "group_role": row[_AT_MEMBER + 3],
-        "user_role": row[_AT_MEMBER + 4],
-        "joined_at": row[_AT_MEMBER + 5],
-        "avatar_url": absolute(row[_AT_MEMBER + 6]),
-        "first_name": row[_AT_MEMBER + 7],
-        "last_name": row[_AT_MEMBER + 8],
-    }
+    member = _member(row)
+    for key in MemberRead.PRIVATE:
+        del member[key]
+    return member
 
 
 async def group_detail(db: Database, *, group_id: int, viewer: Caller) -> dict[str, Any]:
