@@ -143,9 +143,9 @@ async def logout_all(user: CurrentUserRecord, session: SessionDep) -> Response:
 
 
 @router.get("/users", response_model=list[UserRead], responses=responses(422), deprecated=True)
-async def auth_list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
+async def auth_list_users(admin: AdminUser, page: PageDep, session: SessionDep) -> Response:
     """Every user, oldest first (admin). Deprecated: use `GET /api/users`."""
-    return await users_router.list_users(admin, page, request)
+    return await users_router.list_users(admin, page, session)
 
 
 @router.patch(

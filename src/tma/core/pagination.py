@@ -58,8 +58,17 @@ class ListQuery:
 
     NO_LIMIT = 2**63 - 1  # `limit=None`: every row from `offset` on
 
-    def __init__(self, rows: Select[*tuple[Any, ...]], *, count: Select[*tuple[Any, ...]]) -> None:
+    def __init__(
+        self,
+        rows: Select[*tuple[Any, ...]],
+        *,
+        count: Select[*tuple[Any, ...]],
+        child: str | None = None,
+    ) -> None:
+        # `child`: for the children of one parent read with it (parent LEFT JOIN children,
+        # `page_of`), the column that is null on a childless parent's one row.
         named(rows)
+        self.child = child
         self.count = select(func.count()).select_from(count.subquery())
         self.rows = rows.limit(bindparam("limit", type_=BigInteger)).offset(
             bindparam("offset", type_=BigInteger)
@@ -73,15 +82,17 @@ class ListQuery:
         order: tuple[Any, ...],
         count_by: Any,
         scope: ColumnElement[bool],
+        join: tuple[Any, ...] = (),
     ) -> "dict[bool, ListQuery]":
         """The list whole (`False`) and only where `scope` holds (`True`): `scope` is a
         condition on bound parameters (the viewer's id), for the callers who see part of
-        the list."""
+        the list. `join`: a (target, on clause) the columns or the order need."""
+        rows = select(*columns)
+        if join:
+            rows = rows.join(*join)
         return {
-            False: cls(select(*columns).order_by(*order), count=select(count_by)),
-            True: cls(
-                select(*columns).where(scope).order_by(*order), count=select(count_by).where(scope)
-            ),
+            False: cls(rows.order_by(*order), count=select(count_by)),
+            True: cls(rows.where(scope).order_by(*order), count=select(count_by).where(scope)),
         }
 
     async def page(
@@ -92,12 +103,23 @@ class ListQuery:
         The total is counted only when the page cannot tell it: a page that stops short of
         its limit (or has none) reached the end of the list, so the total is `offset` plus
         its rows (unless it is empty past an `offset`)."""
+        _, rows, total = await self.page_of(session, page, **params)
+        return rows, total
+
+    async def page_of(
+        self, session: AsyncSession, page: Page, **params: Any
+    ) -> tuple[RowMapping | None, Sequence[RowMapping], int]:
+        """`page` for the children of one parent read with it in one statement (a list
+        built with `child`): also the first row as read (the parent's columns; None when
+        no row came back: no such parent, or a page past the end)."""
         limit = self.NO_LIMIT if page.limit is None else page.limit
         window = {"limit": limit, "offset": page.offset, **params}
-        rows = (await session.execute(self.rows, window)).mappings().all()
+        found = (await session.execute(self.rows, window)).mappings().all()
+        head = found[0] if found else None
+        rows = found if self.child is None else [r for r in found if r[self.child] is not None]
         if len(rows) < limit and (rows or not page.offset):
-            return rows, page.offset + len(rows)
-        return rows, int(await session.scalar(self.count, params) or 0)
+            return head, rows, page.offset + len(rows)
+        return head, rows, int(await session.scalar(self.count, params) or 0)
 
 
 def list_response(adapter: TypeAdapter[Any], rows: Any, total: int) -> Response:
