@@ -133,8 +133,8 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Course.id,
             Course.title,
             Course.description,
-            Course.created_at,
-            Course.updated_at,
+            Course.created_at.label("course_created_at"),
+            Course.updated_at.label("course_updated_at"),
             flag.label("visible"),
             *outline,
         )
@@ -169,8 +169,8 @@ async def course_detail(
         "id": first["id"],
         "title": first["title"],
         "description": first["description"],
-        "created_at": first["created_at"],
-        "updated_at": first["updated_at"],
+        "created_at": first["course_created_at"],
+        "updated_at": first["course_updated_at"],
         "module_count": len(modules),
         "modules": modules,
     }

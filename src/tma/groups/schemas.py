@@ -58,6 +58,7 @@ class MemberRead(ReadModel):
     manager who neither owns nor moderates a group of this member's."""
 
     PRIVATE: ClassVar[tuple[str, ...]] = ("email", "child_dob", "updated_at")
+    MAY_BE_ABSENT = PRIVATE
 
     model_config = example(
         user_id=12,
