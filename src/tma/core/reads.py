@@ -12,12 +12,14 @@
 """
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import RowMapping, Select
+from sqlalchemy import ColumnElement, RowMapping, Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 AnySelect = Select[*tuple[Any, ...]]
+M = TypeVar("M")
+R = TypeVar("R", bound="NamedRow")
 
 
 class NamedRow(Protocol):
@@ -43,3 +45,30 @@ async def rows(session: AsyncSession, statement: AnySelect, **params: Any) -> Se
 async def first(session: AsyncSession, statement: AnySelect, **params: Any) -> RowMapping | None:
     """The first row of `statement` as a mapping by column name, or None."""
     return (await session.execute(statement, params)).mappings().first()
+
+
+async def get_with_flag(
+    session: AsyncSession, model: type[M], key: Any, flag: ColumnElement[bool], missing: Exception
+) -> tuple[M, bool]:
+    """The `model` object whose primary key is `key` and the value of `flag` for it (whether
+    the caller may see it, belongs to it, ...), in one statement; `missing` is raised when
+    there is no such row."""
+    (column,) = inspect(model).primary_key
+    stmt = select(model, flag.label("flag")).where(column == key)
+    row = (await session.execute(stmt)).mappings().first()
+    if row is None:
+        raise missing
+    found: M = row[model.__name__]  # an entity's column is named after its class
+    return found, bool(row["flag"])
+
+
+def visible_head(found: Sequence[R], *, missing: Exception, refused: Exception) -> R:
+    """The first row of a detail read in one statement (the object, whether the caller may
+    see it as the column `visible`, and its children LEFT JOINed): `missing` when no row came
+    back, `refused` when the caller may not see it."""
+    if not found:
+        raise missing
+    head = found[0]
+    if not head["visible"]:
+        raise refused
+    return head

@@ -23,7 +23,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.hotpath import hot_rows
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
-from tma.core.reads import first, named
+from tma.core.reads import first, get_with_flag, named, visible_head
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
@@ -43,11 +43,9 @@ async def load_course(
 ) -> tuple[Course, bool]:
     """The course (with module_count) and whether `viewer_id` may see it, in one query."""
     flag = _assigned_to_member(viewer_id) if viewer_id is not None else true()
-    stmt = select(Course, flag.label("visible")).where(Course.id == course_id)
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        raise NotFound(f"Course {course_id} not found")
-    return row.Course, bool(row.visible)
+    return await get_with_flag(
+        session, Course, course_id, flag, NotFound(f"Course {course_id} not found")
+    )
 
 
 async def get_course(session: AsyncSession, *, course_id: int) -> Course:
@@ -157,20 +155,20 @@ async def course_detail(
     (None: staff) none of whose groups has it. One statement, on the hot path."""
     params = {"course_id": course_id, "viewer_id": viewer_id}
     found = await hot_rows(session, _DETAIL[viewer_id is not None], **params)
-    if not found:
-        raise NotFound(f"Course {course_id} not found")
-    first = found[0]
-    if not first["visible"]:
-        raise Forbidden("You don't have access to this course")
+    course = visible_head(
+        found,
+        missing=NotFound(f"Course {course_id} not found"),
+        refused=Forbidden("You don't have access to this course"),
+    )
     modules = [
         {key: row[key] for key in _OUTLINE_KEYS} for row in found if row["module_id"] is not None
     ]
     return {
-        "id": first["id"],
-        "title": first["title"],
-        "description": first["description"],
-        "created_at": first["course_created_at"],
-        "updated_at": first["course_updated_at"],
+        "id": course["id"],
+        "title": course["title"],
+        "description": course["description"],
+        "created_at": course["course_created_at"],
+        "updated_at": course["course_updated_at"],
         "module_count": len(modules),
         "modules": modules,
     }

@@ -23,7 +23,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.hotpath import hot_rows
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
-from tma.core.reads import NamedRow, named
+from tma.core.reads import NamedRow, get_with_flag, named
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate, MemberRead
@@ -41,11 +41,9 @@ async def load_group(
 ) -> tuple[Group, bool]:
     """The group (with member_count) and whether `member_id` belongs to it, in one query."""
     member_flag = _is_member(Group.id, member_id) if member_id is not None else false()
-    stmt = select(Group, member_flag.label("is_member")).where(Group.id == group_id)
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        raise NotFound(f"Group {group_id} not found")
-    return row.Group, bool(row.is_member)
+    return await get_with_flag(
+        session, Group, group_id, member_flag, NotFound(f"Group {group_id} not found")
+    )
 
 
 async def get_group(session: AsyncSession, *, group_id: int) -> Group:

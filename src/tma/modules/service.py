@@ -12,7 +12,7 @@ from tma.core.db import ID
 from tma.core.errors import Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import ListQuery, Page
-from tma.core.reads import first, named, rows
+from tma.core.reads import first, named, rows, visible_head
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
 from tma.courses.visibility import course_visible_to, module_visible_to
@@ -120,11 +120,11 @@ async def module_detail(
     found = await rows(
         session, _DETAIL[viewer_id is not None], module_id=module_id, viewer_id=viewer_id
     )
-    if not found:
-        raise NotFound(f"Module {module_id} not found")
-    module = found[0]
-    if not module["visible"]:
-        raise Forbidden("You don't have access to this module")
+    module = visible_head(
+        found,
+        missing=NotFound(f"Module {module_id} not found"),
+        refused=Forbidden("You don't have access to this module"),
+    )
     posts = [
         post_dict({key: row[f"post_{key}"] for key in _POST_KEYS}, settings)
         for row in found

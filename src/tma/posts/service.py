@@ -16,7 +16,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
-from tma.core.reads import first
+from tma.core.reads import first, get_with_flag
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
@@ -51,10 +51,9 @@ def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
 
 
 def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
-    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys in its order,
-    with the signed `file_url` of an attachment (absolute, as a `video_url` that is one of
-    this server's files: tma.core.public_url): ready to dump without a validation pass
-    (`list_response(..., validate=False)`)."""
+    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys, with the
+    signed `file_url` of an attachment (absolute, as a `video_url` that is one of this
+    server's files: tma.core.public_url)."""
     post = dict(row)
     file_id = post["file_id"]
     post["file_url"] = signed_file_url(file_id, settings) if file_id else None
@@ -66,11 +65,8 @@ async def load_post(
     session: AsyncSession, *, post_id: int, viewer_id: int | None = None
 ) -> tuple[Post, bool]:
     """The post and whether `viewer_id` may see it (None: staff, always), in one query."""
-    stmt = select(Post, post_visible_to(viewer_id).label("visible")).where(Post.id == post_id)
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        raise NotFound(f"Post {post_id} not found")
-    return row.Post, bool(row.visible)
+    flag = post_visible_to(viewer_id)
+    return await get_with_flag(session, Post, post_id, flag, NotFound(f"Post {post_id} not found"))
 
 
 # Every post (staff), or those of modules the viewer sees (a `user`), by module (oldest
