@@ -2,16 +2,15 @@
 
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,10 +19,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.types import TypeDecorator
 
 from tma.core.config import Settings
 from tma.core.hotpath import SESSION_KEY, HotPath, StatementListener
+from tma.core.sqltypes import ID as ID
+from tma.core.sqltypes import UTCDateTime as UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,33 +37,6 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-# Ids of users, groups, courses and modules (and the columns referring to them): 64-bit, as
-# the API accepts any id in 1..2^63-1 (an unknown one is a 404, never a 500). SQLite's
-# INTEGER is 64-bit already and must stay INTEGER to be the rowid (AUTOINCREMENT).
-ID = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always timezone-aware UTC, also on SQLite (which stores it naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        # SQLite keeps the text it is given; store it naive so ordering stays lexical.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -225,18 +198,30 @@ def unavailable_database_error(exc: BaseException) -> BaseException | None:
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's one session (services take it, and nothing else, as their handle),
-    closed at the end (rolled back if uncommitted); a session that never began a
-    transaction (only hot reads, or nothing) has nothing to close.
+SESSIONS_KEY = "tma.sessions"
+"""Where the request's scope holds the sessions `get_session` opened, for `close_sessions`
+(`tma.core.middleware.RequestMiddleware` puts the list there and closes them at the end)."""
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's one session: services take it, and nothing else, as their handle (one
+    per request: FastAPI caches a dependency's value for the request, so the auth
+    dependency and the route share it). A plain dependency, not a generator one (those cost
+    FastAPI an exit stack per request): the request middleware closes it when the request
+    is done (`close_sessions`).
 
     GET and HEAD requests only read: on PostgreSQL their session runs in autocommit."""
     db: Database = request.app.state.db
     factory = db.read_sessionmaker if request.method in _READ_METHODS else db.sessionmaker
     session = factory()
-    try:
-        yield session
-    finally:
+    request.scope[SESSIONS_KEY].append(session)
+    return session
+
+
+async def close_sessions(sessions: list[AsyncSession]) -> None:
+    """Close (rolling back anything uncommitted) each session that holds a transaction; one
+    that never began one (only hot reads, or nothing) has nothing to give back."""
+    for session in sessions:
         if session.in_transaction():
             await session.close()
 

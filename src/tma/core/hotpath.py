@@ -19,17 +19,38 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Boolean, Date, Enum, Integer, String
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.types import NullType
 from sqlalchemy.util import greenlet_spawn
 
 from tma.core.config import Settings
 from tma.core.reads import AnySelect, NamedRow
+from tma.core.sqltypes import UTCDateTime
 
 StatementListener = Callable[[str], None]
 
 # Where a session finds the app's `HotPath` (`Database` puts it in every session's info).
 SESSION_KEY = "tma.hotpath"
+
+
+# The column types asyncpg returns as SQLAlchemy would (no result processing that changes a
+# value): what a statement on this path may select. `UTCDateTime`: asyncpg gives an aware
+# UTC datetime for `timestamptz`, as the type's processor does.
+_SAFE_TYPES = (Integer, String, Boolean, Date, UTCDateTime, NullType)
+
+
+def driver_safe(statement: AnySelect) -> AnySelect:
+    """`statement`, checked to select only columns of `_SAFE_TYPES` (else ValueError)."""
+    unsafe = [
+        f"{column.key}: {column.type!r}"
+        for column in statement.selected_columns
+        if not isinstance(column.type, _SAFE_TYPES) or isinstance(column.type, Enum)
+    ]
+    if unsafe:
+        raise ValueError(f"columns the hot path cannot read as SQLAlchemy does: {unsafe}")
+    return statement
 
 
 class ConnectionLost(ConnectionError):

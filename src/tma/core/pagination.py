@@ -1,15 +1,15 @@
 """Lists: the `limit`/`offset` parameters, the one list helper (`ListQuery`), the
 `X-Total-Count` header and list bodies serialized by their response models."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Response
 from pydantic import TypeAdapter
-from sqlalchemy import BigInteger, ColumnElement, RowMapping, Select, bindparam, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tma.core.hotpath import driver_safe, hot_rows
 from tma.core.reads import named
 
 MAX_LIMIT = 1000
@@ -54,7 +54,12 @@ class ListQuery:
     it). Both may hold bound parameters, passed to `page` by name. A filter is a bound
     parameter in the statement; another order, or another caller's scope, is another
     `ListQuery` built beside it (see `scoped`): nothing is built or compiled per request
-    (docs/architecture.md "Reading and listing")."""
+    (docs/architecture.md "Reading and listing").
+
+    Its statements run on the hot path (`tma.core.hotpath`: a page of `GET /api/groups`
+    measured 2.0x the same read through the session's ORM execution, docs/performance.md),
+    so their columns must be of the types the driver returns as SQLAlchemy would: checked
+    here, when the list is built."""
 
     NO_LIMIT = 2**63 - 1  # `limit=None`: every row from `offset` on
 
@@ -67,9 +72,9 @@ class ListQuery:
     ) -> None:
         # `child`: for the children of one parent read with it (parent LEFT JOIN children,
         # `page_of`), the column that is null on a childless parent's one row.
-        named(rows)
+        driver_safe(named(rows))
         self.child = child
-        self.count = select(func.count()).select_from(count.subquery())
+        self.count = select(func.count().label("total")).select_from(count.subquery())
         self.rows = rows.limit(bindparam("limit", type_=BigInteger)).offset(
             bindparam("offset", type_=BigInteger)
         )
@@ -97,8 +102,8 @@ class ListQuery:
 
     async def page(
         self, session: AsyncSession, page: Page, **params: Any
-    ) -> tuple[Sequence[RowMapping], int]:
-        """One page of rows (mappings by column name) and the length of the whole list.
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of rows (dicts by column name) and the length of the whole list.
 
         The total is counted only when the page cannot tell it: a page that stops short of
         its limit (or has none) reached the end of the list, so the total is `offset` plus
@@ -108,39 +113,68 @@ class ListQuery:
 
     async def page_of(
         self, session: AsyncSession, page: Page, **params: Any
-    ) -> tuple[RowMapping | None, Sequence[RowMapping], int]:
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
         """`page` for the children of one parent read with it in one statement (a list
         built with `child`): also the first row as read (the parent's columns; None when
         no row came back: no such parent, or a page past the end)."""
         limit = self.NO_LIMIT if page.limit is None else page.limit
-        window = {"limit": limit, "offset": page.offset, **params}
-        found = (await session.execute(self.rows, window)).mappings().all()
+        found = [
+            dict(row)
+            for row in await hot_rows(session, self.rows, limit=limit, offset=page.offset, **params)
+        ]
         head = found[0] if found else None
         rows = found if self.child is None else [r for r in found if r[self.child] is not None]
         if len(rows) < limit and (rows or not page.offset):
             return head, rows, page.offset + len(rows)
-        return head, rows, int(await session.scalar(self.count, params) or 0)
+        (total,) = await hot_rows(session, self.count, **params)
+        return head, rows, int(total["total"])
+
+
+_check = [False]
+
+
+def check_bodies(on: bool) -> None:
+    """With `on` (the test suite, `TMA_CHECK_BODIES`), every body `list_response` and
+    `json_response` dump is also validated by its model and the two dumps compared: a body
+    that is not exactly what its model gives (a missing or extra key, a wrong type) fails
+    the request with a 500 naming the model. So the whole contract suite proves the fast
+    path below for every shape it reads."""
+    _check[0] = on
+
+
+class BodyMismatch(RuntimeError):
+    """A response body that its model would have written differently (`check_bodies`)."""
+
+
+def dump_body(adapter: TypeAdapter[Any], body: Any) -> bytes:
+    """`body` (row dicts, shaped like the response model) as JSON by `adapter`
+    (`tma.core.schemas.row_adapter(Model)` / `row_list_adapter(Model)`, the model's field
+    order, names and serializers), dumped as it is: no validation pass, no model instance
+    per row (docs/performance.md). `check_bodies` proves it in the tests."""
+    out = adapter.dump_json(body)
+    if _check[0]:
+        model = adapter.dump_json(adapter.validate_python(body))
+        if out != model:
+            at = next(i for i, (a, b) in enumerate(zip(out, model, strict=False)) if a != b)
+            raise BodyMismatch(
+                f"a body differs from what {adapter} dumps once validated, at byte {at}: "
+                f"{out[max(0, at - 40) : at + 40]!r} against {model[max(0, at - 40) : at + 40]!r}"
+            )
+    return out
 
 
 def list_response(adapter: TypeAdapter[Any], rows: Any, total: int) -> Response:
-    """A list body as JSON bytes, from row mappings or dicts, serialized by the response
-    model: `adapter` (`tma.core.schemas.row_list_adapter(Model)`) validates and dumps the
-    whole list in Rust, with no model instance per row. The route keeps its
+    """A list body (`dump_body`) with its `X-Total-Count`. The route keeps its
     `response_model` for the OpenAPI schema."""
-    response = Response(
-        content=adapter.dump_json(adapter.validate_python(rows)), media_type="application/json"
-    )
+    response = Response(content=dump_body(adapter, rows), media_type="application/json")
     set_total(response, total)
     return response
 
 
 def json_response(adapter: TypeAdapter[Any], body: Any) -> Response:
-    """One object as JSON bytes, serialized by the response model: `adapter`
-    (`tma.core.schemas.row_adapter(Model)`) validates and dumps it in one pass in Rust (no
-    model built and then validated again by FastAPI)."""
-    return Response(
-        content=adapter.dump_json(adapter.validate_python(body)), media_type="application/json"
-    )
+    """One object as JSON (`dump_body`). The route keeps its `response_model` for the
+    OpenAPI schema."""
+    return Response(content=dump_body(adapter, body), media_type="application/json")
 
 
 def set_total(response: Response, total: int) -> None:

@@ -8,13 +8,14 @@
 - Lists go through `tma.core.pagination.ListQuery` (one page and its total).
 - Bodies are serialized by the response models (`tma.core.pagination.list_response`,
   `json_response`, or a model returned from the route).
-- One fenced exception: `tma.core.hotpath` (three reads measured at 1.5x or more).
+- One fenced exception: `tma.core.hotpath` (the reads measured at 1.5x or more: the lists,
+  the caller, the group and course details).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, RowMapping, Select, inspect, select
+from sqlalchemy import ColumnElement, CursorResult, RowMapping, Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -27,6 +28,8 @@ class NamedRow(Protocol):
 
     def __getitem__(self, key: str, /) -> Any: ...
 
+    def keys(self) -> Iterable[str]: ...
+
 
 def named(statement: AnySelect) -> AnySelect:
     """`statement`, checked to name each of its columns once (a row is read by name)."""
@@ -37,14 +40,25 @@ def named(statement: AnySelect) -> AnySelect:
     return statement
 
 
+async def _execute(
+    session: AsyncSession, statement: AnySelect, params: dict[str, Any]
+) -> CursorResult[Any]:
+    # On the session's connection (its transaction, if one is open): a SELECT of columns
+    # needs no ORM loading, and Core's path costs about three quarters of the ORM's
+    # (docs/performance.md). What the session would do first: flush pending changes.
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await (await session.connection()).execute(statement, params)
+
+
 async def rows(session: AsyncSession, statement: AnySelect, **params: Any) -> Sequence[RowMapping]:
-    """Every row of `statement` as a mapping by column name."""
-    return (await session.execute(statement, params)).mappings().all()
+    """Every row of `statement` (a SELECT of columns) as a mapping by column name."""
+    return (await _execute(session, statement, params)).mappings().all()
 
 
 async def first(session: AsyncSession, statement: AnySelect, **params: Any) -> RowMapping | None:
-    """The first row of `statement` as a mapping by column name, or None."""
-    return (await session.execute(statement, params)).mappings().first()
+    """The first row of `statement` (a SELECT of columns) as a mapping by column name."""
+    return (await _execute(session, statement, params)).mappings().first()
 
 
 async def get_with_flag(

@@ -1,6 +1,5 @@
 """The rules and queries of courses and their assignment to groups."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -75,7 +74,7 @@ _COURSES = ListQuery.scoped(
 
 async def list_course_rows(
     session: AsyncSession, *, viewer: Caller, page: Page
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user),
     oldest first, as rows of `CourseRead`'s columns, and how many in all."""
     viewer_is = viewer_id(viewer)
@@ -112,7 +111,7 @@ _OUTLINE_ITEM = _OUTLINE.where(
 
 async def outline_page(
     session: AsyncSession, *, course_id: int, page: Page
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """One page of the course's outline items and how many there are in all."""
     return await _OUTLINE_PAGE.page(session, page, course_id=course_id)
 
@@ -291,7 +290,7 @@ _GROUP_COURSES = ListQuery(
 
 async def list_group_courses(
     session: AsyncSession, *, group: Group, page: Page
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """The group's courses in assignment `ordering`, as rows of `CourseRead`'s columns."""
     return await _GROUP_COURSES.page(session, page, group_id=group.id)
 

@@ -1,12 +1,10 @@
 """The rules and queries of groups and memberships. Raises domain errors; owns its commits."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    RowMapping,
     bindparam,
     delete,
     exists,
@@ -72,7 +70,7 @@ _GROUPS = ListQuery.scoped(
 
 async def list_group_rows(
     session: AsyncSession, *, viewer: Caller, page: Page
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Groups the viewer may see (all for staff, their own for a `user`), oldest first, as
     rows of `GroupRead`'s columns (no ORM object per group), and how many in all."""
     if users.is_staff(viewer):

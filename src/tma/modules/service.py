@@ -1,9 +1,8 @@
 """The rules and queries of modules. Raises domain errors; owns its commits."""
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, String, bindparam, cast, delete, func, select, true
+from sqlalchemy import Select, String, bindparam, cast, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
@@ -65,7 +64,7 @@ _LISTS = {
 
 async def list_modules(
     session: AsyncSession, *, viewer_id: int | None, page: Page, course_id: int | None
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Modules the viewer sees: of one course in its `ordering`, else oldest first. The
     caller has checked the course filter."""
     query = _LISTS[(int(viewer_id is not None), int(course_id is not None))]

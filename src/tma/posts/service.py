@@ -5,7 +5,7 @@ owns its commits. Positions within a module go through `tma.core.ordering`."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, bindparam, select, true
+from sqlalchemy import ColumnElement, bindparam, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -82,7 +82,7 @@ _POSTS = ListQuery.scoped(
 
 async def list_posts(
     session: AsyncSession, *, viewer_id: int | None, page: Page
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Posts the viewer (None: staff) sees, by module (oldest module first), then
     `ordering`, as rows of `POST_COLUMNS`; and how many in all."""
     if viewer_id is None:
@@ -122,7 +122,7 @@ _MODULE_VISIBLE = {
 
 async def module_post_page(
     session: AsyncSession, *, module_id: int, viewer_id: int | None, page: Page
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """One page of a module's posts in `ordering` (rows of `POST_COLUMNS` and `visible`) and
     how many it has: 404 for an unknown module, 403 for a viewer (None: staff) who does not
     see it. One statement; a count only when the page does not tell it."""
@@ -130,7 +130,8 @@ async def module_post_page(
     params = {"module_id": module_id, "viewer_id": viewer_id}
     module, posts, total = await _MODULE_POSTS[scoped].page_of(session, page, **params)
     if module is None:  # past the end of the posts (offset): is the module there at all?
-        module = await first(session, _MODULE_VISIBLE[scoped], **params)
+        found = await first(session, _MODULE_VISIBLE[scoped], **params)
+        module = None if found is None else dict(found)
     if module is None:
         raise NotFound(f"Module {module_id} not found")
     if not module["visible"]:

@@ -20,7 +20,7 @@ from tma.core.reads import NamedRow
 from tma.core.security import PasswordHasher
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
-from tma.users.schemas import ProfileUpdate, UserCreate
+from tma.users.schemas import ProfileUpdate, UserCreate, UserRead
 
 _CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
 # The columns of `UserRead` (the caller's, less the token cut-off that only auth reads).
@@ -106,6 +106,9 @@ _USER_LIST = ListQuery(
 )
 
 
+_READ_KEYS_AND_ROLE = tuple(UserRead.model_fields)  # `UserRead`'s order, `role` included
+
+
 def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """A user row (`UserRead`'s columns and its role's name and description) shaped like
     `UserRead`; `roles` shares one role dict between the rows of a list."""
@@ -114,9 +117,8 @@ def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
     if role is None:
         role = {"id": role_id, "name": row["role_name"], "description": row["role_description"]}
         roles[role_id] = role
-    user = {key: row[key] for key in _READ_USER_KEYS}
-    user["role"] = role
-    user["avatar_url"] = absolute(user["avatar_url"])  # as `UserRead` gives it
+    user = {key: role if key == "role" else row[key] for key in _READ_KEYS_AND_ROLE}
+    user["avatar_url"] = absolute(row["avatar_url"])  # as `UserRead` gives it
     return user
 
 
