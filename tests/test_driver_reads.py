@@ -75,9 +75,7 @@ def typed(rows: Sequence[dict[str, Any]]) -> list[list[tuple[str, type, Any]]]:
 
 
 @pytest.mark.asyncio
-async def test_the_hot_path_is_on_exactly_on_postgresql(
-    app: Any, test_settings: Settings
-) -> None:
+async def test_the_hot_path_is_on_exactly_on_postgresql(app: Any, test_settings: Settings) -> None:
     """The shortcut is on for PostgreSQL (asyncpg) and off elsewhere, and SQL echo (which
     only SQLAlchemy's Connection logs) turns it off."""
     db: Database = app.state.db
@@ -294,9 +292,7 @@ async def test_more_reads_at_once_than_the_pool_holds_all_succeed_and_return(
     user = await make_user()
     at_once = pool.size() + 5  # type: ignore[attr-defined]
 
-    results = await asyncio.gather(
-        *(hot(db, CALLER, user_id=user.id) for _ in range(at_once))
-    )
+    results = await asyncio.gather(*(hot(db, CALLER, user_id=user.id) for _ in range(at_once)))
 
     assert [len(rows) for rows in results] == [1] * at_once
     assert db.hot.kept_connections == HotPath.KEPT_CONNECTIONS
