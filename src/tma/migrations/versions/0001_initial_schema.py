@@ -1,19 +1,13 @@
 """Initial schema: roles (seeded), users, groups, memberships, courses, modules, assignments.
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
+Revision 0001 (the first), of 2026-11-27.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
 
