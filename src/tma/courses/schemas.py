@@ -44,20 +44,23 @@ class CourseRead(ReadModel):
     module_count: int
 
 
+OUTLINE_ITEM_EXAMPLE = {
+    "module_id": 5,
+    "module_title": "Checks first",
+    "module_description": "Before any move, look at every check.",
+    "module_color": "#C0392B",
+    "ordering": 1,
+    "course_id": 3,
+    "post_count": 4,
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+}
+
+
 class OutlineItem(ReadModel):
     """A module's place in a course, in the keys the existing web and mobile clients read."""
 
-    model_config = example(
-        module_id=5,
-        module_title="Checks first",
-        module_description="Before any move, look at every check.",
-        module_color="#C0392B",
-        ordering=1,
-        course_id=3,
-        post_count=4,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-    )
+    model_config = example(**OUTLINE_ITEM_EXAMPLE)
 
     module_id: int
     module_title: str
@@ -78,19 +81,7 @@ class CourseDetail(CourseRead):
         created_at="2026-09-01T09:30:00Z",
         updated_at="2026-09-01T09:30:00Z",
         module_count=1,
-        modules=[
-            {
-                "module_id": 5,
-                "module_title": "Checks first",
-                "module_description": "Before any move, look at every check.",
-                "module_color": "#C0392B",
-                "ordering": 1,
-                "course_id": 3,
-                "post_count": 4,
-                "created_at": "2026-09-01T09:30:00Z",
-                "updated_at": "2026-09-01T09:30:00Z",
-            }
-        ],
+        modules=[OUTLINE_ITEM_EXAMPLE],
     )
 
     modules: list[OutlineItem]

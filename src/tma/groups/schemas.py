@@ -30,16 +30,19 @@ class GroupUpdate(WriteModel):
     description: Description | None = None
 
 
+GROUP_EXAMPLE = {
+    "id": 7,
+    "name": "Chess Club",
+    "description": "Saturday mornings, ages 6-9",
+    "created_by": 2,
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+    "member_count": 3,
+}
+
+
 class GroupRead(ReadModel):
-    model_config = example(
-        id=7,
-        name="Chess Club",
-        description="Saturday mornings, ages 6-9",
-        created_by=2,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        member_count=3,
-    )
+    model_config = example(**GROUP_EXAMPLE)
 
     id: int
     name: str
@@ -100,13 +103,7 @@ class MemberRead(ReadModel):
 
 class GroupDetail(GroupRead):
     model_config = example(
-        id=7,
-        name="Chess Club",
-        description="Saturday mornings, ages 6-9",
-        created_by=2,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        member_count=1,
+        **{**GROUP_EXAMPLE, "member_count": 1},
         members=[
             {
                 "user_id": 2,

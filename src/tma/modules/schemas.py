@@ -29,16 +29,19 @@ class ModuleUpdate(WriteModel):
     color: HexColor | None = None
 
 
+MODULE_EXAMPLE = {
+    "id": 5,
+    "title": "Checks first",
+    "description": "Before any move, look at every check.",
+    "color": "#C0392B",
+    "post_count": 1,
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+}
+
+
 class ModuleRead(ReadModel):
-    model_config = example(
-        id=5,
-        title="Checks first",
-        description="Before any move, look at every check.",
-        color="#C0392B",
-        post_count=1,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-    )
+    model_config = example(**MODULE_EXAMPLE)
 
     id: int
     title: str
@@ -56,13 +59,7 @@ class ModuleDetail(ModuleRead):
     starter's mobile client reads (as a course outline's items have them)."""
 
     model_config = example(
-        id=5,
-        title="Checks first",
-        description="Before any move, look at every check.",
-        color="#C0392B",
-        post_count=1,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
+        **MODULE_EXAMPLE,
         module_id=5,
         module_title="Checks first",
         module_description="Before any move, look at every check.",
