@@ -26,15 +26,18 @@ class CourseUpdate(WriteModel):
     description: Description | None = None
 
 
+COURSE_EXAMPLE = {
+    "id": 3,
+    "title": "Opening principles",
+    "description": "Centre, development, king safety",
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+    "module_count": 2,
+}
+
+
 class CourseRead(ReadModel):
-    model_config = example(
-        id=3,
-        title="Opening principles",
-        description="Centre, development, king safety",
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        module_count=2,
-    )
+    model_config = example(**COURSE_EXAMPLE)
 
     id: int
     title: str
@@ -74,13 +77,14 @@ class OutlineItem(ReadModel):
 
 
 class CourseDetail(CourseRead):
+    # The same course as `CourseRead`'s example under another title, with its one module.
     model_config = example(
-        id=3,
-        title="Thinking Three Moves Ahead",
-        description="Checks, captures and threats before every move",
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        module_count=1,
+        **{
+            **COURSE_EXAMPLE,
+            "title": "Thinking Three Moves Ahead",
+            "description": "Checks, captures and threats before every move",
+            "module_count": 1,
+        },
         modules=[OUTLINE_ITEM_EXAMPLE],
     )
 
