@@ -6,6 +6,11 @@ from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import CourseTitle, Description, Position
 
 
+# CourseCreate, CourseUpdate and CourseRead have the shape of the groups' and modules'
+# bodies (a name, a description, all optional in the PATCH body) but stay separate: each
+# domain has its own field names, limits and examples and is its own contract, and a shared
+# base would reorder the JSON (pydantic puts inherited fields first) and tie the contracts
+# together.
 class CourseCreate(WriteModel):
     model_config = example(
         title="Opening principles", description="Centre, development, king safety"

@@ -12,6 +12,10 @@ from tma.core.types import Description, FileLink, GroupName, Ordering
 from tma.groups.models import GroupRole
 
 
+# GroupCreate, GroupUpdate and GroupRead have the shape of the courses' and modules' bodies
+# (a name, a description, all optional in the PATCH body) but stay separate: each domain has
+# its own field names, limits and examples and is its own contract, and a shared base would
+# reorder the JSON (pydantic puts inherited fields first) and tie the contracts together.
 class GroupCreate(WriteModel):
     model_config = example(name="Chess Club", description="Saturday mornings, ages 6-9")
 

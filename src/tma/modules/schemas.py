@@ -7,6 +7,11 @@ from tma.core.types import Description, HexColor, Title
 from tma.posts.schemas import POST_EXAMPLE, PostRead
 
 
+# ModuleCreate, ModuleUpdate and ModuleRead have the shape of the courses' and groups'
+# bodies (a name, a description, all optional in the PATCH body) but stay separate: each
+# domain has its own field names, limits and examples and is its own contract, and a shared
+# base would reorder the JSON (pydantic puts inherited fields first) and tie the contracts
+# together.
 class ModuleCreate(WriteModel):
     model_config = example(
         title="Checks first", description="Before any move, look at every check.", color="#C0392B"

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tma.core.db import ID, Base, UTCDateTime, utcnow
 
 
+# Shaped like tma.users.models.SystemRole and tma.groups.models.GroupRole (a three-valued
+# StrEnum before its table); the values are this column's own.
 class ProgressStatus(StrEnum):
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"

@@ -26,6 +26,9 @@ def _timestamps() -> list[sa.Column[object]]:
 
 
 def upgrade() -> None:
+    # Every table is written out as this revision created it, also where two look alike
+    # (an id, a parent key, a position, some text, timestamps): this is the schema as applied,
+    # and a shared table builder would let a later edit change what an applied revision does.
     roles = op.create_table(
         "roles",
         sa.Column("id", sa.Integer(), nullable=False),

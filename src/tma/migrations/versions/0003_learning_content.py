@@ -38,6 +38,9 @@ def _is_postgresql() -> bool:
 
 
 def upgrade() -> None:
+    # Every table is written out as this revision created it, also where two look alike
+    # (an id, a parent key, a position, some text, timestamps): this is the schema as applied,
+    # and a shared table builder would let a later edit change what an applied revision does.
     op.create_table(
         "modules",
         sa.Column("id", ID, nullable=False),
