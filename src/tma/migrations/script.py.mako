@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
 
-# Alembic reads these two; branch labels and dependencies are not used here (its default,
-# None, when absent). The docstring's last line repeats them for `alembic history`.
+# Alembic reads these two. `branch_labels` and `depends_on` are left out: none is used here,
+# and Alembic takes None when they are absent.
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 
