@@ -12,6 +12,11 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column
 from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
 
 
+# Module and Course (and tma.groups.models.Group) open alike: an autoincrement id, the
+# timestamps and the `(created_at, id)` index their lists page by. The shape is the same, the
+# columns are not. A mixin for that opening belongs beside TimestampMixin in tma.core.db
+# (not edited here: it is being reworked on the i27-style branch); until then each table
+# says it in four lines.
 class Module(TimestampMixin, Base):
     """A unit of learning: an ordered list of posts, shared by any number of courses."""
 

@@ -10,6 +10,8 @@ from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
 from tma.users.models import User
 
 
+# Like tma.users.models.SystemRole and tma.progress.models.ProgressStatus, a three-valued
+# StrEnum before its table: alike in shape only, each names the values of its own column.
 class GroupRole(StrEnum):
     """A member's role inside one group."""
 
