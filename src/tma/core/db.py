@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import Index, MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from tma.core.config import Settings
@@ -59,6 +59,21 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=_same_as_created, onupdate=utcnow, nullable=False
     )
+
+
+class ListedMixin(TimestampMixin):
+    """A table listed oldest first (courses, modules, groups): the timestamps, ids never
+    reused (SQLite's AUTOINCREMENT), and the `(created_at, id)` index its lists page by
+    (`ix_<table>_created_at_id`). The table declares its own `id` (a column property of the
+    class body may refer to it)."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        name = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            Index(f"ix_{name}_created_at_id", "created_at", "id"),
+            {"sqlite_autoincrement": True},
+        )
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

@@ -6,7 +6,7 @@ from fastapi import Response, status
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses import service
 from tma.courses.dependencies import AdminCourse, CourseIdPath, ModuleIdPath, VisibleCourse
@@ -48,9 +48,7 @@ async def get_course(course_id: CourseIdPath, user: CurrentUser, session: Sessio
     return json_response(_COURSE_DETAIL, course)
 
 
-@router.post(
-    "", response_model=CourseRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
-)
+@router.post("", **created(CourseRead, 422))
 async def create_course(body: CourseCreate, _admin: AdminUser, session: SessionDep) -> CourseRead:
     """Create a course (admin)."""
     return CourseRead.model_validate(await service.create_course(session, data=body))
@@ -80,12 +78,7 @@ async def list_course_modules(
     return list_response(_OUTLINE, rows, total)
 
 
-@router.post(
-    "/{course_id}/modules/{module_id}",
-    response_model=OutlineItem,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@router.post("/{course_id}/modules/{module_id}", **created(OutlineItem, 400, 404, 422))
 async def link_module(
     course: AdminCourse,
     module_id: ModuleIdPath,
@@ -142,12 +135,7 @@ async def list_group_courses(group: VisibleGroup, session: SessionDep, page: Pag
     return list_response(_COURSE_LIST, rows, total)
 
 
-@groups_router.post(
-    "/{group_id}/courses/{course_id}",
-    response_model=CourseAssigned,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@groups_router.post("/{group_id}/courses/{course_id}", **created(CourseAssigned, 400, 404, 422))
 async def assign_course(
     group: ManagedGroup,
     course_id: CourseIdPath,

@@ -3,10 +3,10 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
+from tma.core.db import ID, Base, ListedMixin, UTCDateTime, utcnow
 from tma.users.models import User
 
 
@@ -37,12 +37,8 @@ class GroupMember(Base):
     user: Mapped[User] = relationship(lazy="raise")
 
 
-class Group(TimestampMixin, Base):
+class Group(ListedMixin, Base):
     __tablename__ = "groups"
-    __table_args__ = (
-        Index("ix_groups_created_at_id", "created_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

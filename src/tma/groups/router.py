@@ -5,7 +5,7 @@ from fastapi import Response, status
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups import service
 from tma.groups.dependencies import (
@@ -45,9 +45,7 @@ async def get_group(group_id: GroupIdPath, user: CurrentUser, session: SessionDe
     return json_response(_GROUP_DETAIL, group)
 
 
-@router.post(
-    "", response_model=GroupRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
-)
+@router.post("", **created(GroupRead, 422))
 async def create_group(body: GroupCreate, staff: StaffUser, session: SessionDep) -> GroupRead:
     """Create a group; you become its owner (manager or admin)."""
     return GroupRead.model_validate(await service.create_group(session, creator=staff, data=body))
@@ -66,12 +64,7 @@ async def delete_group(group: ManagedGroup, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
-    "/{group_id}/members/{user_id}",
-    response_model=MemberAdded,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@router.post("/{group_id}/members/{user_id}", **created(MemberAdded, 400, 404, 422))
 async def add_member(
     group: ManagedGroup,
     user_id: UserIdPath,

@@ -6,7 +6,7 @@ from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses.dependencies import ModuleIdPath
 from tma.modules import service
@@ -34,9 +34,7 @@ async def list_modules(
     return list_response(_MODULE_LIST, rows, total)
 
 
-@router.post(
-    "", response_model=ModuleRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
-)
+@router.post("", **created(ModuleRead, 422))
 async def create_module(body: ModuleCreate, _admin: AdminUser, session: SessionDep) -> ModuleRead:
     """Create a module, in no course yet (admin)."""
     return ModuleRead.model_validate(await service.create_module(session, data=body))

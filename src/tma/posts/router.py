@@ -8,7 +8,7 @@ from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_list_adapter
 from tma.core.types import MAX_ID
 from tma.posts import service
@@ -64,12 +64,7 @@ async def list_posts(
     return list_response(_POST_LIST, posts, total)
 
 
-@router.post(
-    "",
-    response_model=PostDetail,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@router.post("", **created(PostDetail, 400, 404, 422))
 async def create_post(
     body: PostCreate, admin: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> PostDetail:

@@ -7,7 +7,7 @@ from tma.core.db import SessionDep
 from tma.core.deps import HasherDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_list_adapter
 from tma.users import service
 from tma.users.dependencies import AdminUser, UserIdPath, same_user_id
@@ -54,12 +54,7 @@ async def get_user(user_id: UserIdPath, _admin: AdminUser, session: SessionDep) 
     return UserRead.model_validate(await service.get_user(session, user_id=user_id))
 
 
-@router.post(
-    "",
-    response_model=UserRead,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 422),
-)
+@router.post("", **created(UserRead, 400, 422))
 async def create_user(
     body: UserCreate, _admin: AdminUser, session: SessionDep, hasher: HasherDep
 ) -> UserRead:
