@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import Select, literal_column, select, text
+from sqlalchemy import Select, literal, literal_column, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -364,3 +364,14 @@ async def test_pre_ping_turns_kept_connections_off(test_settings: Settings) -> N
 
     assert kept == 0
     assert checked_out == 0
+
+
+@pytest.mark.asyncio
+async def test_a_value_the_statement_binds_itself_reaches_the_driver(test_db: Any) -> None:
+    """A literal in a hot statement (bound by SQLAlchemy, not named by the caller) is sent
+    with it: the same row on both paths."""
+    statement = select(literal(41).label("x"), (literal(1) + literal(1)).label("two"))
+
+    through_sqlalchemy, through_driver = await both_paths(test_db.db, statement)
+
+    assert through_driver == through_sqlalchemy == [{"x": 41, "two": 2}]

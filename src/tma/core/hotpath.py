@@ -15,7 +15,7 @@ three times the query itself for a one-row read. The statement is compiled once;
 are asyncpg `Record`s, read by column name (`row["name"]`) like the session's mappings.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -26,10 +26,11 @@ from sqlalchemy.types import NullType
 from sqlalchemy.util import greenlet_spawn
 
 from tma.core.config import Settings
-from tma.core.reads import AnySelect, NamedRow
+from tma.core.reads import AnySelect, rows
 from tma.core.sqltypes import UTCDateTime
 
 StatementListener = Callable[[str], None]
+Compiled = tuple[str, tuple[str, ...], dict[str, Any], tuple[str, ...]]
 
 # Where a session finds the app's `HotPath` (`Database` puts it in every session's info).
 SESSION_KEY = "tma.hotpath"
@@ -71,23 +72,24 @@ class HotPath:
             dialect.name == "postgresql" and dialect.driver == "asyncpg" and not settings.db_echo
         )
         self.listeners: list[StatementListener] = []
-        self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
+        self._compiled: dict[AnySelect, Compiled] = {}
         # Not with pre-ping, which must run at every checkout.
         self._kept: list[PoolProxiedConnection] = []
         self._keep = self.KEPT_CONNECTIONS if not settings.db_pool_pre_ping else 0
 
-    async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> Sequence[NamedRow]:
+    async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row of a pre-built read-only `statement`, outside any transaction
         (autocommit, like every GET). Only for columns the driver returns as SQLAlchemy
         would (integers, text, booleans, dates, `UTCDateTime`)."""
-        sql, names = self._compile(statement)
+        sql, names, defaults, keys = self._compile(statement)
         for listener in self.listeners:
             listener(sql)
         fairy = self._kept.pop() if self._kept else await self.engine.raw_connection()
         driver = fairy.driver_connection
         assert driver is not None
         try:
-            records: Sequence[NamedRow] = await driver.fetch(sql, *(params[name] for name in names))
+            args = [params[name] if name in params else defaults[name] for name in names]
+            records = await driver.fetch(sql, *args)
         except BaseException as exc:
             # A failed query leaves the connection usable; a lost connection, or a query
             # cancelled half way, does not: drop it and the idle ones kept with it, and
@@ -103,7 +105,9 @@ class HotPath:
             raise
         finally:
             await self._release(fairy)
-        return records
+        # Named as SQLAlchemy names the statement's columns (not as the SQL labels them: an
+        # unlabelled expression is `anon_1` there), so both paths give the same keys.
+        return [dict(zip(keys, record, strict=True)) for record in records]
 
     async def _release(self, fairy: PoolProxiedConnection) -> None:
         """Keep the connection for the next read, or give it back to the pool.
@@ -137,21 +141,25 @@ class HotPath:
         """Idle connections held for the next reads."""
         return len(self._kept)
 
-    def _compile(self, statement: AnySelect) -> tuple[str, tuple[str, ...]]:
+    def _compile(self, statement: AnySelect) -> Compiled:
+        # The SQL, its parameters' names in order, the values the statement itself binds (a
+        # literal in a condition, used where the caller names none), its columns' keys.
         compiled = self._compiled.get(statement)
         if compiled is None:
             sql = statement.compile(dialect=self.engine.dialect)
-            compiled = (sql.string, tuple(sql.positiontup or ()))
+            keys = tuple(str(column.key) for column in statement.selected_columns)
+            compiled = (sql.string, tuple(sql.positiontup or ()), dict(sql.params), keys)
             self._compiled[statement] = compiled
         return compiled
 
 
 async def hot_rows(
     session: AsyncSession, statement: AnySelect, **params: Any
-) -> Sequence[NamedRow]:
-    """The rows of `statement`, read by name: on the driver when the session's database has
-    the hot path on and the session holds no transaction yet, else through the session."""
+) -> list[dict[str, Any]]:
+    """The rows of `statement` as dicts by column name: on the driver when the session's
+    database has the hot path on and the session holds no transaction yet, else on the
+    session's connection (`tma.core.reads.rows`)."""
     hot: HotPath | None = session.info.get(SESSION_KEY)
     if hot is not None and hot.enabled and not session.in_transaction():
         return await hot.fetch(statement, params)
-    return (await session.execute(statement, params)).mappings().all()
+    return [dict(row) for row in await rows(session, statement, **params)]
