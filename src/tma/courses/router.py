@@ -30,6 +30,8 @@ _OUTLINE = row_list_adapter(OutlineItem)
 router = PrefixedRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
 
 
+# Every domain's list route has this shape (tma.groups.router.list_groups): the shared part
+# is the list helper (ListQuery) and `list_response`; the rest is each domain's names.
 @router.get("", response_model=list[CourseRead], responses=responses(422))
 async def list_courses(user: CurrentUser, page: PageDep, session: SessionDep) -> Response:
     """Courses you may see: all for managers and admins, your groups' for users."""
@@ -78,6 +80,8 @@ async def list_course_modules(
     return list_response(_OUTLINE, rows, total)
 
 
+# Alike in shape with `assign_course` below: each passes its optional `ordering` to its own
+# rule (a course's modules, a group's courses), whose 201 bodies differ.
 @router.post("/{course_id}/modules/{module_id}", **created(OutlineItem, 400, 404, 422))
 async def link_module(
     course: AdminCourse,

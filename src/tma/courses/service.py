@@ -37,6 +37,8 @@ def _assigned_to_member(user_id: Any) -> ColumnElement[bool]:
     return course_visible_to(Course.id, user_id)
 
 
+# Alike in shape with tma.groups.service.load_group (each its own table and flag): the
+# shared part is tma.core.reads.get_with_flag.
 async def load_course(
     session: AsyncSession, *, course_id: int, viewer_id: int | None = None
 ) -> tuple[Course, bool]:

@@ -83,6 +83,8 @@ async def delete_user(user_id: UserIdPath, admin: AdminUser, session: SessionDep
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+# Alike in shape with `set_role` below: each checks the body's `user_id` against the path and
+# applies its own rule (status, role), which refuses a change of your own account.
 @router.patch("/{user_id}/status", response_model=UserRead, responses=responses(400, 404, 422))
 async def set_status(
     user_id: UserIdPath, body: StatusUpdate, admin: AdminUser, session: SessionDep
