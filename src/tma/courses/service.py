@@ -4,7 +4,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    RowMapping,
     Select,
     bindparam,
     delete,
@@ -178,7 +177,7 @@ async def course_detail(
 LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
 
 
-async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> RowMapping:
+async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
     item = await first(session, _OUTLINE_ITEM, course_id=course_id, module_id=module_id)
     assert item is not None  # read in the transaction that linked or moved it
     return item
@@ -213,7 +212,7 @@ async def _locked_link(
 
 async def link_module(
     session: AsyncSession, *, course_id: int, module_id: int, ordering: int | None
-) -> RowMapping:
+) -> dict[str, Any]:
     """Put a module into a course at `ordering` (default last), later ones moved down; 400
     if it is there already, 404 for an unknown module."""
     # The module first, then the course (the lock order of tma.progress.service): a
@@ -238,7 +237,7 @@ async def link_module(
 
 async def move_module(
     session: AsyncSession, *, course_id: int, module_id: int, ordering: int
-) -> RowMapping:
+) -> dict[str, Any]:
     """Move a module to `ordering` within the course (past the end: last)."""
     link = await _locked_link(session, course_id=course_id, module_id=module_id)
     link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
