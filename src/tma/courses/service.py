@@ -59,7 +59,7 @@ _COURSE_COLUMNS = (
     Course.description,
     Course.created_at,
     Course.updated_at,
-    Course.module_count,
+    Course.module_count.label("module_count"),
 )
 
 
