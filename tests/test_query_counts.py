@@ -464,13 +464,15 @@ USER_PROGRESS_STATEMENTS = (
 )
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
-START_STATEMENTS = 5  # the caller, the post, an open attempt to reuse, the insert, the progress
+# the caller, the post, the quiz's settings with the user's attempts at it (how many, the
+# latest, the one in progress), the questions to draw from, the insert, the progress
+START_STATEMENTS = 6
 # PUT /api/progress: the caller, the post with the caller's progress on it, the post's
 # module locked, the post re-read under that lock, the upsert; the last three are left out
 # when the status would not move forward
 PUT_PROGRESS_STATEMENTS = [5, 5, 2]
-# the caller, the attempt, the questions, the module locked, the post re-read under that
-# lock, the close, the progress
+# the caller, the attempt (with its own questions), the module locked, the post re-read
+# under that lock, the attempt's row locked with its saved answers, the close, the progress
 SUBMIT_STATEMENTS = 7
 
 
@@ -862,15 +864,16 @@ async def test_list_module_posts_counts_only_when_the_page_cannot_tell_the_total
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("query", "items", "statements"),
-    [("limit=10", 3, 3), ("limit=2", 2, 4), ("limit=10&offset=1", 2, 3), ("offset=5", 0, 4)],
+    [("limit=10", 3, 4), ("limit=2", 2, 5), ("limit=10&offset=1", 2, 4), ("offset=5", 0, 5)],
     ids=["past-the-end", "page-full", "offset-past-the-end", "offset-beyond-all"],
 )
 async def test_list_attempts_counts_only_when_the_page_cannot_tell_the_total(
     client, test_user, user_headers, user_course, test_db, count_queries, query, items, statements
 ):
     """GET /api/quizzes/{post_id}/attempts with 3 attempts: as the posts of a module, a count
-    only for a full page or an empty one past an offset (3 statements, else 4: the caller,
-    the quiz, the attempts, the count); X-Total-Count is 3 every time."""
+    only for a full page or an empty one past an offset (4 statements, else 5: the caller,
+    the quiz, the reveal and expiry state of the user's attempts, the attempts, the count);
+    X-Total-Count is 3 every time."""
     module_id = await insert_module(test_db, user_course.id)
     quiz = await insert_quiz(test_db, module_id)
     url = f"/api/quizzes/{quiz.post_id}/attempts"
@@ -899,8 +902,8 @@ async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
     client, test_user, user_headers, manager_headers, user_course, test_db, count_queries
 ):
     """GET /api/quizzes/{post_id}/attempts?user_id= by the manager owning the member's group:
-    one statement more than the member's own read (3), the user and whether the manager may
-    see them in one: 4 statements, 2 attempts returned."""
+    one statement more than the member's own read (4), the user and whether the manager may
+    see them in one: 5 statements, 2 attempts returned."""
     module_id = await insert_module(test_db, user_course.id)
     quiz = await insert_quiz(test_db, module_id)
     url = f"/api/quizzes/{quiz.post_id}/attempts"
@@ -921,7 +924,7 @@ async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
 
     assert response.status_code == 200
     assert [a["user_id"] for a in response.json()] == [test_user.id, test_user.id]
-    assert count == 4
+    assert count == 5
 
 
 @pytest.mark.asyncio
