@@ -981,3 +981,72 @@ async def test_membership_changes_statement_counts_by_an_owner(
         manager_user.id: "owner",
         other_owner.id: "member",
     }
+
+
+GET_ATTEMPT_STATEMENTS = 2  # the caller, the attempt with all it needs
+# the caller, the attempt, its row locked with the saved answers, the write
+SAVE_ANSWERS_STATEMENTS = 4
+
+
+async def _quiz_with_settings(test_db, module_id, size, **settings):
+    """`insert_quiz` of `size` single-choice questions, then the settings on its post."""
+    quiz = await insert_quiz(test_db, module_id, [("single", [True, False])] * size)
+    async with test_db.session() as session:
+        post = await session.get(Post, quiz.post_id)
+        for name, value in settings.items():
+            setattr(post, name, value)
+        await session.commit()
+    return quiz
+
+
+@pytest.mark.asyncio
+async def test_attempt_of_50_questions_drawing_20_shuffled_fixed_statements(
+    client, test_user, user_headers, user_course, test_db, count_queries
+):
+    """A quiz of 5 questions drawing 2 and one of 50 drawing 20, both shuffles on, a time
+    limit: starting an attempt, saving answers to all its questions, reading it and
+    submitting it send the same statements at both sizes (the attempt's questions are one
+    column of its row, not a row per question)."""
+    module_id = await insert_module(test_db, user_course.id)
+    counts = []
+    for size, drawn in ((5, 2), (50, 20)):
+        quiz = await _quiz_with_settings(
+            test_db,
+            module_id,
+            size,
+            questions_per_attempt=drawn,
+            shuffle_questions=True,
+            shuffle_options=True,
+            time_limit_minutes=30,
+        )
+        url = f"/api/quizzes/{quiz.post_id}/attempts"
+        started, attempt = await quiz_statements(client, count_queries, "POST", url, user_headers)
+        right = dict(zip(quiz.questions, quiz.correct, strict=True))
+        answers = [
+            {"question_id": q["id"], "option_ids": right[q["id"]]} for q in attempt["questions"]
+        ]
+        saved, body = await quiz_statements(
+            client,
+            count_queries,
+            "PUT",
+            f"/api/quiz-attempts/{attempt['id']}/answers",
+            user_headers,
+            json={"answers": answers},
+        )
+        assert len(body["saved_answers"]) == drawn
+        read, _ = await quiz_statements(
+            client, count_queries, "GET", f"/api/quiz-attempts/{attempt['id']}", user_headers
+        )
+        submitted, graded = await quiz_statements(
+            client,
+            count_queries,
+            "POST",
+            f"/api/quiz-attempts/{attempt['id']}/submit",
+            user_headers,
+            json={},
+        )
+        assert (graded["score"], len(graded["results"])) == (100, drawn)
+        counts.append((started, saved, read, submitted))
+
+    expected = (START_STATEMENTS, SAVE_ANSWERS_STATEMENTS, GET_ATTEMPT_STATEMENTS)
+    assert counts == [(*expected, SUBMIT_STATEMENTS)] * 2
