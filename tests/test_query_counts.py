@@ -464,9 +464,10 @@ USER_PROGRESS_STATEMENTS = (
 )
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
-# the caller, the post, the quiz's settings with the user's attempts at it (how many, the
-# latest, the one in progress), the questions to draw from, the insert, the progress
-START_STATEMENTS = 6
+# the caller; the post with whether the caller sees it, the quiz's settings and the user's
+# attempts at it (how many, the latest, the one in progress); the questions to draw from;
+# the insert; the progress
+START_STATEMENTS = 5
 # PUT /api/progress: the caller, the post with the caller's progress on it, the post's
 # module locked, the post re-read under that lock, the upsert; the last three are left out
 # when the status would not move forward

@@ -22,7 +22,9 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -111,29 +113,37 @@ def _latest_submitted(post_id: Any, user_id: Any, column: str) -> Any:
     )
 
 
-# What a start decides on, in one statement: the quiz's settings, the user's attempts at it
-# (how many submitted, whether one passed, the latest's outcome and time) and their attempt
-# in progress, if any (its columns null otherwise).
-_START = (
-    select(
-        *ATTEMPT_COLUMNS,
-        Post.module_id,
-        Post.pass_mark,
-        Post.max_attempts,
-        Post.cooldown_minutes,
-        Post.time_limit_minutes,
-        Post.shuffle_questions,
-        Post.shuffle_options,
-        Post.questions_per_attempt,
-        Post.reveal,
-        _submitted_count(Post.id, _USER_ID).label("submitted"),
-        _passed_any(Post.id, _USER_ID).label("passed_any"),
-        _latest_submitted(Post.id, _USER_ID, "passed").label("last_passed"),
-        _latest_submitted(Post.id, _USER_ID, "submitted_at").label("last_submitted_at"),
+# What a start decides on, in one statement: whether the post exists and the caller sees
+# it (staff see every post: the other variant), its type, the quiz's settings, the caller's
+# attempts at it (how many submitted, whether one passed, the latest's outcome and time) and
+# their attempt in progress, if any (its columns null otherwise).
+def _start_statement(staff: bool) -> Any:
+    sees = true() if staff else module_visible_to(Post.module_id, _USER_ID)
+    return (
+        select(
+            *ATTEMPT_COLUMNS,
+            sees.label("sees"),
+            Post.post_type,
+            Post.module_id,
+            Post.pass_mark,
+            Post.max_attempts,
+            Post.cooldown_minutes,
+            Post.time_limit_minutes,
+            Post.shuffle_questions,
+            Post.shuffle_options,
+            Post.questions_per_attempt,
+            Post.reveal,
+            _submitted_count(Post.id, _USER_ID).label("submitted"),
+            _passed_any(Post.id, _USER_ID).label("passed_any"),
+            _latest_submitted(Post.id, _USER_ID, "passed").label("last_passed"),
+            _latest_submitted(Post.id, _USER_ID, "submitted_at").label("last_submitted_at"),
+        )
+        .outerjoin(A, and_(A.post_id == Post.id, A.user_id == _USER_ID, A.status == IN_PROGRESS))
+        .where(Post.id == _POST_ID)
     )
-    .outerjoin(A, and_(A.post_id == Post.id, A.user_id == _USER_ID, A.status == IN_PROGRESS))
-    .where(Post.id == _POST_ID)
-)
+
+
+_START = {staff: _start_statement(staff) for staff in (False, True)}
 
 # One attempt with what reading, saving or submitting it needs, in one statement: its quiz's
 # module and `reveal` settings, whether its owner still sees the quiz, whether the viewer
@@ -161,6 +171,26 @@ _LOCK_IN_PROGRESS = (
     .where(A.id == _ATTEMPT_ID, A.status == IN_PROGRESS)
     .values(status=A.status)
     .returning(A.saved_answers)
+)
+
+# A new attempt (its columns as parameters) and the closing of one in progress.
+_INSERT = insert(A).returning(A.id)
+_CLOSE = (
+    update(A)
+    .where(A.id == _ATTEMPT_ID, A.status == IN_PROGRESS)
+    .values(
+        status=SUBMITTED,
+        submitted_at=bindparam("submitted_at", type_=A.submitted_at.type),
+        score=bindparam("score", type_=A.score.type),
+        passed=bindparam("passed", type_=A.passed.type),
+        results=bindparam("results", type_=A.results.type),
+        timed_out=bindparam("timed_out", type_=A.timed_out.type),
+    )
+)
+_SAVE = (
+    update(A)
+    .where(A.id == _ATTEMPT_ID)
+    .values(saved_answers=bindparam("saved_answers", type_=A.saved_answers.type))
 )
 
 # The reveal and expiry state of a user's attempts at one quiz, for their list.
@@ -273,12 +303,7 @@ async def _close(
             "results": results,
             "timed_out": timed_out,
         }
-        await session.execute(
-            update(A)
-            .where(A.id == attempt_id, A.status == IN_PROGRESS)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_CLOSE, {"attempt_id": attempt_id, **values})
         try:
             if passed:
                 await progress.advance(
@@ -326,22 +351,26 @@ async def start_attempt(
     session: AsyncSession,
     *,
     caller: Caller,
-    post: CallerPost,
+    post_id: int,
     now: datetime,
     rng: random.Random,
 ) -> tuple[AttemptRead, bool]:
     """The caller's attempt in progress at this quiz, started now unless one is already in
-    progress (then that one; `created` False). An attempt in progress past its deadline and
-    grace is graded first (timed out), then a new one may start. 400 when `max_attempts`
-    attempts were submitted, or during the cooldown after a failed one. A new attempt draws
-    and shuffles its questions and stores them; starting moves the post to `in_progress`.
-    Two starts at once: the partial unique index lets one insert win, the other reads it."""
-    require_quiz(post.post_type)
+    progress (then that one; `created` False). 404 unknown post, 403 not seen, 400 not a
+    quiz. An attempt in progress past its deadline and grace is graded first (timed out),
+    then a new one may start. 400 when `max_attempts` attempts were submitted, or during
+    the cooldown after a failed one. A new attempt draws and shuffles its questions and
+    stores them; starting moves the post to `in_progress`. Two starts at once: the partial
+    unique index lets one insert win, the other reads it."""
     user_id = caller.id
+    statement = _START[is_staff(caller)]
     for _ in range(3):
-        state = await _first(session, _START, post_id=post.id, user_id=user_id)
+        state = await _first(session, statement, post_id=post_id, user_id=user_id)
         if state is None:
-            raise NotFound(f"Post {post.id} not found")
+            raise NotFound(f"Post {post_id} not found")
+        if not state["sees"]:
+            raise Forbidden("You don't have access to this post")
+        require_quiz(state["post_type"])
         if state["id"] is None:
             break
         if not engine.expired(state["deadline"], now):
@@ -356,50 +385,49 @@ async def start_attempt(
         available = state["last_submitted_at"] + timedelta(minutes=state["cooldown_minutes"])
         if now < available:
             raise Conflict(f"Next attempt available at {engine.iso(available)}")
-    questions = await load_questions(session, post_id=post.id)
-    attempt = QuizAttempt(
-        post_id=post.id,
-        user_id=user_id,
-        status=IN_PROGRESS,
-        started_at=now,
-        deadline=engine.deadline_of(now, state["time_limit_minutes"]),
-        pass_mark=pass_mark_of(state["pass_mark"]),
-        questions=engine.draw(
+    questions = await load_questions(session, post_id=post_id)
+    attempt: dict[str, Any] = {
+        "post_id": post_id,
+        "user_id": user_id,
+        "status": IN_PROGRESS,
+        "started_at": now,
+        "submitted_at": None,
+        "deadline": engine.deadline_of(now, state["time_limit_minutes"]),
+        "timed_out": False,
+        "score": None,
+        "passed": None,
+        "questions": engine.draw(
             questions,
             per_attempt=state["questions_per_attempt"],
             shuffle_questions=state["shuffle_questions"],
             shuffle_options=state["shuffle_options"],
             rng=rng,
         ),
-        saved_answers=[],
-        timed_out=False,
-    )
-    session.add(attempt)
+        "saved_answers": [],
+        "results": None,
+        "pass_mark": pass_mark_of(state["pass_mark"]),
+    }
     try:
-        await session.flush()
+        attempt["id"] = await session.scalar(_INSERT, attempt)
         await progress.advance(
             session,
             user_id=user_id,
-            post_id=post.id,
+            post_id=post_id,
             status=ProgressStatus.IN_PROGRESS.value,
             now=now,
         )
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        state = await _first(session, _START, post_id=post.id, user_id=user_id)
+        state = await _first(session, _START, post_id=post_id, user_id=user_id)
         if state is None:
             # The quiz was deleted meanwhile (the attempt's key waited for that delete):
             # as unknown as if it had gone before.
-            raise NotFound(f"Post {post.id} not found") from None
+            raise NotFound(f"Post {post_id} not found") from None
         if state["id"] is None:  # started and submitted meanwhile by the same user
             raise Conflict("Another attempt was started at the same moment; try again") from None
         return attempt_read(state, reveal=_reveals(state, caller)), False
-    row = {
-        **{column.key: getattr(attempt, column.key) for column in A.__table__.columns},
-        "attempt_pass_mark": attempt.pass_mark,
-    }
-    return attempt_read(row, reveal=True), True
+    return attempt_read(attempt, reveal=True), True
 
 
 # --- read, list ----------------------------------------------------------------------------
@@ -505,12 +533,7 @@ async def save_answers(
     merged = engine.saved_of(saved["saved_answers"])
     merged.update(chosen)
     stored = engine.saved_list(questions, merged)
-    await session.execute(
-        update(A)
-        .where(A.id == attempt_id)
-        .values(saved_answers=stored)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_SAVE, {"attempt_id": attempt_id, "saved_answers": stored})
     await session.commit()
     return attempt_read({**row, "saved_answers": stored}, reveal=True)
 
