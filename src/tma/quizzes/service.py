@@ -419,7 +419,7 @@ async def start_attempt(
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        state = await _first(session, _START, post_id=post_id, user_id=user_id)
+        state = await _first(session, statement, post_id=post_id, user_id=user_id)
         if state is None:
             # The quiz was deleted meanwhile (the attempt's key waited for that delete):
             # as unknown as if it had gone before.
