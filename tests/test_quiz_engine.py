@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import delete
 
 from expected import UTC_TIMESTAMP
+from tma.groups.models import GroupMember
 
 TOO_BIG_ID = 2**63
 # What `random.Random(7)` draws from a quiz of 5 questions with `questions_per_attempt` 3 and
@@ -827,6 +829,24 @@ async def test_get_attempt_of_someone_else_returns_403(
     assert by_manager.json() == {
         "detail": "You may only see the data of members of groups you own or moderate"
     }
+
+
+@pytest.mark.asyncio
+async def test_get_attempt_of_a_quiz_no_longer_seen_returns_403(
+    client, test_db, user_headers, test_user, make_quiz
+):
+    """The owner (a `user`) whose course was unassigned from their group no longer sees
+    the quiz: reading their attempt is 403, as the quiz itself is."""
+    quiz = await make_quiz(2)
+    attempt = await start(client, quiz, user_headers)
+    async with test_db.session() as session:
+        await session.execute(delete(GroupMember).where(GroupMember.user_id == test_user.id))
+        await session.commit()
+
+    response = await client.get(f"/api/quiz-attempts/{attempt['id']}", headers=user_headers)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You don't have access to this post"}
 
 
 @pytest.mark.asyncio
