@@ -163,15 +163,26 @@ _ATTEMPT = (
     .where(A.id == _ATTEMPT_ID)
 )
 
-# The attempt's row locked while still in progress, with the answers saved so far: an
-# UPDATE that changes nothing takes the row's lock on PostgreSQL and the database's write
-# lock on SQLite, in one statement on both (no row: no longer in progress, or gone).
-_LOCK_IN_PROGRESS = (
-    update(A)
+# The attempt's row locked while still in progress, with the answers saved so far, in one
+# statement (no row: no longer in progress, or gone). PostgreSQL: SELECT ... FOR UPDATE
+# (a row closed meanwhile is re-read after its writer commits, and no longer matches).
+# SQLite ignores FOR UPDATE and opens its transaction at the first write: an UPDATE that
+# changes nothing takes the database's write lock and returns the row.
+_LOCK_IN_PROGRESS = {
+    "postgresql": select(A.saved_answers)
+    .where(A.id == _ATTEMPT_ID, A.status == IN_PROGRESS)
+    .with_for_update(),
+    "sqlite": update(A)
     .where(A.id == _ATTEMPT_ID, A.status == IN_PROGRESS)
     .values(status=A.status)
-    .returning(A.saved_answers)
-)
+    .returning(A.saved_answers),
+}
+
+
+async def _lock_in_progress(session: AsyncSession, attempt_id: int) -> RowMapping | None:
+    statement = _LOCK_IN_PROGRESS[session.get_bind().dialect.name]
+    return (await session.execute(statement, {"attempt_id": attempt_id})).mappings().first()
+
 
 # A new attempt (its columns as parameters) and the closing of one in progress.
 _INSERT = insert(A).returning(A.id)
@@ -288,7 +299,7 @@ async def _close(
             await progress.lock_post(session, post_id=post_id, module_id=module_id)
         except NotFound:
             raise NotFound(f"Attempt {attempt_id} not found") from None
-        saved = await _first(session, _LOCK_IN_PROGRESS, attempt_id=attempt_id)
+        saved = await _lock_in_progress(session, attempt_id)
         if saved is None:
             await session.rollback()
             return None
@@ -526,7 +537,7 @@ async def save_answers(
         raise Conflict(TIME_IS_UP)
     questions = engine.questions_of(row["questions"])
     chosen = engine.check_answers(questions, answers)
-    saved = await _first(session, _LOCK_IN_PROGRESS, attempt_id=attempt_id)
+    saved = await _lock_in_progress(session, attempt_id)
     if saved is None:  # submitted (or graded as expired) since it was read
         await session.rollback()
         raise Conflict(ALREADY_SUBMITTED)
