@@ -5,9 +5,11 @@ GET /api/quizzes/{post_id} and grading (tma.quizzes.service)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tma.core.db import ID
+from tma.core.reads import named, rows
 from tma.posts.models import Post
 from tma.posts.schemas import (
     SETTINGS,
@@ -38,10 +40,9 @@ class Question:
         return [option_id for option_id, _, correct in self.options if correct]
 
 
-# Built once, at import: a quiz's questions with their options, in authored order.
-_QUESTIONS = (
+_QUESTIONS = named(
     select(
-        QuizQuestion.id.label("question_id"),
+        QuizQuestion.id,
         QuizQuestion.prompt,
         QuizQuestion.kind,
         QuizQuestion.explanation,
@@ -50,21 +51,19 @@ _QUESTIONS = (
         QuizOption.is_correct,
     )
     .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
-    .where(QuizQuestion.post_id == bindparam("post_id", type_=BigInteger))
+    .where(QuizQuestion.post_id == bindparam("post_id", type_=ID))
     .order_by(QuizQuestion.position, QuizQuestion.id, QuizOption.position, QuizOption.id)
 )
 
 
 async def load_questions(session: AsyncSession, *, post_id: int) -> list[Question]:
     """The quiz's questions with their options, in authored order: one statement."""
-    rows = await session.execute(_QUESTIONS, {"post_id": post_id})
     questions: dict[int, Question] = {}
-    for row in rows.mappings():
-        qid = row["question_id"]
-        question = questions.get(qid)
+    for row in await rows(session, _QUESTIONS, post_id=post_id):
+        question = questions.get(row["id"])
         if question is None:
-            question = questions[qid] = Question(
-                qid, row["prompt"], row["kind"], row["explanation"]
+            question = questions[row["id"]] = Question(
+                row["id"], row["prompt"], row["kind"], row["explanation"]
             )
         if row["option_id"] is not None:
             question.options.append((row["option_id"], row["text"], bool(row["is_correct"])))

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
+from tma.core.reads import first, named, rows
 from tma.courses.visibility import module_visible_to
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
@@ -143,12 +144,12 @@ def _start_statement(staff: bool) -> Any:
     )
 
 
-_START = {staff: _start_statement(staff) for staff in (False, True)}
+_START = {staff: named(_start_statement(staff)) for staff in (False, True)}
 
 # One attempt with what reading, saving or submitting it needs, in one statement: its quiz's
 # module and `reveal` settings, whether its owner still sees the quiz, whether the viewer
 # manages a group of the owner (privacy), and the owner's attempts at the quiz (reveal).
-_ATTEMPT = (
+_ATTEMPT = named(
     select(
         *ATTEMPT_COLUMNS,
         Post.module_id,
@@ -205,22 +206,26 @@ _SAVE = (
 )
 
 # The reveal and expiry state of a user's attempts at one quiz, for their list.
-_LIST_STATE = select(
-    Post.reveal,
-    Post.max_attempts,
-    Post.module_id,
-    _submitted_count(Post.id, _USER_ID).label("submitted"),
-    _passed_any(Post.id, _USER_ID).label("passed_any"),
-    select(A.id)
-    .where(A.post_id == Post.id, A.user_id == _USER_ID, A.status == IN_PROGRESS)
-    .scalar_subquery()
-    .label("open_id"),
-    select(A.deadline)
-    .where(A.post_id == Post.id, A.user_id == _USER_ID, A.status == IN_PROGRESS)
-    .scalar_subquery()
-    .label("open_deadline"),
-).where(Post.id == _POST_ID)
+_LIST_STATE = named(
+    select(
+        Post.reveal,
+        Post.max_attempts,
+        Post.module_id,
+        _submitted_count(Post.id, _USER_ID).label("submitted"),
+        _passed_any(Post.id, _USER_ID).label("passed_any"),
+        select(A.id)
+        .where(A.post_id == Post.id, A.user_id == _USER_ID, A.status == IN_PROGRESS)
+        .scalar_subquery()
+        .label("open_id"),
+        select(A.deadline)
+        .where(A.post_id == Post.id, A.user_id == _USER_ID, A.status == IN_PROGRESS)
+        .scalar_subquery()
+        .label("open_deadline"),
+    ).where(Post.id == _POST_ID)
+)
 
+# Not a `ListQuery`: its statements run on the driver-level hot path, which reads no JSON
+# column as SQLAlchemy does (an attempt's questions, saved answers and results are JSON).
 _LIST_WHERE = (A.post_id == _POST_ID, A.user_id == _USER_ID)
 _LIST = (
     select(*ATTEMPT_COLUMNS)
@@ -229,12 +234,8 @@ _LIST = (
     .limit(bindparam("limit", type_=BigInteger))
     .offset(bindparam("offset", type_=BigInteger))
 )
-_LIST_COUNT = select(func.count()).where(*_LIST_WHERE)
+_LIST_COUNT = select(func.count().label("total")).where(*_LIST_WHERE)
 NO_LIMIT = 2**63 - 1
-
-
-async def _first(session: AsyncSession, statement: Any, **params: Any) -> RowMapping | None:
-    return (await session.execute(statement, params)).mappings().first()
 
 
 # --- the Attempt body --------------------------------------------------------------------
@@ -293,6 +294,7 @@ async def _close(
     pass_mark = pass_mark_of(row["attempt_pass_mark"])
     submitted_at = row["deadline"] if timed_out else now
     for _ in range(3):
+        await _in_a_transaction(session)
         # The post's module first (progress.service, lock order): under it the quiz can be
         # neither deleted (its attempts with it: seen as gone) nor moved.
         try:
@@ -314,7 +316,10 @@ async def _close(
             "results": results,
             "timed_out": timed_out,
         }
-        await session.execute(_CLOSE, {"attempt_id": attempt_id, **values})
+        closed = await session.execute(_CLOSE, {"attempt_id": attempt_id, **values})
+        if closed.rowcount != 1:  # type: ignore[attr-defined]  # (never under the lock)
+            await session.rollback()
+            return None
         try:
             if passed:
                 await progress.advance(
@@ -332,6 +337,19 @@ async def _close(
             continue
         return values
     raise Conflict("The quiz's courses are being changed by other requests; try again")
+
+
+async def _in_a_transaction(session: AsyncSession) -> None:
+    """Make the session's next statements one transaction. A GET's session reads in
+    autocommit on PostgreSQL (tma.core.db); grading an expired attempt at a read is a write
+    whose locks and statements must hold together: its session transaction is ended (it
+    only read) and the next one runs at READ COMMITTED, as a write request's does."""
+    options = session.get_bind().get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        return
+    if session.in_transaction():
+        await session.rollback()
+    await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
 
 
 def _closed(row: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +394,7 @@ async def start_attempt(
     user_id = caller.id
     statement = _START[is_staff(caller)]
     for _ in range(3):
-        state = await _first(session, statement, post_id=post_id, user_id=user_id)
+        state = await first(session, statement, post_id=post_id, user_id=user_id)
         if state is None:
             raise NotFound(f"Post {post_id} not found")
         if not state["sees"]:
@@ -430,7 +448,7 @@ async def start_attempt(
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        state = await _first(session, statement, post_id=post_id, user_id=user_id)
+        state = await first(session, statement, post_id=post_id, user_id=user_id)
         if state is None:
             # The quiz was deleted meanwhile (the attempt's key waited for that delete):
             # as unknown as if it had gone before.
@@ -448,7 +466,7 @@ async def _readable(session: AsyncSession, attempt_id: int, viewer: Caller) -> A
     """The attempt if the viewer may read it: 404 unknown; 403 for a `user` reading another's
     attempt or their own of a quiz they no longer see, and for a manager reading the attempt
     of someone in no group they own or moderate."""
-    row = await _first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=viewer.id)
+    row = await first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=viewer.id)
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
     if row["user_id"] == viewer.id:
@@ -485,28 +503,25 @@ async def list_attempts(
     """The user's attempts at this quiz, newest first, and how many in all; their attempt in
     progress past its deadline and grace is graded first (timed out)."""
     require_quiz(post.post_type)
-    state = await _first(session, _LIST_STATE, post_id=post.id, user_id=user_id)
+    state = await first(session, _LIST_STATE, post_id=post.id, user_id=user_id)
     if state is None:
         raise NotFound(f"Post {post.id} not found")
     if state["open_id"] is not None and engine.expired(state["open_deadline"], now):
-        row = await _first(session, _ATTEMPT, attempt_id=state["open_id"], viewer_id=viewer.id)
+        row = await first(session, _ATTEMPT, attempt_id=state["open_id"], viewer_id=viewer.id)
         if row is not None:
             await _expire_if_due(session, row, now)
-            state = await _first(session, _LIST_STATE, post_id=post.id, user_id=user_id)
+            state = await first(session, _LIST_STATE, post_id=post.id, user_id=user_id)
             if state is None:
                 raise NotFound(f"Post {post.id} not found")
     reveal = _reveals(state, viewer)
     limit = NO_LIMIT if page.limit is None else page.limit
     params = {"post_id": post.id, "user_id": user_id}
-    rows = (
-        (await session.execute(_LIST, {**params, "limit": limit, "offset": page.offset}))
-        .mappings()
-        .all()
-    )
-    attempts = [attempt_read(row, reveal=reveal) for row in rows]
-    if len(rows) < limit and (rows or not page.offset):
-        return attempts, page.offset + len(rows)
-    return attempts, int(await session.scalar(_LIST_COUNT, params) or 0)
+    found = await rows(session, _LIST, **params, limit=limit, offset=page.offset)
+    attempts = [attempt_read(row, reveal=reveal) for row in found]
+    if len(found) < limit and (found or not page.offset):
+        return attempts, page.offset + len(found)
+    counted = await first(session, _LIST_COUNT, **params)
+    return attempts, int(counted["total"]) if counted else 0
 
 
 # --- save, submit --------------------------------------------------------------------------
@@ -515,7 +530,7 @@ async def list_attempts(
 async def _own_in_progress(
     session: AsyncSession, attempt_id: int, caller: Caller, what: str
 ) -> Any:
-    row = await _first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=caller.id)
+    row = await first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=caller.id)
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
     if row["user_id"] != caller.id:
