@@ -18,12 +18,9 @@ Existing attempts are filled in from what the database holds:
 Every other row is kept as it was. `downgrade` drops the new columns (plain ALTER TABLE ...
 DROP COLUMN, SQLite 3.35+: a batch rebuild of `posts` would drop its progress triggers).
 
-Revision ID: 0009
-Revises: 0007
-Create Date: 2026-12-07
+Revision 0009, after 0007, of 2026-12-07.
 """
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,8 +30,6 @@ from tma.core.db import UTCDateTime
 
 revision: str = "0009"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 GONE_PROMPT = "(no longer in the quiz)"
 
