@@ -22,7 +22,7 @@ from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
 from tma.files.urls import signed_file_url
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import write_questions
+from tma.posts.quiz import set_quiz_settings, write_questions
 from tma.posts.schemas import PostCreate, PostRead, PostUpdate
 from tma.progress.models import PostProgress, ProgressStatus
 
@@ -228,7 +228,7 @@ async def add_post(session: AsyncSession, *, data: PostCreate) -> Post:
     session.add(post)
     await session.flush()
     if data.quiz is not None:
-        post.pass_mark = data.quiz.pass_mark
+        set_quiz_settings(post, data.quiz)
         await write_questions(
             session, post_id=post.id, questions=data.quiz.questions, replace=False
         )
@@ -281,7 +281,7 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
     for name, value in changes.items():
         setattr(post, name, value)
     if data.quiz is not None:
-        post.pass_mark = data.quiz.pass_mark
+        set_quiz_settings(post, data.quiz)
         await write_questions(session, post_id=post.id, questions=data.quiz.questions, replace=True)
     post.updated_at = utcnow()
     await _commit(session, f"File {changes.get('file_id')}")
