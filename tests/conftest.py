@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -422,13 +423,18 @@ def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
 def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]]:
     """Assign a course to a group, through the real service.
 
-    Call: `await assign_course(group, course, ordering=None)` -> `GroupCourse`.
-    Creates: one assignment; last in the group's order unless `ordering` is given.
+    Call: `await assign_course(group, course, ordering=None, start_date=None)` -> `GroupCourse`.
+    Creates: one assignment; last in the group's order unless `ordering` is given; its
+    release schedule starts on `start_date` (a `date`; default today, UTC).
     Side effects: the group's members (role `user`) can now see the course.
     """
 
-    async def assign(group: Group, course: Course, ordering: int | None = None) -> GroupCourse:
-        return await _assign_course(test_db, group=group, course=course, ordering=ordering)
+    async def assign(
+        group: Group, course: Course, ordering: int | None = None, start_date: date | None = None
+    ) -> GroupCourse:
+        return await _assign_course(
+            test_db, group=group, course=course, ordering=ordering, start_date=start_date
+        )
 
     return assign
 
@@ -546,15 +552,24 @@ def make_module(test_db: TestDatabase) -> Callable[..., Awaitable[Module]]:
 def link_module(test_db: TestDatabase) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Put a module into a course, through the real service.
 
-    Call: `await link_module(course, module, ordering=None)` -> the outline item (a dict:
-    `module_id`, `module_title`, `ordering`, ...).
-    Creates: one course-module link, last unless `ordering` is given (later modules move down).
+    Call: `await link_module(course, module, ordering=None, release_after_days=0)` -> the
+    outline item (a dict: `module_id`, `module_title`, `ordering`, ...).
+    Creates: one course-module link, last unless `ordering` is given (later modules move down),
+    opening `release_after_days` after the course's start.
     Side effects: raises `Conflict` if the module is already in the course; members of groups
     assigned to the course now see the module.
     """
 
-    async def link(course: Course, module: Module, ordering: int | None = None) -> dict[str, Any]:
-        return await _link_module(test_db, course=course, module=module, ordering=ordering)
+    async def link(
+        course: Course, module: Module, ordering: int | None = None, release_after_days: int = 0
+    ) -> dict[str, Any]:
+        return await _link_module(
+            test_db,
+            course=course,
+            module=module,
+            ordering=ordering,
+            release_after_days=release_after_days,
+        )
 
     return link
 

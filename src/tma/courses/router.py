@@ -3,21 +3,26 @@
 
 from fastapi import Request, Response, status
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response, set_total
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses import service
+from tma.courses.availability import today_of
 from tma.courses.dependencies import AdminCourse, CourseIdPath, ModuleIdPath, VisibleCourse
+from tma.courses.models import GroupCourse
 from tma.courses.schemas import (
     CourseCreate,
     CourseDetail,
     CourseRead,
     CourseUpdate,
+    GroupCourseRead,
     ModuleLink,
     ModuleMove,
     OutlineItem,
+    ScheduleUpdate,
 )
 from tma.groups.dependencies import ManagedGroup, VisibleGroup
 from tma.groups.schemas import CourseAssign, CourseAssigned
@@ -42,11 +47,14 @@ _COURSE_DETAIL = row_adapter(CourseDetail)
 
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
-async def get_course(course_id: CourseIdPath, user: CurrentUser, request: Request) -> Response:
-    """One course with its modules, as outline items in the course's `ordering`."""
+async def get_course(
+    course_id: CourseIdPath, user: CurrentUser, request: Request, now: Now
+) -> Response:
+    """One course with its modules, as outline items in the course's `ordering`, each with
+    its availability for you."""
     # Existence and visibility come with the outline in one statement (docs/performance.md).
     course = await service.course_detail(
-        request.app.state.db, course_id=course_id, viewer_id=viewer_id(user)
+        request.app.state.db, course_id=course_id, viewer_id=viewer_id(user), today=today_of(now)
     )
     return json_response(_COURSE_DETAIL, course)
 
@@ -76,10 +84,18 @@ async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
 
 @router.get("/{course_id}/modules", response_model=list[OutlineItem], responses=responses(404, 422))
 async def list_course_modules(
-    course: VisibleCourse, page: PageDep, session: SessionDep, response: Response
+    course: VisibleCourse,
+    user: CurrentUser,
+    page: PageDep,
+    session: SessionDep,
+    response: Response,
+    now: Now,
 ) -> list[OutlineItem]:
-    """The course's outline: its modules in the course's `ordering`."""
-    rows, total = await service.outline_page(session, course_id=course.id, page=page)
+    """The course's outline: its modules in the course's `ordering`, each with its
+    availability for you."""
+    rows, total = await service.outline_page(
+        session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today_of(now)
+    )
     set_total(response, total)
     return [OutlineItem.model_validate(row) for row in rows]
 
@@ -96,10 +112,15 @@ async def link_module(
     session: SessionDep,
     body: ModuleLink | None = None,
 ) -> OutlineItem:
-    """Put a module into the course at `ordering` (default last) (admin)."""
-    ordering = body.ordering if body else None
+    """Put a module into the course at `ordering` (default last), opening
+    `release_after_days` (default 0) after the course's start (admin)."""
+    body = body or ModuleLink()
     item = await service.link_module(
-        session, course_id=course.id, module_id=module_id, ordering=ordering
+        session,
+        course_id=course.id,
+        module_id=module_id,
+        ordering=body.ordering,
+        release_after_days=body.release_after_days or 0,
     )
     return OutlineItem.model_validate(item)
 
@@ -112,9 +133,14 @@ async def link_module(
 async def move_module(
     course: AdminCourse, module_id: ModuleIdPath, body: ModuleMove, session: SessionDep
 ) -> OutlineItem:
-    """Move a module within the course to `ordering` (past the end: last) (admin)."""
+    """Move a module within the course to `ordering` (past the end: last) and/or change
+    its `release_after_days` (admin)."""
     item = await service.move_module(
-        session, course_id=course.id, module_id=module_id, ordering=body.ordering
+        session,
+        course_id=course.id,
+        module_id=module_id,
+        ordering=body.ordering,
+        release_after_days=body.release_after_days,
     )
     return OutlineItem.model_validate(item)
 
@@ -138,15 +164,15 @@ groups_router = PrefixedRouter(prefix="/groups", tags=["groups"], responses=resp
 
 
 @groups_router.get(
-    "/{group_id}/courses", response_model=list[CourseRead], responses=responses(404, 422)
+    "/{group_id}/courses", response_model=list[GroupCourseRead], responses=responses(404, 422)
 )
 async def list_group_courses(
     group: VisibleGroup, session: SessionDep, page: PageDep, response: Response
-) -> list[CourseRead]:
-    """The group's courses in assignment order."""
+) -> list[GroupCourseRead]:
+    """The group's courses in assignment order, each with its `start_date`."""
     courses, total = await service.list_group_courses(session, group=group, page=page)
     set_total(response, total)
-    return [CourseRead.model_validate(c) for c in courses]
+    return [GroupCourseRead.model_validate(c) for c in courses]
 
 
 @groups_router.post(
@@ -159,18 +185,46 @@ async def assign_course(
     group: ManagedGroup,
     course_id: CourseIdPath,
     session: SessionDep,
+    now: Now,
     body: CourseAssign | None = None,
 ) -> CourseAssigned:
-    """Assign a course to the group, last unless `ordering` is given (manager or admin)."""
-    ordering = body.ordering if body else None
-    link = await service.assign_course(session, group=group, course_id=course_id, ordering=ordering)
+    """Assign a course to the group, last unless `ordering` is given, its release schedule
+    starting on `start_date` (default today, UTC) (manager or admin)."""
+    body = body or CourseAssign()
+    link = await service.assign_course(
+        session,
+        group=group,
+        course_id=course_id,
+        ordering=body.ordering,
+        start_date=body.start_date or today_of(now),
+    )
+    return _assigned("Course assigned to group", link)
+
+
+def _assigned(message: str, link: GroupCourse) -> CourseAssigned:
     return CourseAssigned(
-        message="Course assigned to group",
+        message=message,
         group_id=link.group_id,
         course_id=link.course_id,
         ordering=link.ordering,
         date_assigned=link.date_assigned,
+        start_date=link.start_date,
     )
+
+
+@groups_router.patch(
+    "/{group_id}/courses/{course_id}",
+    response_model=CourseAssigned,
+    responses=responses(404, 422),
+)
+async def schedule_course(
+    group: ManagedGroup, course_id: CourseIdPath, body: ScheduleUpdate, session: SessionDep
+) -> CourseAssigned:
+    """Move the day the group's release schedule of the course starts (manager or admin)."""
+    link = await service.schedule_course(
+        session, group=group, course_id=course_id, start_date=body.start_date
+    )
+    return _assigned("Course schedule updated", link)
 
 
 @groups_router.delete(

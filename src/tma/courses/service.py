@@ -1,6 +1,7 @@
 """The rules and queries of courses and their assignment to groups."""
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select, true
@@ -12,6 +13,7 @@ from tma.core.db import ID, Database, commit_or
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
+from tma.courses import availability
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
@@ -49,6 +51,7 @@ _COURSE_COLUMNS = (
     Course.created_at,
     Course.updated_at,
     Course.module_count,
+    Course.sequential,
 )
 
 
@@ -80,10 +83,13 @@ _OUTLINE = (
         post_count_of(Module.id).label("post_count"),
         Module.created_at,
         Module.updated_at,
+        CourseModule.release_after_days,
     )
     .join(Module, Module.id == CourseModule.module_id)
     .order_by(CourseModule.ordering, CourseModule.module_id)
 )
+# For a `user`: the two columns of the availability rule (bound parameter `viewer_id`).
+_AVAILABILITY = availability.availability_columns(CourseModule, bindparam("viewer_id", type_=ID))
 
 
 def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
@@ -91,11 +97,26 @@ def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
     return _OUTLINE.where(CourseModule.course_id == course_id)
 
 
+def _with_availability(rows: Sequence[Any], today: date | None) -> list[dict[str, Any]]:
+    """Outline rows as `OutlineItem` dicts: `availability` decided for a `user` (`today`
+    set) on the rule's columns, open for staff (`today` None)."""
+    keys = _OUTLINE_KEYS
+    return [
+        {**{key: row[key] for key in keys}, "availability": availability.of_row(row, today)}
+        for row in rows
+    ]
+
+
 async def outline_page(
-    session: AsyncSession, *, course_id: int, page: Page
+    session: AsyncSession, *, course_id: int, page: Page, viewer_id: int | None, today: date
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the course's outline items and how many there are in all."""
-    return await fetch_page(session, outline_statement(course_id), page)
+    """One page of the course's outline items (with their availability for `viewer_id`,
+    None: staff) and how many there are in all."""
+    stmt = outline_statement(course_id)
+    if viewer_id is not None:
+        stmt = stmt.add_columns(*_AVAILABILITY).params(viewer_id=viewer_id)
+    rows, total = await fetch_page(session, stmt, page)
+    return _with_availability(rows, None if viewer_id is None else today), total
 
 
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
@@ -103,17 +124,19 @@ async def outline_page(
 def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
     """The course detail in one statement: the course, whether the viewer sees it, and,
     LEFT JOINed, its outline items in `ordering` (one row per module; one row of null
-    outline columns for a course without modules)."""
+    outline columns for a course without modules); for a `user` (`scoped`), each item's
+    availability columns."""
     course_id: BindParameter[int] = bindparam("course_id", type_=ID)
     flag = course_visible_to(course_id, bindparam("viewer_id", type_=ID)) if scoped else true()
-    outline = _OUTLINE.selected_columns
+    outline = [*_OUTLINE.selected_columns, *(_AVAILABILITY if scoped else ())]
     return (
         select(
-            Course.id,
+            Course.id.label("course_key"),
             Course.title,
             Course.description,
-            Course.created_at,
-            Course.updated_at,
+            Course.created_at.label("course_created_at"),
+            Course.updated_at.label("course_updated_at"),
+            Course.sequential,
             flag.label("visible"),
             *outline,
         )
@@ -126,33 +149,34 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
 
 
 _DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
-_OUTLINE_KEYS = tuple(column.key for column in _OUTLINE.selected_columns)
-_FIRST_OUTLINE_COLUMN = 6
+_OUTLINE_KEYS = tuple(str(column.key) for column in _OUTLINE.selected_columns)
 
 
-async def course_detail(db: Database, *, course_id: int, viewer_id: int | None) -> dict[str, Any]:
+async def course_detail(
+    db: Database, *, course_id: int, viewer_id: int | None, today: date
+) -> dict[str, Any]:
     """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
-    (None: staff) none of whose groups has it. One statement on a read connection."""
+    (None: staff) none of whose groups has it; each outline item's availability on
+    `today` (UTC) for a `user`. One statement on a read connection."""
     params = {"course_id": course_id, "viewer_id": viewer_id}
     async with db.read_connection() as conn:
-        rows = [tuple(row) for row in await conn.execute(_DETAIL[viewer_id is not None], params)]
+        result = await conn.execute(_DETAIL[viewer_id is not None], params)
+        rows = result.mappings().all()
     if not rows:
         raise NotFound(f"Course {course_id} not found")
     first = rows[0]
-    if not first[5]:
+    if not first["visible"]:
         raise Forbidden("You don't have access to this course")
-    modules = [
-        dict(zip(_OUTLINE_KEYS, row[_FIRST_OUTLINE_COLUMN:], strict=True))
-        for row in rows
-        if row[_FIRST_OUTLINE_COLUMN] is not None
-    ]
+    items = [row for row in rows if row["module_id"] is not None]
+    modules = _with_availability(items, None if viewer_id is None else today)
     return {
-        "id": first[0],
-        "title": first[1],
-        "description": first[2],
-        "created_at": first[3],
-        "updated_at": first[4],
+        "id": first["course_key"],
+        "title": first["title"],
+        "description": first["description"],
+        "created_at": first["course_created_at"],
+        "updated_at": first["course_updated_at"],
         "module_count": len(modules),
+        "sequential": first["sequential"],
         "modules": modules,
     }
 
@@ -161,8 +185,9 @@ LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
 
 
 async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
+    """One outline item as an admin sees it (open)."""
     stmt = outline_statement(course_id).where(CourseModule.module_id == module_id)
-    return dict((await session.execute(stmt)).mappings().one())
+    return _with_availability([(await session.execute(stmt)).mappings().one()], None)[0]
 
 
 async def _lock_course(session: AsyncSession, course_id: int) -> None:
@@ -193,10 +218,16 @@ async def _locked_link(
 
 
 async def link_module(
-    session: AsyncSession, *, course_id: int, module_id: int, ordering: int | None
+    session: AsyncSession,
+    *,
+    course_id: int,
+    module_id: int,
+    ordering: int | None,
+    release_after_days: int = 0,
 ) -> dict[str, Any]:
-    """Put a module into a course at `ordering` (default last), later ones moved down; 400
-    if it is there already, 404 for an unknown module."""
+    """Put a module into a course at `ordering` (default last), later ones moved down,
+    opening `release_after_days` after the course's start; 400 if it is there already, 404
+    for an unknown module."""
     # The module first, then the course (the lock order of tma.progress.service): a
     # progress write in the module waits, and the counters see the link or not at all.
     module_found = await lock_parent(session, Module, module_id)
@@ -208,7 +239,14 @@ async def link_module(
         await session.rollback()
         raise Conflict(f"Module {module_id} is already in course {course_id}")
     position = await LINK_POSITIONS.insert_at(session, course_id, ordering)
-    session.add(CourseModule(course_id=course_id, module_id=module_id, ordering=position))
+    session.add(
+        CourseModule(
+            course_id=course_id,
+            module_id=module_id,
+            ordering=position,
+            release_after_days=release_after_days,
+        )
+    )
     try:
         await session.commit()
     except IntegrityError:  # the module was deleted meanwhile
@@ -218,11 +256,20 @@ async def link_module(
 
 
 async def move_module(
-    session: AsyncSession, *, course_id: int, module_id: int, ordering: int
+    session: AsyncSession,
+    *,
+    course_id: int,
+    module_id: int,
+    ordering: int | None,
+    release_after_days: int | None = None,
 ) -> dict[str, Any]:
-    """Move a module to `ordering` within the course (past the end: last)."""
+    """Move a module to `ordering` within the course (past the end: last) and/or change
+    its `release_after_days` (None: unchanged)."""
     link = await _locked_link(session, course_id=course_id, module_id=module_id)
-    link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
+    if ordering is not None:
+        link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
+    if release_after_days is not None:
+        link.release_after_days = release_after_days
     await session.commit()
     return await _outline_item(session, course_id=course_id, module_id=module_id)
 
@@ -236,7 +283,7 @@ async def unlink_module(session: AsyncSession, *, course_id: int, module_id: int
 
 
 async def create_course(session: AsyncSession, *, data: CourseCreate) -> Course:
-    course = Course(title=data.title, description=data.description)
+    course = Course(title=data.title, description=data.description, sequential=data.sequential)
     session.add(course)
     await session.commit()
     return await get_course(session, course_id=course.id)
@@ -263,22 +310,33 @@ async def delete_course(session: AsyncSession, *, course: Course) -> None:
 
 async def list_group_courses(
     session: AsyncSession, *, group: Group, page: Page
-) -> tuple[Sequence[Course], int]:
-    """The group's courses in assignment `ordering`."""
+) -> tuple[list[dict[str, Any]], int]:
+    """The group's courses in assignment `ordering`, each with its `start_date`."""
     stmt = (
-        select(Course)
+        select(Course, GroupCourse.start_date)
         .join(GroupCourse, GroupCourse.course_id == Course.id)
         .where(GroupCourse.group_id == group.id)
     )
     total = await count_rows(session, stmt.with_only_columns(Course.id))
     stmt = page.apply(stmt.order_by(GroupCourse.ordering, GroupCourse.date_assigned, Course.id))
-    return (await session.scalars(stmt)).all(), total
+    rows = (await session.execute(stmt)).all()
+    keys = tuple(column.key for column in _COURSE_COLUMNS)
+    return [
+        {**{key: getattr(row.Course, key) for key in keys}, "start_date": row.start_date}
+        for row in rows
+    ], total
 
 
 async def assign_course(
-    session: AsyncSession, *, group: Group, course_id: int, ordering: int | None
+    session: AsyncSession,
+    *,
+    group: Group,
+    course_id: int,
+    ordering: int | None,
+    start_date: date | None = None,
 ) -> GroupCourse:
-    """Assign a course to a group (last, unless `ordering` is given); 400 if already there."""
+    """Assign a course to a group (last, unless `ordering` is given), its release schedule
+    starting on `start_date` (None: today, UTC); 400 if already there."""
     group_id = group.id
     await get_course(session, course_id=course_id)
     key = (GroupCourse.group_id == group.id, GroupCourse.course_id == course_id)
@@ -289,7 +347,9 @@ async def assign_course(
             select(func.max(GroupCourse.ordering)).where(GroupCourse.group_id == group.id)
         )
         ordering = 0 if last is None else last + 1
-    link = GroupCourse(group_id=group.id, course_id=course_id, ordering=ordering)
+    link = GroupCourse(
+        group_id=group.id, course_id=course_id, ordering=ordering, start_date=start_date
+    )
     session.add(link)
     try:
         await session.commit()
@@ -314,3 +374,18 @@ async def unassign_course(session: AsyncSession, *, group: Group, course_id: int
         await session.rollback()
         raise NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
     await session.commit()
+
+
+async def schedule_course(
+    session: AsyncSession, *, group: Group, course_id: int, start_date: date
+) -> GroupCourse:
+    """Move the start of a group's course (day 0 of its release schedule); 404 when the
+    course is not assigned to the group."""
+    link = await session.get(GroupCourse, (group.id, course_id), with_for_update=True)
+    if link is None:
+        await session.rollback()
+        await get_course(session, course_id=course_id)
+        raise NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
+    link.start_date = start_date
+    await session.commit()
+    return link
