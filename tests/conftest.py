@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -52,6 +52,7 @@ from mutation_focus import (  # noqa: F401  (`make mutation` only)
     pytest_configure,
 )
 from races import HeldSQLiteTransaction, HeldTransaction
+from tma.core import clock as app_clock
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token
@@ -437,6 +438,50 @@ def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]
         )
 
     return assign
+
+
+# --- time --------------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """The time the app's rules read (`tma.core.clock.now`), moved by the test."""
+
+    moment: datetime
+
+    def set(self, iso: str) -> None:
+        """Jump to an ISO-8601 time with an offset, e.g. `"2026-03-08T00:00:00Z"`."""
+        self.moment = datetime.fromisoformat(iso)
+
+    def advance(self, **delta: float) -> None:
+        """Move on by `timedelta(**delta)` (days=, hours=, seconds=...)."""
+        self.moment += timedelta(**delta)
+
+    def today(self) -> date:
+        """The UTC day of the current moment."""
+        return self.moment.astimezone(UTC).date()
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[Clock]:
+    """The clock of the app's rules, frozen and moved by the test (no test sleeps).
+
+    Gives: a `Clock` at 2026-03-05T10:00:00Z; `clock.set("2026-03-08T00:00:00Z")`,
+    `clock.advance(days=1)`, `clock.today()` (the UTC date).
+    Creates: nothing; overrides the `tma.core.clock.now` dependency of every route for this test.
+    Side effects: only what reads `now` sees it (release schedule, availability); timestamps
+    the database layer writes (`created_at`, ...) keep the real time. Removed after the test.
+    """
+    frozen = Clock(datetime(2026, 3, 5, 10, 0, tzinfo=UTC))
+
+    async def moment() -> datetime:
+        return frozen.moment
+
+    app.dependency_overrides[app_clock.now] = moment
+    try:
+        yield frozen
+    finally:
+        app.dependency_overrides.pop(app_clock.now, None)
 
 
 # --- measuring ---------------------------------------------------------------------------

@@ -44,13 +44,14 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from tma.core.db import ID
+from tma.core.errors import Forbidden
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.visibility import course_visible_to
 from tma.groups.models import GroupMember
@@ -227,7 +228,7 @@ _ACCESS = (
 
 
 async def module_access(
-    session: AsyncSession, *, module_id: int, user_id: int, now: datetime
+    session: AsyncSession | AsyncConnection, *, module_id: int, user_id: int, now: datetime
 ) -> Availability | None:
     """The module's availability for a `user` at `now` over the courses they see it in
     (open in any: open; else the lock, else the earliest schedule); None when they see
@@ -236,6 +237,20 @@ async def module_access(
     rows = (await session.execute(_ACCESS, {"module_id": module_id, "user_id": user_id})).mappings()
     found = [state(row["opens_on"], row["locked_by"], today) for row in rows]
     return _best(found) if found else None
+
+
+NOT_OPEN = "This module is not open yet"
+
+
+async def refusal(
+    session: AsyncSession | AsyncConnection, *, module_id: int, user_id: int, now: datetime
+) -> Forbidden:
+    """The 403 for a `user`'s read of a module that a read's `module_open_to` column found
+    not open: its detail is the reason (when it opens, or which module to finish first).
+    One statement, on the refusing path only."""
+    found = await module_access(session, module_id=module_id, user_id=user_id, now=now)
+    reason = found.reason if found is not None else None
+    return Forbidden(reason or NOT_OPEN)
 
 
 def _opened() -> Any:  # pragma: no mutate block  (built once, at import)

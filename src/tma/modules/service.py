@@ -1,8 +1,20 @@
 """The rules and queries of modules. Raises domain errors; owns its commits."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, cast, delete, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
@@ -11,6 +23,7 @@ from tma.core.db import ID, Database
 from tma.core.errors import Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import Page, fetch_page
+from tma.courses import availability
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
 from tma.courses.visibility import course_visible_to, module_visible_to
@@ -59,13 +72,15 @@ async def list_modules(
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
 def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
-    """The module detail in one statement: the module, whether the viewer sees it, the ids
-    of the courses they see it in (one comma-separated text, aggregated once), and, LEFT
-    JOINed, its posts in order: one row per post (one row of null post columns for a module
-    without posts)."""
+    """The module detail in one statement: the module, whether the viewer sees it and
+    whether it is open to them (tma.courses.availability), the ids of the courses they see
+    it in (one comma-separated text, aggregated once), and, LEFT JOINed, its posts in
+    order: one row per post (one row of null post columns for a module without posts)."""
     module_id: BindParameter[int] = bindparam("module_id", type_=ID)
     viewer_id: BindParameter[int] = bindparam("viewer_id", type_=ID)
     flag = module_visible_to(module_id, viewer_id) if scoped else true()
+    today = bindparam("today", type_=Date)
+    is_open = availability.module_open_to(module_id, viewer_id, today) if scoped else true()
     in_course = CourseModule.module_id == module_id
     if scoped:
         in_course = in_course & course_visible_to(CourseModule.course_id, viewer_id)
@@ -82,6 +97,7 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Module.created_at,
             Module.updated_at,
             flag.label("visible"),
+            is_open.label("open"),
             courses.scalar_subquery().label("course_ids"),
             *posts,
         )
@@ -94,22 +110,26 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
 # Built once: for staff (everything) and for a `user` (the visibility rule on `viewer_id`).
 _DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
 _POST_KEYS = tuple(column.key for column in POST_COLUMNS)
-_FIRST_POST_COLUMN = 8
+_FIRST_POST_COLUMN = 9
 
 
 async def module_detail(
-    db: Database, *, module_id: int, viewer_id: int | None, settings: Settings
+    db: Database, *, module_id: int, viewer_id: int | None, settings: Settings, now: datetime
 ) -> dict[str, Any]:
     """The module shaped like `ModuleDetail`: 404 if it does not exist, 403 for a viewer
-    (None: staff) who does not see it. One statement on a read connection (no session)."""
-    params = {"module_id": module_id, "viewer_id": viewer_id}
+    (None: staff) who does not see it, or to whom it is not open at `now` (the reason as
+    the detail). One statement on a read connection (no session); a refusal reads why."""
+    today = availability.today_of(now)
+    params = {"module_id": module_id, "viewer_id": viewer_id, "today": today}
     async with db.read_connection() as conn:
         rows = (await conn.execute(_DETAIL[viewer_id is not None], params)).all()
-    if not rows:
-        raise NotFound(f"Module {module_id} not found")
-    first = rows[0]
-    if not first.visible:
-        raise Forbidden("You don't have access to this module")
+        if not rows:
+            raise NotFound(f"Module {module_id} not found")
+        first = rows[0]
+        if not first.visible:
+            raise Forbidden("You don't have access to this module")
+        if viewer_id is not None and not first.open:
+            raise await availability.refusal(conn, module_id=module_id, user_id=viewer_id, now=now)
     posts = [
         post_dict(zip(_POST_KEYS, row[_FIRST_POST_COLUMN:], strict=True), settings)
         for row in rows

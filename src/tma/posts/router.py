@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
+from tma.core.clock import Now
 from tma.core.db import Database, SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
@@ -46,6 +47,7 @@ async def list_posts(
     page: PageDep,
     request: Request,
     settings: SettingsDep,
+    now: Now,
     module_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only the posts of this module")
     ] = None,
@@ -62,7 +64,7 @@ async def list_posts(
         # What the mobile client calls for a module screen: the module's existence and
         # visibility come with its posts in one statement (docs/performance.md).
         rows, total = await service.module_post_page(
-            db, module_id=module_id, viewer_id=viewer_id(user), page=page
+            db, module_id=module_id, viewer_id=viewer_id(user), page=page, now=now
         )
     # `post_dict` gives `PostRead`'s keys, order and types: dumped without a validation pass.
     posts = [service.post_dict(row, settings) for row in rows]

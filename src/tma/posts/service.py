@@ -3,9 +3,10 @@ tma.quizzes.questions). Raises domain errors;
 owns its commits. Positions within a module go through `tma.core.ordering`."""
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select, true
+from sqlalchemy import BigInteger, ColumnElement, Date, Select, bindparam, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -16,6 +17,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import Page, fetch_page
 from tma.core.public_url import absolute
+from tma.courses import availability
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
@@ -61,16 +63,37 @@ def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
     return {key: post[key] for key in _READ_KEYS}
 
 
+def post_open_to(viewer_id: int | None, today: date) -> ColumnElement[bool]:
+    """Whether the post's module is open to the viewer on `today` (always for staff,
+    `viewer_id=None`): tma.courses.availability."""
+    return (
+        true()
+        if viewer_id is None
+        else availability.module_open_to(Post.module_id, viewer_id, today)
+    )
+
+
 async def load_post(
-    session: AsyncSession, *, post_id: int, viewer_id: int | None = None
-) -> tuple[Post, bool]:
-    """The post and whether `viewer_id` may see it (None: staff, always), in one query."""
-    row = (
-        await session.execute(select(Post, post_visible_to(viewer_id)).where(Post.id == post_id))
-    ).first()
+    session: AsyncSession, *, post_id: int, viewer_id: int | None = None, now: datetime
+) -> Post:
+    """The post, if `viewer_id` (None: staff, always) may see it and its module is open to
+    them at `now`, in one query: 404, 403 (with the reason when it is not open)."""
+    stmt = select(
+        Post,
+        post_visible_to(viewer_id).label("visible"),
+        post_open_to(viewer_id, availability.today_of(now)).label("open"),
+    ).where(Post.id == post_id)
+    row = (await session.execute(stmt)).first()
     if row is None:
         raise NotFound(f"Post {post_id} not found")
-    return row[0], bool(row[1])
+    if not row.visible:
+        raise Forbidden("You don't have access to this post")
+    if viewer_id is not None and not row.open:
+        raise await availability.refusal(
+            session, module_id=row.Post.module_id, user_id=viewer_id, now=now
+        )
+    post: Post = row.Post
+    return post
 
 
 async def list_posts(
@@ -90,12 +113,13 @@ async def list_posts(
 # Built once, at import (`_MODULE_POSTS` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
 def _module_posts(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
-    """A module's visibility and, LEFT JOINed, one window of its posts in `ordering`, in one
-    statement (a module without posts gives one row of null post columns)."""
+    """A module's visibility, whether it is open to the viewer, and, LEFT JOINed, one window
+    of its posts in `ordering`, in one statement (a module without posts gives one row of
+    null post columns)."""
     module_id: BindParameter[int] = bindparam("module_id", type_=ID)
     flag = module_visible_to(module_id, bindparam("viewer_id", type_=ID)) if scoped else true()
     return (
-        select(flag.label("visible"), *POST_COLUMNS)
+        select(flag.label("visible"), _module_open(scoped).label("open"), *POST_COLUMNS)
         .select_from(Module)
         .outerjoin(Post, Post.module_id == Module.id)
         .where(Module.id == module_id)
@@ -105,11 +129,23 @@ def _module_posts(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutat
     )
 
 
+def _module_open(scoped: bool) -> ColumnElement[bool]:
+    if not scoped:
+        return true()
+    viewer_id = bindparam("viewer_id", type_=ID)
+    return availability.module_open_to(
+        bindparam("module_id", type_=ID), viewer_id, bindparam("today", type_=Date)
+    )
+
+
 _MODULE_POSTS = {scoped: _module_posts(scoped) for scoped in (False, True)}
 _MODULE_POST_COUNT = select(func.count()).where(Post.module_id == bindparam("module_id", type_=ID))
 _MODULE_VISIBLE = {
     scoped: select(
-        module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
+        (
+            module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
+        ).label("visible"),
+        _module_open(scoped).label("open"),
     ).where(Module.id == bindparam("module_id", type_=ID))
     for scoped in (False, True)
 }
@@ -117,26 +153,32 @@ NO_LIMIT = 2**63 - 1
 
 
 async def module_post_page(
-    db: Database, *, module_id: int, viewer_id: int | None, page: Page
+    db: Database, *, module_id: int, viewer_id: int | None, page: Page, now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a module's posts in `ordering` (as `POST_COLUMNS` dicts) and how many it
-    has: 404 for an unknown module, 403 for a viewer (None: staff) who does not see it.
-    One statement on a read connection; a count only when the page does not tell it."""
+    has: 404 for an unknown module, 403 for a viewer (None: staff) who does not see it or
+    to whom it is not open at `now` (the reason as the detail). One statement on a read
+    connection; a count only when the page does not tell it."""
     scoped = viewer_id is not None
     limit = NO_LIMIT if page.limit is None else page.limit
-    params = {"module_id": module_id, "viewer_id": viewer_id, "limit": limit}
+    today = availability.today_of(now)
+    params = {"module_id": module_id, "viewer_id": viewer_id, "limit": limit, "today": today}
     async with db.read_connection() as conn:
         window = {**params, "offset": page.offset}
-        rows = [tuple(row) for row in await conn.execute(_MODULE_POSTS[scoped], window)]
-        if rows:
-            visible = rows[0][0]
-        else:  # past the end of the posts (offset): is the module there at all?
-            visible = await conn.scalar(_MODULE_VISIBLE[scoped], params)
-        if visible is None:
+        rows = (await conn.execute(_MODULE_POSTS[scoped], window)).mappings().all()
+        # Past the end of the posts (offset): is the module there at all?
+        head = (
+            rows[0]
+            if rows
+            else (await conn.execute(_MODULE_VISIBLE[scoped], params)).mappings().first()
+        )
+        if head is None:
             raise NotFound(f"Module {module_id} not found")
-        if not visible:
+        if not head["visible"]:
             raise Forbidden("You don't have access to this module")
-        posts = [dict(zip(_POST_KEYS, row[1:], strict=True)) for row in rows if row[1] is not None]
+        if viewer_id is not None and not head["open"]:
+            raise await availability.refusal(conn, module_id=module_id, user_id=viewer_id, now=now)
+        posts = [{key: row[key] for key in _POST_KEYS} for row in rows if row["id"] is not None]
         if len(posts) < limit and (posts or not page.offset):
             return posts, page.offset + len(posts)
         total = await conn.scalar(_MODULE_POST_COUNT, params)

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy import and_, select
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
+from tma.courses import availability
 from tma.posts.dependencies import PostIdPath
 from tma.posts.models import Post
-from tma.posts.service import post_visible_to
+from tma.posts.service import post_open_to, post_visible_to
 from tma.progress.models import PostProgress
 from tma.users.caller import Caller
 from tma.users.dependencies import CurrentUser
@@ -33,11 +35,13 @@ class CallerPost:
 
 
 async def visible_post_progress(
-    post_id: PostIdPath, user: CurrentUser, session: SessionDep
+    post_id: PostIdPath, user: CurrentUser, session: SessionDep, now: Now
 ) -> CallerPost:
     """The post, if it exists (404) and the caller sees its module (403 for a `user` whose
-    groups' courses do not hold it; staff see every post), in one statement."""
-    visible = post_visible_to(viewer_id(user))
+    groups' courses do not hold it; staff see every post) and the module is open to them
+    (403 with the reason: tma.courses.availability), in one statement."""
+    viewer = viewer_id(user)
+    visible = post_visible_to(viewer)
     stmt = (
         select(
             Post.id,
@@ -47,7 +51,8 @@ async def visible_post_progress(
             PostProgress.updated_at,
             PostProgress.completed_at,
             Post.module_id,
-            visible,
+            visible.label("visible"),
+            post_open_to(viewer, availability.today_of(now)).label("open"),
         )
         .outerjoin(
             PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == user.id)
@@ -57,9 +62,11 @@ async def visible_post_progress(
     row = (await session.execute(stmt)).first()
     if row is None:
         raise NotFound(f"Post {post_id} not found")
-    if not row[-1]:
+    if not row.visible:
         raise Forbidden("You don't have access to this post")
-    return CallerPost(*row[:-1])
+    if viewer is not None and not row.open:
+        raise await availability.refusal(session, module_id=row.module_id, user_id=viewer, now=now)
+    return CallerPost(*row[:-2])
 
 
 def check_sees_user(caller: Caller, user_id: int) -> None:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response, status
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, set_total
@@ -99,9 +100,14 @@ async def list_attempts(
     "/{attempt_id}/submit", response_model=AttemptRead, responses=responses(400, 404, 422)
 )
 async def submit_attempt(
-    attempt_id: AttemptIdPath, body: AttemptSubmit, user: CurrentUser, session: SessionDep
+    attempt_id: AttemptIdPath,
+    body: AttemptSubmit,
+    user: CurrentUser,
+    session: SessionDep,
+    now: Now,
 ) -> AttemptRead:
-    """Submit your answers: graded by the server, final."""
+    """Submit your answers: graded by the server, final (a `user`: while the quiz's module
+    is open to them)."""
     return await service.submit_attempt(
-        session, attempt_id=attempt_id, caller=user, answers=body.answers
+        session, attempt_id=attempt_id, caller=user, answers=body.answers, now=now
     )

@@ -5,6 +5,7 @@ its correct ones; `score` = round(100 x correct / questions) to the nearest inte
 up); `passed` = score >= pass_mark. The graded results are stored with the attempt, so a
 later edit of the quiz never changes a submitted attempt."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.db import utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
+from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.posts.models import Post, PostType
 from tma.posts.quiz import Question, load_questions, pass_mark_of
@@ -124,26 +126,35 @@ def grade(
 
 
 async def submit_attempt(
-    session: AsyncSession, *, attempt_id: int, caller: Caller, answers: list[Answer]
+    session: AsyncSession,
+    *,
+    attempt_id: int,
+    caller: Caller,
+    answers: list[Answer],
+    now: datetime,
 ) -> AttemptRead:
     """Grade and close the caller's attempt; a pass marks the post completed. A submitted
     attempt is final: a second submit is 400, also when two arrive at once (the closing
     UPDATE only matches an attempt still in progress)."""
     visible = module_visible_to(Post.module_id, caller.id)
+    # A `user` submits only while the quiz's module is open to them (availability: 403).
+    is_open = availability.module_open_to(Post.module_id, caller.id, availability.today_of(now))
     row = (
         await session.execute(
-            select(QuizAttempt, Post.pass_mark, Post.module_id, visible)
+            select(QuizAttempt, Post.pass_mark, Post.module_id, visible, is_open)
             .join(Post, Post.id == QuizAttempt.post_id)
             .where(QuizAttempt.id == attempt_id)
         )
     ).first()
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
-    attempt, pass_mark, module_id, sees_post = row
+    attempt, pass_mark, module_id, sees_post, open_to_caller = row
     if attempt.user_id != caller.id:
         raise Forbidden("You may only submit your own attempts")
     if not sees_post and not is_staff(caller):
         raise Forbidden("You don't have access to this post")
+    if not open_to_caller and not is_staff(caller):
+        raise await availability.refusal(session, module_id=module_id, user_id=caller.id, now=now)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise Conflict("Attempt already submitted")
     post_id, started_at = attempt.post_id, attempt.started_at  # a rollback expires `attempt`
