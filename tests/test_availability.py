@@ -8,12 +8,13 @@ the start), never from a sleep.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 
-from progress_factories import insert_posts
+from progress_factories import Quiz, insert_posts, insert_quiz
+from tma.courses import availability
 from tma.courses.models import Course, Module
 from tma.groups.models import Group
 
@@ -311,3 +312,336 @@ async def test_a_module_open_in_one_of_the_users_courses_is_open_to_them(
     assert locked.status_code == 403
     assert response.status_code == 200
     assert response.json()["course_ids"] == sorted([course.id, other.id])
+
+
+# --- 403 with the reason on everything inside a module not open ---------------------------
+
+
+@dataclass
+class Inside:
+    """Module Second (scheduled for 2026-03-08) of `schedule`, with a text post and a quiz."""
+
+    module_id: int
+    post_id: int
+    quiz: Quiz
+
+
+@pytest_asyncio.fixture
+async def inside(schedule, test_db):
+    (post_id,) = await insert_posts(test_db, schedule.second.id)
+    quiz = await insert_quiz(test_db, schedule.second.id)
+    return Inside(schedule.second.id, post_id, quiz)
+
+
+REASON = {"detail": "Opens at 2026-03-08T00:00:00Z"}
+
+
+@pytest.mark.asyncio
+async def test_posts_of_a_module_not_open_are_403_with_the_reason(
+    client, user_headers, inside, clock
+):
+    """GET /api/posts/{post_id} and GET /api/posts?module_id= of a scheduled module: 403
+    with when it opens; on the day, 200."""
+    detail = await client.get(f"/api/posts/{inside.post_id}", headers=user_headers)
+    listed = await client.get(f"/api/posts?module_id={inside.module_id}", headers=user_headers)
+    past_end = await client.get(
+        f"/api/posts?module_id={inside.module_id}&offset=5", headers=user_headers
+    )
+    clock.set("2026-03-08T00:00:00Z")
+    opened = await client.get(f"/api/posts/{inside.post_id}", headers=user_headers)
+    opened_list = await client.get(f"/api/posts?module_id={inside.module_id}", headers=user_headers)
+
+    assert (detail.status_code, detail.json()) == (403, REASON)
+    assert (listed.status_code, listed.json()) == (403, REASON)
+    assert (past_end.status_code, past_end.json()) == (403, REASON)
+    assert opened.status_code == 200
+    assert opened_list.status_code == 200
+    assert [p["id"] for p in opened_list.json()] == [inside.post_id, inside.quiz.post_id]
+
+
+@pytest.mark.asyncio
+async def test_quiz_and_attempts_of_a_module_not_open_are_403_with_the_reason(
+    client, user_headers, inside
+):
+    """GET /api/quizzes/{post_id}, POST and GET .../attempts, PUT /api/progress/{post_id}:
+    403 with the reason; nothing is written (no attempt, no progress)."""
+    quiz = await client.get(f"/api/quizzes/{inside.quiz.post_id}", headers=user_headers)
+    start = await client.post(f"/api/quizzes/{inside.quiz.post_id}/attempts", headers=user_headers)
+    attempts = await client.get(
+        f"/api/quizzes/{inside.quiz.post_id}/attempts", headers=user_headers
+    )
+    progress = await client.put(
+        f"/api/progress/{inside.post_id}", json={"status": "completed"}, headers=user_headers
+    )
+    mine = await client.get("/api/progress", headers=user_headers)
+
+    for response in (quiz, start, attempts, progress):
+        assert (response.status_code, response.json()) == (403, REASON)
+    assert mine.status_code == 200
+    assert [c["completed_posts"] for c in mine.json()] == [0]
+
+
+@pytest.mark.asyncio
+async def test_submit_after_the_module_closed_again_is_403_with_the_reason(
+    client, user_headers, manager_headers, schedule, inside, clock
+):
+    """An attempt started while the module was open cannot be submitted once the group's
+    start moved so that the module is scheduled again: 403 with the new opening time; the
+    attempt stays in progress and is submitted once the module opens again."""
+    clock.set("2026-03-09T08:00:00Z")
+    started = await client.post(
+        f"/api/quizzes/{inside.quiz.post_id}/attempts", headers=user_headers
+    )
+    moved = await client.patch(
+        f"/api/groups/{schedule.group.id}/courses/{schedule.course.id}",
+        json={"start_date": "2026-03-05"},
+        headers=manager_headers,
+    )
+    answers = {
+        "answers": [
+            {"question_id": q, "option_ids": c}
+            for q, c in zip(inside.quiz.questions, inside.quiz.correct, strict=True)
+        ]
+    }
+    url = f"/api/quiz-attempts/{started.json()['id']}/submit"
+    refused = await client.post(url, json=answers, headers=user_headers)
+    clock.set("2026-03-12T00:00:00Z")
+    submitted = await client.post(url, json=answers, headers=user_headers)
+
+    assert started.status_code == 201
+    assert moved.status_code == 200
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Opens at 2026-03-12T00:00:00Z"}
+    assert submitted.status_code == 200
+    assert submitted.json()["passed"] is True
+
+
+@pytest.mark.asyncio
+async def test_staff_read_and_write_inside_a_module_not_open_to_users(
+    client, manager_headers, auth_headers, inside
+):
+    """Staff are never refused by the schedule: module, post, quiz."""
+    module = await client.get(f"/api/modules/{inside.module_id}", headers=manager_headers)
+    post = await client.get(f"/api/posts/{inside.post_id}", headers=auth_headers)
+    quiz = await client.get(f"/api/quizzes/{inside.quiz.post_id}", headers=manager_headers)
+
+    assert (module.status_code, post.status_code, quiz.status_code) == (200, 200, 200)
+
+
+# --- writing the schedule ----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_link_body_sets_release_after_days_shown_on_the_outline(
+    client, auth_headers, make_course, make_module
+):
+    """POST /api/courses/{course_id}/modules/{module_id} `{release_after_days}`: 201 with it
+    on the item; without it 0; PATCH may change it alone (the place stays)."""
+    course = await make_course()
+    first, second = await make_module(), await make_module()
+    url = f"/api/courses/{course.id}/modules"
+    linked = await client.post(
+        f"{url}/{first.id}", json={"release_after_days": 14}, headers=auth_headers
+    )
+    plain = await client.post(f"{url}/{second.id}", headers=auth_headers)
+    changed = await client.patch(
+        f"{url}/{second.id}", json={"release_after_days": 0}, headers=auth_headers
+    )
+    moved = await client.patch(f"{url}/{second.id}", json={"ordering": 1}, headers=auth_headers)
+
+    assert linked.status_code == 201
+    assert (linked.json()["release_after_days"], linked.json()["availability"]) == (14, OPEN)
+    assert plain.status_code == 201
+    assert plain.json()["release_after_days"] == 0
+    assert changed.status_code == 200
+    assert (changed.json()["ordering"], changed.json()["release_after_days"]) == (2, 0)
+    assert moved.status_code == 200
+    assert (moved.json()["ordering"], moved.json()["release_after_days"]) == (1, 0)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"release_after_days": -1},
+        {"release_after_days": 3651},
+        {"release_after_days": "7"},
+        {"release_after_days": True},
+        {"release_after_days": None},
+        {"ordering": None},
+    ],
+)
+async def test_link_patch_body_out_of_shape_is_422(
+    client, auth_headers, make_course, make_module, link_module, body
+):
+    """PATCH of a link: an empty body, days outside 0..3650, not an integer, or a null is
+    422 (a POST takes the same `release_after_days` rule)."""
+    course, module = await make_course(), await make_module()
+    await link_module(course, module)
+
+    response = await client.patch(
+        f"/api/courses/{course.id}/modules/{module.id}", json=body, headers=auth_headers
+    )
+    posted = await client.post(
+        f"/api/courses/{course.id}/modules/{module.id}",
+        json={"release_after_days": 3651},
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 422
+    assert posted.status_code == 422
+
+
+@pytest.mark.asyncio
+async def test_assignment_starts_today_by_default_or_on_the_given_day(
+    client, manager_headers, make_course, make_group, manager_user, clock
+):
+    """POST /api/groups/{group_id}/courses/{course_id}: `start_date` is the (clock's) UTC
+    day of the assignment unless the body gives one; both shown in the group's courses."""
+    group = await make_group(creator=manager_user)
+    first, second = await make_course(title="A"), await make_course(title="B")
+    clock.set("2026-03-05T23:30:00-05:00")  # 04:30 UTC on the 6th
+    today = await client.post(f"/api/groups/{group.id}/courses/{first.id}", headers=manager_headers)
+    given = await client.post(
+        f"/api/groups/{group.id}/courses/{second.id}",
+        json={"start_date": "2026-04-01"},
+        headers=manager_headers,
+    )
+    listed = await client.get(f"/api/groups/{group.id}/courses", headers=manager_headers)
+
+    assert (today.status_code, today.json()["start_date"]) == (201, "2026-03-06")
+    assert (given.status_code, given.json()["start_date"]) == (201, "2026-04-01")
+    assert [(c["title"], c["start_date"]) for c in listed.json()] == [
+        ("A", "2026-03-06"),
+        ("B", "2026-04-01"),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"start_date": None},
+        {"start_date": "2026-3-1"},
+        {"start_date": "2026-02-30"},
+        {"start_date": 20260301},
+        {"start_date": "1999-12-31"},
+        {"start_date": "3000-01-01"},
+        {"start_date": "2026-03-01", "ordering": 1},
+    ],
+)
+async def test_schedule_patch_body_out_of_shape_is_422(client, manager_headers, schedule, body):
+    """PATCH /api/groups/{group_id}/courses/{course_id}: `start_date` is required, a
+    YYYY-MM-DD day from 2000-01-01 to 2999-12-31; other fields are refused: 422."""
+    response = await client.patch(
+        f"/api/groups/{schedule.group.id}/courses/{schedule.course.id}",
+        json=body,
+        headers=manager_headers,
+    )
+
+    assert response.status_code == 422
+
+
+@pytest.mark.asyncio
+async def test_schedule_patch_refusals(client, user_headers, auth_headers, schedule, make_course):
+    """401 without a token; 403 for a `user` (staff set it, as they assign courses); 404
+    for a course not assigned to the group, an unknown course or group; the start is
+    unchanged."""
+    url = f"/api/groups/{schedule.group.id}/courses/{schedule.course.id}"
+    body = {"start_date": "2026-05-01"}
+    unassigned = await make_course()
+
+    anonymous = await client.patch(url, json=body)
+    as_user = await client.patch(url, json=body, headers=user_headers)
+    not_assigned = await client.patch(
+        f"/api/groups/{schedule.group.id}/courses/{unassigned.id}", json=body, headers=auth_headers
+    )
+    no_course = await client.patch(
+        f"/api/groups/{schedule.group.id}/courses/{2**62}", json=body, headers=auth_headers
+    )
+    no_group = await client.patch(
+        f"/api/groups/{2**62}/courses/{schedule.course.id}", json=body, headers=auth_headers
+    )
+    listed = await client.get(f"/api/groups/{schedule.group.id}/courses", headers=auth_headers)
+
+    assert anonymous.status_code == 401
+    assert as_user.status_code == 403
+    assert not_assigned.status_code == 404
+    assert not_assigned.json() == {
+        "detail": f"Assignment not found: course {unassigned.id} is not assigned to this group"
+    }
+    assert no_course.status_code == 404
+    assert no_course.json() == {"detail": f"Course {2**62} not found"}
+    assert no_group.status_code == 404
+    assert listed.json()[0]["start_date"] == "2026-03-01"
+
+
+@pytest.mark.asyncio
+async def test_course_sequential_is_set_on_create_and_refused_as_null(client, auth_headers):
+    """POST /api/courses `{sequential: true}` keeps it; PATCH `{sequential: null}` is 422."""
+    created = await client.post(
+        "/api/courses", json={"title": "Step by step", "sequential": True}, headers=auth_headers
+    )
+    nulled = await client.patch(
+        f"/api/courses/{created.json()['id']}", json={"sequential": None}, headers=auth_headers
+    )
+
+    assert created.status_code == 201
+    assert created.json()["sequential"] is True
+    assert nulled.status_code == 422
+
+
+# --- for other packages: when modules open ------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_module_access_and_opened_between(test_db, test_user, schedule, make_user):
+    """`module_access`: the module's availability for a user at a time. `opened_between`:
+    the (user, module) pairs the schedule opened in (after, until], staff left out, a
+    module already open through another course left out."""
+    at = datetime(2026, 3, 8, 0, 0, tzinfo=UTC)
+    outsider = await make_user()
+    async with test_db.session() as session:
+        before = await availability.module_access(
+            session,
+            module_id=schedule.second.id,
+            user_id=test_user.id,
+            now=at - timedelta(seconds=1),
+        )
+        after = await availability.module_access(
+            session, module_id=schedule.second.id, user_id=test_user.id, now=at
+        )
+        stranger = await availability.module_access(
+            session, module_id=schedule.second.id, user_id=outsider.id, now=at
+        )
+        week = await availability.opened_between(
+            session, after=datetime(2026, 3, 2, 12, tzinfo=UTC), until=at
+        )
+        month = await availability.opened_between(
+            session, after=at, until=datetime(2026, 4, 1, tzinfo=UTC)
+        )
+        first_day = await availability.opened_between(
+            session, after=datetime(2026, 2, 28, tzinfo=UTC), until=datetime(2026, 3, 1, tzinfo=UTC)
+        )
+
+    assert before == availability.Availability(
+        availability.State.SCHEDULED, at, "Opens at 2026-03-08T00:00:00Z"
+    )
+    assert after == availability.Availability(availability.State.OPEN, at, None)
+    assert stranger is None  # sees the module in no course
+    assert week == [availability.Opened(test_user.id, schedule.second.id, schedule.course.id, at)]
+    assert month == [
+        availability.Opened(
+            test_user.id,
+            schedule.third.id,
+            schedule.course.id,
+            datetime(2026, 3, 31, tzinfo=UTC),
+        )
+    ]
+    assert first_day == [
+        availability.Opened(
+            test_user.id, schedule.first.id, schedule.course.id, datetime(2026, 3, 1, tzinfo=UTC)
+        )
+    ]
