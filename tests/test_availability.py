@@ -580,17 +580,22 @@ async def test_schedule_patch_refusals(client, user_headers, auth_headers, sched
 
 @pytest.mark.asyncio
 async def test_course_sequential_is_set_on_create_and_refused_as_null(client, auth_headers):
-    """POST /api/courses `{sequential: true}` keeps it; PATCH `{sequential: null}` is 422."""
+    """POST /api/courses `{sequential: true}` keeps it; PATCH `{sequential: null}` and a
+    `sequential` that is not a JSON boolean are 422."""
     created = await client.post(
         "/api/courses", json={"title": "Step by step", "sequential": True}, headers=auth_headers
     )
     nulled = await client.patch(
         f"/api/courses/{created.json()['id']}", json={"sequential": None}, headers=auth_headers
     )
+    worded = await client.post(
+        "/api/courses", json={"title": "Maybe", "sequential": "yes"}, headers=auth_headers
+    )
 
     assert created.status_code == 201
     assert created.json()["sequential"] is True
     assert nulled.status_code == 422
+    assert worded.status_code == 422
 
 
 # --- for other packages: when modules open ------------------------------------------------

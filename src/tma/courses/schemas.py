@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import CourseTitle, Description, Position, StartDate
@@ -19,7 +19,7 @@ class CourseCreate(WriteModel):
 
     title: CourseTitle
     description: Description | None = None
-    sequential: bool = False
+    sequential: StrictBool = False
 
 
 class CourseUpdate(WriteModel):
@@ -31,7 +31,7 @@ class CourseUpdate(WriteModel):
 
     title: CourseTitle | None = None
     description: Description | None = None
-    sequential: bool | None = None
+    sequential: StrictBool | None = None
 
 
 class CourseRead(ReadModel):
