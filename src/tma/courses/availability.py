@@ -79,6 +79,7 @@ class Availability:
 
 
 OPEN = Availability(State.OPEN, None, None)  # what staff see
+OPEN_BODY = OPEN.as_dict()  # its body, shared by every staff item: never mutate it
 
 
 class _days_after(FunctionElement[date]):
@@ -201,7 +202,7 @@ def of_row(row: Any, today: date | None) -> dict[str, Any]:
     """An outline row's `availability` body: `today` None for staff (always open), else
     decided on the row's `opens_on` and `locked_by` columns."""
     if today is None:
-        return OPEN.as_dict()
+        return OPEN_BODY
     return state(row["opens_on"], row["locked_by"], today).as_dict()
 
 
