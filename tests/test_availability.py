@@ -360,6 +360,29 @@ async def test_posts_of_a_module_not_open_are_403_with_the_reason(
 
 
 @pytest.mark.asyncio
+async def test_the_post_list_leaves_out_posts_of_modules_not_open_to_a_user(
+    client, user_headers, manager_headers, inside, schedule, test_db, clock
+):
+    """GET /api/posts (no filter) as a `user`: the posts of modules open to them only (their
+    content is not readable before); staff see them all; on the release day they appear."""
+    (first_post,) = await insert_posts(test_db, schedule.first.id)
+    mine = await client.get("/api/posts", headers=user_headers)
+    staff = await client.get("/api/posts", headers=manager_headers)
+    clock.set("2026-03-08T00:00:00Z")
+    later = await client.get("/api/posts", headers=user_headers)
+
+    assert mine.status_code == 200
+    assert [p["id"] for p in mine.json()] == [first_post]
+    assert mine.headers["X-Total-Count"] == "1"
+    assert sorted(p["id"] for p in staff.json()) == sorted(
+        [first_post, inside.post_id, inside.quiz.post_id]
+    )
+    assert sorted(p["id"] for p in later.json()) == sorted(
+        [first_post, inside.post_id, inside.quiz.post_id]
+    )
+
+
+@pytest.mark.asyncio
 async def test_quiz_and_attempts_of_a_module_not_open_are_403_with_the_reason(
     client, user_headers, inside
 ):

@@ -53,13 +53,15 @@ async def list_posts(
     ] = None,
 ) -> Response:
     """Posts you see: with `module_id`, that module's in order; else by module (oldest
-    first), then order."""
+    first), then order (a `user`: of the modules open to them)."""
     db: Database = request.app.state.db
     if module_id is None:
         # A session of its own rather than `SessionDep`: the module screen's call below
         # needs none, and a generator dependency costs it ~5 % (docs/performance.md).
         async with db.read_sessionmaker() as session:
-            rows, total = await service.list_posts(session, viewer_id=viewer_id(user), page=page)
+            rows, total = await service.list_posts(
+                session, viewer_id=viewer_id(user), page=page, now=now
+            )
     else:
         # What the mobile client calls for a module screen: the module's existence and
         # visibility come with its posts in one statement (docs/performance.md).

@@ -97,14 +97,14 @@ async def load_post(
 
 
 async def list_posts(
-    session: AsyncSession, *, viewer_id: int | None, page: Page
+    session: AsyncSession, *, viewer_id: int | None, page: Page, now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
-    """Posts the viewer (None: staff) sees, by module (oldest module first), then
-    `ordering`, as `POST_COLUMNS` dicts; and how many in all."""
+    """Posts the viewer (None: staff) sees in modules open to them at `now`, by module
+    (oldest module first), then `ordering`, as `POST_COLUMNS` dicts; and how many in all."""
     stmt = (
         select(*POST_COLUMNS)
         .join(Module, Module.id == Post.module_id)
-        .where(post_visible_to(viewer_id))
+        .where(post_visible_to(viewer_id), post_open_to(viewer_id, availability.today_of(now)))
         .order_by(Module.created_at, Module.id, Post.ordering, Post.id)
     )
     return await fetch_page(session, stmt, page)
