@@ -673,3 +673,21 @@ async def test_module_access_and_opened_between(test_db, test_user, schedule, ma
             test_user.id, schedule.first.id, schedule.course.id, datetime(2026, 3, 1, tzinfo=UTC)
         )
     ]
+
+
+@pytest.mark.asyncio
+async def test_an_attachment_of_a_module_not_open_is_403_by_token_until_it_opens(
+    client, user_headers, schedule, upload_file, make_post, clock
+):
+    """GET /api/files/{file_id} with a `user`'s token: an attachment whose only post is in a
+    scheduled module is 403 (`You don't have access to this file`); on the release day 200."""
+    uploaded = await upload_file()
+    await make_post(schedule.second, "attachment", file_id=uploaded["id"])
+
+    before = await client.get(uploaded["url"], headers=user_headers)
+    clock.set("2026-03-08T00:00:00Z")
+    after = await client.get(uploaded["url"], headers=user_headers)
+
+    assert before.status_code == 403
+    assert before.json() == {"detail": "You don't have access to this file"}
+    assert after.status_code == 200

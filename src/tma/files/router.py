@@ -1,6 +1,7 @@
 """Files under /api/files: uploads (attachments by admins, avatars by anyone signed in),
 downloads (an avatar by anyone, an attachment by signature or by token), deletion."""
 
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from tma.core.clock import Now
 from tma.core.config import Settings
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
@@ -245,9 +247,12 @@ async def _readable_file(
     caller: Caller | None,
     expires: int | None,
     signature: str | None,
+    now: datetime,
 ) -> StoredFile:
     """The file when this request may read it (the rules of GET, shared by HEAD)."""
-    record, token_may_read = await service.find_file(session, file_id=file_id, caller=caller)
+    record, token_may_read = await service.find_file(
+        session, file_id=file_id, caller=caller, now=now
+    )
     if record.kind != FileKind.AVATAR and not token_may_read:
         signed = expires is not None or signature is not None
         if signed and expires is not None and signature is not None:
@@ -281,14 +286,22 @@ async def download_file(
     session: SessionDep,
     settings: SettingsDep,
     store: FileStoreDep,
+    now: Now,
     expires: ExpiresQuery = None,
     signature: SignatureQuery = None,
 ) -> StreamingResponse:
     """The file's bytes. An avatar: to anyone. An attachment: with the signature of a
     post's `file_url` (until it expires), or with a bearer token to staff and to a user who
-    sees a post using it. `HEAD` answers the same status and headers, without the bytes."""
+    sees a post using it in a module open to them. `HEAD` answers the same status and
+    headers, without the bytes."""
     record = await _readable_file(
-        session, settings, file_id=file_id, caller=caller, expires=expires, signature=signature
+        session,
+        settings,
+        file_id=file_id,
+        caller=caller,
+        expires=expires,
+        signature=signature,
+        now=now,
     )
     try:
         opened = await store.read(record.id)
@@ -308,12 +321,19 @@ async def download_file_head(
     session: SessionDep,
     settings: SettingsDep,
     store: FileStoreDep,
+    now: Now,
     expires: ExpiresQuery = None,
     signature: SignatureQuery = None,
 ) -> Response:
     """The headers `GET` would send for this file, with no body."""
     record = await _readable_file(
-        session, settings, file_id=file_id, caller=caller, expires=expires, signature=signature
+        session,
+        settings,
+        file_id=file_id,
+        caller=caller,
+        expires=expires,
+        signature=signature,
+        now=now,
     )
     try:
         size = await store.size(record.id)

@@ -9,6 +9,7 @@ bytes."""
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from tma.core.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
+from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.files.detect import ALLOWED, detect_type, image_problem, safe_filename
 from tma.files.models import FileKind, StoredFile
@@ -101,24 +103,28 @@ async def store_upload(
     return record
 
 
-def _visibility(caller: Caller | None) -> ColumnElement[bool]:
+def _visibility(caller: Caller | None, today: date) -> ColumnElement[bool]:
     """True when `caller` may read an attachment with their token: staff always; a `user`
-    when some post using it is in a module they see."""
+    when some post using it is in a module they see and that is open to them on `today`
+    (tma.courses.availability)."""
     if caller is None:
         return false()
     if is_staff(caller):
         return true()
     return exists().where(
-        Post.file_id == StoredFile.id, module_visible_to(Post.module_id, caller.id)
+        Post.file_id == StoredFile.id,
+        module_visible_to(Post.module_id, caller.id),
+        availability.module_open_to(Post.module_id, caller.id, today),
     )
 
 
 async def find_file(
-    session: AsyncSession, *, file_id: str, caller: Caller | None
+    session: AsyncSession, *, file_id: str, caller: Caller | None, now: datetime
 ) -> tuple[StoredFile, bool]:
-    """The file and whether `caller`'s token lets them read it, in one statement (404 for
-    an unknown id)."""
-    statement: Any = select(StoredFile, _visibility(caller)).where(StoredFile.id == file_id)
+    """The file and whether `caller`'s token lets them read it at `now`, in one statement
+    (404 for an unknown id)."""
+    visible = _visibility(caller, availability.today_of(now))
+    statement: Any = select(StoredFile, visible).where(StoredFile.id == file_id)
     row = (await session.execute(statement)).first()
     if row is None:
         raise NotFound(f"File {file_id} not found")
