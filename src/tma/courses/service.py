@@ -420,5 +420,9 @@ async def schedule_course(
         await get_course(session, course_id=course_id)
         raise NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
     link.start_date = start_date
-    await session.commit()
+    # Locked above on PostgreSQL; on SQLite (no row locks) an unassignment that commits
+    # first leaves the UPDATE nothing to change: the same 404.
+    await commit_or(
+        session, NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
+    )
     return link
