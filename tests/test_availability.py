@@ -691,3 +691,60 @@ async def test_an_attachment_of_a_module_not_open_is_403_by_token_until_it_opens
     assert before.status_code == 403
     assert before.json() == {"detail": "You don't have access to this file"}
     assert after.status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_opened_between_takes_each_pair_once_at_its_earliest_release(
+    client,
+    auth_headers,
+    test_db,
+    test_user,
+    schedule,
+    make_user,
+    make_group,
+    add_member,
+    make_course,
+    assign_course,
+    link_module,
+):
+    """Module Second is also in course Extra (the user's other group, started 2026-03-04,
+    released on day 2: 2026-03-06): in (2026-03-02, 2026-03-08] it opened once for the user,
+    at 2026-03-06, through Extra. Another parent whose group started the course on
+    2026-03-03 gets First then (day 0), and Second (day 7: 2026-03-10) in (03-08, 03-10]. Once the course is
+    sequential, a parent who has not finished First is left out (locked)."""
+    extra = await make_course(title="Extra")
+    elm = await make_group(name="Elm")
+    await add_member(elm, test_user)
+    await assign_course(elm, extra, start_date=date(2026, 3, 4))
+    await link_module(extra, schedule.second, release_after_days=2)
+    other = await make_user()
+    birch = await make_group(name="Birch")
+    await add_member(birch, other)
+    await assign_course(birch, schedule.course, start_date=date(2026, 3, 3))
+    window = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC))
+    later = (datetime(2026, 3, 8, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+    async with test_db.session() as session:
+        first = await availability.opened_between(session, after=window[0], until=window[1])
+        second = await availability.opened_between(session, after=later[0], until=later[1])
+    await insert_posts(test_db, schedule.first.id)
+    made = await client.patch(
+        f"/api/courses/{schedule.course.id}", json={"sequential": True}, headers=auth_headers
+    )
+    async with test_db.session() as session:
+        locked = await availability.opened_between(session, after=later[0], until=later[1])
+
+    assert first == [
+        availability.Opened(
+            test_user.id, schedule.second.id, extra.id, datetime(2026, 3, 6, tzinfo=UTC)
+        ),
+        availability.Opened(
+            other.id, schedule.first.id, schedule.course.id, datetime(2026, 3, 3, tzinfo=UTC)
+        ),
+    ]
+    assert second == [
+        availability.Opened(
+            other.id, schedule.second.id, schedule.course.id, datetime(2026, 3, 10, tzinfo=UTC)
+        )
+    ]
+    assert made.status_code == 200
+    assert locked == []

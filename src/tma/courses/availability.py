@@ -309,11 +309,15 @@ async def opened_between(
     """Every (user, module) the release schedule opened in `(after, until]`: the module's
     first release over the user's courses falls in it, and the module is open to the user
     at `until` (a module still locked by a sequential course is left out: it opens by the
-    user's own progress). Users with the system role `user` only. One statement, ordered
-    by user, then module."""
+    user's own progress). Users with the system role `user` only. One statement; the
+    pairs ordered by user, then module."""
     params = {"after": today_of(after), "until": today_of(until)}
+    rows = (await session.execute(_OPENED, params)).mappings().all()
+    order = sorted(
+        rows, key=lambda r: (r["user_id"], r["module_id"], r["opens_on"], r["course_id"])
+    )
     found: dict[tuple[int, int], Opened] = {}
-    for row in (await session.execute(_OPENED, params)).mappings():
+    for row in order:  # the earliest release of each pair first, then the lowest course id
         key = (row["user_id"], row["module_id"])
         if key not in found:
             found[key] = Opened(key[0], key[1], row["course_id"], midnight(row["opens_on"]))
