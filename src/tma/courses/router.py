@@ -69,7 +69,7 @@ async def create_course(body: CourseCreate, _admin: AdminUser, session: SessionD
 
 @router.patch("/{course_id}", response_model=CourseRead, responses=responses(404, 422))
 async def update_course(course: AdminCourse, body: CourseUpdate, session: SessionDep) -> CourseRead:
-    """Change a course's title or description (admin)."""
+    """Change a course's title, description or sequential (admin)."""
     return CourseRead.model_validate(await service.update_course(session, course=course, data=body))
 
 
