@@ -44,7 +44,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -229,7 +229,7 @@ _ACCESS = (
 
 
 async def module_access(
-    session: AsyncSession | AsyncConnection, *, module_id: int, user_id: int, now: datetime
+    session: AsyncSession, *, module_id: int, user_id: int, now: datetime
 ) -> Availability | None:
     """The module's availability for a `user` at `now` over the courses they see it in
     (open in any: open; else the lock, else the earliest schedule); None when they see
@@ -244,7 +244,7 @@ NOT_OPEN = "This module is not open yet"
 
 
 async def refusal(
-    session: AsyncSession | AsyncConnection, *, module_id: int, user_id: int, now: datetime
+    session: AsyncSession, *, module_id: int, user_id: int, now: datetime
 ) -> Forbidden:
     """The 403 for a `user`'s read of a module that a read's `module_open_to` column found
     not open: its detail is the reason (when it opens, or which module to finish first).

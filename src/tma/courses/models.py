@@ -9,17 +9,13 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
+from tma.core.db import ID, Base, ListedMixin, UTCDateTime, utcnow
 
 
-class Module(TimestampMixin, Base):
+class Module(ListedMixin, Base):
     """A unit of learning: an ordered list of posts, shared by any number of courses."""
 
     __tablename__ = "modules"
-    __table_args__ = (
-        Index("ix_modules_created_at_id", "created_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -46,12 +42,8 @@ class CourseModule(Base):
     release_after_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class Course(TimestampMixin, Base):
+class Course(ListedMixin, Base):
     __tablename__ = "courses"
-    __table_args__ = (
-        Index("ix_courses_created_at_id", "created_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

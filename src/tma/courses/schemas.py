@@ -1,7 +1,7 @@
 """Request and response bodies of the courses domain."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, model_validator
 
@@ -12,6 +12,11 @@ from tma.core.types import CourseTitle, Description, Position, StartDate
 ReleaseAfterDays = Annotated[int, Field(strict=True, ge=0, le=3650)]
 
 
+# CourseCreate, CourseUpdate and CourseRead have the shape of the groups' and modules'
+# bodies (a name, a description, all optional in the PATCH body) but stay separate: each
+# domain has its own field names, limits and examples and is its own contract, and a shared
+# base would reorder the JSON (pydantic puts inherited fields first) and tie the contracts
+# together.
 class CourseCreate(WriteModel):
     model_config = example(
         title="Opening principles", description="Centre, development, king safety"
@@ -34,16 +39,19 @@ class CourseUpdate(WriteModel):
     sequential: StrictBool | None = None
 
 
+COURSE_EXAMPLE = {
+    "id": 3,
+    "title": "Opening principles",
+    "description": "Centre, development, king safety",
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+    "module_count": 2,
+    "sequential": False,
+}
+
+
 class CourseRead(ReadModel):
-    model_config = example(
-        id=3,
-        title="Opening principles",
-        description="Centre, development, king safety",
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        module_count=2,
-        sequential=False,
-    )
+    model_config = example(**COURSE_EXAMPLE)
 
     id: int
     title: str
@@ -71,25 +79,25 @@ class AvailabilityRead(ReadModel):
     reason: str | None
 
 
-_OPEN_EXAMPLE: dict[str, Any] = {"state": "open", "available_at": None, "reason": None}
+OUTLINE_ITEM_EXAMPLE = {
+    "module_id": 5,
+    "module_title": "Checks first",
+    "module_description": "Before any move, look at every check.",
+    "module_color": "#C0392B",
+    "ordering": 1,
+    "course_id": 3,
+    "post_count": 4,
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+    "release_after_days": 0,
+    "availability": {"state": "open", "available_at": None, "reason": None},
+}
 
 
 class OutlineItem(ReadModel):
     """A module's place in a course, in the keys the existing web and mobile clients read."""
 
-    model_config = example(
-        module_id=5,
-        module_title="Checks first",
-        module_description="Before any move, look at every check.",
-        module_color="#C0392B",
-        ordering=1,
-        course_id=3,
-        post_count=4,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        release_after_days=0,
-        availability=_OPEN_EXAMPLE,
-    )
+    model_config = example(**OUTLINE_ITEM_EXAMPLE)
 
     module_id: int
     module_title: str
@@ -105,29 +113,15 @@ class OutlineItem(ReadModel):
 
 
 class CourseDetail(CourseRead):
+    # The same course as `CourseRead`'s example under another title, with its one module.
     model_config = example(
-        id=3,
-        title="Thinking Three Moves Ahead",
-        description="Checks, captures and threats before every move",
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        module_count=1,
-        sequential=False,
-        modules=[
-            {
-                "module_id": 5,
-                "module_title": "Checks first",
-                "module_description": "Before any move, look at every check.",
-                "module_color": "#C0392B",
-                "ordering": 1,
-                "course_id": 3,
-                "post_count": 4,
-                "created_at": "2026-09-01T09:30:00Z",
-                "updated_at": "2026-09-01T09:30:00Z",
-                "release_after_days": 0,
-                "availability": _OPEN_EXAMPLE,
-            }
-        ],
+        **{
+            **COURSE_EXAMPLE,
+            "title": "Thinking Three Moves Ahead",
+            "description": "Checks, captures and threats before every move",
+            "module_count": 1,
+        },
+        modules=[OUTLINE_ITEM_EXAMPLE],
     )
 
     modules: list[OutlineItem]
@@ -164,16 +158,7 @@ class ModuleMove(WriteModel):
 class GroupCourseRead(CourseRead):
     """A course of a group's, with the day its release schedule starts for the group."""
 
-    model_config = example(
-        id=3,
-        title="Opening principles",
-        description="Centre, development, king safety",
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-        module_count=2,
-        sequential=False,
-        start_date="2026-09-01",
-    )
+    model_config = example(**COURSE_EXAMPLE, start_date="2026-09-01")
 
     start_date: date
 

@@ -1,19 +1,29 @@
 """The rules and queries of courses and their assignment to groups."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.db import ID, Database, commit_or
+from tma.core.db import ID, commit_or
 from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.hotpath import hot_rows
 from tma.core.ordering import Ordering, lock_parent
-from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
+from tma.core.pagination import ListQuery, Page
+from tma.core.reads import NamedRow, first, get_with_flag, named, visible_head
 from tma.courses import availability
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
@@ -29,15 +39,16 @@ def _assigned_to_member(user_id: Any) -> ColumnElement[bool]:
     return course_visible_to(Course.id, user_id)
 
 
+# Alike in shape with tma.groups.service.load_group (each its own table and flag): the
+# shared part is tma.core.reads.get_with_flag.
 async def load_course(
     session: AsyncSession, *, course_id: int, viewer_id: int | None = None
 ) -> tuple[Course, bool]:
     """The course (with module_count) and whether `viewer_id` may see it, in one query."""
     flag = _assigned_to_member(viewer_id) if viewer_id is not None else true()
-    row = (await session.execute(select(Course, flag).where(Course.id == course_id))).first()
-    if row is None:
-        raise NotFound(f"Course {course_id} not found")
-    return row[0], bool(row[1])
+    return await get_with_flag(
+        session, Course, course_id, flag, NotFound(f"Course {course_id} not found")
+    )
 
 
 async def get_course(session: AsyncSession, *, course_id: int) -> Course:
@@ -51,13 +62,15 @@ _COURSE_COLUMNS = (
     Course.description,
     Course.created_at,
     Course.updated_at,
-    Course.module_count,
+    # Labelled: a column after it (or another table's) would leave it unnamed in the row.
+    Course.module_count.label("module_count"),
     Course.sequential,
 )
 
 
-# Staff see every course, a `user` the courses assigned to their groups; oldest first.
-_COURSES = ScopedList(
+# Staff see every course (the whole list), a `user` the courses assigned to their groups
+# (the scoped one); oldest first.
+_COURSES = ListQuery.scoped(
     _COURSE_COLUMNS,
     order=(Course.created_at, Course.id),
     count_by=Course.id,
@@ -66,11 +79,14 @@ _COURSES = ScopedList(
 
 
 async def list_course_rows(
-    db: Database, *, viewer: Caller, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user),
-    oldest first, as plain rows shaped like `CourseRead`, and how many in all."""
-    return await _COURSES.fetch_dicts(db, page, viewer_id=viewer_id(viewer))
+    oldest first, as rows of `CourseRead`'s columns, and how many in all."""
+    viewer_is = viewer_id(viewer)
+    if viewer_is is None:
+        return await _COURSES[False].page(session, page)
+    return await _COURSES[True].page(session, page, viewer_id=viewer_is)
 
 
 _OUTLINE = (
@@ -89,26 +105,34 @@ _OUTLINE = (
     .join(Module, Module.id == CourseModule.module_id)
     .order_by(CourseModule.ordering, CourseModule.module_id)
 )
+_OUTLINE_KEYS = tuple(str(column.key) for column in _OUTLINE.selected_columns)
 # For a `user`: the two columns of the availability rule (bound parameter `viewer_id`).
 _AVAILABILITY = availability.availability_columns(CourseModule, bindparam("viewer_id", type_=ID))
 
 
-def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
-    """The course's outline items (its modules with their place), in `ordering`."""
-    return _OUTLINE.where(CourseModule.course_id == course_id)
+_OF_COURSE = CourseModule.course_id == bindparam("course_id", type_=ID)
+# Staff's outline (`False`) and a `user`'s, with the availability columns (`True`).
+_OUTLINE_PAGE = {
+    scoped: ListQuery(
+        _OUTLINE.add_columns(*(_AVAILABILITY if scoped else ())).where(_OF_COURSE),
+        count=select(CourseModule.module_id).where(_OF_COURSE),
+    )
+    for scoped in (False, True)
+}
+_OUTLINE_ITEM = _OUTLINE.where(
+    _OF_COURSE, CourseModule.module_id == bindparam("module_id", type_=ID)
+)
 
 
-def _with_availability(rows: Sequence[Any], today: date | None) -> list[dict[str, Any]]:
+def _items(rows: Sequence[NamedRow], today: date | None) -> list[dict[str, Any]]:
     """Outline rows as `OutlineItem` dicts: `availability` decided for a `user` (`today`
-    set) on the rule's columns, open for staff (`today` None)."""
-    keys = _OUTLINE_KEYS
-    items = [{key: row[key] for key in keys} for row in rows]
-    if today is None:  # staff: one shared, never mutated, `open` body for every item
-        for item in items:
-            item["availability"] = availability.OPEN_BODY
-    else:
-        for item, row in zip(items, rows, strict=True):
-            item["availability"] = availability.of_row(row, today)
+    set) on the rule's columns, open for staff (`today` None: one shared, never mutated,
+    body for every item)."""
+    items = []
+    for row in rows:
+        item = {key: row[key] for key in _OUTLINE_KEYS}
+        item["availability"] = availability.of_row(row, today)
+        items.append(item)
     return items
 
 
@@ -117,11 +141,13 @@ async def outline_page(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the course's outline items (with their availability for `viewer_id`,
     None: staff) and how many there are in all."""
-    stmt = outline_statement(course_id)
-    if viewer_id is not None:
-        stmt = stmt.add_columns(*_AVAILABILITY).params(viewer_id=viewer_id)
-    rows, total = await fetch_page(session, stmt, page)
-    return _with_availability(rows, None if viewer_id is None else today), total
+    if viewer_id is None:
+        rows, total = await _OUTLINE_PAGE[False].page(session, page, course_id=course_id)
+        return _items(rows, None), total
+    rows, total = await _OUTLINE_PAGE[True].page(
+        session, page, course_id=course_id, viewer_id=viewer_id
+    )
+    return _items(rows, today), total
 
 
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
@@ -136,7 +162,7 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
     outline = [*_OUTLINE.selected_columns, *(_AVAILABILITY if scoped else ())]
     return (
         select(
-            Course.id.label("course_key"),
+            Course.id,
             Course.title,
             Course.description,
             Course.created_at.label("course_created_at"),
@@ -153,63 +179,34 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
     )
 
 
-_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
-_OUTLINE_KEYS = tuple(str(column.key) for column in _OUTLINE.selected_columns)
-
-
-def _reader(statement: Select[*tuple[Any, ...]], keys: Sequence[str]) -> Callable[[Any], Any]:
-    """Reads the columns named `keys` of a row of `statement`, by name: each name's place in
-    the statement (whose columns are named once each) is found here, once, and the row is
-    read through one `itemgetter` (the detail is hot: a `RowMapping` per row cost it 5 %)."""
-    names = [str(column.key) for column in statement.selected_columns]
-    assert len(set(names)) == len(names), f"columns named twice: {names}"
-    return itemgetter(*(names.index(key) for key in keys))
-
-
-_COURSE_KEYS = ("course_key", "title", "description", "course_created_at", "course_updated_at")
-_READ = {
-    scoped: (
-        _reader(_DETAIL[scoped], ("visible", "sequential", *_COURSE_KEYS)),
-        _reader(_DETAIL[scoped], _OUTLINE_KEYS),
-        _reader(_DETAIL[scoped], ("opens_on", "locked_by")) if scoped else None,
-    )
-    for scoped in (False, True)
-}
+_DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
 
 
 async def course_detail(
-    db: Database, *, course_id: int, viewer_id: int | None, today: date
+    session: AsyncSession, *, course_id: int, viewer_id: int | None, today: date
 ) -> dict[str, Any]:
     """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
     (None: staff) none of whose groups has it; each outline item's availability on
-    `today` (UTC) for a `user`. One statement on a read connection."""
-    scoped = viewer_id is not None
+    `today` (UTC) for a `user`. One statement, on the hot path."""
     params = {"course_id": course_id, "viewer_id": viewer_id}
-    async with db.read_connection() as conn:
-        rows = (await conn.execute(_DETAIL[scoped], params)).all()
-    if not rows:
-        raise NotFound(f"Course {course_id} not found")
-    course, outline, rule = _READ[scoped]
-    visible, sequential, *values = course(rows[0])
-    if not visible:
-        raise Forbidden("You don't have access to this course")
-    modules: list[dict[str, Any]] = []
-    for row in rows:
-        module = dict(zip(_OUTLINE_KEYS, outline(row), strict=True))
-        if module["module_id"] is None:  # the one row of a course without modules
-            continue
-        if rule is None:  # staff: one shared, never mutated, `open` body for every item
-            module["availability"] = availability.OPEN_BODY
-        else:
-            opens_on, locked_by = rule(row)
-            module["availability"] = availability.state(opens_on, locked_by, today).as_dict()
-        modules.append(module)
+    found = await hot_rows(session, _DETAIL[viewer_id is not None], **params)
+    course = visible_head(
+        found,
+        missing=NotFound(f"Course {course_id} not found"),
+        refused=Forbidden("You don't have access to this course"),
+    )
+    modules = _items(
+        [row for row in found if row["module_id"] is not None],
+        None if viewer_id is None else today,
+    )
     return {
-        **dict(
-            zip(("id", "title", "description", "created_at", "updated_at"), values, strict=True)
-        ),
+        "id": course["id"],
+        "title": course["title"],
+        "description": course["description"],
+        "created_at": course["course_created_at"],
+        "updated_at": course["course_updated_at"],
         "module_count": len(modules),
-        "sequential": sequential,
+        "sequential": course["sequential"],
         "modules": modules,
     }
 
@@ -219,8 +216,9 @@ LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
 
 async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
     """One outline item as an admin sees it (open)."""
-    stmt = outline_statement(course_id).where(CourseModule.module_id == module_id)
-    return _with_availability([(await session.execute(stmt)).mappings().one()], None)[0]
+    item = await first(session, _OUTLINE_ITEM, course_id=course_id, module_id=module_id)
+    assert item is not None  # read in the transaction that linked or moved it
+    return _items([item], None)[0]
 
 
 async def _lock_course(session: AsyncSession, course_id: int) -> None:
@@ -341,23 +339,22 @@ async def delete_course(session: AsyncSession, *, course: Course) -> None:
     await session.commit()
 
 
+_OF_GROUP = GroupCourse.group_id == bindparam("group_id", type_=ID)
+_GROUP_COURSES = ListQuery(
+    select(*_COURSE_COLUMNS, GroupCourse.start_date)
+    .join(GroupCourse, GroupCourse.course_id == Course.id)
+    .where(_OF_GROUP)
+    .order_by(GroupCourse.ordering, GroupCourse.date_assigned, Course.id),
+    count=select(GroupCourse.course_id).where(_OF_GROUP),
+)
+
+
 async def list_group_courses(
     session: AsyncSession, *, group: Group, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """The group's courses in assignment `ordering`, each with its `start_date`."""
-    stmt = (
-        select(Course, GroupCourse.start_date)
-        .join(GroupCourse, GroupCourse.course_id == Course.id)
-        .where(GroupCourse.group_id == group.id)
-    )
-    total = await count_rows(session, stmt.with_only_columns(Course.id))
-    stmt = page.apply(stmt.order_by(GroupCourse.ordering, GroupCourse.date_assigned, Course.id))
-    rows = (await session.execute(stmt)).all()
-    keys = tuple(column.key for column in _COURSE_COLUMNS)
-    return [
-        {**{key: getattr(row.Course, key) for key in keys}, "start_date": row.start_date}
-        for row in rows
-    ], total
+    """The group's courses in assignment `ordering`, as rows of `GroupCourseRead`'s columns
+    (`CourseRead`'s and the assignment's `start_date`)."""
+    return await _GROUP_COURSES.page(session, page, group_id=group.id)
 
 
 async def assign_course(
@@ -415,14 +412,13 @@ async def schedule_course(
     """Move the start of a group's course (day 0 of its release schedule); 404 when the
     course is not assigned to the group."""
     link = await session.get(GroupCourse, (group.id, course_id), with_for_update=True)
+    gone = NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
     if link is None:
         await session.rollback()
         await get_course(session, course_id=course_id)
-        raise NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
+        raise gone
     link.start_date = start_date
     # Locked above on PostgreSQL; on SQLite (no row locks) an unassignment that commits
     # first leaves the UPDATE nothing to change: the same 404.
-    await commit_or(
-        session, NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
-    )
+    await commit_or(session, gone)
     return link

@@ -6,17 +6,18 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Date, Select, bindparam, func, select, true
+from sqlalchemy import ColumnElement, Date, and_, bindparam, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.config import Settings
-from tma.core.db import ID, Database, utcnow
+from tma.core.db import ID, utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
-from tma.core.pagination import Page, fetch_page
+from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
+from tma.core.reads import first
 from tma.courses import availability
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
@@ -52,10 +53,9 @@ def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
 
 
 def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
-    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys in its order,
-    with the signed `file_url` of an attachment (absolute, as a `video_url` that is one of
-    this server's files: tma.core.public_url): ready to dump without a validation pass
-    (`list_response(..., validate=False)`)."""
+    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys, with the
+    signed `file_url` of an attachment (absolute, as a `video_url` that is one of this
+    server's files: tma.core.public_url)."""
     post = dict(row)
     file_id = post["file_id"]
     post["file_url"] = signed_file_url(file_id, settings) if file_id else None
@@ -66,11 +66,9 @@ def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
 def post_open_to(viewer_id: int | None, today: date) -> ColumnElement[bool]:
     """Whether the post's module is open to the viewer on `today` (always for staff,
     `viewer_id=None`): tma.courses.availability."""
-    return (
-        true()
-        if viewer_id is None
-        else availability.module_open_to(Post.module_id, viewer_id, today)
-    )
+    if viewer_id is None:
+        return true()
+    return availability.module_open_to(Post.module_id, viewer_id, today)
 
 
 async def load_post(
@@ -96,36 +94,49 @@ async def load_post(
     return post
 
 
+# Every post (staff), or those of modules the viewer sees and that are open to them (a
+# `user`), by module (oldest module first), then `ordering`.
+_VIEWER = bindparam("viewer_id", type_=ID)
+_POSTS = ListQuery.scoped(
+    POST_COLUMNS,
+    order=(Module.created_at, Module.id, Post.ordering, Post.id),
+    count_by=Post.id,
+    scope=and_(
+        module_visible_to(Post.module_id, _VIEWER),
+        availability.module_open_to(Post.module_id, _VIEWER, bindparam("today", type_=Date)),
+    ),
+    join=(Module, Module.id == Post.module_id),
+)
+
+
 async def list_posts(
     session: AsyncSession, *, viewer_id: int | None, page: Page, now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
     """Posts the viewer (None: staff) sees in modules open to them at `now`, by module
-    (oldest module first), then `ordering`, as `POST_COLUMNS` dicts; and how many in all."""
-    stmt = (
-        select(*POST_COLUMNS)
-        .join(Module, Module.id == Post.module_id)
-        .where(post_visible_to(viewer_id), post_open_to(viewer_id, availability.today_of(now)))
-        .order_by(Module.created_at, Module.id, Post.ordering, Post.id)
-    )
-    return await fetch_page(session, stmt, page)
+    (oldest module first), then `ordering`, as rows of `POST_COLUMNS`; and how many in all."""
+    if viewer_id is None:
+        return await _POSTS[False].page(session, page)
+    today = availability.today_of(now)
+    return await _POSTS[True].page(session, page, viewer_id=viewer_id, today=today)
 
 
 # Built once, at import (`_MODULE_POSTS` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
-def _module_posts(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
+def _module_posts(scoped: bool) -> ListQuery:  # pragma: no mutate block
     """A module's visibility, whether it is open to the viewer, and, LEFT JOINed, one window
     of its posts in `ordering`, in one statement (a module without posts gives one row of
     null post columns)."""
     module_id: BindParameter[int] = bindparam("module_id", type_=ID)
     flag = module_visible_to(module_id, bindparam("viewer_id", type_=ID)) if scoped else true()
-    return (
+    in_module = Post.module_id == module_id
+    return ListQuery(
         select(flag.label("visible"), _module_open(scoped).label("open"), *POST_COLUMNS)
         .select_from(Module)
         .outerjoin(Post, Post.module_id == Module.id)
         .where(Module.id == module_id)
-        .order_by(Post.ordering)
-        .limit(bindparam("limit", type_=BigInteger))
-        .offset(bindparam("offset", type_=BigInteger))
+        .order_by(Post.ordering),
+        count=select(Post.id).where(in_module),
+        child="id",
     )
 
 
@@ -139,7 +150,6 @@ def _module_open(scoped: bool) -> ColumnElement[bool]:
 
 
 _MODULE_POSTS = {scoped: _module_posts(scoped) for scoped in (False, True)}
-_MODULE_POST_COUNT = select(func.count()).where(Post.module_id == bindparam("module_id", type_=ID))
 _MODULE_VISIBLE = {
     scoped: select(
         (
@@ -149,51 +159,41 @@ _MODULE_VISIBLE = {
     ).where(Module.id == bindparam("module_id", type_=ID))
     for scoped in (False, True)
 }
-NO_LIMIT = 2**63 - 1
 
 
 async def module_post_page(
-    db: Database, *, module_id: int, viewer_id: int | None, page: Page, now: datetime
+    session: AsyncSession, *, module_id: int, viewer_id: int | None, page: Page, now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of a module's posts in `ordering` (as `POST_COLUMNS` dicts) and how many it
-    has: 404 for an unknown module, 403 for a viewer (None: staff) who does not see it or
-    to whom it is not open at `now` (the reason as the detail). One statement on a read
-    connection; a count only when the page does not tell it."""
+    """One page of a module's posts in `ordering` (rows of `POST_COLUMNS`, `visible` and
+    `open`) and how many it has: 404 for an unknown module, 403 for a viewer (None: staff)
+    who does not see it or to whom it is not open at `now` (the reason as the detail). One
+    statement; a count only when the page does not tell it."""
     scoped = viewer_id is not None
-    limit = NO_LIMIT if page.limit is None else page.limit
-    today = availability.today_of(now)
-    params = {"module_id": module_id, "viewer_id": viewer_id, "limit": limit, "today": today}
-    async with db.read_connection() as conn:
-        window = {**params, "offset": page.offset}
-        rows = (await conn.execute(_MODULE_POSTS[scoped], window)).mappings().all()
-        # Past the end of the posts (offset): is the module there at all?
-        head = (
-            rows[0]
-            if rows
-            else (await conn.execute(_MODULE_VISIBLE[scoped], params)).mappings().first()
-        )
-        if head is None:
-            raise NotFound(f"Module {module_id} not found")
-        if not head["visible"]:
-            raise Forbidden("You don't have access to this module")
-        if viewer_id is not None and not head["open"]:
-            raise await availability.refusal(conn, module_id=module_id, user_id=viewer_id, now=now)
-        posts = [{key: row[key] for key in _POST_KEYS} for row in rows if row["id"] is not None]
-        if len(posts) < limit and (posts or not page.offset):
-            return posts, page.offset + len(posts)
-        total = await conn.scalar(_MODULE_POST_COUNT, params)
-    return posts, int(total or 0)
+    params = {"module_id": module_id, "viewer_id": viewer_id, "today": availability.today_of(now)}
+    module, posts, total = await _MODULE_POSTS[scoped].page_of(session, page, **params)
+    if module is None:  # past the end of the posts (offset): is the module there at all?
+        found = await first(session, _MODULE_VISIBLE[scoped], **params)
+        module = None if found is None else dict(found)
+    if module is None:
+        raise NotFound(f"Module {module_id} not found")
+    if not module["visible"]:
+        raise Forbidden("You don't have access to this module")
+    if viewer_id is not None and not module["open"]:
+        raise await availability.refusal(session, module_id=module_id, user_id=viewer_id, now=now)
+    return posts, total
+
+
+_PROGRESS = select(
+    PostProgress.post_id, PostProgress.status, PostProgress.updated_at, PostProgress.completed_at
+).where(
+    PostProgress.post_id == bindparam("post_id", type_=ID),
+    PostProgress.user_id == bindparam("user_id", type_=ID),
+)
 
 
 async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> dict[str, Any]:
     """The user's progress on the post, shaped like `ProgressRead` (`not_started` if none)."""
-    row = (
-        await session.execute(
-            select(PostProgress.status, PostProgress.updated_at, PostProgress.completed_at).where(
-                PostProgress.post_id == post_id, PostProgress.user_id == user_id
-            )
-        )
-    ).first()
+    row = await first(session, _PROGRESS, post_id=post_id, user_id=user_id)
     if row is None:
         return {
             "post_id": post_id,
@@ -201,7 +201,7 @@ async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> d
             "updated_at": None,
             "completed_at": None,
         }
-    return {"post_id": post_id, "status": row[0], "updated_at": row[1], "completed_at": row[2]}
+    return dict(row)
 
 
 async def _check_file(session: AsyncSession, file_id: str) -> None:

@@ -1,7 +1,7 @@
 """A post with the caller's progress on it (quizzes and progress: the post exists -> the
 caller may see it), and whose progress and attempts a caller may read."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from sqlalchemy import and_, select
 from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
+from tma.core.reads import first
 from tma.courses import availability
 from tma.posts.dependencies import PostIdPath
 from tma.posts.models import Post
@@ -59,14 +60,19 @@ async def visible_post_progress(
         )
         .where(Post.id == post_id)
     )
-    row = (await session.execute(stmt)).first()
+    row = await first(session, stmt)
     if row is None:
         raise NotFound(f"Post {post_id} not found")
-    if not row.visible:
+    if not row["visible"]:
         raise Forbidden("You don't have access to this post")
-    if viewer is not None and not row.open:
-        raise await availability.refusal(session, module_id=row.module_id, user_id=viewer, now=now)
-    return CallerPost(*row[:-2])
+    if viewer is not None and not row["open"]:
+        raise await availability.refusal(
+            session, module_id=row["module_id"], user_id=viewer, now=now
+        )
+    return CallerPost(**{field: row[field] for field in _CALLER_POST_FIELDS})
+
+
+_CALLER_POST_FIELDS = tuple(field.name for field in fields(CallerPost))
 
 
 def check_sees_user(caller: Caller, user_id: int) -> None:

@@ -141,19 +141,30 @@ async def submit_attempt(
     is_open = availability.module_open_to(Post.module_id, caller.id, availability.today_of(now))
     row = (
         await session.execute(
-            select(QuizAttempt, Post.pass_mark, Post.module_id, visible, is_open)
+            select(
+                QuizAttempt,
+                Post.pass_mark,
+                Post.module_id,
+                visible.label("sees_post"),
+                is_open.label("open"),
+            )
             .join(Post, Post.id == QuizAttempt.post_id)
             .where(QuizAttempt.id == attempt_id)
         )
     ).first()
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
-    attempt, pass_mark, module_id, sees_post, open_to_caller = row
+    attempt, pass_mark, module_id, sees_post = (
+        row.QuizAttempt,
+        row.pass_mark,
+        row.module_id,
+        row.sees_post,
+    )
     if attempt.user_id != caller.id:
         raise Forbidden("You may only submit your own attempts")
     if not sees_post and not is_staff(caller):
         raise Forbidden("You don't have access to this post")
-    if not open_to_caller and not is_staff(caller):
+    if not row.open and not is_staff(caller):
         raise await availability.refusal(session, module_id=module_id, user_id=caller.id, now=now)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise Conflict("Attempt already submitted")
