@@ -26,7 +26,7 @@ from sqlalchemy.types import NullType
 from sqlalchemy.util import greenlet_spawn
 
 from tma.core.config import Settings
-from tma.core.reads import AnySelect, rows
+from tma.core.reads import AnySelect, column_keys, rows
 from tma.core.sqltypes import UTCDateTime
 
 StatementListener = Callable[[str], None]
@@ -147,7 +147,7 @@ class HotPath:
         compiled = self._compiled.get(statement)
         if compiled is None:
             sql = statement.compile(dialect=self.engine.dialect)
-            keys = tuple(str(column.key) for column in statement.selected_columns)
+            keys = column_keys(statement)
             compiled = (sql.string, tuple(sql.positiontup or ()), dict(sql.params), keys)
             self._compiled[statement] = compiled
         return compiled
@@ -162,4 +162,4 @@ async def hot_rows(
     hot: HotPath | None = session.info.get(SESSION_KEY)
     if hot is not None and hot.enabled and not session.in_transaction():
         return await hot.fetch(statement, params)
-    return [dict(row) for row in await rows(session, statement, **params)]
+    return await rows(session, statement, **params)

@@ -3,8 +3,8 @@
 - Services take the request's `AsyncSession` (`SessionDep`) as their one handle: for the
   ORM (writes, and reads that need objects) and for Core statements alike.
 - Rows are read by column name (`row["title"]`), never by position: `rows` and `first`
-  return mappings; a statement built once at import is checked by `named` (each column
-  named once, label what would clash).
+  return dicts keyed as SQLAlchemy keys the columns (`column_keys`); a statement built
+  once at import is checked by `named` (each column named once, label what would clash).
 - Lists go through `tma.core.pagination.ListQuery` (one page and its total).
 - Bodies are serialized by the response models (`tma.core.pagination.list_response`,
   `json_response`, or a model returned from the route).
@@ -12,23 +12,16 @@
   the caller, the group and course details).
 """
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, TypeVar
+import weakref
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, CursorResult, RowMapping, Select, inspect, select
+from sqlalchemy import ColumnElement, CursorResult, Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 AnySelect = Select[*tuple[Any, ...]]
 M = TypeVar("M")
-R = TypeVar("R", bound="NamedRow")
-
-
-class NamedRow(Protocol):
-    """A row read by column name: a SQLAlchemy `RowMapping` or an asyncpg `Record`."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-    def keys(self) -> Iterable[str]: ...
+R = TypeVar("R", bound=dict[str, Any])
 
 
 def named(statement: AnySelect) -> AnySelect:
@@ -51,14 +44,32 @@ async def _execute(
     return await (await session.connection()).execute(statement, params)
 
 
-async def rows(session: AsyncSession, statement: AnySelect, **params: Any) -> Sequence[RowMapping]:
-    """Every row of `statement` (a SELECT of columns) as a mapping by column name."""
-    return (await _execute(session, statement, params)).mappings().all()
+_KEYS: "weakref.WeakKeyDictionary[AnySelect, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 
 
-async def first(session: AsyncSession, statement: AnySelect, **params: Any) -> RowMapping | None:
-    """The first row of `statement` (a SELECT of columns) as a mapping by column name."""
-    return (await _execute(session, statement, params)).mappings().first()
+def column_keys(statement: AnySelect) -> tuple[str, ...]:
+    """The names of `statement`'s columns as SQLAlchemy keys them (a column property by its
+    attribute's name, which Core's result would call `anon_1`): the names every path gives
+    a row (`rows`, `first`, the hot path). Remembered per statement object."""
+    keys = _KEYS.get(statement)
+    if keys is None:
+        keys = _KEYS[statement] = tuple(str(c.key) for c in statement.selected_columns)
+    return keys
+
+
+async def rows(session: AsyncSession, statement: AnySelect, **params: Any) -> list[dict[str, Any]]:
+    """Every row of `statement` (a SELECT of columns) as a dict by column name."""
+    keys = column_keys(statement)
+    result = await _execute(session, statement, params)
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+async def first(
+    session: AsyncSession, statement: AnySelect, **params: Any
+) -> dict[str, Any] | None:
+    """The first row of `statement` (a SELECT of columns) as a dict by column name."""
+    row = (await _execute(session, statement, params)).first()
+    return None if row is None else dict(zip(column_keys(statement), row, strict=True))
 
 
 async def get_with_flag(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, RowMapping, and_, bindparam, case, func, select
+from sqlalchemy import BigInteger, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -197,7 +197,7 @@ _COURSE_ROWS = (
 )
 
 
-def _courses_from_rows(rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+def _courses_from_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     courses: list[dict[str, Any]] = []
     course: dict[str, Any] = {"course_id": None}
     for row in rows:
