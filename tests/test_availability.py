@@ -710,8 +710,8 @@ async def test_opened_between_takes_each_pair_once_at_its_earliest_release(
     """Module Second is also in course Extra (the user's other group, started 2026-03-04,
     released on day 2: 2026-03-06): in (2026-03-02, 2026-03-08] it opened once for the user,
     at 2026-03-06, through Extra. Another parent whose group started the course on
-    2026-03-03 gets First then (day 0), and Second (day 7: 2026-03-10) in (03-08, 03-10]. Once the course is
-    sequential, a parent who has not finished First is left out (locked)."""
+    2026-03-03 gets First then (day 0), and Second (day 7: 2026-03-10) in (03-08, 03-10].
+    Once the course is sequential, a parent who has not finished First is left out."""
     extra = await make_course(title="Extra")
     elm = await make_group(name="Elm")
     await add_member(elm, test_user)
