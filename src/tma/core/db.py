@@ -214,23 +214,31 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 SESSIONS_KEY = "tma.sessions"
-"""Where the request's scope holds the sessions `get_session` opened, for `close_sessions`
-(`tma.core.middleware.RequestMiddleware` puts the list there and closes them at the end)."""
+"""Where the request's scope holds its session once opened (a list: empty until then), for
+`close_sessions` (`tma.core.middleware.RequestMiddleware` puts the list there and closes
+the session at the end)."""
 
 
-async def get_session(request: Request) -> AsyncSession:
-    """The request's one session: services take it, and nothing else, as their handle (one
-    per request: FastAPI caches a dependency's value for the request, so the auth
-    dependency and the route share it). A plain dependency, not a generator one (those cost
-    FastAPI an exit stack per request): the request middleware closes it when the request
-    is done (`close_sessions`).
+def request_session(request: Request) -> AsyncSession:
+    """The request's one session, opened on first use: services take it, and nothing else,
+    as their handle. The auth dependency and the route get the same one (kept in the
+    request's scope, without a dependency of its own for FastAPI to resolve on every
+    request); the request middleware closes it when the request is done.
 
     GET and HEAD requests only read: on PostgreSQL their session runs in autocommit."""
+    opened: list[AsyncSession] = request.scope[SESSIONS_KEY]
+    if opened:
+        return opened[0]
     db: Database = request.app.state.db
     factory = db.read_sessionmaker if request.method in _READ_METHODS else db.sessionmaker
     session = factory()
-    request.scope[SESSIONS_KEY].append(session)
+    opened.append(session)
     return session
+
+
+async def get_session(request: Request) -> AsyncSession:  # async: no worker-thread hop
+    """`request_session` as a route dependency (`SessionDep`)."""
+    return request_session(request)
 
 
 async def close_sessions(sessions: list[AsyncSession]) -> None:

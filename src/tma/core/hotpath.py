@@ -15,22 +15,22 @@ three times the query itself for a one-row read. The statement is compiled once;
 are asyncpg `Record`s, read by column name (`row["name"]`) like the session's mappings.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Boolean, Date, Enum, Integer, String
+from sqlalchemy import Boolean, Column, Date, Enum, Integer, Label, String
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.types import NullType
 from sqlalchemy.util import greenlet_spawn
 
 from tma.core.config import Settings
-from tma.core.reads import AnySelect, column_keys, rows
+from tma.core.reads import AnySelect, NamedRow, rows
 from tma.core.sqltypes import UTCDateTime
 
 StatementListener = Callable[[str], None]
-Compiled = tuple[str, tuple[str, ...], dict[str, Any], tuple[str, ...]]
+Compiled = tuple[str, tuple[str, ...], dict[str, Any]]
 
 # Where a session finds the app's `HotPath` (`Database` puts it in every session's info).
 SESSION_KEY = "tma.hotpath"
@@ -43,14 +43,23 @@ _SAFE_TYPES = (Integer, String, Boolean, Date, UTCDateTime, NullType)
 
 
 def driver_safe(statement: AnySelect) -> AnySelect:
-    """`statement`, checked to select only columns of `_SAFE_TYPES` (else ValueError)."""
+    """`statement`, checked to select only columns of `_SAFE_TYPES`, each a table's column
+    or labelled (so the SQL names it as SQLAlchemy keys it: an unlabelled expression, such
+    as a column property, is `anon_1` in the SQL); else ValueError."""
     unsafe = [
         f"{column.key}: {column.type!r}"
         for column in statement.selected_columns
         if not isinstance(column.type, _SAFE_TYPES) or isinstance(column.type, Enum)
     ]
+    unnamed = [
+        str(column.key)
+        for column in statement.selected_columns
+        if not isinstance(column, (Column, Label))
+    ]
     if unsafe:
         raise ValueError(f"columns the hot path cannot read as SQLAlchemy does: {unsafe}")
+    if unnamed:
+        raise ValueError(f"label these columns of a hot read: {', '.join(unnamed)}")
     return statement
 
 
@@ -77,11 +86,11 @@ class HotPath:
         self._kept: list[PoolProxiedConnection] = []
         self._keep = self.KEPT_CONNECTIONS if not settings.db_pool_pre_ping else 0
 
-    async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> Sequence[NamedRow]:
         """Every row of a pre-built read-only `statement`, outside any transaction
         (autocommit, like every GET). Only for columns the driver returns as SQLAlchemy
         would (integers, text, booleans, dates, `UTCDateTime`)."""
-        sql, names, defaults, keys = self._compile(statement)
+        sql, names, defaults = self._compile(statement)
         for listener in self.listeners:
             listener(sql)
         fairy = self._kept.pop() if self._kept else await self.engine.raw_connection()
@@ -89,7 +98,7 @@ class HotPath:
         assert driver is not None
         try:
             args = [params[name] if name in params else defaults[name] for name in names]
-            records = await driver.fetch(sql, *args)
+            records: Sequence[NamedRow] = await driver.fetch(sql, *args)
         except BaseException as exc:
             # A failed query leaves the connection usable; a lost connection, or a query
             # cancelled half way, does not: drop it and the idle ones kept with it, and
@@ -105,9 +114,7 @@ class HotPath:
             raise
         finally:
             await self._release(fairy)
-        # Named as SQLAlchemy names the statement's columns (not as the SQL labels them: an
-        # unlabelled expression is `anon_1` there), so both paths give the same keys.
-        return [dict(zip(keys, record, strict=True)) for record in records]
+        return records  # read by name: `driver_safe` made the SQL's names SQLAlchemy's keys
 
     async def _release(self, fairy: PoolProxiedConnection) -> None:
         """Keep the connection for the next read, or give it back to the pool.
@@ -142,21 +149,20 @@ class HotPath:
         return len(self._kept)
 
     def _compile(self, statement: AnySelect) -> Compiled:
-        # The SQL, its parameters' names in order, the values the statement itself binds (a
-        # literal in a condition, used where the caller names none), its columns' keys.
+        # The SQL, its parameters' names in order, and the values the statement itself
+        # binds (a literal in a condition, used where the caller names none).
         compiled = self._compiled.get(statement)
         if compiled is None:
-            sql = statement.compile(dialect=self.engine.dialect)
-            keys = column_keys(statement)
-            compiled = (sql.string, tuple(sql.positiontup or ()), dict(sql.params), keys)
+            sql = driver_safe(statement).compile(dialect=self.engine.dialect)
+            compiled = (sql.string, tuple(sql.positiontup or ()), dict(sql.params))
             self._compiled[statement] = compiled
         return compiled
 
 
 async def hot_rows(
     session: AsyncSession, statement: AnySelect, **params: Any
-) -> list[dict[str, Any]]:
-    """The rows of `statement` as dicts by column name: on the driver when the session's
+) -> Sequence[NamedRow]:
+    """The rows of `statement`, read by column name: on the driver when the session's
     database has the hot path on and the session holds no transaction yet, else on the
     session's connection (`tma.core.reads.rows`)."""
     hot: HotPath | None = session.info.get(SESSION_KEY)

@@ -13,15 +13,25 @@
 """
 
 import weakref
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, CursorResult, Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 AnySelect = Select[*tuple[Any, ...]]
 M = TypeVar("M")
-R = TypeVar("R", bound=dict[str, Any])
+
+
+class NamedRow(Protocol):
+    """A row read by column name: a dict of `rows`, or an asyncpg `Record` of the hot path."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+R = TypeVar("R", bound=NamedRow)
 
 
 def named(statement: AnySelect) -> AnySelect:

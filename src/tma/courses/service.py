@@ -23,7 +23,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.hotpath import hot_rows
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
-from tma.core.reads import first, get_with_flag, named, visible_head
+from tma.core.reads import NamedRow, first, get_with_flag, named, visible_head
 from tma.courses import availability
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
@@ -62,7 +62,7 @@ _COURSE_COLUMNS = (
     Course.description,
     Course.created_at,
     Course.updated_at,
-    Course.module_count,
+    Course.module_count.label("module_count"),
     Course.sequential,
 )
 
@@ -123,7 +123,7 @@ _OUTLINE_ITEM = _OUTLINE.where(
 )
 
 
-def _items(rows: Sequence[dict[str, Any]], today: date | None) -> list[dict[str, Any]]:
+def _items(rows: Sequence[NamedRow], today: date | None) -> list[dict[str, Any]]:
     """Outline rows as `OutlineItem` dicts: `availability` decided for a `user` (`today`
     set) on the rule's columns, open for staff (`today` None: one shared, never mutated,
     body for every item)."""

@@ -21,7 +21,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.hotpath import hot_rows
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
-from tma.core.reads import get_with_flag, named
+from tma.core.reads import NamedRow, get_with_flag, named
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate, MemberRead
@@ -56,7 +56,7 @@ _GROUP_COLUMNS = (
     Group.created_by,
     Group.created_at,
     Group.updated_at,
-    Group.member_count,
+    Group.member_count.label("member_count"),
 )
 # Staff see every group (the whole list), a `user` the groups they belong to (the scoped
 # one); oldest first.
@@ -121,7 +121,7 @@ _GROUP_DETAIL_FOR_MANAGER = _GROUP_DETAIL.add_columns(
 )
 
 
-def _member(row: dict[str, Any]) -> dict[str, Any]:
+def _member(row: NamedRow) -> dict[str, Any]:
     """A member with every field (`MemberRead`'s keys and order)."""
     return {
         "user_id": row["user_id"],
@@ -139,7 +139,7 @@ def _member(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _public_member(row: dict[str, Any]) -> dict[str, Any]:
+def _public_member(row: NamedRow) -> dict[str, Any]:
     """A member as someone who may not see their private data sees them: no e-mail, no
     child field, no membership `updated_at` (`MemberRead.PRIVATE`)."""
     member = _member(row)

@@ -12,7 +12,7 @@ from fastapi.security.base import SecurityBase
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.config import Settings
-from tma.core.db import SessionDep
+from tma.core.db import SessionDep, request_session
 from tma.core.errors import Conflict, Forbidden, Unauthorized
 from tma.core.security import TokenClaims, decode_access_token, epoch_microseconds
 from tma.core.types import MAX_ID
@@ -80,20 +80,21 @@ class BearerCaller(SecurityBase):
         self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
         self.scheme_name = "HTTPBearer"
 
-    async def __call__(self, request: Request, session: SessionDep) -> Caller:
+    async def __call__(self, request: Request) -> Caller:
         """The active user behind the bearer token; 401 without a valid one, 403 if
-        disabled. A `Caller` (plain values), read fresh by one statement on every request."""
-        return await _caller(request, session, _bearer_token(request))
+        disabled. A `Caller` (plain values), read fresh by one statement on every request,
+        in the request's session."""
+        return await _caller(request, request_session(request), _bearer_token(request))
 
 
 class OptionalBearerCaller(BearerCaller):
     """Like `BearerCaller`, but no token at all is fine (None); a bad token is still 401."""
 
-    async def __call__(  # type: ignore[override]
-        self, request: Request, session: SessionDep
-    ) -> Caller | None:
+    async def __call__(self, request: Request) -> Caller | None:  # type: ignore[override]
         token = _bearer_token(request)
-        return None if token is None else await _caller(request, session, token)
+        if token is None:
+            return None
+        return await _caller(request, request_session(request), token)
 
 
 current_user = BearerCaller()

@@ -16,6 +16,7 @@ from tma.core.hotpath import hot_rows
 from tma.core.identity import email_key, username_key
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
+from tma.core.reads import NamedRow
 from tma.core.security import PasswordHasher
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
@@ -108,7 +109,7 @@ _USER_LIST = ListQuery(
 _READ_KEYS_AND_ROLE = tuple(UserRead.model_fields)  # `UserRead`'s order, `role` included
 
 
-def user_row(row: dict[str, Any], roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """A user row (`UserRead`'s columns and its role's name and description) shaped like
     `UserRead`; `roles` shares one role dict between the rows of a list."""
     role_id = row["role_id"]
