@@ -16,7 +16,7 @@ import random
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -427,13 +427,21 @@ def make_course(test_db: TestDatabase) -> Callable[..., Awaitable[Course]]:
 def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]]:
     """Assign a course to a group, through the real service.
 
-    Call: `await assign_course(group, course, ordering=None)` -> `GroupCourse`.
-    Creates: one assignment; last in the group's order unless `ordering` is given.
+    Call: `await assign_course(group, course, ordering=None, start_date=None)` -> `GroupCourse`.
+    Creates: one assignment; last in the group's order unless `ordering` is given; its
+    release schedule starts on `start_date` (a `date`; default the `clock` fixture's first
+    day, 2026-03-05, so a module released on day 0 is open at the clock's start and on
+    every later real day).
     Side effects: the group's members (role `user`) can now see the course.
     """
 
-    async def assign(group: Group, course: Course, ordering: int | None = None) -> GroupCourse:
-        return await _assign_course(test_db, group=group, course=course, ordering=ordering)
+    async def assign(
+        group: Group, course: Course, ordering: int | None = None, start_date: date | None = None
+    ) -> GroupCourse:
+        start = CLOCK_START.date() if start_date is None else start_date
+        return await _assign_course(
+            test_db, group=group, course=course, ordering=ordering, start_date=start
+        )
 
     return assign
 
@@ -449,30 +457,43 @@ class TestClock:
     def __init__(self, start: datetime) -> None:
         self.now = start
 
-    def set(self, moment: datetime) -> datetime:
-        self.now = moment
-        return moment
+    @property
+    def moment(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime | str) -> datetime:
+        """Jump to `moment` (a datetime, or ISO-8601 text with an offset such as
+        `"2026-03-08T00:00:00Z"`); the new time."""
+        self.now = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+        return self.now
 
     def advance(self, **delta: float) -> datetime:
-        """Move the clock forward by `timedelta(**delta)`; the new time."""
+        """Move the clock forward by `timedelta(**delta)` (days=, hours=, minutes=,
+        seconds=); the new time."""
         self.now += timedelta(**delta)
         return self.now
 
+    def today(self) -> date:
+        """The UTC day of the current time."""
+        return self.now.astimezone(UTC).date()
 
-CLOCK_START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+
+CLOCK_START = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def clock(app: FastAPI) -> Iterator[TestClock]:
-    """The app's clock, held still and moved by the test (no test sleeps for a deadline).
+    """The app's clock, held still and moved by the test (no test sleeps for a deadline or
+    a release).
 
-    Gives: `TestClock`: `.now` (starts at 2026-09-01T09:00:00Z), `.set(datetime)`,
-    `.advance(minutes=..., seconds=...)`; every route that takes `tma.core.clock.Now` (the
-    quiz attempts: start, save, read, submit) sees `.now`.
+    Gives: `TestClock`: `.now` (starts at 2026-03-05T10:00:00Z, `CLOCK_START`),
+    `.set(datetime or ISO text)`, `.advance(days=..., minutes=..., seconds=...)`,
+    `.today()` (the UTC date); every rule that reads `tma.core.clock.now` (quiz attempts,
+    the release schedule and availability) sees `.now`.
     Creates: nothing.
     Side effects: overrides `tma.core.clock.now` on the app for this test (removed after);
-    timestamps written by those routes are the clock's, not the wall clock's (tokens still
-    use the wall clock).
+    timestamps written by the quiz routes are the clock's; those the database layer writes
+    elsewhere (`created_at`, ...) and tokens keep the wall clock.
     """
     test_clock = TestClock(CLOCK_START)
 
@@ -624,15 +645,24 @@ def make_module(test_db: TestDatabase) -> Callable[..., Awaitable[Module]]:
 def link_module(test_db: TestDatabase) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Put a module into a course, through the real service.
 
-    Call: `await link_module(course, module, ordering=None)` -> the outline item (a dict:
-    `module_id`, `module_title`, `ordering`, ...).
-    Creates: one course-module link, last unless `ordering` is given (later modules move down).
+    Call: `await link_module(course, module, ordering=None, release_after_days=0)` -> the
+    outline item (a dict: `module_id`, `module_title`, `ordering`, ...).
+    Creates: one course-module link, last unless `ordering` is given (later modules move down),
+    opening `release_after_days` after the course's start.
     Side effects: raises `Conflict` if the module is already in the course; members of groups
     assigned to the course now see the module.
     """
 
-    async def link(course: Course, module: Module, ordering: int | None = None) -> dict[str, Any]:
-        return await _link_module(test_db, course=course, module=module, ordering=ordering)
+    async def link(
+        course: Course, module: Module, ordering: int | None = None, release_after_days: int = 0
+    ) -> dict[str, Any]:
+        return await _link_module(
+            test_db,
+            course=course,
+            module=module,
+            ordering=ordering,
+            release_after_days=release_after_days,
+        )
 
     return link
 

@@ -8,7 +8,7 @@ database already bound; use those in tests.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import count
 from typing import Any
 
@@ -179,12 +179,18 @@ async def create_course(
 
 
 async def assign_course(
-    test_db: TestDatabase, *, group: Group, course: Course, ordering: int | None = None
+    test_db: TestDatabase,
+    *,
+    group: Group,
+    course: Course,
+    ordering: int | None = None,
+    start_date: date | None = None,
 ) -> GroupCourse:
-    """Assign `course` to `group`, last unless `ordering` is given."""
+    """Assign `course` to `group`, last unless `ordering` is given, its release schedule
+    starting on `start_date` (default today, UTC)."""
     async with test_db.session() as session:
         return await courses.assign_course(
-            session, group=group, course_id=course.id, ordering=ordering
+            session, group=group, course_id=course.id, ordering=ordering, start_date=start_date
         )
 
 
@@ -205,12 +211,22 @@ async def create_module(
 
 
 async def link_module(
-    test_db: TestDatabase, *, course: Course, module: Module, ordering: int | None = None
+    test_db: TestDatabase,
+    *,
+    course: Course,
+    module: Module,
+    ordering: int | None = None,
+    release_after_days: int = 0,
 ) -> dict[str, Any]:
-    """Put `module` into `course` at `ordering` (default last); the outline item as a dict."""
+    """Put `module` into `course` at `ordering` (default last), opening `release_after_days`
+    after the course's start; the outline item as a dict."""
     async with test_db.session() as session:
         return await courses.link_module(
-            session, course_id=course.id, module_id=module.id, ordering=ordering
+            session,
+            course_id=course.id,
+            module_id=module.id,
+            ordering=ordering,
+            release_after_days=release_after_days,
         )
 
 

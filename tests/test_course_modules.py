@@ -18,6 +18,8 @@ OUTLINE_FIELDS = {
     "post_count",
     "created_at",
     "updated_at",
+    "release_after_days",
+    "availability",
 }
 TOO_BIG_ID = 2**63
 

@@ -10,7 +10,15 @@ import pytest
 
 from tma.courses.models import CourseModule, Module
 
-COURSE_FIELDS = {"id", "title", "description", "created_at", "updated_at", "module_count"}
+COURSE_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "created_at",
+    "updated_at",
+    "module_count",
+    "sequential",
+}
 TOO_BIG_ID = 2**63  # one past the largest 64-bit id
 
 
@@ -177,6 +185,7 @@ async def test_get_course_as_admin_returns_detail_with_empty_modules(
         "title": "Basics",
         "description": "How the pieces move",
         "module_count": 0,
+        "sequential": False,
         "modules": [],
     }
     assert ts(body["created_at"]) == course.created_at
@@ -214,7 +223,15 @@ async def test_get_course_lists_modules_in_their_ordering(
     ]
     assert [(m["course_id"], m["post_count"]) for m in body["modules"]] == [(course.id, 0)] * 2
     assert [set(m) for m in body["modules"]] == [
-        {*keys, "course_id", "post_count", "created_at", "updated_at"}
+        {
+            *keys,
+            "course_id",
+            "post_count",
+            "created_at",
+            "updated_at",
+            "release_after_days",
+            "availability",
+        }
     ] * 2
 
 

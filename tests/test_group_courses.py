@@ -8,8 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-COURSE_FIELDS = {"id", "title", "description", "created_at", "updated_at", "module_count"}
-ASSIGNED_FIELDS = {"message", "group_id", "course_id", "ordering", "date_assigned"}
+COURSE_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "created_at",
+    "updated_at",
+    "module_count",
+    "sequential",
+}
+ASSIGNED_FIELDS = {"message", "group_id", "course_id", "ordering", "date_assigned", "start_date"}
+GROUP_COURSE_FIELDS = COURSE_FIELDS | {"start_date"}
 TOO_BIG_ID = 2**63  # one past the largest 64-bit id
 
 
@@ -43,7 +52,7 @@ async def test_list_group_courses_returns_courses_in_assignment_ordering(
     assert response.status_code == 200
     assert response.headers["X-Total-Count"] == "3"
     body = response.json()
-    assert [set(c) for c in body] == [COURSE_FIELDS] * 3
+    assert [set(c) for c in body] == [GROUP_COURSE_FIELDS] * 3
     assert [c["title"] for c in body] == ["Tactics", "Endgames", "Basics"]
     last = body[2]
     assert {k: last[k] for k in ("id", "title", "description", "module_count")} == {

@@ -932,6 +932,7 @@ BODY_ENDPOINTS = [
     ("POST", "/api/groups/{gid}/members/{uid}"),
     ("PATCH", "/api/groups/{gid}/members/{uid}/role"),
     ("POST", "/api/groups/{gid}/courses/{cid}"),
+    ("PATCH", "/api/groups/{gid}/courses/{cid}"),
 ]
 
 

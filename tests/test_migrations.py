@@ -557,7 +557,7 @@ def test_migration_0007_keeps_every_row_and_counters_count_on_after_it_and_after
     scratch_url: str,
 ) -> None:
     """A database at 0006 with progress, counters and a module shared by two courses goes
-    to head: every row is as it was (0007 changes trigger functions only); on PostgreSQL
+    to 0007: every row is as it was (0007 changes trigger functions only); on PostgreSQL
     the three progress triggers that read across tables now lock first; the counters count
     a completion, a link, an unlink and a module delete. `downgrade 0006` keeps every row
     and the 0006 triggers (no locks) count on."""
@@ -568,7 +568,7 @@ def test_migration_0007_keeps_every_row_and_counters_count_on_after_it_and_after
     _off_loop(migrate.upgrade, scratch_url, "0006")
     before = _run_sync(scratch_url, _every_row)
 
-    _off_loop(migrate.upgrade, scratch_url)
+    _off_loop(migrate.upgrade, scratch_url, "0007")
 
     # Later revisions add columns (0009: the quiz settings of posts): the rows 0006 had,
     # in the columns 0006 had, are as they were.
@@ -817,3 +817,96 @@ def test_migration_0009_gives_attempts_their_questions_and_quizzes_default_setti
     _off_loop(migrate.downgrade, scratch_url, "0007")
 
     assert _run_sync(scratch_url, _every_row) == before
+
+
+def _assign_courses_at_0007(conn: Connection) -> None:
+    """Group 5 (user 7 a member) has course 1, assigned at 23:30 UTC on 2026-11-01, and
+    course 2, assigned ten minutes past midnight UTC the day after."""
+    statements = [
+        "INSERT INTO groups (id, name, created_by, created_at, updated_at) "
+        "VALUES (5, 'Club', 7, :late, :late)",
+        "INSERT INTO group_members (group_id, user_id, role, joined_at, updated_at) "
+        "VALUES (5, 7, 'owner', :late, :late)",
+        "INSERT INTO group_courses (group_id, course_id, ordering, date_assigned) "
+        "VALUES (5, 1, 0, :late), (5, 2, 1, :early)",
+    ]
+    late = datetime(2026, 11, 1, 23, 30, tzinfo=UTC)
+    early = datetime(2026, 11, 2, 0, 10, tzinfo=UTC)
+    for statement in statements:
+        conn.execute(text(statement), {"late": late, "early": early})
+    conn.commit()
+
+
+def _schedule_columns(conn: Connection) -> list[Any]:
+    return [
+        [tuple(r) for r in conn.execute(text("SELECT id, sequential FROM courses ORDER BY 1"))],
+        [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT course_id, module_id, release_after_days FROM course_module_links "
+                    "ORDER BY 1, 2"
+                )
+            )
+        ],
+        [
+            (r[0], r[1], str(r[2]))
+            for r in conn.execute(
+                text("SELECT group_id, course_id, start_date FROM group_courses ORDER BY 2")
+            )
+        ],
+    ]
+
+
+def _link_module_1_into_course_2(conn: Connection) -> list[tuple[Any, ...]]:
+    """A link written without the new column (its default), then the course counters."""
+    conn.execute(
+        text(
+            "INSERT INTO course_module_links (course_id, module_id, ordering, linked_at) "
+            "VALUES (2, 1, 2, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+    counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
+    return [tuple(r) for r in conn.execute(text(counters))]
+
+
+def _columns(table: str) -> Callable[[Connection], list[str]]:
+    return lambda conn: sorted(c["name"] for c in inspect(conn).get_columns(table))
+
+
+def test_migration_0010_adds_the_schedule_keeping_every_row_and_the_counters(
+    scratch_url: str,
+) -> None:
+    """A database at 0007 with progress, counters, shared modules and two group courses
+    goes to head: every row keeps its values; courses are not sequential, links open on
+    day 0, each assignment starts on the UTC day it was assigned (23:30 UTC stays that
+    day). The progress triggers still count (a link written after it, without the new
+    column, gets 0 days and moves the counter). `downgrade 0007` drops the three columns
+    and keeps every row."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0005")
+    _run_sync(scratch_url, _link_modules_at_0005)
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    _run_sync(scratch_url, _assign_courses_at_0007)
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url)
+
+    assert _as_before(_run_sync(scratch_url, _every_row), before) == before
+    assert _run_sync(scratch_url, _schedule_columns) == [
+        [(1, False), (2, False)],
+        [(1, 1, 0), (1, 2, 0), (2, 2, 0)],
+        [(5, 1, "2026-11-01"), (5, 2, "2026-11-02")],
+    ]
+    assert _run_sync(scratch_url, _link_module_1_into_course_2) == [(7, 1, 4), (7, 2, 4)]
+    kept = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.downgrade, scratch_url, "0007")
+
+    assert _run_sync(scratch_url, _every_row) == _as_before(kept, before)
+    assert "start_date" not in _run_sync(scratch_url, _columns("group_courses"))
+    assert "sequential" not in _run_sync(scratch_url, _columns("courses"))
+    assert "release_after_days" not in _run_sync(scratch_url, _columns("course_module_links"))

@@ -372,6 +372,56 @@ async def test_get_course_outline_statement_count_same_at_5_and_50_modules_with_
     assert small == large == [DETAIL_STATEMENTS, STATEMENTS_PER_REQUEST]
 
 
+async def schedule_every_other_module(test_db, course_id):
+    """The course made sequential, every other module released in 10 days."""
+    async with test_db.session() as session:
+        course = await session.get(Course, course_id)
+        course.sequential = True
+        links = (
+            await session.scalars(select(CourseModule).where(CourseModule.course_id == course_id))
+        ).all()
+        for link in links:
+            link.release_after_days = 10 * (link.ordering % 2)
+        await session.commit()
+
+
+@pytest.mark.asyncio
+async def test_availability_costs_no_statement_at_5_and_50_modules(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """A sequential course with a release schedule, as a `user`: the course detail (2), the
+    outline (3) and an open module's detail (2) cost what they cost without it, at 5 and
+    at 50 modules, scheduled and locked items included (the availability rule is columns
+    of the statement each already runs). The real clock: the course starts today."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    detail_url, outline_url = f"/api/courses/{course_id}", f"/api/courses/{course_id}/modules"
+    modules = [await insert_module_with_posts(test_db, 2, course_id=course_id)]
+    modules += [await insert_module_with_posts(test_db, 2, course_id=course_id) for _ in range(4)]
+    await schedule_every_other_module(test_db, course_id)
+    small = [
+        await statements_for(client, count_queries, url, user_headers, SMALL)
+        for url in (detail_url, outline_url)
+    ]
+    for _ in range(LARGE - SMALL):
+        await insert_module_with_posts(test_db, 2, course_id=course_id)
+    await schedule_every_other_module(test_db, course_id)
+
+    large = [
+        await statements_for(client, count_queries, url, user_headers, LARGE)
+        for url in (detail_url, outline_url)
+    ]
+    body = (await client.get(detail_url, headers=user_headers)).json()
+    second_module, _ = modules[1]  # released on day 0, the first one (day 10) unfinished
+    with count_queries() as queries:
+        module = await client.get(f"/api/modules/{second_module}", headers=user_headers)
+
+    assert small == large == [DETAIL_STATEMENTS, STATEMENTS_PER_REQUEST]
+    states = [item["availability"]["state"] for item in body["modules"]]
+    assert states[:3] == ["scheduled", "locked", "scheduled"]
+    assert module.status_code == 403  # locked: the refusal reads the reason
+    assert queries.count == DETAIL_STATEMENTS + 1
+
+
 @pytest.mark.asyncio
 async def test_list_posts_statement_count_same_at_5_and_50_posts(
     client, user_headers, test_user, admin_user, test_db, count_queries

@@ -406,9 +406,9 @@ async def test_start_attempt_during_cooldown_returns_400_with_the_time(
     response = await client.post(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "Next attempt available at 2026-09-01T10:05:20Z"}
+    assert response.json() == {"detail": "Next attempt available at 2026-03-05T11:05:20Z"}
     clock.advance(minutes=30)
-    assert (await start(client, quiz, user_headers))["started_at"] == "2026-09-01T10:05:20Z"
+    assert (await start(client, quiz, user_headers))["started_at"] == "2026-03-05T11:05:20Z"
 
 
 @pytest.mark.asyncio
@@ -434,8 +434,8 @@ async def test_start_attempt_with_time_limit_sets_deadline(client, user_headers,
     attempt = await start(client, quiz, user_headers)
 
     assert (attempt["started_at"], attempt["deadline"]) == (
-        "2026-09-01T09:00:00Z",
-        "2026-09-01T09:10:00Z",
+        "2026-03-05T10:00:00Z",
+        "2026-03-05T10:10:00Z",
     )
 
 
@@ -454,7 +454,7 @@ async def test_submit_within_the_grace_is_graded_as_usual(client, user_headers, 
     assert (body["score"], body["timed_out"], body["submitted_at"]) == (
         100,
         False,
-        "2026-09-01T09:10:30Z",
+        "2026-03-05T10:10:30Z",
     )
 
 
@@ -485,7 +485,7 @@ async def test_submit_after_the_grace_grades_saved_answers_timed_out(
         False,
         True,
     )
-    assert body["submitted_at"] == "2026-09-01T09:10:00Z"
+    assert body["submitted_at"] == "2026-03-05T10:10:00Z"
     assert [r["correct"] for r in body["results"]] == [True, False]
     again = await submit(client, attempt, user_headers, quiz.answers())
     assert again.status_code == 200
@@ -539,7 +539,7 @@ async def test_list_and_start_grade_an_expired_attempt_first(
         (attempt["id"], True, 0)
     ]
     assert fresh["id"] != attempt["id"]
-    assert fresh["deadline"] == "2026-09-01T10:10:00Z"
+    assert fresh["deadline"] == "2026-03-05T11:10:00Z"
 
 
 @pytest.mark.asyncio

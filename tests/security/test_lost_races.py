@@ -282,8 +282,8 @@ async def test_add_to_a_group_twice_at_once_returns_400_to_the_later(
     else:
         other_id = (await make_course()).id
         insert = (
-            "INSERT INTO group_courses (group_id, course_id, ordering, date_assigned) "
-            "VALUES (:group_id, :other_id, 5, now())"
+            "INSERT INTO group_courses (group_id, course_id, ordering, date_assigned, "
+            "start_date) VALUES (:group_id, :other_id, 5, now(), CURRENT_DATE)"
         )
         expected = "Course is already assigned to this group"
     await held_transaction.execute(insert, group_id=group.id, other_id=other_id)

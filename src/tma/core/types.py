@@ -110,6 +110,18 @@ def _date_text_only(value: Any) -> Any:
 IsoDate = Annotated[date, BeforeValidator(_date_text_only)]
 
 
+def _plausible_day(value: date) -> date:
+    # Release days are computed by the database (start + up to 3650 days): a year past
+    # 2999 or before 2000 is a typing mistake, and 9999 + 10 years would not fit a date.
+    if not date(2000, 1, 1) <= value <= date(2999, 12, 31):
+        raise ValueError("must be a day from 2000-01-01 to 2999-12-31")
+    return value
+
+
+# The first day of a course's release schedule (a group's `start_date`).
+StartDate = Annotated[IsoDate, AfterValidator(_plausible_day)]
+
+
 def _lower(value: str) -> str:
     return value.lower()
 

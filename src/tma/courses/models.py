@@ -4,9 +4,9 @@ between the two (a module may belong to several courses), and assignments to gro
 Modules live here, beside the course outline, because a course's detail and its
 `module_count` read them; the module endpoints (tma.modules) build on this package."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from tma.core.db import ID, Base, ListedMixin, UTCDateTime, utcnow
@@ -37,6 +37,9 @@ class CourseModule(Base):
     )
     ordering: Mapped[int] = mapped_column(Integer)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The module opens for a `user` this many days after their course's start date
+    # (tma.courses.availability).
+    release_after_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Course(ListedMixin, Base):
@@ -45,6 +48,8 @@ class Course(ListedMixin, Base):
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # A `user` opens each module only after finishing the one before (availability).
+    sequential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Loaded in the same SELECT as the course: no query per course in lists.
     module_count: Mapped[int] = column_property(
         select(func.count())
@@ -67,3 +72,6 @@ class GroupCourse(Base):
     )
     ordering: Mapped[int] = mapped_column(Integer, default=0)
     date_assigned: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Day 0 of the course's release schedule for the group's members (default: the UTC day
+    # it was assigned; tma.courses.availability).
+    start_date: Mapped[date] = mapped_column(Date, default=lambda: utcnow().date())

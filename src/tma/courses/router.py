@@ -1,23 +1,28 @@
 """Courses under /api/courses, and a group's courses under /api/groups/{group_id}/courses
 (the link is the courses domain's: courses build on groups, never the other way)."""
 
-from fastapi import Response, status
+from fastapi import Request, Response, status
 
+from tma.core.clock import Now, now_of
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
 from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses import service
+from tma.courses.availability import today_of
 from tma.courses.dependencies import AdminCourse, CourseIdPath, ModuleIdPath, VisibleCourse
+from tma.courses.models import GroupCourse
 from tma.courses.schemas import (
     CourseCreate,
     CourseDetail,
     CourseRead,
     CourseUpdate,
+    GroupCourseRead,
     ModuleLink,
     ModuleMove,
     OutlineItem,
+    ScheduleUpdate,
 )
 from tma.groups.dependencies import ManagedGroup, VisibleGroup
 from tma.groups.schemas import CourseAssign, CourseAssigned
@@ -25,6 +30,7 @@ from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
 _COURSE_LIST = row_list_adapter(CourseRead)
+_GROUP_COURSE_LIST = row_list_adapter(GroupCourseRead)
 _OUTLINE = row_list_adapter(OutlineItem)
 
 router = PrefixedRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
@@ -43,10 +49,16 @@ _COURSE_DETAIL = row_adapter(CourseDetail)
 
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
-async def get_course(course_id: CourseIdPath, user: CurrentUser, session: SessionDep) -> Response:
-    """One course with its modules, as outline items in the course's `ordering`."""
+async def get_course(
+    course_id: CourseIdPath, user: CurrentUser, session: SessionDep, request: Request
+) -> Response:
+    """One course with its modules, as outline items in the course's `ordering`, each with
+    its availability for you."""
+    now = await now_of(request)  # the `now` dependency's clock, without its cost
     # Existence and visibility come with the outline in one statement (docs/performance.md).
-    course = await service.course_detail(session, course_id=course_id, viewer_id=viewer_id(user))
+    course = await service.course_detail(
+        session, course_id=course_id, viewer_id=viewer_id(user), today=today_of(now)
+    )
     return json_response(_COURSE_DETAIL, course)
 
 
@@ -58,7 +70,7 @@ async def create_course(body: CourseCreate, _admin: AdminUser, session: SessionD
 
 @router.patch("/{course_id}", response_model=CourseRead, responses=responses(404, 422))
 async def update_course(course: AdminCourse, body: CourseUpdate, session: SessionDep) -> CourseRead:
-    """Change a course's title or description (admin)."""
+    """Change a course's title, description or sequential (admin)."""
     return CourseRead.model_validate(await service.update_course(session, course=course, data=body))
 
 
@@ -73,10 +85,13 @@ async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
 
 @router.get("/{course_id}/modules", response_model=list[OutlineItem], responses=responses(404, 422))
 async def list_course_modules(
-    course: VisibleCourse, page: PageDep, session: SessionDep
+    course: VisibleCourse, user: CurrentUser, page: PageDep, session: SessionDep, now: Now
 ) -> Response:
-    """The course's outline: its modules in the course's `ordering`."""
-    rows, total = await service.outline_page(session, course_id=course.id, page=page)
+    """The course's outline: its modules in the course's `ordering`, each with its
+    availability for you."""
+    rows, total = await service.outline_page(
+        session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today_of(now)
+    )
     return list_response(_OUTLINE, rows, total)
 
 
@@ -89,10 +104,15 @@ async def link_module(
     session: SessionDep,
     body: ModuleLink | None = None,
 ) -> OutlineItem:
-    """Put a module into the course at `ordering` (default last) (admin)."""
-    ordering = body.ordering if body else None
+    """Put a module into the course at `ordering` (default last), opening
+    `release_after_days` (default 0) after the course's start (admin)."""
+    body = body or ModuleLink()
     item = await service.link_module(
-        session, course_id=course.id, module_id=module_id, ordering=ordering
+        session,
+        course_id=course.id,
+        module_id=module_id,
+        ordering=body.ordering,
+        release_after_days=body.release_after_days or 0,
     )
     return OutlineItem.model_validate(item)
 
@@ -105,9 +125,14 @@ async def link_module(
 async def move_module(
     course: AdminCourse, module_id: ModuleIdPath, body: ModuleMove, session: SessionDep
 ) -> OutlineItem:
-    """Move a module within the course to `ordering` (past the end: last) (admin)."""
+    """Move a module within the course to `ordering` (past the end: last) and/or change
+    its `release_after_days` (admin)."""
     item = await service.move_module(
-        session, course_id=course.id, module_id=module_id, ordering=body.ordering
+        session,
+        course_id=course.id,
+        module_id=module_id,
+        ordering=body.ordering,
+        release_after_days=body.release_after_days,
     )
     return OutlineItem.model_validate(item)
 
@@ -131,12 +156,12 @@ groups_router = PrefixedRouter(prefix="/groups", tags=["groups"], responses=resp
 
 
 @groups_router.get(
-    "/{group_id}/courses", response_model=list[CourseRead], responses=responses(404, 422)
+    "/{group_id}/courses", response_model=list[GroupCourseRead], responses=responses(404, 422)
 )
 async def list_group_courses(group: VisibleGroup, session: SessionDep, page: PageDep) -> Response:
-    """The group's courses in assignment order."""
+    """The group's courses in assignment order, each with its `start_date`."""
     rows, total = await service.list_group_courses(session, group=group, page=page)
-    return list_response(_COURSE_LIST, rows, total)
+    return list_response(_GROUP_COURSE_LIST, rows, total)
 
 
 @groups_router.post("/{group_id}/courses/{course_id}", **created(CourseAssigned, 400, 404, 422))
@@ -144,18 +169,46 @@ async def assign_course(
     group: ManagedGroup,
     course_id: CourseIdPath,
     session: SessionDep,
+    now: Now,
     body: CourseAssign | None = None,
 ) -> CourseAssigned:
-    """Assign a course to the group, last unless `ordering` is given (manager or admin)."""
-    ordering = body.ordering if body else None
-    link = await service.assign_course(session, group=group, course_id=course_id, ordering=ordering)
+    """Assign a course to the group, last unless `ordering` is given, its release schedule
+    starting on `start_date` (default today, UTC) (manager or admin)."""
+    body = body or CourseAssign()
+    link = await service.assign_course(
+        session,
+        group=group,
+        course_id=course_id,
+        ordering=body.ordering,
+        start_date=body.start_date or today_of(now),
+    )
+    return _assigned("Course assigned to group", link)
+
+
+def _assigned(message: str, link: GroupCourse) -> CourseAssigned:
     return CourseAssigned(
-        message="Course assigned to group",
+        message=message,
         group_id=link.group_id,
         course_id=link.course_id,
         ordering=link.ordering,
         date_assigned=link.date_assigned,
+        start_date=link.start_date,
     )
+
+
+@groups_router.patch(
+    "/{group_id}/courses/{course_id}",
+    response_model=CourseAssigned,
+    responses=responses(404, 422),
+)
+async def schedule_course(
+    group: ManagedGroup, course_id: CourseIdPath, body: ScheduleUpdate, session: SessionDep
+) -> CourseAssigned:
+    """Move the day the group's release schedule of the course starts (manager or admin)."""
+    link = await service.schedule_course(
+        session, group=group, course_id=course_id, start_date=body.start_date
+    )
+    return _assigned("Course schedule updated", link)
 
 
 @groups_router.delete(

@@ -1,5 +1,7 @@
 """The rules and queries of courses and their assignment to groups."""
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +23,8 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.hotpath import hot_rows
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
-from tma.core.reads import first, get_with_flag, named, visible_head
+from tma.core.reads import NamedRow, first, get_with_flag, named, visible_head
+from tma.courses import availability
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
@@ -60,6 +63,7 @@ _COURSE_COLUMNS = (
     Course.created_at,
     Course.updated_at,
     Course.module_count.label("module_count"),
+    Course.sequential,
 )
 
 
@@ -95,26 +99,54 @@ _OUTLINE = (
         post_count_of(Module.id).label("post_count"),
         Module.created_at,
         Module.updated_at,
+        CourseModule.release_after_days,
     )
     .join(Module, Module.id == CourseModule.module_id)
     .order_by(CourseModule.ordering, CourseModule.module_id)
 )
+_OUTLINE_KEYS = tuple(str(column.key) for column in _OUTLINE.selected_columns)
+# For a `user`: the two columns of the availability rule (bound parameter `viewer_id`).
+_AVAILABILITY = availability.availability_columns(CourseModule, bindparam("viewer_id", type_=ID))
 
 
 _OF_COURSE = CourseModule.course_id == bindparam("course_id", type_=ID)
-_OUTLINE_PAGE = ListQuery(
-    _OUTLINE.where(_OF_COURSE), count=select(CourseModule.module_id).where(_OF_COURSE)
-)
+# Staff's outline (`False`) and a `user`'s, with the availability columns (`True`).
+_OUTLINE_PAGE = {
+    scoped: ListQuery(
+        _OUTLINE.add_columns(*(_AVAILABILITY if scoped else ())).where(_OF_COURSE),
+        count=select(CourseModule.module_id).where(_OF_COURSE),
+    )
+    for scoped in (False, True)
+}
 _OUTLINE_ITEM = _OUTLINE.where(
     _OF_COURSE, CourseModule.module_id == bindparam("module_id", type_=ID)
 )
 
 
+def _items(rows: Sequence[NamedRow], today: date | None) -> list[dict[str, Any]]:
+    """Outline rows as `OutlineItem` dicts: `availability` decided for a `user` (`today`
+    set) on the rule's columns, open for staff (`today` None: one shared, never mutated,
+    body for every item)."""
+    items = []
+    for row in rows:
+        item = {key: row[key] for key in _OUTLINE_KEYS}
+        item["availability"] = availability.of_row(row, today)
+        items.append(item)
+    return items
+
+
 async def outline_page(
-    session: AsyncSession, *, course_id: int, page: Page
+    session: AsyncSession, *, course_id: int, page: Page, viewer_id: int | None, today: date
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the course's outline items and how many there are in all."""
-    return await _OUTLINE_PAGE.page(session, page, course_id=course_id)
+    """One page of the course's outline items (with their availability for `viewer_id`,
+    None: staff) and how many there are in all."""
+    if viewer_id is None:
+        rows, total = await _OUTLINE_PAGE[False].page(session, page, course_id=course_id)
+        return _items(rows, None), total
+    rows, total = await _OUTLINE_PAGE[True].page(
+        session, page, course_id=course_id, viewer_id=viewer_id
+    )
+    return _items(rows, today), total
 
 
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
@@ -122,10 +154,11 @@ async def outline_page(
 def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
     """The course detail in one statement: the course, whether the viewer sees it, and,
     LEFT JOINed, its outline items in `ordering` (one row per module; one row of null
-    outline columns for a course without modules)."""
+    outline columns for a course without modules); for a `user` (`scoped`), each item's
+    availability columns."""
     course_id: BindParameter[int] = bindparam("course_id", type_=ID)
     flag = course_visible_to(course_id, bindparam("viewer_id", type_=ID)) if scoped else true()
-    outline = _OUTLINE.selected_columns
+    outline = [*_OUTLINE.selected_columns, *(_AVAILABILITY if scoped else ())]
     return (
         select(
             Course.id,
@@ -133,6 +166,7 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Course.description,
             Course.created_at.label("course_created_at"),
             Course.updated_at.label("course_updated_at"),
+            Course.sequential,
             flag.label("visible"),
             *outline,
         )
@@ -145,14 +179,14 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
 
 
 _DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
-_OUTLINE_KEYS = tuple(str(column.key) for column in _OUTLINE.selected_columns)
 
 
 async def course_detail(
-    session: AsyncSession, *, course_id: int, viewer_id: int | None
+    session: AsyncSession, *, course_id: int, viewer_id: int | None, today: date
 ) -> dict[str, Any]:
     """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
-    (None: staff) none of whose groups has it. One statement, on the hot path."""
+    (None: staff) none of whose groups has it; each outline item's availability on
+    `today` (UTC) for a `user`. One statement, on the hot path."""
     params = {"course_id": course_id, "viewer_id": viewer_id}
     found = await hot_rows(session, _DETAIL[viewer_id is not None], **params)
     course = visible_head(
@@ -160,9 +194,10 @@ async def course_detail(
         missing=NotFound(f"Course {course_id} not found"),
         refused=Forbidden("You don't have access to this course"),
     )
-    modules = [
-        {key: row[key] for key in _OUTLINE_KEYS} for row in found if row["module_id"] is not None
-    ]
+    modules = _items(
+        [row for row in found if row["module_id"] is not None],
+        None if viewer_id is None else today,
+    )
     return {
         "id": course["id"],
         "title": course["title"],
@@ -170,6 +205,7 @@ async def course_detail(
         "created_at": course["course_created_at"],
         "updated_at": course["course_updated_at"],
         "module_count": len(modules),
+        "sequential": course["sequential"],
         "modules": modules,
     }
 
@@ -178,9 +214,10 @@ LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
 
 
 async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
+    """One outline item as an admin sees it (open)."""
     item = await first(session, _OUTLINE_ITEM, course_id=course_id, module_id=module_id)
     assert item is not None  # read in the transaction that linked or moved it
-    return item
+    return _items([item], None)[0]
 
 
 async def _lock_course(session: AsyncSession, course_id: int) -> None:
@@ -211,10 +248,16 @@ async def _locked_link(
 
 
 async def link_module(
-    session: AsyncSession, *, course_id: int, module_id: int, ordering: int | None
+    session: AsyncSession,
+    *,
+    course_id: int,
+    module_id: int,
+    ordering: int | None,
+    release_after_days: int = 0,
 ) -> dict[str, Any]:
-    """Put a module into a course at `ordering` (default last), later ones moved down; 400
-    if it is there already, 404 for an unknown module."""
+    """Put a module into a course at `ordering` (default last), later ones moved down,
+    opening `release_after_days` after the course's start; 400 if it is there already, 404
+    for an unknown module."""
     # The module first, then the course (the lock order of tma.progress.service): a
     # progress write in the module waits, and the counters see the link or not at all.
     module_found = await lock_parent(session, Module, module_id)
@@ -226,7 +269,14 @@ async def link_module(
         await session.rollback()
         raise Conflict(f"Module {module_id} is already in course {course_id}")
     position = await LINK_POSITIONS.insert_at(session, course_id, ordering)
-    session.add(CourseModule(course_id=course_id, module_id=module_id, ordering=position))
+    session.add(
+        CourseModule(
+            course_id=course_id,
+            module_id=module_id,
+            ordering=position,
+            release_after_days=release_after_days,
+        )
+    )
     try:
         await session.commit()
     except IntegrityError:  # the module was deleted meanwhile
@@ -236,11 +286,20 @@ async def link_module(
 
 
 async def move_module(
-    session: AsyncSession, *, course_id: int, module_id: int, ordering: int
+    session: AsyncSession,
+    *,
+    course_id: int,
+    module_id: int,
+    ordering: int | None,
+    release_after_days: int | None = None,
 ) -> dict[str, Any]:
-    """Move a module to `ordering` within the course (past the end: last)."""
+    """Move a module to `ordering` within the course (past the end: last) and/or change
+    its `release_after_days` (None: unchanged)."""
     link = await _locked_link(session, course_id=course_id, module_id=module_id)
-    link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
+    if ordering is not None:
+        link.ordering = await LINK_POSITIONS.move(session, course_id, link.ordering, ordering)
+    if release_after_days is not None:
+        link.release_after_days = release_after_days
     await session.commit()
     return await _outline_item(session, course_id=course_id, module_id=module_id)
 
@@ -254,7 +313,7 @@ async def unlink_module(session: AsyncSession, *, course_id: int, module_id: int
 
 
 async def create_course(session: AsyncSession, *, data: CourseCreate) -> Course:
-    course = Course(title=data.title, description=data.description)
+    course = Course(title=data.title, description=data.description, sequential=data.sequential)
     session.add(course)
     await session.commit()
     return await get_course(session, course_id=course.id)
@@ -281,7 +340,7 @@ async def delete_course(session: AsyncSession, *, course: Course) -> None:
 
 _OF_GROUP = GroupCourse.group_id == bindparam("group_id", type_=ID)
 _GROUP_COURSES = ListQuery(
-    select(*_COURSE_COLUMNS)
+    select(*_COURSE_COLUMNS, GroupCourse.start_date)
     .join(GroupCourse, GroupCourse.course_id == Course.id)
     .where(_OF_GROUP)
     .order_by(GroupCourse.ordering, GroupCourse.date_assigned, Course.id),
@@ -292,14 +351,21 @@ _GROUP_COURSES = ListQuery(
 async def list_group_courses(
     session: AsyncSession, *, group: Group, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """The group's courses in assignment `ordering`, as rows of `CourseRead`'s columns."""
+    """The group's courses in assignment `ordering`, as rows of `GroupCourseRead`'s columns
+    (`CourseRead`'s and the assignment's `start_date`)."""
     return await _GROUP_COURSES.page(session, page, group_id=group.id)
 
 
 async def assign_course(
-    session: AsyncSession, *, group: Group, course_id: int, ordering: int | None
+    session: AsyncSession,
+    *,
+    group: Group,
+    course_id: int,
+    ordering: int | None,
+    start_date: date | None = None,
 ) -> GroupCourse:
-    """Assign a course to a group (last, unless `ordering` is given); 400 if already there."""
+    """Assign a course to a group (last, unless `ordering` is given), its release schedule
+    starting on `start_date` (None: today, UTC); 400 if already there."""
     group_id = group.id
     await get_course(session, course_id=course_id)
     key = (GroupCourse.group_id == group.id, GroupCourse.course_id == course_id)
@@ -310,7 +376,9 @@ async def assign_course(
             select(func.max(GroupCourse.ordering)).where(GroupCourse.group_id == group.id)
         )
         ordering = 0 if last is None else last + 1
-    link = GroupCourse(group_id=group.id, course_id=course_id, ordering=ordering)
+    link = GroupCourse(
+        group_id=group.id, course_id=course_id, ordering=ordering, start_date=start_date
+    )
     session.add(link)
     try:
         await session.commit()
@@ -335,3 +403,21 @@ async def unassign_course(session: AsyncSession, *, group: Group, course_id: int
         await session.rollback()
         raise NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
     await session.commit()
+
+
+async def schedule_course(
+    session: AsyncSession, *, group: Group, course_id: int, start_date: date
+) -> GroupCourse:
+    """Move the start of a group's course (day 0 of its release schedule); 404 when the
+    course is not assigned to the group."""
+    link = await session.get(GroupCourse, (group.id, course_id), with_for_update=True)
+    gone = NotFound(f"Assignment not found: course {course_id} is not assigned to this group")
+    if link is None:
+        await session.rollback()
+        await get_course(session, course_id=course_id)
+        raise gone
+    link.start_date = start_date
+    # Locked above on PostgreSQL; on SQLite (no row locks) an unassignment that commits
+    # first leaves the UPDATE nothing to change: the same 404.
+    await commit_or(session, gone)
+    return link

@@ -18,10 +18,16 @@ def course_visible_to(course_id: Any, user_id: Any) -> ColumnElement[bool]:
     """True when course `course_id` is assigned to a group `user_id` is a member of."""
     assignment = aliased(GroupCourse)
     member = aliased(GroupMember)
-    return exists().where(
-        assignment.course_id == course_id,
-        member.group_id == assignment.group_id,
-        member.user_id == user_id,
+    # Correlated explicitly: the course and the user may come from a statement several
+    # levels out (tma.courses.availability nests this rule).
+    return (
+        exists()
+        .where(
+            assignment.course_id == course_id,
+            member.group_id == assignment.group_id,
+            member.user_id == user_id,
+        )
+        .correlate_except(assignment, member)
     )
 
 

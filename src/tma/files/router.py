@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import Forbidden, NotFound, Unauthorized, responses
@@ -234,12 +235,15 @@ async def _readable_file(
     caller: OptionalUser,
     session: SessionDep,
     settings: SettingsDep,
+    now: Now,
     expires: ExpiresQuery = None,
     signature: SignatureQuery = None,
 ) -> StoredFile:
     """The file when this request may read it: the parameters and rules of GET, shared by
     HEAD (a dependency, so that both routes declare them once)."""
-    record, token_may_read = await service.find_file(session, file_id=file_id, caller=caller)
+    record, token_may_read = await service.find_file(
+        session, file_id=file_id, caller=caller, now=now
+    )
     if record.kind != FileKind.AVATAR and not token_may_read:
         signed = expires is not None or signature is not None
         if signed and expires is not None and signature is not None:
@@ -273,7 +277,8 @@ def _download_headers(record: StoredFile, size: int) -> dict[str, str]:
 async def download_file(record: ReadableFile, store: FileStoreDep) -> StreamingResponse:
     """The file's bytes. An avatar: to anyone. An attachment: with the signature of a
     post's `file_url` (until it expires), or with a bearer token to staff and to a user who
-    sees a post using it. `HEAD` answers the same status and headers, without the bytes."""
+    sees a post using it in a module open to them. `HEAD` answers the same status and
+    headers, without the bytes."""
     try:
         opened = await store.read(record.id)
     except StoredObjectMissing as exc:

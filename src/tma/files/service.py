@@ -9,6 +9,7 @@ bytes."""
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import ColumnElement, delete, exists, false, select, true
@@ -18,6 +19,7 @@ from starlette.datastructures import UploadFile
 
 from tma.core.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
 from tma.core.reads import first, get_with_flag
+from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.files.detect import ALLOWED, detect_type, image_problem, safe_filename
 from tma.files.models import FileKind, StoredFile
@@ -101,25 +103,29 @@ async def store_upload(
     return record
 
 
-def _visibility(caller: Caller | None) -> ColumnElement[bool]:
+def _visibility(caller: Caller | None, today: date) -> ColumnElement[bool]:
     """True when `caller` may read an attachment with their token: staff always; a `user`
-    when some post using it is in a module they see."""
+    when some post using it is in a module they see and that is open to them on `today`
+    (tma.courses.availability)."""
     if caller is None:
         return false()
     if is_staff(caller):
         return true()
     return exists().where(
-        Post.file_id == StoredFile.id, module_visible_to(Post.module_id, caller.id)
+        Post.file_id == StoredFile.id,
+        module_visible_to(Post.module_id, caller.id),
+        availability.module_open_to(Post.module_id, caller.id, today),
     )
 
 
 async def find_file(
-    session: AsyncSession, *, file_id: str, caller: Caller | None
+    session: AsyncSession, *, file_id: str, caller: Caller | None, now: datetime
 ) -> tuple[StoredFile, bool]:
-    """The file and whether `caller`'s token lets them read it, in one statement (404 for
-    an unknown id)."""
+    """The file and whether `caller`'s token lets them read it at `now`, in one statement
+    (404 for an unknown id)."""
     missing = NotFound(f"File {file_id} not found")
-    return await get_with_flag(session, StoredFile, file_id, _visibility(caller), missing)
+    visible = _visibility(caller, availability.today_of(now))
+    return await get_with_flag(session, StoredFile, file_id, visible, missing)
 
 
 async def delete_file(session: AsyncSession, store: FileStore, *, file_id: str) -> None:

@@ -8,7 +8,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Description, FileLink, GroupName, Ordering
+from tma.core.types import Description, FileLink, GroupName, Ordering, StartDate
 from tma.groups.models import GroupRole
 
 
@@ -159,13 +159,15 @@ class MemberRoleChanged(ReadModel):
 
 
 class CourseAssign(WriteModel):
-    """Optional body of a course assignment; without `ordering` the course goes last."""
+    """Optional body of a course assignment; without `ordering` the course goes last,
+    without `start_date` its release schedule starts on the day it is assigned (UTC)."""
 
-    model_config = example(ordering=0)
+    model_config = example(ordering=0, start_date="2026-09-07")
 
-    not_null = ("ordering",)
+    not_null = ("ordering", "start_date")
 
     ordering: Ordering | None = None
+    start_date: StartDate | None = None
 
 
 class CourseAssigned(ReadModel):
@@ -175,6 +177,7 @@ class CourseAssigned(ReadModel):
         course_id=3,
         ordering=0,
         date_assigned="2026-09-01T09:30:00Z",
+        start_date="2026-09-07",
     )
 
     message: str
@@ -182,3 +185,4 @@ class CourseAssigned(ReadModel):
     course_id: int
     ordering: int
     date_assigned: datetime
+    start_date: date

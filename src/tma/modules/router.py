@@ -2,6 +2,7 @@
 
 from fastapi import Response, status
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
@@ -45,13 +46,14 @@ _MODULE_DETAIL = row_adapter(ModuleDetail)
 
 @router.get("/{module_id}", response_model=ModuleDetail, responses=responses(404, 422))
 async def get_module(
-    module_id: ModuleIdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    module_id: ModuleIdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
 ) -> Response:
-    """One module with its posts in order and the courses you see it in."""
+    """One module with its posts in order and the courses you see it in (a `user`: once
+    it is open to them in one of their courses)."""
     # The existence and visibility checks run inside the service's first statement (one
     # read instead of a dependency's and the route's; docs/performance.md).
     module = await service.module_detail(
-        session, module_id=module_id, viewer_id=viewer_id(user), settings=settings
+        session, module_id=module_id, viewer_id=viewer_id(user), settings=settings, now=now
     )
     return json_response(_MODULE_DETAIL, module)
 

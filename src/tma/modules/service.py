@@ -1,8 +1,9 @@
 """The rules and queries of modules. Raises domain errors; owns its commits."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, cast, delete, func, select, true
+from sqlalchemy import Date, Select, String, bindparam, cast, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
@@ -12,6 +13,7 @@ from tma.core.errors import Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.reads import first, named, rows, visible_head
+from tma.courses import availability
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
 from tma.courses.visibility import course_visible_to, module_visible_to
@@ -74,13 +76,15 @@ async def list_modules(
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
 def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
-    """The module detail in one statement: the module, whether the viewer sees it, the ids
-    of the courses they see it in (one comma-separated text, aggregated once), and, LEFT
-    JOINed, its posts in order: one row per post (one row of null post columns for a module
-    without posts)."""
+    """The module detail in one statement: the module, whether the viewer sees it and
+    whether it is open to them (tma.courses.availability), the ids of the courses they see
+    it in (one comma-separated text, aggregated once), and, LEFT JOINed, its posts in
+    order: one row per post (one row of null post columns for a module without posts)."""
     module_id: BindParameter[int] = bindparam("module_id", type_=ID)
     viewer_id: BindParameter[int] = bindparam("viewer_id", type_=ID)
     flag = module_visible_to(module_id, viewer_id) if scoped else true()
+    today = bindparam("today", type_=Date)
+    is_open = availability.module_open_to(module_id, viewer_id, today) if scoped else true()
     in_course = CourseModule.module_id == module_id
     if scoped:
         in_course = in_course & course_visible_to(CourseModule.course_id, viewer_id)
@@ -97,6 +101,7 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Module.created_at,
             Module.updated_at,
             flag.label("visible"),
+            is_open.label("open"),
             courses.scalar_subquery().label("course_ids"),
             *posts,
         )
@@ -111,18 +116,30 @@ _DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
 
 
 async def module_detail(
-    session: AsyncSession, *, module_id: int, viewer_id: int | None, settings: Settings
+    session: AsyncSession,
+    *,
+    module_id: int,
+    viewer_id: int | None,
+    settings: Settings,
+    now: datetime,
 ) -> dict[str, Any]:
     """The module shaped like `ModuleDetail`: 404 if it does not exist, 403 for a viewer
-    (None: staff) who does not see it. One statement."""
+    (None: staff) who does not see it, or to whom it is not open at `now` (the reason as
+    the detail). One statement; a refusal reads why."""
     found = await rows(
-        session, _DETAIL[viewer_id is not None], module_id=module_id, viewer_id=viewer_id
+        session,
+        _DETAIL[viewer_id is not None],
+        module_id=module_id,
+        viewer_id=viewer_id,
+        today=availability.today_of(now),
     )
     module = visible_head(
         found,
         missing=NotFound(f"Module {module_id} not found"),
         refused=Forbidden("You don't have access to this module"),
     )
+    if viewer_id is not None and not module["open"]:
+        raise await availability.refusal(session, module_id=module_id, user_id=viewer_id, now=now)
     posts = [
         post_dict(row, settings, prefix="post_") for row in found if row["post_id"] is not None
     ]

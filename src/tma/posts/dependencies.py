@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
-from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.posts import service
 from tma.posts.models import Post
@@ -15,13 +15,13 @@ from tma.users.service import viewer_id
 PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id")]
 
 
-async def visible_post(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> Post:
+async def visible_post(
+    post_id: PostIdPath, user: CurrentUser, session: SessionDep, now: Now
+) -> Post:
     """The post, if it exists (404) and the caller sees its module (403 for a user whose
-    groups have no course with it)."""
-    post, visible = await service.load_post(session, post_id=post_id, viewer_id=viewer_id(user))
-    if not visible:
-        raise Forbidden("You don't have access to this post")
-    return post
+    groups have no course with it) and the module is open to them (403 with the reason:
+    tma.courses.availability)."""
+    return await service.load_post(session, post_id=post_id, viewer_id=viewer_id(user), now=now)
 
 
 VisiblePost = Annotated[Post, Depends(visible_post)]

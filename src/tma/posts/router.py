@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
@@ -44,19 +45,22 @@ async def list_posts(
     page: PageDep,
     session: SessionDep,
     settings: SettingsDep,
+    now: Now,
     module_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only the posts of this module")
     ] = None,
 ) -> Response:
     """Posts you see: with `module_id`, that module's in order; else by module (oldest
-    first), then order."""
+    first), then order (a `user`: of the modules open to them)."""
     if module_id is None:
-        rows, total = await service.list_posts(session, viewer_id=viewer_id(user), page=page)
+        rows, total = await service.list_posts(
+            session, viewer_id=viewer_id(user), page=page, now=now
+        )
     else:
         # What the mobile client calls for a module screen: the module's existence and
         # visibility come with its posts in one statement (docs/performance.md).
         rows, total = await service.module_post_page(
-            session, module_id=module_id, viewer_id=viewer_id(user), page=page
+            session, module_id=module_id, viewer_id=viewer_id(user), page=page, now=now
         )
     posts = [service.post_dict(row, settings) for row in rows]
     return list_response(_POST_LIST, posts, total)

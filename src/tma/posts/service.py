@@ -3,9 +3,10 @@ tma.quizzes.questions). Raises domain errors;
 owns its commits. Positions within a module go through `tma.core.ordering`."""
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select, true
+from sqlalchemy import ColumnElement, Date, and_, bindparam, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -16,7 +17,8 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
-from tma.core.reads import first, get_with_flag
+from tma.core.reads import first
+from tma.courses import availability
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
@@ -69,45 +71,74 @@ def post_dict(row: Any, settings: Settings, *, prefix: str = "") -> dict[str, An
     return post
 
 
+def post_open_to(viewer_id: int | None, today: date) -> ColumnElement[bool]:
+    """Whether the post's module is open to the viewer on `today` (always for staff,
+    `viewer_id=None`): tma.courses.availability."""
+    if viewer_id is None:
+        return true()
+    return availability.module_open_to(Post.module_id, viewer_id, today)
+
+
 async def load_post(
-    session: AsyncSession, *, post_id: int, viewer_id: int | None = None
-) -> tuple[Post, bool]:
-    """The post and whether `viewer_id` may see it (None: staff, always), in one query."""
-    flag = post_visible_to(viewer_id)
-    return await get_with_flag(session, Post, post_id, flag, NotFound(f"Post {post_id} not found"))
+    session: AsyncSession, *, post_id: int, viewer_id: int | None = None, now: datetime
+) -> Post:
+    """The post, if `viewer_id` (None: staff, always) may see it and its module is open to
+    them at `now`, in one query: 404, 403 (with the reason when it is not open)."""
+    stmt = select(
+        Post,
+        post_visible_to(viewer_id).label("visible"),
+        post_open_to(viewer_id, availability.today_of(now)).label("open"),
+    ).where(Post.id == post_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise NotFound(f"Post {post_id} not found")
+    if not row.visible:
+        raise Forbidden("You don't have access to this post")
+    if viewer_id is not None and not row.open:
+        raise await availability.refusal(
+            session, module_id=row.Post.module_id, user_id=viewer_id, now=now
+        )
+    post: Post = row.Post
+    return post
 
 
-# Every post (staff), or those of modules the viewer sees (a `user`), by module (oldest
-# module first), then `ordering`.
+# Every post (staff), or those of modules the viewer sees and that are open to them (a
+# `user`), by module (oldest module first), then `ordering`.
+_VIEWER = bindparam("viewer_id", type_=ID)
 _POSTS = ListQuery.scoped(
     POST_COLUMNS,
     order=(Module.created_at, Module.id, Post.ordering, Post.id),
     count_by=Post.id,
-    scope=module_visible_to(Post.module_id, bindparam("viewer_id", type_=ID)),
+    scope=and_(
+        module_visible_to(Post.module_id, _VIEWER),
+        availability.module_open_to(Post.module_id, _VIEWER, bindparam("today", type_=Date)),
+    ),
     join=(Module, Module.id == Post.module_id),
 )
 
 
 async def list_posts(
-    session: AsyncSession, *, viewer_id: int | None, page: Page
+    session: AsyncSession, *, viewer_id: int | None, page: Page, now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
-    """Posts the viewer (None: staff) sees, by module (oldest module first), then
-    `ordering`, as rows of `POST_COLUMNS`; and how many in all."""
+    """Posts the viewer (None: staff) sees in modules open to them at `now`, by module
+    (oldest module first), then `ordering`, as rows of `POST_COLUMNS`; and how many in all."""
     if viewer_id is None:
         return await _POSTS[False].page(session, page)
-    return await _POSTS[True].page(session, page, viewer_id=viewer_id)
+    today = availability.today_of(now)
+    return await _POSTS[True].page(session, page, viewer_id=viewer_id, today=today)
 
 
 # Built once, at import (`_MODULE_POSTS` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
 def _module_posts(scoped: bool) -> ListQuery:  # pragma: no mutate block
-    """A module's visibility and, LEFT JOINed, one window of its posts in `ordering`, in one
-    statement (a module without posts gives one row of null post columns)."""
+    """A module's visibility, whether it is open to the viewer, and, LEFT JOINed, one window
+    of its posts in `ordering`, in one statement (a module without posts gives one row of
+    null post columns)."""
     module_id: BindParameter[int] = bindparam("module_id", type_=ID)
     flag = module_visible_to(module_id, bindparam("viewer_id", type_=ID)) if scoped else true()
     in_module = Post.module_id == module_id
     return ListQuery(
-        select(flag.label("visible"), *POST_COLUMNS)
+        select(flag.label("visible"), _module_open(scoped).label("open"), *POST_COLUMNS)
         .select_from(Module)
         .outerjoin(Post, Post.module_id == Module.id)
         .where(Module.id == module_id)
@@ -117,25 +148,36 @@ def _module_posts(scoped: bool) -> ListQuery:  # pragma: no mutate block
     )
 
 
+def _module_open(scoped: bool) -> ColumnElement[bool]:
+    if not scoped:
+        return true()
+    viewer_id = bindparam("viewer_id", type_=ID)
+    return availability.module_open_to(
+        bindparam("module_id", type_=ID), viewer_id, bindparam("today", type_=Date)
+    )
+
+
 _MODULE_POSTS = {scoped: _module_posts(scoped) for scoped in (False, True)}
 _MODULE_VISIBLE = {
     scoped: select(
         (
             module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
-        ).label("visible")
+        ).label("visible"),
+        _module_open(scoped).label("open"),
     ).where(Module.id == bindparam("module_id", type_=ID))
     for scoped in (False, True)
 }
 
 
 async def module_post_page(
-    session: AsyncSession, *, module_id: int, viewer_id: int | None, page: Page
+    session: AsyncSession, *, module_id: int, viewer_id: int | None, page: Page, now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of a module's posts in `ordering` (rows of `POST_COLUMNS` and `visible`) and
-    how many it has: 404 for an unknown module, 403 for a viewer (None: staff) who does not
-    see it. One statement; a count only when the page does not tell it."""
+    """One page of a module's posts in `ordering` (rows of `POST_COLUMNS`, `visible` and
+    `open`) and how many it has: 404 for an unknown module, 403 for a viewer (None: staff)
+    who does not see it or to whom it is not open at `now` (the reason as the detail). One
+    statement; a count only when the page does not tell it."""
     scoped = viewer_id is not None
-    params = {"module_id": module_id, "viewer_id": viewer_id}
+    params = {"module_id": module_id, "viewer_id": viewer_id, "today": availability.today_of(now)}
     module, posts, total = await _MODULE_POSTS[scoped].page_of(session, page, **params)
     if module is None:  # past the end of the posts (offset): is the module there at all?
         found = await first(session, _MODULE_VISIBLE[scoped], **params)
@@ -144,6 +186,8 @@ async def module_post_page(
         raise NotFound(f"Module {module_id} not found")
     if not module["visible"]:
         raise Forbidden("You don't have access to this module")
+    if viewer_id is not None and not module["open"]:
+        raise await availability.refusal(session, module_id=module_id, user_id=viewer_id, now=now)
     return posts, total
 
 

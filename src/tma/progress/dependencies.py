@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy import and_, select
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
 from tma.core.reads import first
+from tma.courses import availability
 from tma.posts.dependencies import PostIdPath
 from tma.posts.models import Post
-from tma.posts.service import post_visible_to
+from tma.posts.service import post_open_to, post_visible_to
 from tma.progress.models import PostProgress
 from tma.users.caller import Caller
 from tma.users.dependencies import CurrentUser
@@ -34,11 +36,13 @@ class CallerPost:
 
 
 async def visible_post_progress(
-    post_id: PostIdPath, user: CurrentUser, session: SessionDep
+    post_id: PostIdPath, user: CurrentUser, session: SessionDep, now: Now
 ) -> CallerPost:
     """The post, if it exists (404) and the caller sees its module (403 for a `user` whose
-    groups' courses do not hold it; staff see every post), in one statement."""
-    visible = post_visible_to(viewer_id(user))
+    groups' courses do not hold it; staff see every post) and the module is open to them
+    (403 with the reason: tma.courses.availability), in one statement."""
+    viewer = viewer_id(user)
+    visible = post_visible_to(viewer)
     stmt = (
         select(
             Post.id,
@@ -49,6 +53,7 @@ async def visible_post_progress(
             PostProgress.completed_at,
             Post.module_id,
             visible.label("visible"),
+            post_open_to(viewer, availability.today_of(now)).label("open"),
         )
         .outerjoin(
             PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == user.id)
@@ -60,6 +65,10 @@ async def visible_post_progress(
         raise NotFound(f"Post {post_id} not found")
     if not row["visible"]:
         raise Forbidden("You don't have access to this post")
+    if viewer is not None and not row["open"]:
+        raise await availability.refusal(
+            session, module_id=row["module_id"], user_id=viewer, now=now
+        )
     return CallerPost(**{field: row[field] for field in _CALLER_POST_FIELDS})
 
 

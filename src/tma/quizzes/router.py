@@ -120,7 +120,8 @@ async def submit_attempt(
     now: Now,
 ) -> AttemptRead:
     """Submit your attempt: the body's answers over the saved ones, graded by the server
-    against the attempt's own questions, final."""
+    against the attempt's own questions, final (a `user`: while the quiz's module is open to
+    them)."""
     return await service.submit_attempt(
         session, attempt_id=attempt_id, caller=user, answers=body.answers, now=now
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     RowMapping,
     and_,
     bindparam,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import aliased
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
 from tma.core.reads import first, named, rows
+from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
@@ -64,6 +66,7 @@ def require_quiz(post_type: str) -> None:
 _POST_ID = bindparam("post_id", type_=BigInteger)
 _USER_ID = bindparam("user_id", type_=BigInteger)
 _ATTEMPT_ID = bindparam("attempt_id", type_=BigInteger)
+_TODAY = bindparam("today", type_=Date)
 _VIEWER_ID = bindparam("viewer_id", type_=BigInteger)
 
 A = QuizAttempt
@@ -120,10 +123,12 @@ def _latest_submitted(post_id: Any, user_id: Any, column: str) -> Any:
 # their attempt in progress, if any (its columns null otherwise).
 def _start_statement(staff: bool) -> Any:
     sees = true() if staff else module_visible_to(Post.module_id, _USER_ID)
+    is_open = true() if staff else availability.module_open_to(Post.module_id, _USER_ID, _TODAY)
     return (
         select(
             *ATTEMPT_COLUMNS,
             sees.label("sees"),
+            is_open.label("open"),
             Post.post_type,
             Post.module_id,
             Post.pass_mark,
@@ -156,6 +161,8 @@ _ATTEMPT = named(
         Post.reveal,
         Post.max_attempts,
         module_visible_to(Post.module_id, A.user_id).label("owner_sees"),
+        # A `user` reads, saves and submits only while the module is open to them.
+        availability.module_open_to(Post.module_id, A.user_id, _TODAY).label("owner_open"),
         manages_member(_VIEWER_ID, A.user_id).label("viewer_manages"),
         _submitted_count(A.post_id, A.user_id).label("submitted"),
         _passed_any(A.post_id, A.user_id).label("passed_any"),
@@ -394,11 +401,16 @@ async def start_attempt(
     user_id = caller.id
     statement = _START[is_staff(caller)]
     for _ in range(3):
-        state = await first(session, statement, post_id=post_id, user_id=user_id)
+        today = availability.today_of(now)
+        state = await first(session, statement, post_id=post_id, user_id=user_id, today=today)
         if state is None:
             raise NotFound(f"Post {post_id} not found")
         if not state["sees"]:
             raise Forbidden("You don't have access to this post")
+        if not state["open"]:
+            raise await availability.refusal(
+                session, module_id=state["module_id"], user_id=user_id, now=now
+            )
         require_quiz(state["post_type"])
         if state["id"] is None:
             break
@@ -462,16 +474,38 @@ async def start_attempt(
 # --- read, list ----------------------------------------------------------------------------
 
 
-async def _readable(session: AsyncSession, attempt_id: int, viewer: Caller) -> Any:
-    """The attempt if the viewer may read it: 404 unknown; 403 for a `user` reading another's
-    attempt or their own of a quiz they no longer see, and for a manager reading the attempt
-    of someone in no group they own or moderate."""
-    row = await first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=viewer.id)
+async def _attempt(
+    session: AsyncSession, attempt_id: int, viewer: Caller, now: datetime
+) -> dict[str, Any]:
+    today = availability.today_of(now)
+    row = await first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=viewer.id, today=today)
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
+    return row
+
+
+async def _check_owner_may_open(
+    session: AsyncSession, row: dict[str, Any], caller: Caller, now: datetime
+) -> None:
+    # The owner, a `user`: 403 for a quiz they no longer see, or whose module is not open
+    # to them now (with the reason: when it opens, or what to finish first).
+    if is_staff(caller):
+        return
+    if not row["owner_sees"]:
+        raise Forbidden("You don't have access to this post")
+    if not row["owner_open"]:
+        raise await availability.refusal(
+            session, module_id=row["module_id"], user_id=caller.id, now=now
+        )
+
+
+async def _readable(session: AsyncSession, attempt_id: int, viewer: Caller, now: datetime) -> Any:
+    """The attempt if the viewer may read it: 404 unknown; 403 for a `user` reading another's
+    attempt or their own of a quiz they no longer see or whose module is not open to them,
+    and for a manager reading the attempt of someone in no group they own or moderate."""
+    row = await _attempt(session, attempt_id, viewer, now)
     if row["user_id"] == viewer.id:
-        if not row["owner_sees"] and not is_staff(viewer):
-            raise Forbidden("You don't have access to this post")
+        await _check_owner_may_open(session, row, viewer, now)
     elif not is_admin(viewer) and not (is_manager(viewer) and row["viewer_manages"]):
         if not is_staff(viewer):
             raise Forbidden("You may only see your own attempts")
@@ -484,10 +518,10 @@ async def get_attempt(
 ) -> AttemptRead:
     """One attempt (its owner's, or staff's per the privacy rule); one in progress past its
     deadline and grace is graded first (timed out)."""
-    row = await _readable(session, attempt_id, viewer)
+    row = await _readable(session, attempt_id, viewer, now)
     closed = await _expire_if_due(session, row, now)
     if closed is None:  # graded meanwhile by another request: as it now is
-        closed = await _readable(session, attempt_id, viewer)
+        closed = await _readable(session, attempt_id, viewer, now)
     return attempt_read(closed, reveal=_reveals(closed, viewer))
 
 
@@ -507,7 +541,7 @@ async def list_attempts(
     if state is None:
         raise NotFound(f"Post {post.id} not found")
     if state["open_id"] is not None and engine.expired(state["open_deadline"], now):
-        row = await first(session, _ATTEMPT, attempt_id=state["open_id"], viewer_id=viewer.id)
+        row = await _attempt(session, state["open_id"], viewer, now)
         if row is not None:
             await _expire_if_due(session, row, now)
             state = await first(session, _LIST_STATE, post_id=post.id, user_id=user_id)
@@ -528,15 +562,12 @@ async def list_attempts(
 
 
 async def _own_in_progress(
-    session: AsyncSession, attempt_id: int, caller: Caller, what: str
+    session: AsyncSession, attempt_id: int, caller: Caller, what: str, now: datetime
 ) -> Any:
-    row = await first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=caller.id)
-    if row is None:
-        raise NotFound(f"Attempt {attempt_id} not found")
+    row = await _attempt(session, attempt_id, caller, now)
     if row["user_id"] != caller.id:
         raise Forbidden(f"You may only {what} your own attempts")
-    if not row["owner_sees"] and not is_staff(caller):
-        raise Forbidden("You don't have access to this post")
+    await _check_owner_may_open(session, row, caller, now)
     return row
 
 
@@ -545,7 +576,7 @@ async def save_answers(
 ) -> AttemptRead:
     """Replace the saved choice of each named question of the caller's attempt in progress
     (checked as a submit checks them); 400 once it is submitted or past its deadline."""
-    row = await _own_in_progress(session, attempt_id, caller, "answer")
+    row = await _own_in_progress(session, attempt_id, caller, "answer", now)
     if row["status"] != IN_PROGRESS:
         raise Conflict(ALREADY_SUBMITTED)
     if row["deadline"] is not None and now > row["deadline"]:
@@ -577,7 +608,7 @@ async def submit_attempt(
     graded as usual; after that it is expired: graded on the answers saved in time
     (`timed_out`), the body ignored, and a submit of a timed-out attempt answers it again.
     A submitted attempt is final: a second submit is 400, also when two arrive at once."""
-    row = await _own_in_progress(session, attempt_id, caller, "submit")
+    row = await _own_in_progress(session, attempt_id, caller, "submit", now)
     if row["status"] != IN_PROGRESS:
         if row["timed_out"]:
             return attempt_read(row, reveal=_reveals(row, caller))
@@ -588,7 +619,7 @@ async def submit_attempt(
         chosen = engine.check_answers(engine.questions_of(row["questions"]), answers or ())
     values = await _close(session, row, answers=chosen, now=now, timed_out=timed_out)
     if values is None:  # closed meanwhile by another request
-        again = await _own_in_progress(session, attempt_id, caller, "submit")
+        again = await _own_in_progress(session, attempt_id, caller, "submit", now)
         if again["timed_out"]:
             return attempt_read(again, reveal=_reveals(again, caller))
         raise Conflict(ALREADY_SUBMITTED)
