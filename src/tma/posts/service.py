@@ -177,7 +177,11 @@ async def module_post_page(
     who does not see it or to whom it is not open at `now` (the reason as the detail). One
     statement; a count only when the page does not tell it."""
     scoped = viewer_id is not None
-    params = {"module_id": module_id, "viewer_id": viewer_id, "today": availability.today_of(now)}
+    params: dict[str, Any] = {
+        "module_id": module_id,
+        "viewer_id": viewer_id,
+        "today": availability.today_of(now),
+    }
     module, posts, total = await _MODULE_POSTS[scoped].page_of(session, page, **params)
     if module is None:  # past the end of the posts (offset): is the module there at all?
         found = await first(session, _MODULE_VISIBLE[scoped], **params)

@@ -91,6 +91,27 @@ async def find_by_username(session: AsyncSession, *, username: str) -> User | No
     return await session.scalar(_users().where(User.username_key == username_key(username)))
 
 
+_READ_KEYS_AND_ROLE = tuple(UserRead.model_fields)  # `UserRead`'s order, `role` included
+_ROLE_AT = _READ_KEYS_AND_ROLE.index("role")
+_BEFORE_ROLE, _AFTER_ROLE = _READ_KEYS_AND_ROLE[:_ROLE_AT], _READ_KEYS_AND_ROLE[_ROLE_AT + 1 :]
+
+
+def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A user row (`UserRead`'s columns and its role's name and description) shaped like
+    `UserRead`; `roles` shares one role dict between the rows of a list."""
+    role_id = row["role_id"]
+    role = roles.get(role_id)
+    if role is None:
+        role = {"id": role_id, "name": row["role_name"], "description": row["role_description"]}
+        roles[role_id] = role
+    user = {key: row[key] for key in _BEFORE_ROLE}
+    user["role"] = role
+    for key in _AFTER_ROLE:
+        user[key] = row[key]
+    user["avatar_url"] = absolute(row["avatar_url"])  # as `UserRead` gives it
+    return user
+
+
 # The columns of `UserRead` as plain rows, the role's beside them: a list of 10,000 users
 # then costs no ORM object, identity-map entry or attribute validation per row.
 _USER_LIST = ListQuery(
@@ -106,27 +127,10 @@ _USER_LIST = ListQuery(
 )
 
 
-_READ_KEYS_AND_ROLE = tuple(UserRead.model_fields)  # `UserRead`'s order, `role` included
-
-
-def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """A user row (`UserRead`'s columns and its role's name and description) shaped like
-    `UserRead`; `roles` shares one role dict between the rows of a list."""
-    role_id = row["role_id"]
-    role = roles.get(role_id)
-    if role is None:
-        role = {"id": role_id, "name": row["role_name"], "description": row["role_description"]}
-        roles[role_id] = role
-    user = {key: role if key == "role" else row[key] for key in _READ_KEYS_AND_ROLE}
-    user["avatar_url"] = absolute(row["avatar_url"])  # as `UserRead` gives it
-    return user
-
-
 async def list_user_rows(session: AsyncSession, *, page: Page) -> tuple[list[dict[str, Any]], int]:
     """Users oldest first as plain dicts shaped like `UserRead`, and how many in all."""
-    found, total = await _USER_LIST.page(session, page)
-    roles: dict[int, dict[str, Any]] = {}
-    return [user_row(row, roles) for row in found], total
+    roles: dict[int, dict[str, Any]] = {}  # one dict per role, shared by the page's users
+    return await _USER_LIST.page(session, page, shape=lambda row: user_row(row, roles))
 
 
 async def get_role(session: AsyncSession, *, name: str) -> Role:
