@@ -78,6 +78,7 @@ class Queue:
         self.broker.add_event_handler(TaskiqEvents.CLIENT_SHUTDOWN, self._shutdown)
         every = settings.notify_interval_minutes
         cron = [{"cron": f"*/{every} * * * *"}] if every else []
+
         def task(method: Callable[..., Awaitable[Any]], name: str, **labels: Any) -> Any:
             # taskiq renames the function it registers: a plain function around the method.
             @functools.wraps(method)

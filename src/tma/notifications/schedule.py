@@ -326,41 +326,37 @@ async def deliver_user(
     for row in due:
         if not await _take(session, row["id"], now):
             continue
-        try:
-            outcome = await _send(row, prefs, channels, address, tokens, capped=sent >= cap)
-        except DeliveryError as exc:
-            failure = exc
-            failed = row["attempts"] + 1 >= MAX_ATTEMPTS
-            await session.execute(
-                update(Notification)
-                .where(Notification.id == row["id"])
-                .values(
-                    deliver_after=None if failed else now,
-                    last_error=str(exc)[:500],
-                    **(
-                        {
-                            "email_status": _settle(row["email_status"], DeliveryStatus.FAILED),
-                            "push_status": _settle(row["push_status"], DeliveryStatus.FAILED),
-                        }
-                        if failed
-                        else {}
-                    ),
-                )
-            )
-            await session.commit()
-            continue
-        email, push, gone = outcome
-        if row["kind"] == NotificationKind.REMINDER.value and DeliveryStatus.SENT in (email, push):
-            sent += 1
+        capped = row["kind"] == NotificationKind.REMINDER.value and sent >= cap
+        email, email_error = await _email(row, prefs, channels, address, capped=capped)
+        push, gone, push_error = await _push(row, prefs, channels, tokens, capped=capped)
         await service.forget_push_tokens(session, gone)
         tokens = [t for t in tokens if t not in gone]
+        error = email_error or push_error
+        values: dict[str, Any] = {"email_status": email, "push_status": push}
+        if error is None:
+            values.update(deliver_after=None, delivered_at=now)
+            settled += 1
+        else:
+            # The channel that failed stays pending (the other one is settled): the job is
+            # retried, and after MAX_ATTEMPTS tries what is still pending is `failed`.
+            failure = error
+            given_up = row["attempts"] + 1 >= MAX_ATTEMPTS
+            values.update(last_error=str(error)[:500], deliver_after=None if given_up else now)
+            if given_up:
+                values.update(
+                    email_status=_settle(email, DeliveryStatus.FAILED),
+                    push_status=_settle(push, DeliveryStatus.FAILED),
+                    delivered_at=now,
+                )
+        if row["kind"] == NotificationKind.REMINDER.value and DeliveryStatus.SENT in (
+            email,
+            push,
+        ):
+            sent += 1
         await session.execute(
-            update(Notification)
-            .where(Notification.id == row["id"])
-            .values(email_status=email, push_status=push, deliver_after=None, delivered_at=now)
+            update(Notification).where(Notification.id == row["id"]).values(**values)
         )
         await session.commit()
-        settled += 1
     if failure is not None:
         raise failure  # the queue retries the job, with backoff
     return settled
@@ -385,41 +381,42 @@ async def _take(session: AsyncSession, notification_id: int, now: datetime) -> b
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _send(
-    row: Any,
-    prefs: dict[str, Any],
-    channels: Channels,
-    address: str | None,
-    tokens: list[str],
-    *,
-    capped: bool,
-) -> tuple[str, str, list[str]]:
-    """Send what is pending of one notification: its new e-mail and push statuses, and the
-    tokens the push service said are gone."""
-    reminder = row["kind"] == NotificationKind.REMINDER.value
-    email = row["email_status"]
-    push = row["push_status"]
-    gone: list[str] = []
-    if email == DeliveryStatus.PENDING.value:
-        if reminder and capped:
-            email = DeliveryStatus.CAPPED.value
-        elif not (prefs["email"] and channels.has_email and address):
-            email = DeliveryStatus.SKIPPED.value
-        else:
-            await channels.email(to=address, subject=row["title"], body=row["body"])
-            email = DeliveryStatus.SENT.value
-    if push == DeliveryStatus.PENDING.value:
-        if reminder and capped:
-            push = DeliveryStatus.CAPPED.value
-        elif not (prefs["push"] and channels.has_push and tokens):
-            push = DeliveryStatus.SKIPPED.value
-        else:
-            gone = await channels.push(
-                tokens=tokens, title=row["title"], body=row["body"], data=dict(row["data"])
-            )
-            push = (
-                DeliveryStatus.SENT.value
-                if len(gone) < len(tokens)
-                else DeliveryStatus.SKIPPED.value
-            )
-    return email, push, gone
+async def _email(
+    row: Any, prefs: dict[str, Any], channels: Channels, address: str | None, *, capped: bool
+) -> tuple[str, DeliveryError | None]:
+    """The e-mail copy of one notification: its new status, and the error if sending failed
+    (then it stays pending)."""
+    status = row["email_status"]
+    if status != DeliveryStatus.PENDING.value:
+        return status, None
+    if capped:
+        return DeliveryStatus.CAPPED.value, None
+    if not (prefs["email"] and channels.has_email and address):
+        return DeliveryStatus.SKIPPED.value, None
+    try:
+        await channels.email(to=address, subject=row["title"], body=row["body"])
+    except DeliveryError as exc:
+        return status, exc
+    return DeliveryStatus.SENT.value, None
+
+
+async def _push(
+    row: Any, prefs: dict[str, Any], channels: Channels, tokens: list[str], *, capped: bool
+) -> tuple[str, list[str], DeliveryError | None]:
+    """The push copy of one notification: its new status, the tokens the push service said
+    are gone, and the error if sending failed (then it stays pending)."""
+    status = row["push_status"]
+    if status != DeliveryStatus.PENDING.value:
+        return status, [], None
+    if capped:
+        return DeliveryStatus.CAPPED.value, [], None
+    if not (prefs["push"] and channels.has_push and tokens):
+        return DeliveryStatus.SKIPPED.value, [], None
+    try:
+        gone = await channels.push(
+            tokens=tokens, title=row["title"], body=row["body"], data=dict(row["data"])
+        )
+    except DeliveryError as exc:
+        return status, [], exc
+    reached = len(gone) < len(tokens)
+    return (DeliveryStatus.SENT.value if reached else DeliveryStatus.SKIPPED.value), gone, None

@@ -1,4 +1,4 @@
-"""Notifications, notification settings and push tokens (issue 24).
+"""Notifications, notification settings and push tokens (issue 24)
 
 - `notifications`: one row per (user, kind, subject, period), unique, with the state of
   its e-mail and push copies (`email_status`, `push_status`, `deliver_after`).
