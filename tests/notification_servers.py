@@ -27,7 +27,7 @@ class Mailbox:
     messages: list[tuple[list[str], Message]] = field(default_factory=list)
     refuse: bool = False
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:
             return "451 try again later"
         self.messages.append(
@@ -83,7 +83,7 @@ class PushReceiver:
         log = self.log
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 messages = json.loads(self.rfile.read(length))
                 with log.lock:

@@ -323,9 +323,12 @@ async def deliver_user(
     tokens = list((await session.execute(_TOKENS, {"user_id": user_id})).scalars())
     settled = 0
     failure: DeliveryError | None = None
-    for row in due:
-        if not await _take(session, row["id"], now):
+    for found in due:
+        taken = await _take(session, found["id"], now)
+        if taken is None:
             continue
+        # What is still to send is what the lease says, not what was read before it.
+        row = {**found, **taken, "attempts": taken["attempts"] - 1}
         capped = row["kind"] == NotificationKind.REMINDER.value and sent >= cap
         email, email_error = await _email(row, prefs, channels, address, capped=capped)
         push, gone, push_error = await _push(row, prefs, channels, tokens, capped=capped)
@@ -366,19 +369,26 @@ def _settle(status: str, to: DeliveryStatus) -> str:
     return to.value if status == DeliveryStatus.PENDING.value else status
 
 
-async def _take(session: AsyncSession, notification_id: int, now: datetime) -> bool:
+async def _take(session: AsyncSession, notification_id: int, now: datetime) -> Any:
     """Lease one notification's delivery to this job: one UPDATE, so two jobs never both
-    take it while the lease runs."""
-    result = await session.execute(
+    take it while the lease runs, nor one that another has settled meanwhile. Its current
+    statuses and attempts (what this job must still send), or None when not taken."""
+    stmt = (
         update(Notification)
         .where(
             Notification.id == notification_id,
+            or_(
+                Notification.email_status == DeliveryStatus.PENDING.value,
+                Notification.push_status == DeliveryStatus.PENDING.value,
+            ),
             or_(Notification.deliver_after.is_(None), Notification.deliver_after <= now),
         )
         .values(deliver_after=now + LEASE, attempts=Notification.attempts + 1)
+        .returning(Notification.email_status, Notification.push_status, Notification.attempts)
     )
+    taken = (await session.execute(stmt)).mappings().first()
     await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return taken
 
 
 async def _email(
