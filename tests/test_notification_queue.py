@@ -142,7 +142,7 @@ async def test_pass_queued_is_run_by_a_tma_worker_process(
         )
         log = tmp_path / "worker.log"
         with log.open("wb") as out:
-            worker = subprocess.Popen(  # noqa: S603, ASYNC220
+            worker = subprocess.Popen(  # noqa: ASYNC220
                 [sys.executable, "-m", "tma.cli", "worker", "--concurrency", "4"],
                 env=env,
                 stdout=out,
