@@ -341,6 +341,7 @@ def worker(
     """Run notification jobs from the queue (TMA_QUEUE_URL: redis://... or amqp://...).
     A job is acknowledged once it has run: one taken by a worker that dies is run by another."""
     import asyncio
+    import logging
 
     from taskiq import TaskiqEvents
     from taskiq.acks import AcknowledgeType
@@ -355,7 +356,11 @@ def worker(
             "TMA_QUEUE_URL is not set: jobs run inside the app process, there is nothing for "
             "a worker to do (set it to redis://... or amqp://...)"
         )
-    queue = Queue(settings)
+    # Job failures and retries (taskiq's logs) on stderr, at the configured level.
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    queue = Queue(settings, prefetch=concurrency)
     stop = asyncio.Event()
     runner: list[asyncio.Task[None]] = []
 
@@ -376,7 +381,7 @@ def worker(
             workers=1,
             configure_logging=False,
             max_async_tasks=concurrency,
-            max_prefetch=concurrency,
+            max_prefetch=0,
             ack_type=AcknowledgeType.WHEN_EXECUTED,
         )
     )

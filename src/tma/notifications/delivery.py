@@ -30,6 +30,18 @@ class Channels:
         self.smtp_url = settings.smtp_url
         self.mail_from = settings.mail_from
         self.push_url = settings.expo_push_url or None
+        # One HTTP client (its connections, its TLS context) for every push of the process.
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=PUSH_TIMEOUT)
+        return self._http
+
+    async def close(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
 
     @property
     def has_email(self) -> bool:
@@ -73,32 +85,32 @@ class Channels:
         assert self.push_url is not None
         gone: list[str] = []
         errors: list[str] = []
-        async with httpx.AsyncClient(timeout=PUSH_TIMEOUT) as client:
-            for start in range(0, len(tokens), PUSH_BATCH):
-                batch = list(tokens[start : start + PUSH_BATCH])
-                messages = [
-                    {"to": token, "title": title, "body": body, "data": data, "sound": "default"}
-                    for token in batch
-                ]
-                try:
-                    response = await client.post(
-                        self.push_url,
-                        json=messages,
-                        headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
-                    )
-                except httpx.HTTPError as exc:
-                    raise DeliveryError(f"push: {type(exc).__name__}: {exc}") from exc
-                if response.status_code // 100 != 2:
-                    raise DeliveryError(f"push: HTTP {response.status_code}")
-                tickets = response.json().get("data", [])
-                for token, ticket in zip(batch, tickets, strict=False):
-                    if ticket.get("status") == "ok":
-                        continue
-                    reason = (ticket.get("details") or {}).get("error")
-                    if reason == "DeviceNotRegistered":
-                        gone.append(token)
-                    else:
-                        errors.append(str(reason or ticket.get("message") or "error"))
+        client = self._client()
+        for start in range(0, len(tokens), PUSH_BATCH):
+            batch = list(tokens[start : start + PUSH_BATCH])
+            messages = [
+                {"to": token, "title": title, "body": body, "data": data, "sound": "default"}
+                for token in batch
+            ]
+            try:
+                response = await client.post(
+                    self.push_url,
+                    json=messages,
+                    headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
+                )
+            except httpx.HTTPError as exc:
+                raise DeliveryError(f"push: {type(exc).__name__}: {exc}") from exc
+            if response.status_code // 100 != 2:
+                raise DeliveryError(f"push: HTTP {response.status_code}")
+            tickets = response.json().get("data", [])
+            for token, ticket in zip(batch, tickets, strict=False):
+                if ticket.get("status") == "ok":
+                    continue
+                reason = (ticket.get("details") or {}).get("error")
+                if reason == "DeviceNotRegistered":
+                    gone.append(token)
+                else:
+                    errors.append(str(reason or ticket.get("message") or "error"))
         if errors and len(errors) + len(gone) == len(tokens):
             raise DeliveryError(f"push: {errors[0]}")
         return gone

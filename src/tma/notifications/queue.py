@@ -21,15 +21,25 @@ Failed jobs are retried with exponential backoff and jitter (taskiq's
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
-from taskiq import AsyncBroker, InMemoryBroker, ScheduleSource, TaskiqEvents, TaskiqScheduler
+from taskiq import (
+    AckableMessage,
+    AsyncBroker,
+    InMemoryBroker,
+    ScheduleSource,
+    TaskiqEvents,
+    TaskiqScheduler,
+)
 from taskiq.middlewares import SmartRetryMiddleware
 from taskiq.schedule_sources import LabelScheduleSource
+from taskiq_redis import ListRedisScheduleSource, RedisAsyncResultBackend, RedisStreamBroker
 
 from tma.core.config import Settings
 from tma.core.db import Database
@@ -55,8 +65,13 @@ class Runtime:
 class Queue:
     """The broker, its jobs, its scheduler, for one set of settings."""
 
-    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db: Database | None = None, *, prefetch: int = 10
+    ) -> None:
         self.settings = settings
+        # Messages a worker takes from Redis at once: no more than it runs, so none waits
+        # in a worker long enough to be given to another as if that worker had died.
+        self.prefetch = prefetch
         self.runtime: Runtime | None = None
         self._db = db
         self.retry_source: ScheduleSource | None = None
@@ -105,20 +120,15 @@ class Queue:
         if url is None:
             return InMemoryBroker(await_inplace=True, propagate_exceptions=False)
         if url.startswith(("redis://", "rediss://")):
-            from taskiq_redis import (
-                ListRedisScheduleSource,
-                RedisAsyncResultBackend,
-                RedisStreamBroker,
-            )
-
             self.retry_source = ListRedisScheduleSource(url, prefix=f"{settings.queue_name}:retry")
-            return RedisStreamBroker(
+            return _StreamBroker(
                 url,
                 queue_name=settings.queue_name,
                 consumer_group_name=settings.queue_name,
                 idle_timeout=settings.queue_redelivery_seconds * 1000,
                 unacknowledged_lock_timeout=30,
                 xread_block=1000,
+                xread_count=self.prefetch,
             ).with_result_backend(
                 RedisAsyncResultBackend(
                     url, result_ex_time=RESULT_SECONDS, prefix_str=f"{settings.queue_name}:result"
@@ -135,6 +145,7 @@ class Queue:
             # Retries wait in this queue until their delay ends, then go back to the first.
             delay_queue=Queue(name=f"{name}.delay", type=classic),
             dead_letter_queue=Queue(name=f"{name}.dead_letter", type=classic),
+            qos=self.prefetch,
         )
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -147,8 +158,10 @@ class Queue:
 
     async def _shutdown(self, _state: Any = None) -> None:
         runtime, self.runtime = self.runtime, None
-        if runtime is not None and runtime.own_db:
-            await runtime.db.dispose()
+        if runtime is not None:
+            await runtime.channels.close()
+            if runtime.own_db:
+                await runtime.db.dispose()
 
     async def start(self) -> None:
         """Open the broker for sending (the app, `tma notify`)."""
@@ -252,6 +265,53 @@ class Queue:
         runner = asyncio.create_task(loop.run())
         await stop.wait()
         runner.cancel()
+
+
+class _StreamBroker(RedisStreamBroker):
+    """taskiq-redis' Redis stream broker, claiming the messages of a consumer that died also
+    while no new message arrives: the library's own loop claims them only after a read that
+    returned new messages, so a dead worker's jobs would wait for the next job sent. Every
+    half `idle_timeout` at most, XAUTOCLAIM takes the messages left unacknowledged for
+    `idle_timeout` by any consumer of the group."""
+
+    def _acker(self, message_id: Any) -> Callable[[], Awaitable[None]]:
+        async def ack() -> None:
+            async with Redis(connection_pool=self.connection_pool) as conn:
+                await conn.xack(self.queue_name, self.consumer_group_name, message_id)
+
+        return ack
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        group, me, stream = self.consumer_group_name, self.consumer_name, self.queue_name
+        claim_every = self.idle_timeout / 2000
+        claimed_at = time.monotonic()
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while True:
+                read: Any = await redis.xreadgroup(
+                    group, me, {stream: ">"}, block=self.block, count=self.count
+                )
+                for _name, entries in read or []:
+                    for message_id, fields in entries:
+                        yield AckableMessage(data=fields[b"data"], ack=self._acker(message_id))
+                if time.monotonic() - claimed_at < claim_every:
+                    continue
+                claimed_at = time.monotonic()
+                start: Any = "0-0"
+                while True:
+                    claimed: Any = await redis.xautoclaim(
+                        stream,
+                        group,
+                        me,
+                        min_idle_time=self.idle_timeout,
+                        start_id=start,
+                        count=self.unacknowledged_batch_size,
+                    )
+                    start, entries = claimed[0], claimed[1]
+                    for message_id, fields in entries:
+                        if fields:  # None: the entry was trimmed from the stream
+                            yield AckableMessage(data=fields[b"data"], ack=self._acker(message_id))
+                    if start in (b"0-0", "0-0"):
+                        break
 
 
 def _instant(value: str | None) -> datetime:
