@@ -22,7 +22,8 @@ Failed jobs are retried with exponential backoff and jitter (taskiq's
 import asyncio
 import functools
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -312,6 +313,26 @@ class _StreamBroker(RedisStreamBroker):
                             yield AckableMessage(data=fields[b"data"], ack=self._acker(message_id))
                     if start in (b"0-0", "0-0"):
                         break
+
+
+@asynccontextmanager
+async def notification_schedule(settings: Settings, db: Database) -> AsyncIterator[None]:
+    """The app's part of the schedule: with no `TMA_QUEUE_URL`, jobs run in the app
+    process, so its scheduler runs here (the periodic pass every
+    `TMA_NOTIFY_INTERVAL_MINUTES`); with a queue, the `tma worker` processes run both."""
+    if settings.queue_url is not None or not settings.notify_interval_minutes:
+        yield
+        return
+    queue = Queue(settings, db=db)
+    await queue.start()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(queue.run_scheduler(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await runner
+        await queue.stop()
 
 
 def _instant(value: str | None) -> datetime:

@@ -40,31 +40,41 @@ from tma.users.models import Role, SystemRole, User
 
 _n = Notification.__table__.c
 _MINE = _n.user_id == bindparam("user_id", type_=BigInteger)
-# Newest first; `id` breaks ties of `created_at` (rows of one transaction share it).
+# Newest first (ids grow with time). The whole list's total and unread count ride on each
+# row (window aggregates are computed before LIMIT), so a page is one statement; only an
+# empty page (an offset past the end, or no notification) asks for them separately.
 _LIST = (
-    select(_n.id, _n.kind, _n.title, _n.body, _n.data, _n.created_at, _n.read_at)
+    select(
+        _n.id,
+        _n.kind,
+        _n.title,
+        _n.body,
+        _n.data,
+        _n.created_at,
+        _n.read_at,
+        func.count().over().label("total"),
+        func.count(_n.read_at).over().label("read"),
+    )
     .where(_MINE)
     .order_by(_n.id.desc())
     .limit(bindparam("limit", type_=BigInteger))
     .offset(bindparam("offset", type_=BigInteger))
 )
-# The total and the unread count in one statement.
-_COUNTS = select(
-    func.count().label("total"),
-    func.count(_n.read_at).label("read"),
-).where(_MINE)
+_COUNTS = select(func.count().label("total"), func.count(_n.read_at).label("read")).where(_MINE)
 NO_LIMIT = 2**63 - 1
 
 
 async def list_notifications(
     session: AsyncSession, *, user_id: int, page: Page
 ) -> tuple[Sequence[RowMapping], int, int]:
-    """One page of the user's notifications, newest first; the total and the unread count."""
+    """One page of the user's notifications, newest first; the total and the unread count
+    of the whole list."""
     limit = NO_LIMIT if page.limit is None else page.limit
     window = {"user_id": user_id, "limit": limit, "offset": page.offset}
     rows = (await session.execute(_LIST, window)).mappings().all()
-    counts = (await session.execute(_COUNTS, {"user_id": user_id})).mappings().one()
-    return rows, int(counts["total"]), int(counts["total"]) - int(counts["read"])
+    counts = rows[0] if rows else (await session.execute(_COUNTS, window)).mappings().one()
+    total, read = int(counts["total"]), int(counts["read"])
+    return rows, total, total - read
 
 
 async def mark_read(
