@@ -561,3 +561,108 @@ async def test_notifications_appear_in_the_list_api(
 def test_assigned_fixture_date_is_a_monday():
     assert ASSIGNED.isoweekday() == 1
     assert ASSIGNED + timedelta(days=7) == at("2027-03-08T09:00:00Z")
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(monkeypatch):
+    """`get_settings()` reads the environment again in this test (and after it)."""
+    from tma.core.config import get_settings
+
+    for name in ("TMA_DATABASE_URL", "TMA_ENV", "TMA_QUEUE_URL", "TMA_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def invoke(*args):
+    """`tma ARGS` in a thread of its own (the command runs its own event loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from typer.testing import CliRunner
+
+    from tma import cli
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(CliRunner().invoke, cli.app, list(args)).result()
+
+
+def test_tma_notify_is_refused_in_production(cli_env):
+    cli_env.setenv("TMA_ENV", "production")
+    cli_env.setenv("TMA_SECRET_KEY", "k" * 10 + "Q7#xV9!pL2@wR5$tY8^zB3&nM6*cF1(hJ4)")
+
+    result = invoke("notify", "--now", "2027-03-08T09:00:00Z")
+
+    assert result.exit_code == 1
+    assert "refused with TMA_ENV=production" in result.output
+
+
+@pytest.mark.parametrize(
+    ("now", "message"),
+    [("yesterday", "not an ISO-8601 time"), ("2027-03-08T09:00:00", "give an offset")],
+)
+def test_tma_notify_needs_an_instant_with_an_offset(cli_env, now, message):
+    result = invoke("notify", "--now", now)
+
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_tma_notify_runs_one_pass_in_process(cli_env, tmp_path):
+    """With no queue, the pass runs in the command: the reminder is there when it returns."""
+    import asyncio as aio
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notify.db'}"
+    cli_env.setenv("TMA_DATABASE_URL", url)
+    migrated = invoke("db", "upgrade")
+    assert migrated.exit_code == 0, migrated.output
+    seeded = invoke("seed")
+    assert seeded.exit_code == 0, seeded.output
+
+    result = invoke("notify", "--now", "2099-01-05T09:00:00Z")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("pass as of 2099-01-05T09:00:00+00:00: ")
+
+    async def reminders() -> int:
+        from sqlalchemy import func
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                stmt = select(func.count()).where(Notification.kind == "reminder")
+                return int(await conn.scalar(stmt) or 0)
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(aio.run, reminders()).result() > 0
+
+
+def test_tma_worker_without_a_queue_says_so(cli_env):
+    result = invoke("worker")
+
+    assert result.exit_code == 1
+    assert "TMA_QUEUE_URL is not set" in result.output
+
+
+@pytest.mark.asyncio
+async def test_app_lifespan_runs_and_stops_the_in_process_scheduler(test_settings):
+    """No queue and an interval: the app's lifespan starts taskiq's scheduler in the app
+    process and stops it at shutdown (bounded)."""
+    import asyncio as aio
+
+    from tma.main import create_app
+
+    settings = test_settings.model_copy(update={"notify_interval_minutes": 1})
+    application = create_app(settings)
+    async with aio.timeout(30), application.router.lifespan_context(application):
+        running = {t.get_coro().__qualname__ for t in aio.all_tasks()}  # type: ignore[union-attr]
+        assert any("run_scheduler" in name for name in running)
+    after = {t.get_coro().__qualname__ for t in aio.all_tasks() if not t.done()}  # type: ignore[union-attr]
+    assert not any("run_scheduler" in name for name in after)
