@@ -11,8 +11,8 @@
   a worker's connection that drops puts its unacknowledged jobs back at once.
 
 Jobs (each idempotent, so at-least-once delivery notifies no one twice):
-`schedule_pass(now)` sends one `notify_user` per user and one `group_digest` per group;
-`notify_user(user_id, now)` makes that user's rows and delivers them;
+`schedule_pass(now)` sends one `notify_users` per 25 users and one `group_digest` per
+group; `notify_users(user_ids, now)` makes those users' rows and delivers them;
 `group_digest(group_id, now)` tells the group's managers and delivers to them;
 `deliver(user_ids, now)` delivers what is due (after a course is assigned).
 Failed jobs are retried with exponential backoff and jitter (taskiq's
@@ -45,7 +45,7 @@ from taskiq_redis import ListRedisScheduleSource, RedisAsyncResultBackend, Redis
 from tma.core.config import Settings
 from tma.core.db import Database
 from tma.notifications import schedule
-from tma.notifications.delivery import Channels
+from tma.notifications.delivery import Channels, DeliveryError
 
 RETRIES = 5
 FIRST_RETRY_SECONDS = 10
@@ -104,7 +104,7 @@ class Queue:
             return self.broker.register_task(job, name, **labels)
 
         self.schedule_pass = task(self._schedule_pass, "tma.schedule_pass", schedule=cron)
-        self.notify_user = task(self._notify_user, "tma.notify_user")
+        self.notify_users = task(self._notify_users, "tma.notify_users")
         self.group_digest = task(self._group_digest, "tma.group_digest")
         self.deliver = task(self._deliver, "tma.deliver")
         sources: list[ScheduleSource] = [LabelScheduleSource(self.broker)]
@@ -193,23 +193,36 @@ class Queue:
         stamp = instant.isoformat()
         for group_id in groups:
             await self.group_digest.kiq(group_id, stamp)
-        for user_id in users:
-            await self.notify_user.kiq(user_id, stamp)
+        step = schedule.USERS_PER_JOB
+        for start in range(0, len(users), step):
+            await self.notify_users.kiq(users[start : start + step], stamp)
         return {"users": len(users), "groups": len(groups)}
 
-    async def _notify_user(self, user_id: int, now: str) -> int:
+    async def _notify_users(self, user_ids: list[int], now: str) -> int:
+        """Each user's rows as of `now`, then their delivery; a user whose delivery fails
+        does not stop the others (the job fails at the end and is retried: the users
+        already done change nothing the second time)."""
         instant = _instant(now)
 
         async def work(session: AsyncSession, runtime: Runtime) -> int:
-            await schedule.notify_user(
-                session,
-                user_id=user_id,
-                now=instant,
-                inactivity_days=runtime.settings.inactivity_days,
-            )
-            return await schedule.deliver_user(
-                session, user_id=user_id, now=instant, channels=runtime.channels
-            )
+            settled = 0
+            failure: Exception | None = None
+            for user_id in user_ids:
+                await schedule.notify_user(
+                    session,
+                    user_id=user_id,
+                    now=instant,
+                    inactivity_days=runtime.settings.inactivity_days,
+                )
+                try:
+                    settled += await schedule.deliver_user(
+                        session, user_id=user_id, now=instant, channels=runtime.channels
+                    )
+                except DeliveryError as exc:
+                    failure = exc
+            if failure is not None:
+                raise failure
+            return settled
 
         return int(await self._session(work))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.errors import NotFound
 from tma.courses.models import Course, CourseModule, GroupCourse
@@ -48,6 +49,9 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 
 _USER = bindparam("user_id", type_=BigInteger)
+# A pass sends one job per this many users (each job short, well inside the redelivery
+# time, and the pass itself a few hundred messages for thousands of users).
+USERS_PER_JOB = 25
 
 
 # --- the modules that opened: the availability rule's, once it is on main ----------------
@@ -115,11 +119,16 @@ async def pass_targets(session: AsyncSession, *, now: datetime) -> tuple[list[in
 
 # --- reminders --------------------------------------------------------------------------
 
+_USERS: BindParameter[int] = bindparam("user_ids", expanding=True)
 _mine = (
-    select(GroupCourse.course_id, func.min(GroupCourse.date_assigned).label("start"))
-    .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
-    .where(GroupMember.user_id == _USER)
-    .group_by(GroupCourse.course_id)
+    select(
+        GroupMember.user_id,
+        GroupCourse.course_id,
+        func.min(GroupCourse.date_assigned).label("start"),
+    )
+    .join(GroupCourse, GroupCourse.group_id == GroupMember.group_id)
+    .where(GroupMember.user_id.in_(_USERS))
+    .group_by(GroupMember.user_id, GroupCourse.course_id)
     .subquery("mine")
 )
 _total = (
@@ -130,18 +139,23 @@ _total = (
 )
 _completed = (
     select(CourseProgress.completed)
-    .where(CourseProgress.user_id == _USER, CourseProgress.course_id == _mine.c.course_id)
+    .where(
+        CourseProgress.user_id == _mine.c.user_id,
+        CourseProgress.course_id == _mine.c.course_id,
+    )
     .scalar_subquery()
 )
 _last_in_course = (
     select(func.max(PostProgress.updated_at))
     .join(Post, Post.id == PostProgress.post_id)
     .join(CourseModule, CourseModule.module_id == Post.module_id)
-    .where(PostProgress.user_id == _USER, CourseModule.course_id == _mine.c.course_id)
+    .where(PostProgress.user_id == _mine.c.user_id, CourseModule.course_id == _mine.c.course_id)
     .scalar_subquery()
 )
-# The user's courses with their totals, completions and last activity: one statement.
+# The users' courses with their totals, completions and last activity: one statement for
+# any number of users.
 _COURSES = select(
+    _mine.c.user_id,
     _mine.c.course_id,
     Course.title,
     _mine.c.start,
@@ -149,7 +163,11 @@ _COURSES = select(
     func.coalesce(_completed, 0).label("completed"),
     _last_in_course.label("last_activity"),
 ).join(Course, Course.id == _mine.c.course_id)
-_LAST_ACTIVITY = select(func.max(PostProgress.updated_at)).where(PostProgress.user_id == _USER)
+_LAST_ACTIVITY = (
+    select(PostProgress.user_id, func.max(PostProgress.updated_at).label("last"))
+    .where(PostProgress.user_id.in_(_USERS))
+    .group_by(PostProgress.user_id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,25 +177,40 @@ class Behind:
     since: datetime
 
 
+async def behind_of(
+    session: AsyncSession, *, user_ids: Sequence[int], now: datetime, inactivity_days: int
+) -> dict[int, Behind]:
+    """For each of `user_ids` that is behind as of `now`, the course a reminder names (the
+    rule at the top of this module); two statements whatever the number of users."""
+    if not user_ids:
+        return {}
+    idle = timedelta(days=inactivity_days)
+    params = {"user_ids": list(user_ids)}
+    last = {
+        row["user_id"]: row["last"]
+        for row in (await session.execute(_LAST_ACTIVITY, params)).mappings()
+    }
+    idle_users = {u for u in user_ids if last.get(u) is None or now - last[u] >= idle}
+    candidates: dict[int, list[Behind]] = {}
+    for row in (await session.execute(_COURSES, params)).mappings():
+        user_id = row["user_id"]
+        if user_id not in idle_users or row["completed"] >= row["total"]:
+            continue
+        since = row["last_activity"] or row["start"]
+        if now - since >= idle:
+            candidates.setdefault(user_id, []).append(Behind(row["course_id"], row["title"], since))
+    return {
+        user_id: min(found, key=lambda c: (c.since, c.course_id))
+        for user_id, found in candidates.items()
+    }
+
+
 async def behind_in(
     session: AsyncSession, *, user_id: int, now: datetime, inactivity_days: int
 ) -> Behind | None:
-    """The course a reminder to this user names as of `now`, or None (the rule at the top
-    of this module)."""
-    idle = timedelta(days=inactivity_days)
-    last = await session.scalar(_LAST_ACTIVITY, {"user_id": user_id})
-    if last is not None and now - last < idle:
-        return None
-    rows = (await session.execute(_COURSES, {"user_id": user_id})).mappings().all()
-    candidates = [
-        Behind(row["course_id"], row["title"], row["last_activity"] or row["start"])
-        for row in rows
-        if row["completed"] < row["total"]
-    ]
-    candidates = [c for c in candidates if now - c.since >= idle]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: (c.since, c.course_id))
+    """The course a reminder to this user names as of `now`, or None."""
+    found = await behind_of(session, user_ids=[user_id], now=now, inactivity_days=inactivity_days)
+    return found.get(user_id)
 
 
 async def notify_user(
@@ -238,15 +271,9 @@ async def group_digest(
     if name is None:
         raise NotFound(f"Group {group_id} not found")
     people = (await session.execute(_GROUP_PEOPLE, {"group_id": group_id})).mappings().all()
-    behind = [
-        row["user_id"]
-        for row in people
-        if row["system_role"] == SystemRole.USER.value
-        and await behind_in(
-            session, user_id=row["user_id"], now=now, inactivity_days=inactivity_days
-        )
-        is not None
-    ]
+    parents = [row["user_id"] for row in people if row["system_role"] == SystemRole.USER.value]
+    found = await behind_of(session, user_ids=parents, now=now, inactivity_days=inactivity_days)
+    behind = [user_id for user_id in parents if user_id in found]
     managers = [row["user_id"] for row in people if row["role"] in _MANAGING]
     if not behind or not managers:
         return []
