@@ -171,3 +171,39 @@ async def test_pass_queued_is_run_by_a_tma_worker_process(
             .order_by(Notification.kind)
         )
         assert kinds.all() == [("course_assigned", 1), ("reminder", 1)]
+
+
+@pytest.mark.asyncio
+async def test_redis_stream_claims_a_dead_consumers_job_while_no_new_job_arrives():
+    """Consumer A takes a job and dies without acknowledging it; no job is sent after it.
+    Consumer B (redelivery after 0.5 s) gets it all the same: the stream broker claims a
+    dead consumer's entries also while the stream is quiet (taskiq-redis' own loop claimed
+    them only after a read that returned new entries)."""
+    from taskiq import BrokerMessage
+
+    from tma.notifications.queue import _StreamBroker
+
+    url = os.environ.get("TMA_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TMA_TEST_REDIS_URL not set (CI sets it)")
+    await _redis_ready(url)
+    name = f"tma-test-{uuid.uuid4().hex[:12]}"
+    options = {"queue_name": name, "consumer_group_name": name, "xread_block": 100}
+    first = _StreamBroker(url, idle_timeout=500, **options)
+    second = _StreamBroker(url, idle_timeout=500, **options)
+    try:
+        await first.startup()
+        await second.startup()
+        await first.kick(BrokerMessage(task_id="1", task_name="t", message=b"job", labels={}))
+        taken = await anext(first.listen())  # taken, never acknowledged: A "dies"
+        assert taken.data == b"job"
+
+        async with asyncio.timeout(10):
+            claimed = await anext(second.listen())
+
+        assert claimed.data == b"job"
+        await claimed.ack()
+    finally:
+        await first.shutdown()
+        await second.shutdown()
+        await _redis_cleanup(url, name)
