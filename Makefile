@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs
+.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs notify-crash
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
@@ -82,6 +82,14 @@ fuzz-ci: install
 LOAD_ARGS ?=
 load: install
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
+
+# The notification queue's crash test (docs/notifications.md): 10,000 parents due a reminder,
+# one `tma worker`, then two, then two of which one is SIGKILLed mid-run and restarted;
+# exactly one reminder each, reminders/s. PostgreSQL database tma_notify_crash (its own) and
+# Redis (redis://127.0.0.1:6379/0): TMA_CRASH_DATABASE_URL, TMA_CRASH_REDIS_URL.
+NOTIFY_CRASH_ARGS ?=
+notify-crash: install
+	$(BIN)/python bench/notify_crash.py $(NOTIFY_CRASH_ARGS)
 
 # Throughput, latency, statements per request and memory at N = 10, 100, 1000 on PostgreSQL
 # (TMA_BENCH_DATABASE_URL, default database tma_bench); uses wrk when installed. ~7 minutes.

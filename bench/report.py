@@ -29,10 +29,11 @@ ENDPOINTS = (
     "GET /api/auth/me",
     "POST /api/auth/login",
     "POST /api/groups",
+    "GET /api/notifications",
 )
 # Lists and details: at most this many statements per request.
 MAX_READ_STATEMENTS = 3
-READ_STATEMENTS = dict.fromkeys(ENDPOINTS[:8], MAX_READ_STATEMENTS)
+READ_STATEMENTS = dict.fromkeys((*ENDPOINTS[:8], "GET /api/notifications"), MAX_READ_STATEMENTS)
 USERS_N = 1000  # 1 admin + 1000 groups x 10 members = 10,001 users
 ME_P99_LIMIT_MS = 50.0
 RSS_LIMIT_MB = 150.0
@@ -46,6 +47,8 @@ CEILING_SHARES = {
     "GET /api/courses/{id}": 0.5,
     "GET /api/modules/{id}": 0.5,
     "GET /api/posts?module_id": 0.5,
+    # Issue 24: a page of the caller's notifications with the unread count.
+    "GET /api/notifications": 0.5,
 }
 CEILING_ENDPOINTS = tuple(CEILING_SHARES)
 LOGIN_CORE_FACTOR = 1.2  # login req/s above this many single-core hash rates = parallel

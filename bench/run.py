@@ -183,6 +183,11 @@ def endpoint_specs(seeded: Seeded, token: str) -> dict[str, dict[str, Any]]:
             "headers": auth,
         },
         "GET /api/auth/me": {"method": "GET", "path": "/api/auth/me", "headers": auth},
+        "GET /api/notifications": {
+            "method": "GET",
+            "path": "/api/notifications?limit=20",
+            "headers": auth,
+        },
         "POST /api/auth/login": {"method": "POST", "path": "/api/auth/login", "body": login},
         "POST /api/groups": {
             "method": "POST",

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
+from tma.notifications.models import Notification
 from tma.posts.models import Post
 from tma.users.models import Role, User
 
@@ -32,7 +33,20 @@ ADMIN_PASSWORD = "bench-password-123"  # noqa: S105 - an invented benchmark acco
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Children first, so a plain DELETE never trips a foreign key.
-TABLES = (Post, GroupCourse, CourseModule, Module, Course, GroupMember, Group, User)
+TABLES = (
+    Notification,
+    Post,
+    GroupCourse,
+    CourseModule,
+    Module,
+    Course,
+    GroupMember,
+    Group,
+    User,
+)
+# The bench admin's notifications (GET /api/notifications reads a page of them); every
+# third one read.
+ADMIN_NOTIFICATIONS = 60
 
 
 @dataclass(frozen=True)
@@ -133,7 +147,26 @@ def dataset(
                     "updated_at": _at(uid),
                 }
             )
+    notifications = [
+        {
+            "id": i,
+            "user_id": 1,
+            "kind": "group_digest",
+            "subject": f"group:{i}",
+            "period": "2026-W01",
+            "title": f"Chess club {i}: 2 parents behind",
+            "body": f"In Chess club {i}, 2 parents have not been active for 7 days.",
+            "data": {"group_id": i, "behind": [2, 3]},
+            "created_at": _at(i),
+            "read_at": _at(i + 1) if i % 3 == 0 else None,
+            "email_status": "skipped",
+            "push_status": "sent",
+            "attempts": 1,
+        }
+        for i in range(1, ADMIN_NOTIFICATIONS + 1)
+    ]
     return {
+        "notifications": notifications,
         "users": users,
         "groups": groups,
         "group_members": members,
@@ -201,12 +234,13 @@ async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
             (Module, "modules"),
             (CourseModule, "course_module_links"),
             (Post, "posts"),
+            (Notification, "notifications"),
         ):
             if rows[key]:
                 await conn.execute(insert(cast(Table, model.__table__)), rows[key])
         if conn.dialect.name == "postgresql":
             # Explicit ids leave the sequences behind; new rows (POST /api/groups) need them ahead.
-            for table in ("users", "groups", "courses", "modules", "posts"):
+            for table in ("users", "groups", "courses", "modules", "posts", "notifications"):
                 await conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608

@@ -36,6 +36,7 @@ APPLIED = [
     "applied 0007 -> 0009: Quiz settings and attempts that own their questions (issue 23, "
     "companion.md §2)",
     "applied 0009 -> 0010: Release schedule and sequential courses (issues 23 and 24)",
+    "applied 0010 -> 0011: Notifications, notification settings and push tokens (issue 24)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

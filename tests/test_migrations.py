@@ -910,3 +910,77 @@ def test_migration_0010_adds_the_schedule_keeping_every_row_and_the_counters(
     assert "start_date" not in _run_sync(scratch_url, _columns("group_courses"))
     assert "sequential" not in _run_sync(scratch_url, _columns("courses"))
     assert "release_after_days" not in _run_sync(scratch_url, _columns("course_module_links"))
+
+
+def _load_notifications_at_0011(conn: Connection) -> None:
+    """At 0011: a notification, settings and a push token of user 7."""
+    conn.execute(
+        text(
+            "INSERT INTO notifications (id, user_id, kind, subject, period, title, body, data, "
+            "created_at, email_status, push_status, attempts) VALUES (1, 7, 'reminder', "
+            "'reminders', '2026-W01', 'T', 'B', '{\"course_id\": 1}', :now, 'sent', "
+            "'pending', 1)"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO notification_settings (user_id, email, push, reminders, quiet_start, "
+            "quiet_end, timezone, updated_at) VALUES (7, true, false, 'twice_weekly', '21:00', "
+            "'07:00', 'Europe/Paris', :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO push_tokens (id, user_id, token, created_at) "
+            "VALUES (1, 7, 'ExponentPushToken[x]', :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+
+
+def test_migration_0011_adds_notification_tables_keeping_every_row_and_drops_them_down(
+    scratch_url: str,
+) -> None:
+    """A database at 0007 holding progress goes to 0011: every row is kept and the three
+    new tables take rows (the unique key of a notification holds); `downgrade 0007` keeps
+    every row of the older tables and drops the three; up again, they are back, empty."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0011")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    assert (after["notifications"], after["notification_settings"], after["push_tokens"]) == (
+        [],
+        [],
+        [],
+    )
+    _run_sync(scratch_url, _load_notifications_at_0011)
+    loaded = _run_sync(scratch_url, _every_row)
+    assert [(n["user_id"], n["kind"], n["data"]) for n in loaded["notifications"]] == [
+        (7, "reminder", {"course_id": 1})
+    ]
+    assert loaded["notification_settings"][0]["timezone"] == "Europe/Paris"
+    duplicate = (
+        "INSERT INTO notifications (user_id, kind, subject, period, title, body, data, "
+        "created_at, email_status, push_status, attempts) VALUES (7, 'reminder', 'reminders', "
+        "'2026-W01', 'T', 'B', '{}', '2026-01-01', 'pending', 'pending', 0)"
+    )
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        _run_sync(scratch_url, _query(duplicate))
+
+    _off_loop(migrate.downgrade, scratch_url, "0007")
+
+    assert _run_sync(scratch_url, _every_row) == before
+    assert not {"notifications", "notification_settings", "push_tokens"} & set(
+        _run_sync(scratch_url, _tables)
+    )
+    _off_loop(migrate.upgrade, scratch_url, "0011")
+    again = _run_sync(scratch_url, _every_row)
+    assert (again["notifications"], again["push_tokens"]) == ([], [])

@@ -1102,3 +1102,47 @@ async def test_attempt_of_50_questions_drawing_20_shuffled_fixed_statements(
 
     expected = (START_STATEMENTS, SAVE_ANSWERS_STATEMENTS, GET_ATTEMPT_STATEMENTS)
     assert counts == [(*expected, SUBMIT_STATEMENTS)] * 2
+
+
+async def insert_notifications(test_db, user_id, how_many):
+    from datetime import UTC, datetime
+
+    from tma.notifications.models import NotificationKind
+    from tma.notifications.service import notify
+
+    async with test_db.session() as session:
+        for i in range(how_many):
+            await notify(
+                session,
+                user_ids=[user_id],
+                kind=NotificationKind.GROUP_DIGEST,
+                subject=unique("group"),
+                period="2027-W10",
+                title=f"Digest {i}",
+                body="Two parents behind.",
+                data={"group_id": i},
+                now=datetime(2027, 3, 8, tzinfo=UTC),
+            )
+        await session.commit()
+
+
+@pytest.mark.asyncio
+async def test_list_notifications_statement_count_same_at_5_and_50_notifications(
+    client, test_db, test_user, user_headers, count_queries
+):
+    """The caller, then the page with the whole list's total and unread count on its rows:
+    2 statements, with or without a `limit`; an empty page adds the count (3)."""
+    counts = []
+    for how_many in (SMALL, LARGE - SMALL):
+        await insert_notifications(test_db, test_user.id, how_many)
+        for url in ("/api/notifications", "/api/notifications?limit=20"):
+            with count_queries() as counter:
+                response = await client.get(url, headers=user_headers)
+            assert response.status_code == 200
+            counts.append(counter.count)
+    with count_queries() as empty:
+        response = await client.get("/api/notifications?offset=1000", headers=user_headers)
+
+    assert response.status_code == 200
+    assert counts == [LIST_STATEMENTS] * 4
+    assert empty.count == STATEMENTS_PER_REQUEST

@@ -3,6 +3,7 @@
 token is read; the parameters a route declares still work (one test per route that has
 any, each showing the parameters applied, not merely accepted)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -181,6 +182,35 @@ async def test_list_users_limit_offset_still_apply_returns_200(
     item = await _second_of_two(client, "/api/users", auth_headers)
 
     assert item["id"] == second.id
+
+
+@known("GET /api/notifications")
+@pytest.mark.asyncio
+async def test_list_notifications_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient, user_headers: dict[str, str], test_db: Any, test_user: Any
+) -> None:
+    """`GET /api/notifications?limit=1&offset=1`: the older of two (newest first)."""
+    from tma.notifications.models import NotificationKind
+    from tma.notifications.service import notify
+
+    async with test_db.session() as session:
+        for subject in ("first", "second"):
+            await notify(
+                session,
+                user_ids=[test_user.id],
+                kind=NotificationKind.REMINDER,
+                subject=subject,
+                period="",
+                title=subject,
+                body=subject,
+                data={},
+                now=datetime(2027, 3, 1, tzinfo=UTC),
+            )
+        await session.commit()
+
+    item = await _second_of_two(client, "/api/notifications", user_headers)
+
+    assert item["title"] == "first"
 
 
 @known("GET /api/auth/users")

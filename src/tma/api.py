@@ -19,6 +19,7 @@ from tma.courses import router as courses
 from tma.files import router as files
 from tma.groups import router as groups
 from tma.modules import router as modules
+from tma.notifications import router as notifications
 from tma.posts import router as posts
 from tma.progress import router as progress
 from tma.quizzes import router as quizzes
@@ -34,6 +35,7 @@ PREFIX = "/api"
 # routes before its own (the group routes pay one failed match for it).
 PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
+    notifications.me_router,
     progress.groups_router,
     groups.router,
     courses.groups_router,
@@ -46,6 +48,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     quizzes.router,
     quizzes.attempts_router,
     progress.router,
+    notifications.router,
 )
 
 # Login, register and health need no token; nor does a file download (an avatar opens

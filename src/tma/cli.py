@@ -279,5 +279,113 @@ def doctor(
     typer.echo(f"fixed {len(found.differences)} differences ({counted}); now clean")
 
 
+@app.command()
+def notify(
+    now: Annotated[
+        str,
+        typer.Option(
+            "--now",
+            help="The instant the pass runs as of, ISO-8601 with an offset "
+            "(2026-03-02T09:00:00+00:00).",
+        ),
+    ],
+) -> None:
+    """One pass of the notification schedule as of --now (reminders, digests, modules that
+    opened, e-mail and push due): for tests and support; refused with TMA_ENV=production.
+
+    With TMA_QUEUE_URL unset the pass runs here and has finished when this returns; with
+    a queue, its jobs are queued for the `tma worker` processes."""
+    from datetime import datetime
+
+    from tma.notifications.queue import Queue
+
+    if _settings().env == "production":
+        raise _fail(
+            "tma notify moves the clock of the schedule and is refused with TMA_ENV=production"
+        )
+    try:
+        instant = datetime.fromisoformat(now)
+    except ValueError:
+        raise _fail(f"--now: not an ISO-8601 time: {now!r}") from None
+    if instant.tzinfo is None:
+        raise _fail("--now: give an offset (Z or +01:00): the schedule runs on instants")
+
+    async def go(settings: Settings) -> str:
+        queue = Queue(settings)
+        await queue.start()
+        try:
+            counts = await queue.run_pass(instant)
+        finally:
+            await queue.stop()
+        if queue.in_process:
+            users, groups = counts["users"], counts["groups"]
+            return f"pass as of {instant.isoformat()}: {users} users, {groups} groups"
+        return f"pass as of {instant.isoformat()} queued on {settings.queue_name}"
+
+    typer.echo(_run(go))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(help="Jobs run at once by this process.", min=1, max=1000)
+    ] = 10,
+    schedule: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the scheduler (the periodic pass, retries waiting for their time); "
+            "one worker with it is enough, more only repeat idempotent passes."
+        ),
+    ] = True,
+) -> None:
+    """Run notification jobs from the queue (TMA_QUEUE_URL: redis://... or amqp://...).
+    A job is acknowledged once it has run: one taken by a worker that dies is run by another."""
+    import asyncio
+    import logging
+
+    from taskiq import TaskiqEvents
+    from taskiq.acks import AcknowledgeType
+    from taskiq.cli.worker.args import WorkerArgs
+    from taskiq.cli.worker.run import start_listen
+
+    from tma.notifications.queue import Queue
+
+    settings = _settings()
+    if settings.queue_url is None:
+        raise _fail(
+            "TMA_QUEUE_URL is not set: jobs run inside the app process, there is nothing for "
+            "a worker to do (set it to redis://... or amqp://...)"
+        )
+    # Job failures and retries (taskiq's logs) on stderr, at the configured level.
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    queue = Queue(settings, prefetch=concurrency)
+    stop = asyncio.Event()
+    runner: list[asyncio.Task[None]] = []
+
+    async def start_scheduler(_state: object) -> None:
+        runner.append(asyncio.create_task(queue.run_scheduler(stop)))
+
+    async def stop_scheduler(_state: object) -> None:
+        stop.set()
+
+    if schedule:
+        queue.broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, start_scheduler)
+        queue.broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, stop_scheduler)
+    typer.echo(f"tma worker: jobs from {settings.queue_name} ({concurrency} at once)")
+    start_listen(
+        WorkerArgs(
+            broker=queue.broker,  # type: ignore[arg-type]  # an instance is taken too
+            modules=[],
+            workers=1,
+            configure_logging=False,
+            max_async_tasks=concurrency,
+            max_prefetch=0,
+            ack_type=AcknowledgeType.WHEN_EXECUTED,
+        )
+    )
+
+
 if __name__ == "__main__":
     app()

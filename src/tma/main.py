@@ -26,6 +26,7 @@ from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
 from tma.files.storage import FileStore
 from tma.files.urls import UPLOAD_PATHS
+from tma.notifications.queue import notification_schedule
 
 DESCRIPTION = """
 The API behind **Three Moves Ahead**: parents (role `user`) belong to groups run by
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.file_store.open()  # makes the upload directory; a bad S3 URL fails here
-        yield
+        async with notification_schedule(app.state.settings, app.state.db):
+            yield
         await app.state.db.dispose()
 
     options: dict[str, Any] = {

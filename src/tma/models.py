@@ -4,6 +4,7 @@ from tma.core.db import Base
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
+from tma.notifications.models import Notification, NotificationSettings, PushToken
 from tma.posts.models import Post
 from tma.progress.models import CourseProgress, ModuleProgress, PostProgress
 from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
@@ -19,8 +20,11 @@ __all__ = [
     "GroupMember",
     "Module",
     "ModuleProgress",
+    "Notification",
+    "NotificationSettings",
     "Post",
     "PostProgress",
+    "PushToken",
     "QuizAttempt",
     "QuizOption",
     "QuizQuestion",

@@ -136,6 +136,25 @@ class Settings(BaseSettings):
     # production.
     check_bodies: bool = False
 
+    # Notifications (tma.notifications, docs/notifications.md). The job queue: unset, jobs run
+    # inside the app process (nothing else to start); `redis://...` or `amqp://...`, they go
+    # to that broker and `tma worker` processes run them.
+    queue_url: str | None = Field(default=None, pattern=r"^(rediss?|amqps?)://.+$")
+    queue_name: str = Field(default="tma", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    # A job taken by a worker that died before finishing it goes to another after this long.
+    queue_redelivery_seconds: int = Field(default=300, ge=1, le=86_400)
+    # The schedule's pass (reminders, digests, modules that opened, deferred deliveries)
+    # runs every this many minutes; 0: only by `tma notify`.
+    notify_interval_minutes: int = Field(default=15, ge=0, le=1440)
+    # A parent with an unfinished course and no activity for this many days gets a reminder.
+    inactivity_days: int = Field(default=7, ge=1, le=365)
+    # E-mail through this SMTP server (`smtp://user:password@host:587`, STARTTLS when the
+    # server offers it, or `smtps://...:465`); unset: no e-mail is sent.
+    smtp_url: str | None = Field(default=None, pattern=r"^smtps?://.+$")
+    mail_from: str = "TMA <no-reply@localhost>"
+    # The Expo push API (tests point it at a local receiver); empty: no push is sent.
+    expo_push_url: str = "https://exp.host/--/api/v2/push/send"
+
     log_level: str = "INFO"
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

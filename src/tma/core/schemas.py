@@ -1,10 +1,12 @@
 """Pydantic base classes shared by every domain's schemas."""
 
 from enum import StrEnum
+from types import UnionType
 from typing import (
     Any,
     ClassVar,
-    NotRequired,  # pydantic needs it (not typing's) before 3.12
+    NotRequired,
+    Union,
     cast,
     get_args,
     get_origin,
@@ -13,7 +15,7 @@ from typing import (
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, TypeAdapter, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict  # pydantic needs it (not typing's) before 3.12
 
 
 def example(**values: Any) -> ConfigDict:
@@ -94,6 +96,8 @@ def _row_annotation(annotation: Any) -> Any:
     if get_origin(annotation) is list:
         (item,) = get_args(annotation)
         return list.__class_getitem__(_row_annotation(item))
+    if get_origin(annotation) in (Union, UnionType):  # `Model | None` and the like
+        return Union[tuple(_row_annotation(arg) for arg in get_args(annotation))]  # noqa: UP007
     return annotation
 
 

@@ -1,6 +1,6 @@
 """The rules and queries of courses and their assignment to groups."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.db import ID, commit_or
+from tma.core.db import ID, commit_or, utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.hotpath import hot_rows
 from tma.core.ordering import Ordering, lock_parent
@@ -356,6 +356,19 @@ async def list_group_courses(
     return await _GROUP_COURSES.page(session, page, group_id=group.id)
 
 
+# Run inside an assignment's transaction, before its commit (the notifications package
+# registers the in-app "course assigned" message): a higher package's rule, run here.
+AssignmentHook = Callable[..., Awaitable[None]]
+_ASSIGNMENT_HOOKS: list[AssignmentHook] = []
+
+
+def on_course_assigned(hook: AssignmentHook) -> AssignmentHook:
+    """Register `hook(session, *, group_id, course_id, now)` to run in every assignment's
+    transaction, before it commits."""
+    _ASSIGNMENT_HOOKS.append(hook)
+    return hook
+
+
 async def assign_course(
     session: AsyncSession,
     *,
@@ -377,10 +390,17 @@ async def assign_course(
         )
         ordering = 0 if last is None else last + 1
     link = GroupCourse(
-        group_id=group.id, course_id=course_id, ordering=ordering, start_date=start_date
+        group_id=group.id,
+        course_id=course_id,
+        ordering=ordering,
+        start_date=start_date,
+        date_assigned=utcnow(),
     )
     session.add(link)
     try:
+        await session.flush()
+        for hook in _ASSIGNMENT_HOOKS:
+            await hook(session, group_id=group_id, course_id=course_id, now=link.date_assigned)
         await session.commit()
     except IntegrityError:
         # A unique key (already assigned) or a foreign key: the course or the group was
