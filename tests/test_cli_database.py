@@ -33,6 +33,8 @@ APPLIED = [
     "applied 0004 -> 0005: Completed posts per user and module, kept by triggers",
     "applied 0005 -> 0006: Completed posts per user and course, kept by triggers",
     "applied 0006 -> 0007: Progress counters exact under concurrent writers",
+    "applied 0007 -> 0008: Offline use (Idempotency-Key storage, offline progress events, "
+    "`started_at` in Progress)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

@@ -146,20 +146,28 @@ async def module_post_page(
 async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> dict[str, Any]:
     """The user's progress on the post, shaped like `ProgressRead` (`not_started` if none)."""
     row = (
-        await session.execute(
-            select(PostProgress.status, PostProgress.updated_at, PostProgress.completed_at).where(
-                PostProgress.post_id == post_id, PostProgress.user_id == user_id
+        (
+            await session.execute(
+                select(
+                    PostProgress.status,
+                    PostProgress.updated_at,
+                    PostProgress.started_at,
+                    PostProgress.completed_at,
+                ).where(PostProgress.post_id == post_id, PostProgress.user_id == user_id)
             )
         )
-    ).first()
+        .mappings()
+        .first()
+    )
     if row is None:
         return {
             "post_id": post_id,
             "status": ProgressStatus.NOT_STARTED,
             "updated_at": None,
+            "started_at": None,
             "completed_at": None,
         }
-    return {"post_id": post_id, "status": row[0], "updated_at": row[1], "completed_at": row[2]}
+    return {"post_id": post_id, **row}
 
 
 async def _check_file(session: AsyncSession, file_id: str) -> None:

@@ -3,15 +3,22 @@
 
 from fastapi import Request, Response
 
-from tma.core.db import Database, SessionDep
+from tma.core.db import Database, SessionDep, utcnow
 from tma.core.errors import responses
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups.dependencies import GroupIdPath
 from tma.groups.privacy import check_sees_learner
-from tma.progress import service
+from tma.progress import service, sync
 from tma.progress.dependencies import VisiblePostProgress, check_sees_user
-from tma.progress.schemas import CourseProgress, GroupProgress, PostProgressRead, ProgressUpdate
+from tma.progress.schemas import (
+    CourseProgress,
+    GroupProgress,
+    PostProgressRead,
+    ProgressUpdate,
+    SyncRequest,
+    SyncResponse,
+)
 from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
 _COURSES = row_list_adapter(CourseProgress)
@@ -29,7 +36,14 @@ def _json(body: bytes) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-@router.put("/{post_id}", response_model=PostProgressRead, responses=responses(400, 404, 422))
+@router.post("/sync", response_model=SyncResponse, responses=responses(409, 422))
+async def sync_progress(body: SyncRequest, user: CurrentUser, session: SessionDep) -> SyncResponse:
+    """Apply up to 500 progress events recorded offline, in order; one result per event."""
+    results = await sync.apply_events(session, caller=user, events=body.events, now=utcnow())
+    return SyncResponse.model_validate({"results": results})
+
+
+@router.put("/{post_id}", response_model=PostProgressRead, responses=responses(400, 404, 409, 422))
 async def update_progress(
     post: VisiblePostProgress, body: ProgressUpdate, user: CurrentUser, session: SessionDep
 ) -> PostProgressRead:

@@ -1,0 +1,45 @@
+"""`GET /api/courses/{course_id}/bundle`: a whole course for offline reading."""
+
+from fastapi import Request, Response
+
+from tma.bundle import service
+from tma.bundle.schemas import Bundle
+from tma.core.db import SessionDep, utcnow
+from tma.core.deps import SettingsDep
+from tma.core.errors import responses
+from tma.core.etag import etag
+from tma.core.routing import PrefixedRouter
+from tma.core.schemas import row_adapter
+from tma.courses.dependencies import CourseIdPath
+from tma.users.dependencies import CurrentUser
+from tma.users.service import viewer_id
+
+router = PrefixedRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
+
+_BUNDLE = row_adapter(Bundle)
+_GENERATED_AT = b',"generated_at":'
+
+
+@router.get("/{course_id}/bundle", response_model=Bundle, responses=responses(404, 422))
+async def get_bundle(
+    course_id: CourseIdPath,
+    user: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The course, its modules in order and every post with your progress and the quiz
+    (without answers): all a phone needs to show the course offline."""
+    body = await service.bundle(
+        request.app.state.db,
+        session,
+        course_id=course_id,
+        user_id=user.id,
+        viewer_id=viewer_id(user),
+        settings=settings,
+    )
+    content = _BUNDLE.dump_json(_BUNDLE.validate_python({**body, "generated_at": utcnow()}))
+    # The tag covers everything but `generated_at` (the last key): a bundle made again with
+    # nothing changed is the same bundle (304), though made at another time.
+    tag = etag(content[: content.rindex(_GENERATED_AT)])
+    return Response(content=content, media_type="application/json", headers={"ETag": tag.decode()})
