@@ -315,3 +315,52 @@ async def test_reads_ignore_the_key(client, user_headers, test_db, posts):
     assert response.status_code == 200
     async with test_db.session() as session:
         assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+@pytest.mark.asyncio
+async def test_response_is_stored_even_when_the_client_is_gone(
+    app, client, user_headers, test_db, posts
+):
+    """The connection breaks while the response goes out (the server's send fails): the
+    write is done, so its response is stored all the same and the retry gets it replayed
+    (the write does not run twice)."""
+    url = f"/api/progress/{posts[0]}"
+    body = b'{"status":"completed"}'
+    headers = {**keyed(user_headers, "gone"), "Content-Type": "application/json"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": url,
+        "raw_path": url.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("test", 80),
+        "app": app,
+        "state": {},
+    }
+    received = False
+
+    async def receive():
+        nonlocal received
+        if received:
+            return {"type": "http.disconnect"}
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def broken_send(message):
+        raise OSError("connection reset by peer")
+
+    await idempotency_layer(app)(scope, receive, broken_send)
+    stored = await progress_rows(test_db)
+
+    retry = await client.put(url, content=body, headers=headers)
+
+    assert retry.status_code == 200
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["status"] == "completed"
+    assert await progress_rows(test_db) == stored

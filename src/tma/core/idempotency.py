@@ -22,6 +22,7 @@ signature is not keyed at all, and a 401 is never stored: the request was not on
 authenticated user).
 """
 
+import contextlib
 import hashlib
 import json
 import time
@@ -241,7 +242,10 @@ class IdempotencyMiddleware:
                         kept.append((name.decode("latin-1"), value.decode("latin-1")))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            # The client gone (the lossy network again): the write is done all the same, so
+            # its response is still stored for the retry that will come.
+            with contextlib.suppress(OSError):
+                await send(message)
 
         stored = False
         try:
