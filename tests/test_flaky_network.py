@@ -74,7 +74,7 @@ async def test_lossy_network_ends_in_the_same_state_as_a_perfect_one(
     assert parent.retries == 0
     assert expected["attempts"] == [(100, True, True), (0, False, True)]
 
-    lost_before = lost_after = 0
+    lost_before = lost_after = sent = 0
     for seed in range(ROUNDS):
         user, posts, quiz = await world(
             test_db, make_user, make_group, add_member, make_course, assign_course, f"bus{seed}"
@@ -93,6 +93,7 @@ async def test_lossy_network_ends_in_the_same_state_as_a_perfect_one(
         assert await rows_of(test_db, user.id) == expected_rows, f"seed {seed}"
         lost_before += proxy.dropped_before
         lost_after += proxy.dropped_after
+        sent += proxy.sent
 
     assert lost_before > 0
     assert lost_after > 0
@@ -103,6 +104,6 @@ async def test_lossy_network_ends_in_the_same_state_as_a_perfect_one(
         keys = await session.scalar(select(func.count()).select_from(IdempotencyKey))
     assert keys > 0
     print(
-        f"\nflaky: {ROUNDS} lossy runs, {lost_before} requests lost before the server, "
-        f"{lost_after} responses lost after it; same state as the loss-free run"
+        f"\nflaky: {ROUNDS} lossy runs, {sent} requests sent, {lost_before} lost before the "
+        f"server, {lost_after} responses lost after it; same state as the loss-free run"
     )

@@ -8,6 +8,7 @@ from tma.core.db import SessionDep, utcnow
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
 from tma.core.etag import etag
+from tma.core.pagination import json_response
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter
 from tma.courses.dependencies import CourseIdPath
@@ -38,8 +39,9 @@ async def get_bundle(
         viewer_id=viewer_id(user),
         settings=settings,
     )
-    content = _BUNDLE.dump_json(_BUNDLE.validate_python({**body, "generated_at": utcnow()}))
+    response = json_response(_BUNDLE, {**body, "generated_at": utcnow()})
     # The tag covers everything but `generated_at` (the last key): a bundle made again with
     # nothing changed is the same bundle (304), though made at another time.
-    tag = etag(content[: content.rindex(_GENERATED_AT)])
-    return Response(content=content, media_type="application/json", headers={"ETag": tag.decode()})
+    content = bytes(response.body)
+    response.headers["ETag"] = etag(content[: content.rindex(_GENERATED_AT)]).decode()
+    return response

@@ -29,6 +29,7 @@ _USER = bindparam("user_id", type_=BigInteger)
 _VIEWER = bindparam("viewer_id", type_=BigInteger)
 _POST_KEYS = tuple(column.key for column in POST_COLUMNS)
 _POST_LABELS = tuple(f"post_{key}" for key in _POST_KEYS)
+_POST_PAIRS = tuple(zip(_POST_KEYS, _POST_LABELS, strict=True))
 
 
 def _modules_and_posts(scoped: bool) -> Any:
@@ -186,7 +187,7 @@ async def bundle(
         current["post_count"] += 1
         if not is_open(current["id"]):
             continue
-        post = post_dict({key: row[f"post_{key}"] for key in _POST_KEYS}, settings)
+        post = post_dict({key: row[label] for key, label in _POST_PAIRS}, settings)
         quiz = None
         if row["post_post_type"] == PostType.QUIZ.value:
             quiz = {
