@@ -220,6 +220,8 @@ async def test_sync_staff_sees_every_post(client, auth_headers, world):
         ([event(f"e{i}", 1) for i in range(501)], ["body", "events"]),
         ([event("e", 1, "not_started")], ["body", "events", 0, "status"]),
         ([event("e", 1, at="2026-09-01T09:00:00")], ["body", "events", 0, "occurred_at"]),
+        ([event("e", 1, at=0)], ["body", "events", 0, "occurred_at"]),
+        ([event("e", 1, at="86400")], ["body", "events", 0, "occurred_at"]),
         ([event("", 1)], ["body", "events", 0, "event_id"]),
         ([event("x" * 65, 1)], ["body", "events", 0, "event_id"]),
         ([event("a\x00b", 1)], ["body", "events", 0, "event_id"]),
@@ -231,6 +233,8 @@ async def test_sync_staff_sees_every_post(client, auth_headers, world):
         "501-events",
         "bad-status",
         "no-offset",
+        "a-number",
+        "digits",
         "empty-id",
         "long-id",
         "nul-id",
@@ -307,3 +311,13 @@ async def test_sync_of_500_events_applies_them_all(client, user_headers, test_db
     assert {r["result"] for r in results} == {"applied"}
     courses = (await client.get("/api/progress", headers=user_headers)).json()
     assert courses[0]["completed_posts"] == 250
+
+
+@pytest.mark.asyncio
+async def test_other_method_on_sync_returns_405(client, user_headers):
+    """`PUT /api/progress/sync` is not a progress write on a post "sync": 405 with `Allow:
+    POST` (the path is the sync route's)."""
+    response = await client.put(URL, json={"status": "completed"}, headers=user_headers)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"

@@ -5,7 +5,7 @@ from fastapi import Request, Response
 
 from tma.core.db import Database, SessionDep, utcnow
 from tma.core.errors import responses
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, segment_beside
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups.dependencies import GroupIdPath
 from tma.groups.privacy import check_sees_learner
@@ -43,7 +43,15 @@ async def sync_progress(body: SyncRequest, user: CurrentUser, session: SessionDe
     return SyncResponse.model_validate({"results": results})
 
 
-@router.put("/{post_id}", response_model=PostProgressRead, responses=responses(400, 404, 409, 422))
+# Not "sync": a PUT there is the 405 of `POST /api/progress/sync` (core/routing.py).
+_POST_ID = segment_beside("progress_post_id", "sync")
+
+
+@router.put(
+    f"/{{post_id:{_POST_ID}}}",
+    response_model=PostProgressRead,
+    responses=responses(400, 404, 409, 422),
+)
 async def update_progress(
     post: VisiblePostProgress, body: ProgressUpdate, user: CurrentUser, session: SessionDep
 ) -> PostProgressRead:

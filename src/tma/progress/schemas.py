@@ -4,10 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Id, Text
+from tma.core.types import Id, IsoInstant, Text
 from tma.posts.schemas import ProgressRead
 
 
@@ -120,7 +120,7 @@ class SyncEvent(WriteModel):
     event_id: EventId
     post_id: Id
     status: ProgressTarget
-    occurred_at: AwareDatetime
+    occurred_at: IsoInstant
 
 
 class SyncRequest(WriteModel):
