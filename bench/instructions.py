@@ -5,6 +5,7 @@ runs on a shared machine. For comparing a change before and after, not for absol
     python -m bench.instructions                 # me, detail, groups, select1, const
     python -m bench.instructions select1 group-progress progress
     python -m bench.instructions detail me 200   # some cases, 200 requests each
+    BENCH_HOT_PATH=off python -m bench.instructions me detail course   # without the hot path
 
 Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
 (`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). The
@@ -37,6 +38,8 @@ CASES = (
     "me",
     "detail",
     "groups",
+    "courses",
+    "users",
     "course",
     "module",
     "posts",
@@ -124,6 +127,8 @@ async def _measure(case: str, count: int) -> None:
             "me": "/api/auth/me",
             "detail": f"/api/groups/{group}",
             "groups": "/api/groups",
+            "courses": "/api/courses",
+            "users": "/api/users",
             "course": f"/api/courses/{linked}",
             "module": f"/api/modules/{module}",
             "posts": f"/api/posts?module_id={module}",
@@ -140,6 +145,9 @@ async def _measure(case: str, count: int) -> None:
         token = create_access_token(user, get_settings())
         headers.append((b"authorization", f"Bearer {token}".encode()))
         path = paths[case]
+    if os.environ.get("BENCH_HOT_PATH") == "off" and hasattr(app.state, "db"):
+        # The same reads through the session: what the hot path saves (docs/performance.md).
+        app.state.db.hot.enabled = False
     for _ in range(WARM_UP):
         await _call(app, path, headers)
     _instrument(True)

@@ -166,6 +166,8 @@ def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         # Every test client is one address: registrations per client are limited only in
         # the tests of that limit (tests/test_rate_limits.py, on an app of their own).
         register_max_per_client=1000,
+        # Every body the fast path dumps is checked against its model (a mismatch is a 500).
+        check_bodies=True,
     )
 
 

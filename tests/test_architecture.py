@@ -2,6 +2,7 @@
 caller's fields in step with `UserRead`, every setting in docs/configuration.md."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,5 +64,58 @@ def test_every_setting_is_documented_in_configuration_md() -> None:
     `TMA_*` variable in docs/configuration.md."""
     documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     names = [f"TMA_{name.upper()}" for name in Settings.model_fields]
-    assert len(names) == 38
+    assert len(names) == 39
     assert [name for name in names if f"`{name}`" not in documented] == []
+
+
+# The one read path (docs/architecture.md "Reading and listing"), as text rules on the
+# domain code: a service takes the request's session, never the app's `Database` or a bare
+# connection; rows are read by name, never by position; bodies are not dumped by hand.
+DOMAIN_CODE = sorted(
+    path
+    for path in (ROOT / "src" / "tma").glob("*/*.py")
+    if path.parent.name not in {"core", "migrations", "seed"} and path.name != "doctor.py"
+)
+FORBIDDEN = {
+    "a bare connection": re.compile(r"\bAsyncConnection\b|read_connection\("),
+    "the app's database": re.compile(r"app\.state\.db\b|\bDatabase\b"),
+    "a row read by position": re.compile(r"\brows?\[-?\d+\]|\bfound\[-?\d+\]\[-?\d+\]"),
+    "an unvalidated body": re.compile(r"validate=False|\.dump_json\("),
+}
+
+
+def _violations(paths: list[Path]) -> list[str]:
+    found = []
+    for path in paths:
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+            for what, pattern in FORBIDDEN.items():
+                if pattern.search(line.split("#", 1)[0]):
+                    found.append(f"{path.parent.name}/{path.name}:{number}: {what}")
+    return found
+
+
+def test_domain_code_reads_one_way() -> None:
+    """No domain module (services, routers, dependencies, ...) reads outside the session,
+    by position, or dumps a body without its model; doctor.py, a command's own snapshot
+    transaction, is the one reader on a connection."""
+    assert DOMAIN_CODE, "no domain code found"
+    assert _violations(DOMAIN_CODE) == []
+
+
+def test_the_read_rules_catch_each_old_style(tmp_path: Path) -> None:
+    """Each rule fires on the style it forbids (so the test above cannot pass vacuously)."""
+    sample = tmp_path / "service.py"
+    sample.write_text(
+        "async def f(conn: AsyncConnection): ...\n"
+        "db = request.app.state.db\n"
+        "return row[0], bool(row[1])\n"
+        "return list_response(adapter, rows, total, validate=False)\n",
+        encoding="utf-8",
+    )
+    kinds = [line.rsplit(": ", 1)[1] for line in _violations([sample])]
+    assert kinds == [
+        "a bare connection",
+        "the app's database",
+        "a row read by position",
+        "an unvalidated body",
+    ]

@@ -223,8 +223,8 @@ def test_bench_table_prints_a_pass_or_fail_line_per_target() -> None:
 
 @pytest.mark.asyncio
 async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path: Path) -> None:
-    """The lean GET /api/users path (row dicts dumped unvalidated) gives byte for byte the
-    JSON of `UserRead` models built from ORM users, in the same order."""
+    """The GET /api/users path (rows of columns through the row adapter) gives byte for byte
+    the JSON of `UserRead` models built from ORM users, in the same order."""
     from tma.core.config import Settings
     from tma.core.db import Database
     from tma.core.pagination import Page
@@ -238,15 +238,16 @@ async def test_bench_lean_user_list_dumps_same_json_as_user_read_models(tmp_path
     db = Database(Settings(database_url=url))
     try:
         await seed(db.engine, 2, "hash")
-        rows, total = await service.list_user_rows(db, page=Page())
         async with db.sessionmaker() as session:
+            rows, total = await service.list_user_rows(session, page=Page())
             ordered = service._users().order_by(User.created_at, User.id)
             users = (await session.scalars(ordered)).all()
     finally:
         await db.dispose()
     models = TypeAdapter(list[UserRead])
 
-    lean = row_list_adapter(UserRead).dump_json(rows)
+    adapter = row_list_adapter(UserRead)
+    lean = adapter.dump_json(adapter.validate_python(rows))
 
     assert total == 21
     assert lean == models.dump_json([UserRead.model_validate(u) for u in users])

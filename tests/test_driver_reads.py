@@ -1,10 +1,11 @@
-"""`Database.fetch_rows`: the hot reads (the caller behind every token, the group detail) on
-PostgreSQL skip SQLAlchemy's Connection and run on the asyncpg connection from the pool.
+"""`tma.core.hotpath`: the hot reads (the caller behind every token, the group and course
+details) on PostgreSQL skip SQLAlchemy's Connection and run on the asyncpg connection from
+the pool.
 
 These tests hold that shortcut to what SQLAlchemy would have returned: the same rows, the
 same Python values and types (timezone-aware UTC datetimes, dates, booleans, NULLs), every
 statement seen by statement listeners, and a broken connection dropped rather than handed
-to the next request. On SQLite `fetch_rows` is SQLAlchemy's own path; the tests marked
+to the next request. On SQLite `hot_rows` is the session's own path; the tests marked
 `postgres_only` need PostgreSQL (CI runs them there). The last test holds the group
 detail's unvalidated JSON to what its models would dump.
 """
@@ -19,12 +20,13 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import Select, literal_column, select, text
+from sqlalchemy import Select, literal, literal_column, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tma.core.config import Settings
 from tma.core.db import Database
+from tma.core.hotpath import HotPath, hot_rows
 from tma.courses.schemas import CourseRead
 from tma.groups import service as groups
 from tma.groups.models import Group, GroupMember
@@ -38,43 +40,49 @@ postgres_only = pytest.mark.skipif(
     reason="the driver-level path exists on PostgreSQL only: set TMA_TEST_DATABASE_URL",
 )
 
-# The pre-built statements that go through `fetch_rows`, with the parameter each takes.
+# The pre-built statements that go through the hot path, with the parameters each takes.
 CALLER = users._CALLER_ROW
 GROUP_DETAIL = groups._GROUP_DETAIL
 GROUP_DETAIL_FOR_MANAGER = groups._GROUP_DETAIL_FOR_MANAGER
 
 
+async def hot(db: Database, statement: Select[Any], **params: Any) -> list[dict[str, Any]]:
+    """The rows of `statement` through `hot_rows` in a fresh read session (on PostgreSQL the
+    driver path, elsewhere the session's), each as a dict by column name."""
+    async with db.read_sessionmaker() as session:
+        return [dict(row) for row in await hot_rows(session, statement, **params)]
+
+
 async def both_paths(
     db: Database, statement: Select[Any], **params: Any
-) -> tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows through SQLAlchemy's Connection, then through the driver path."""
-    saved = db.driver_reads
+    saved = db.hot.enabled
     try:
-        db.driver_reads = False
-        through_sqlalchemy = await db.fetch_rows(statement, **params)
-        db.driver_reads = saved
-        through_driver = await db.fetch_rows(statement, **params)
+        db.hot.enabled = False
+        through_sqlalchemy = await hot(db, statement, **params)
+        db.hot.enabled = saved
+        through_driver = await hot(db, statement, **params)
     finally:
-        db.driver_reads = saved
+        db.hot.enabled = saved
     return through_sqlalchemy, through_driver
 
 
-def typed(rows: Sequence[Sequence[Any]]) -> list[list[tuple[type, Any]]]:
-    """Each value with its type, so `1 == True` or a naive datetime cannot pass for equal."""
-    return [[(type(value), value) for value in row] for row in rows]
+def typed(rows: Sequence[dict[str, Any]]) -> list[list[tuple[str, type, Any]]]:
+    """Each value with its name and type, so `1 == True` or a naive datetime cannot pass for
+    equal, and both paths must name the columns alike (rows are read by name)."""
+    return [[(key, type(value), value) for key, value in row.items()] for row in rows]
 
 
 @pytest.mark.asyncio
-async def test_fetch_rows_uses_the_driver_path_exactly_on_postgresql(
-    app: Any, test_settings: Settings
-) -> None:
+async def test_the_hot_path_is_on_exactly_on_postgresql(app: Any, test_settings: Settings) -> None:
     """The shortcut is on for PostgreSQL (asyncpg) and off elsewhere, and SQL echo (which
     only SQLAlchemy's Connection logs) turns it off."""
     db: Database = app.state.db
     echoing = Database(test_settings.model_copy(update={"db_echo": True}))
 
-    assert db.driver_reads is ON_POSTGRES
-    assert echoing.driver_reads is False
+    assert db.hot.enabled is ON_POSTGRES
+    assert echoing.hot.enabled is False
     await echoing.dispose()
 
 
@@ -100,7 +108,7 @@ async def test_caller_row_is_the_same_through_the_driver_and_sqlalchemy(
 
         assert len(through_driver) == 1
         assert typed(through_driver) == typed(through_sqlalchemy)
-    full_row = list((await test_db.db.fetch_rows(CALLER, user_id=full.id))[0])
+    full_row = list((await hot(test_db.db, CALLER, user_id=full.id))[0].values())
     assert date(2019, 4, 30) in full_row
     stamps = [value for value in full_row if isinstance(value, datetime)]
     assert len(stamps) == 2
@@ -163,7 +171,7 @@ async def test_group_detail_for_a_manager_rows_are_the_same_through_the_driver_a
     )
 
     assert typed(through_driver) == typed(through_sqlalchemy)
-    flags = {row[groups._AT_MEMBER]: row[-1] for row in through_driver}
+    flags = {row["user_id"]: row["manages"] for row in through_driver}
     assert [type(flag) for flag in flags.values()] == [bool, bool, bool]
     assert {user_id for user_id, flag in flags.items() if flag} == {theirs.id}
 
@@ -179,9 +187,9 @@ async def test_statement_listeners_see_the_driver_path_reads(
     seen: list[str] = []
     stop = test_db.db.add_statement_listener(seen.append)
 
-    await test_db.db.fetch_rows(CALLER, user_id=user.id)
+    await hot(test_db.db, CALLER, user_id=user.id)
     stop()
-    await test_db.db.fetch_rows(CALLER, user_id=user.id)
+    await hot(test_db.db, CALLER, user_id=user.id)
 
     assert len(seen) == 1
     assert seen[0].startswith("SELECT users.id")
@@ -194,15 +202,15 @@ async def test_a_query_error_keeps_the_connection_usable(test_db: Any) -> None:
     leaks: checked out = kept idle), no connection is dropped and the next read works."""
     db: Database = test_db.db
     pool = db.engine.sync_engine.pool
-    await db.fetch_rows(CALLER, user_id=1)
-    kept_before = db.kept_connections
+    await hot(db, CALLER, user_id=1)
+    kept_before = db.hot.kept_connections
 
     with pytest.raises(asyncpg.DivisionByZeroError):
-        await db.fetch_rows(select(literal_column("1 / 0")))
+        await hot(db, select(literal_column("1 / 0").label("x")))
 
-    assert db.kept_connections == kept_before >= 1
-    assert pool.checkedout() == db.kept_connections  # type: ignore[attr-defined]
-    assert list(await db.fetch_rows(select(literal_column("41 + 1")))) == [(42,)]
+    assert db.hot.kept_connections == kept_before >= 1
+    assert pool.checkedout() == db.hot.kept_connections  # type: ignore[attr-defined]
+    assert await hot(db, select(literal_column("41 + 1").label("x"))) == [{"x": 42}]
 
 
 @postgres_only
@@ -277,20 +285,18 @@ async def test_more_reads_at_once_than_the_pool_holds_all_succeed_and_return(
     test_db: Any, make_user: Callable[..., Awaitable[User]]
 ) -> None:
     """More concurrent driver reads than `pool_size`: every read gets its row; afterwards
-    at most `KEPT_CONNECTIONS` stay with `fetch_rows`, the overflow connections were closed
+    at most `KEPT_CONNECTIONS` stay with the hot path, the overflow connections were closed
     (through SQLAlchemy's greenlet) and the rest went back to the pool."""
     db: Database = test_db.db
     pool = db.engine.sync_engine.pool
     user = await make_user()
     at_once = pool.size() + 5  # type: ignore[attr-defined]
 
-    results = await asyncio.gather(
-        *(db.fetch_rows(CALLER, user_id=user.id) for _ in range(at_once))
-    )
+    results = await asyncio.gather(*(hot(db, CALLER, user_id=user.id) for _ in range(at_once)))
 
     assert [len(rows) for rows in results] == [1] * at_once
-    assert db.kept_connections == Database.KEPT_CONNECTIONS
-    assert pool.checkedout() == db.kept_connections  # type: ignore[attr-defined]
+    assert db.hot.kept_connections == HotPath.KEPT_CONNECTIONS
+    assert pool.checkedout() == db.hot.kept_connections  # type: ignore[attr-defined]
     assert pool.checkedin() <= pool.size()  # type: ignore[attr-defined]
 
 
@@ -330,16 +336,16 @@ async def test_reads_reuse_a_kept_connection_and_dispose_returns_it(
     """Sequential reads go through one connection (the same PostgreSQL backend), kept
     between them; `dispose` hands it back and closes the pool (nothing checked out)."""
     db = Database(test_settings)
-    backend = select(literal_column("pg_backend_pid()"))
+    backend = select(literal_column("pg_backend_pid()").label("pid"))
     try:
-        pids = {(await db.fetch_rows(backend))[0][0] for _ in range(5)}
-        kept = db.kept_connections
+        pids = {(await hot(db, backend))[0]["pid"] for _ in range(5)}
+        kept = db.hot.kept_connections
     finally:
         await db.dispose()
 
     assert len(pids) == 1
     assert kept == 1
-    assert db.kept_connections == 0
+    assert db.hot.kept_connections == 0
     assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
@@ -350,11 +356,22 @@ async def test_pre_ping_turns_kept_connections_off(test_settings: Settings) -> N
     pings it), so none is kept between reads."""
     db = Database(test_settings.model_copy(update={"db_pool_pre_ping": True}))
     try:
-        await db.fetch_rows(select(literal_column("1")))
-        kept = db.kept_connections
+        await hot(db, select(literal_column("1").label("one")))
+        kept = db.hot.kept_connections
         checked_out = db.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
     finally:
         await db.dispose()
 
     assert kept == 0
     assert checked_out == 0
+
+
+@pytest.mark.asyncio
+async def test_a_value_the_statement_binds_itself_reaches_the_driver(test_db: Any) -> None:
+    """A literal in a hot statement (bound by SQLAlchemy, not named by the caller) is sent
+    with it: the same row on both paths."""
+    statement = select(literal(41).label("x"), (literal(1) + literal(1)).label("two"))
+
+    through_sqlalchemy, through_driver = await both_paths(test_db.db, statement)
+
+    assert through_driver == through_sqlalchemy == [{"x": 41, "two": 2}]

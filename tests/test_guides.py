@@ -24,7 +24,8 @@ def _blocks() -> list[tuple[str, str]]:
 
 def test_adding_an_endpoint_code_blocks_are_the_files_code() -> None:
     """Each `From <file>` block of the guide appears, line for line, in that file (the
-    example endpoint's schema, service, dependency, router and test; the naming convention;
+    example endpoint's schema, service, dependency, router and test; a list endpoint; the
+    naming convention;
     the upsert): a change of the code without the guide fails here."""
     blocks = _blocks()
     assert [path for path, _ in blocks] == [
@@ -33,6 +34,8 @@ def test_adding_an_endpoint_code_blocks_are_the_files_code() -> None:
         "src/tma/courses/dependencies.py",
         "src/tma/courses/router.py",
         "tests/test_courses.py",
+        "src/tma/courses/service.py",
+        "src/tma/courses/router.py",
         "src/tma/core/db.py",
         "src/tma/progress/service.py",
     ]

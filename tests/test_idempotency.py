@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from offline import idempotency_layer
 from progress_factories import insert_module, insert_posts, insert_quiz
 from tma.core import idempotency
-from tma.core.db import utcnow
+from tma.core.db import SESSIONS_KEY, utcnow
 from tma.core.idempotency import IdempotencyKey, fingerprint
 from tma.progress.models import PostProgress
 
@@ -342,6 +342,7 @@ async def test_response_is_stored_even_when_the_client_is_gone(
         "server": ("test", 80),
         "app": app,
         "state": {},
+        SESSIONS_KEY: [],  # the request middleware's (outside the layer called here)
     }
     received = False
 

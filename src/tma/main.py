@@ -23,6 +23,7 @@ from tma.core.logging import configure_logging
 from tma.core.memory import return_large_allocations
 from tma.core.middleware import RequestMiddleware
 from tma.core.openapi import install_openapi, operation_id
+from tma.core.pagination import check_bodies
 from tma.core.public_url import ForwardedHostMiddleware, PublicUrlMiddleware
 from tma.core.ratelimit import RateLimiter
 from tma.core.security import PasswordHasher
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app = FastAPI(**options, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.db = Database(settings)
+    check_bodies(settings.check_bodies)
     app.state.hasher = PasswordHasher(settings)
     app.state.file_store = FileStore(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_storage, settings.rate_limit_key_prefix)

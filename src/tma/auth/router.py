@@ -10,7 +10,7 @@ from tma.core.db import SessionDep
 from tma.core.deps import HasherDep, SettingsDep
 from tma.core.errors import Unauthorized, responses
 from tma.core.pagination import PageDep
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.security import create_access_token
 from tma.users import router as users_router
 from tma.users import service as users
@@ -67,9 +67,7 @@ async def login(
 
 @public_router.post(
     "/register",
-    response_model=UserRead,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 401, 403, 422, 429),
+    **created(UserRead, 400, 401, 403, 422, 429),
     # The bearer token is optional here (an admin's may ask for any role): `{}` says so.
     openapi_extra={"security": [{}]},
 )
@@ -143,9 +141,9 @@ async def logout_all(user: CurrentUserRecord, session: SessionDep) -> Response:
 
 
 @router.get("/users", response_model=list[UserRead], responses=responses(422), deprecated=True)
-async def auth_list_users(admin: AdminUser, page: PageDep, request: Request) -> Response:
+async def auth_list_users(admin: AdminUser, page: PageDep, session: SessionDep) -> Response:
     """Every user, oldest first (admin). Deprecated: use `GET /api/users`."""
-    return await users_router.list_users(admin, page, request)
+    return await users_router.list_users(admin, page, session)
 
 
 @router.patch(

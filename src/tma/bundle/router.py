@@ -1,6 +1,6 @@
 """`GET /api/courses/{course_id}/bundle`: a whole course for offline reading."""
 
-from fastapi import Request, Response
+from fastapi import Response
 
 from tma.bundle import service
 from tma.bundle.schemas import Bundle
@@ -25,14 +25,12 @@ _GENERATED_AT = b',"generated_at":'
 async def get_bundle(
     course_id: CourseIdPath,
     user: CurrentUser,
-    request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
     """The course, its modules in order and every post with your progress and the quiz
     (without answers): all a phone needs to show the course offline."""
     body = await service.bundle(
-        request.app.state.db,
         session,
         course_id=course_id,
         user_id=user.id,

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, String, and_, bindparam, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.config import Settings
-from tma.core.db import Database
+from tma.core.reads import named, rows
 from tma.courses import service as courses
 from tma.courses.models import CourseModule, Module
 from tma.courses.visibility import course_visible_to
@@ -76,10 +76,10 @@ def _modules_and_posts(scoped: bool) -> Any:
     )
 
 
-_MODULES = {scoped: _modules_and_posts(scoped) for scoped in (False, True)}
+_MODULES = {scoped: named(_modules_and_posts(scoped)) for scoped in (False, True)}
 
 # Every question and option of the course's quiz posts, in authored order.
-_QUIZZES = (
+_QUIZZES = named(
     select(
         QuizQuestion.post_id,
         QuizQuestion.id.label("question_id"),
@@ -122,7 +122,7 @@ async def _questions(session: AsyncSession, course_id: int) -> dict[int, list[di
     """Each quiz post's questions (without answers), by post id."""
     found: dict[int, list[dict[str, Any]]] = {}
     questions: dict[int, dict[str, Any]] = {}
-    for row in (await session.execute(_QUIZZES, {"course_id": course_id})).mappings():
+    for row in await rows(session, _QUIZZES, course_id=course_id):
         question = questions.get(row["question_id"])
         if question is None:
             question = questions[row["question_id"]] = {
@@ -146,7 +146,6 @@ def is_open(module_id: int) -> bool:
 
 
 async def bundle(
-    db: Database,
     session: AsyncSession,
     *,
     course_id: int,
@@ -156,13 +155,13 @@ async def bundle(
 ) -> dict[str, Any]:
     """The course's bundle (without `generated_at`): 404 unknown course, 403 a viewer (None:
     staff) who does not see it."""
-    course = await courses.course_detail(db, course_id=course_id, viewer_id=viewer_id)
+    course = await courses.course_detail(session, course_id=course_id, viewer_id=viewer_id)
     params = {"course_id": course_id, "user_id": user_id, "viewer_id": viewer_id}
-    rows = (await session.execute(_MODULES[viewer_id is not None], params)).mappings().all()
+    found = await rows(session, _MODULES[viewer_id is not None], **params)
     quizzes = await _questions(session, course_id)
     modules: list[dict[str, Any]] = []
     current: dict[str, Any] = {"id": None}
-    for row in rows:
+    for row in found:
         if row["module_id"] != current["id"]:
             ids = row["course_ids"]
             current = {

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_pre_ping: bool = False
     db_echo: bool = False
+    # For the test suite: every body dumped by `list_response`/`json_response` is also
+    # validated by its model and the two compared (a mismatch is a 500). Slower; not for
+    # production.
+    check_bodies: bool = False
 
     log_level: str = "INFO"
 

@@ -62,22 +62,22 @@ class UnsupportedMediaType(DomainError):
     status_code = 415
 
 
-class TooManyRequests(DomainError):
-    status_code = 429
+class RetryLater(DomainError):
+    """An error the client may retry: `retry_after` seconds go out as `Retry-After`."""
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.headers = {"Retry-After": str(retry_after)}
 
 
-class ServiceUnavailable(DomainError):
+class TooManyRequests(RetryLater):
+    status_code = 429
+
+
+class ServiceUnavailable(RetryLater):
     """A service the request needs (the database, the shared rate limiter) is unreachable."""
 
     status_code = 503
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ErrorBody(BaseModel):

@@ -44,7 +44,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tma.core.config import Settings
-from tma.core.db import ID, Base, Database, UTCDateTime, upsert, utcnow
+from tma.core.db import (
+    ID,
+    SESSIONS_KEY,
+    Base,
+    Database,
+    UTCDateTime,
+    close_sessions,
+    upsert,
+    utcnow,
+)
 from tma.core.security import decode_access_token
 
 HEADER = b"idempotency-key"
@@ -249,7 +258,12 @@ class IdempotencyMiddleware:
 
         stored = False
         try:
-            await self.app(scope, receive, capture)
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                # The route's session is done: give its connection (and, on SQLite, any
+                # write lock it still holds) back before the key's own write below.
+                await close_sessions(scope.get(SESSIONS_KEY, []))
             if 0 < status < 500 and status != 401:
                 await self._store(db, row, status, kept, b"".join(chunks))
                 stored = True

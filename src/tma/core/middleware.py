@@ -15,7 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tma.core.db import unavailable_database_error
+from tma.core.db import SESSIONS_KEY, close_sessions, unavailable_database_error
 
 logger = logging.getLogger("tma.access")
 
@@ -145,8 +145,13 @@ class RequestMiddleware:
             return message
 
         error: BaseException | None = None
+        sessions: list[Any] = []
+        scope[SESSIONS_KEY] = sessions  # the request's database session, once opened
         try:
-            await self.app(scope, receive_wrapper, send_wrapper)
+            try:
+                await self.app(scope, receive_wrapper, send_wrapper)
+            finally:
+                await close_sessions(sessions)
         except BodyTooLarge:
             if not responded:
                 await self._reject(send_wrapper, detail)

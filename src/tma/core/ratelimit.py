@@ -14,6 +14,8 @@ keys is at most the number of distinct hits in one window.
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +75,14 @@ class RateLimiter:
         base = self.storage.base_exceptions
         return (OSError, *(base if isinstance(base, tuple) else (base,)))
 
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """The storage's own errors (Redis down) become `RateLimiterUnavailable`."""
+        try:
+            yield
+        except self._errors() as exc:
+            raise RateLimiterUnavailable() from exc
+
     async def _retry_after(self, rule: Rule, identifiers: tuple[str, ...]) -> int:
         stats = await self._strategy.get_window_stats(rule.item, *identifiers)
         return max(1, math.ceil(stats.reset_time - time.time()))
@@ -80,27 +90,21 @@ class RateLimiter:
     async def hit(self, rule: Rule, *identifiers: str) -> int:
         """Count one hit if the rule allows it (0), else the seconds to wait (nothing counted).
         Atomic in Redis: concurrent hits from several workers never exceed the limit."""
-        try:
+        with self._reachable():
             if await self._strategy.hit(rule.item, *identifiers):
                 return 0
             return await self._retry_after(rule, identifiers)
-        except self._errors() as exc:
-            raise RateLimiterUnavailable() from exc
 
     async def retry_after(self, rule: Rule, *identifiers: str) -> int:
         """0 when one more hit would be allowed, else the seconds to wait; counts nothing."""
-        try:
+        with self._reachable():
             if await self._strategy.test(rule.item, *identifiers):
                 return 0
             return await self._retry_after(rule, identifiers)
-        except self._errors() as exc:
-            raise RateLimiterUnavailable() from exc
 
     async def clear(self, rule: Rule, *identifiers: str) -> None:
-        try:
+        with self._reachable():
             await self._strategy.clear(rule.item, *identifiers)
-        except self._errors() as exc:
-            raise RateLimiterUnavailable() from exc
 
     async def reset(self) -> None:
         """Forget every count (in Redis: every key under this limiter's prefix). Tests only."""

@@ -25,6 +25,8 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Match
 from starlette.types import Scope
 
+from tma.core.errors import responses
+
 UNKNOWN_QUERY_MSG = "Extra inputs are not permitted"  # pydantic's words for an unknown field
 
 
@@ -137,3 +139,10 @@ class PrefixedRouter(APIRouter):
             if path != prefix and not path.startswith(prefix + "/"):
                 return Match.NONE, {}
         return super().matches(scope)
+
+
+def created(model: Any, *errors: int) -> dict[str, Any]:
+    """The route arguments of an endpoint that creates (`@router.post(path,
+    **created(Model, 400, 422))`): 201 with `model` as its body, and the error statuses
+    it documents (`tma.core.errors.responses`)."""
+    return {"response_model": model, "status_code": 201, "responses": responses(*errors)}

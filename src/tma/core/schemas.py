@@ -1,12 +1,19 @@
 """Pydantic base classes shared by every domain's schemas."""
 
 from enum import StrEnum
-from typing import Any, ClassVar, cast, get_args, get_origin
+from typing import (
+    Any,
+    ClassVar,
+    NotRequired,  # pydantic needs it (not typing's) before 3.12
+    cast,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, TypeAdapter, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
-from typing_extensions import TypedDict  # pydantic needs it (not typing's) before 3.12
+from typing_extensions import TypedDict
 
 
 def example(**values: Any) -> ConfigDict:
@@ -19,9 +26,14 @@ def example(**values: Any) -> ConfigDict:
 
 
 class ReadModel(BaseModel):
-    """A response body, read from ORM objects or row mappings."""
+    """A response body, read from ORM objects or row mappings.
+
+    `MAY_BE_ABSENT` names fields some callers get without the key at all (not null): the
+    row adapters (`row_adapter`) accept a row without them and leave them out."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    MAY_BE_ABSENT: ClassVar[tuple[str, ...]] = ()
 
 
 class WriteModel(BaseModel):
@@ -86,7 +98,13 @@ def _row_annotation(annotation: Any) -> Any:
 
 
 def _row_type(model: type[BaseModel]) -> Any:
-    fields = {name: _row_annotation(f.annotation) for name, f in model.model_fields.items()}
+    absent = getattr(model, "MAY_BE_ABSENT", ())
+    fields = {
+        name: NotRequired[_row_annotation(f.annotation)]
+        if name in absent
+        else _row_annotation(f.annotation)
+        for name, f in model.model_fields.items()
+    }
     return cast(Any, TypedDict)(f"{model.__name__}Row", fields)
 
 

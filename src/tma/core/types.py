@@ -86,15 +86,15 @@ def _absolute_file_url(value: str) -> str:
     return absolute(value) or value
 
 
+def _link(value: str) -> str:
+    """A link a client sends: no NUL, this server's absolute file URL made its path, then an
+    http(s) URL or that path (`_http_url`)."""
+    return _http_url(canonical(_no_nul(value)))
+
+
 # An avatar as a client sends it: an http(s) URL, or this server's file URL, relative
 # (`/api/files/<id>`) or absolute as responses give it; the latter is stored relative.
-AvatarUrl = Annotated[
-    str,
-    Field(max_length=500),
-    AfterValidator(_no_nul),
-    AfterValidator(canonical),
-    AfterValidator(_http_url),
-]
+AvatarUrl = Annotated[str, Field(max_length=500), AfterValidator(_link)]
 # A URL in a response that may be one of this server's files (a user's `avatar_url`):
 # made absolute on the request's public base (tma.core.public_url).
 FileLink = Annotated[str, AfterValidator(_absolute_file_url)]
@@ -150,10 +150,4 @@ Position = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 
 # A link (a post's `video_url`): an http(s) URL, or this server's file URL (stored as its
 # path, like an avatar's).
-WebUrl = Annotated[
-    str,
-    Field(max_length=2000),
-    AfterValidator(_no_nul),
-    AfterValidator(canonical),
-    AfterValidator(_http_url),
-]
+WebUrl = Annotated[str, Field(max_length=2000), AfterValidator(_link)]

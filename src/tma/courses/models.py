@@ -9,17 +9,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
+from tma.core.db import ID, Base, ListedMixin, UTCDateTime, utcnow
 
 
-class Module(TimestampMixin, Base):
+class Module(ListedMixin, Base):
     """A unit of learning: an ordered list of posts, shared by any number of courses."""
 
     __tablename__ = "modules"
-    __table_args__ = (
-        Index("ix_modules_created_at_id", "created_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -43,12 +39,8 @@ class CourseModule(Base):
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Course(TimestampMixin, Base):
+class Course(ListedMixin, Base):
     __tablename__ = "courses"
-    __table_args__ = (
-        Index("ix_courses_created_at_id", "created_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

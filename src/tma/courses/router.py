@@ -1,12 +1,12 @@
 """Courses under /api/courses, and a group's courses under /api/groups/{group_id}/courses
 (the link is the courses domain's: courses build on groups, never the other way)."""
 
-from fastapi import Request, Response, status
+from fastapi import Response, status
 
 from tma.core.db import SessionDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, json_response, list_response, set_total
-from tma.core.routing import PrefixedRouter
+from tma.core.pagination import PageDep, json_response, list_response
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses import service
 from tma.courses.dependencies import AdminCourse, CourseIdPath, ModuleIdPath, VisibleCourse
@@ -25,35 +25,32 @@ from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
 _COURSE_LIST = row_list_adapter(CourseRead)
+_OUTLINE = row_list_adapter(OutlineItem)
 
 router = PrefixedRouter(prefix="/courses", tags=["courses"], responses=responses(401, 403))
 
 
+# Every domain's list route has this shape (tma.groups.router.list_groups): the shared part
+# is the list helper (ListQuery) and `list_response`; the rest is each domain's names.
 @router.get("", response_model=list[CourseRead], responses=responses(422))
-async def list_courses(user: CurrentUser, page: PageDep, request: Request) -> Response:
+async def list_courses(user: CurrentUser, page: PageDep, session: SessionDep) -> Response:
     """Courses you may see: all for managers and admins, your groups' for users."""
-    rows, total = await service.list_course_rows(request.app.state.db, viewer=user, page=page)
-    # The rows are dicts in the read model's keys and order with the column types: dumped
-    # unvalidated (tests/test_driver_reads.py compares the bytes with the models').
-    return list_response(_COURSE_LIST, rows, total, validate=False)
+    rows, total = await service.list_course_rows(session, viewer=user, page=page)
+    return list_response(_COURSE_LIST, rows, total)
 
 
 _COURSE_DETAIL = row_adapter(CourseDetail)
 
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
-async def get_course(course_id: CourseIdPath, user: CurrentUser, request: Request) -> Response:
+async def get_course(course_id: CourseIdPath, user: CurrentUser, session: SessionDep) -> Response:
     """One course with its modules, as outline items in the course's `ordering`."""
     # Existence and visibility come with the outline in one statement (docs/performance.md).
-    course = await service.course_detail(
-        request.app.state.db, course_id=course_id, viewer_id=viewer_id(user)
-    )
+    course = await service.course_detail(session, course_id=course_id, viewer_id=viewer_id(user))
     return json_response(_COURSE_DETAIL, course)
 
 
-@router.post(
-    "", response_model=CourseRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
-)
+@router.post("", **created(CourseRead, 422))
 async def create_course(body: CourseCreate, _admin: AdminUser, session: SessionDep) -> CourseRead:
     """Create a course (admin)."""
     return CourseRead.model_validate(await service.create_course(session, data=body))
@@ -76,20 +73,16 @@ async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
 
 @router.get("/{course_id}/modules", response_model=list[OutlineItem], responses=responses(404, 422))
 async def list_course_modules(
-    course: VisibleCourse, page: PageDep, session: SessionDep, response: Response
-) -> list[OutlineItem]:
+    course: VisibleCourse, page: PageDep, session: SessionDep
+) -> Response:
     """The course's outline: its modules in the course's `ordering`."""
     rows, total = await service.outline_page(session, course_id=course.id, page=page)
-    set_total(response, total)
-    return [OutlineItem.model_validate(row) for row in rows]
+    return list_response(_OUTLINE, rows, total)
 
 
-@router.post(
-    "/{course_id}/modules/{module_id}",
-    response_model=OutlineItem,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+# Alike in shape with `assign_course` below: each passes its optional `ordering` to its own
+# rule (a course's modules, a group's courses), whose 201 bodies differ.
+@router.post("/{course_id}/modules/{module_id}", **created(OutlineItem, 400, 404, 422))
 async def link_module(
     course: AdminCourse,
     module_id: ModuleIdPath,
@@ -140,21 +133,13 @@ groups_router = PrefixedRouter(prefix="/groups", tags=["groups"], responses=resp
 @groups_router.get(
     "/{group_id}/courses", response_model=list[CourseRead], responses=responses(404, 422)
 )
-async def list_group_courses(
-    group: VisibleGroup, session: SessionDep, page: PageDep, response: Response
-) -> list[CourseRead]:
+async def list_group_courses(group: VisibleGroup, session: SessionDep, page: PageDep) -> Response:
     """The group's courses in assignment order."""
-    courses, total = await service.list_group_courses(session, group=group, page=page)
-    set_total(response, total)
-    return [CourseRead.model_validate(c) for c in courses]
+    rows, total = await service.list_group_courses(session, group=group, page=page)
+    return list_response(_COURSE_LIST, rows, total)
 
 
-@groups_router.post(
-    "/{group_id}/courses/{course_id}",
-    response_model=CourseAssigned,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@groups_router.post("/{group_id}/courses/{course_id}", **created(CourseAssigned, 400, 404, 422))
 async def assign_course(
     group: ManagedGroup,
     course_id: CourseIdPath,

@@ -1,17 +1,27 @@
 """The rules and queries of courses and their assignment to groups."""
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
-from tma.core.db import ID, Database, commit_or
+from tma.core.db import ID, commit_or
 from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.hotpath import hot_rows
 from tma.core.ordering import Ordering, lock_parent
-from tma.core.pagination import Page, ScopedList, count_rows, fetch_page
+from tma.core.pagination import ListQuery, Page
+from tma.core.reads import first, get_with_flag, named, visible_head
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
@@ -26,15 +36,16 @@ def _assigned_to_member(user_id: Any) -> ColumnElement[bool]:
     return course_visible_to(Course.id, user_id)
 
 
+# Alike in shape with tma.groups.service.load_group (each its own table and flag): the
+# shared part is tma.core.reads.get_with_flag.
 async def load_course(
     session: AsyncSession, *, course_id: int, viewer_id: int | None = None
 ) -> tuple[Course, bool]:
     """The course (with module_count) and whether `viewer_id` may see it, in one query."""
     flag = _assigned_to_member(viewer_id) if viewer_id is not None else true()
-    row = (await session.execute(select(Course, flag).where(Course.id == course_id))).first()
-    if row is None:
-        raise NotFound(f"Course {course_id} not found")
-    return row[0], bool(row[1])
+    return await get_with_flag(
+        session, Course, course_id, flag, NotFound(f"Course {course_id} not found")
+    )
 
 
 async def get_course(session: AsyncSession, *, course_id: int) -> Course:
@@ -48,12 +59,13 @@ _COURSE_COLUMNS = (
     Course.description,
     Course.created_at,
     Course.updated_at,
-    Course.module_count,
+    Course.module_count.label("module_count"),
 )
 
 
-# Staff see every course, a `user` the courses assigned to their groups; oldest first.
-_COURSES = ScopedList(
+# Staff see every course (the whole list), a `user` the courses assigned to their groups
+# (the scoped one); oldest first.
+_COURSES = ListQuery.scoped(
     _COURSE_COLUMNS,
     order=(Course.created_at, Course.id),
     count_by=Course.id,
@@ -62,11 +74,14 @@ _COURSES = ScopedList(
 
 
 async def list_course_rows(
-    db: Database, *, viewer: Caller, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Courses the viewer may see (all for staff; assigned to their groups for a user),
-    oldest first, as plain rows shaped like `CourseRead`, and how many in all."""
-    return await _COURSES.fetch_dicts(db, page, viewer_id=viewer_id(viewer))
+    oldest first, as rows of `CourseRead`'s columns, and how many in all."""
+    viewer_is = viewer_id(viewer)
+    if viewer_is is None:
+        return await _COURSES[False].page(session, page)
+    return await _COURSES[True].page(session, page, viewer_id=viewer_is)
 
 
 _OUTLINE = (
@@ -86,16 +101,20 @@ _OUTLINE = (
 )
 
 
-def outline_statement(course_id: int) -> Select[*tuple[Any, ...]]:
-    """The course's outline items (its modules with their place), in `ordering`."""
-    return _OUTLINE.where(CourseModule.course_id == course_id)
+_OF_COURSE = CourseModule.course_id == bindparam("course_id", type_=ID)
+_OUTLINE_PAGE = ListQuery(
+    _OUTLINE.where(_OF_COURSE), count=select(CourseModule.module_id).where(_OF_COURSE)
+)
+_OUTLINE_ITEM = _OUTLINE.where(
+    _OF_COURSE, CourseModule.module_id == bindparam("module_id", type_=ID)
+)
 
 
 async def outline_page(
     session: AsyncSession, *, course_id: int, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the course's outline items and how many there are in all."""
-    return await fetch_page(session, outline_statement(course_id), page)
+    return await _OUTLINE_PAGE.page(session, page, course_id=course_id)
 
 
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
@@ -112,8 +131,8 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Course.id,
             Course.title,
             Course.description,
-            Course.created_at,
-            Course.updated_at,
+            Course.created_at.label("course_created_at"),
+            Course.updated_at.label("course_updated_at"),
             flag.label("visible"),
             *outline,
         )
@@ -125,33 +144,31 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
     )
 
 
-_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
-_OUTLINE_KEYS = tuple(column.key for column in _OUTLINE.selected_columns)
-_FIRST_OUTLINE_COLUMN = 6
+_DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
+_OUTLINE_KEYS = tuple(str(column.key) for column in _OUTLINE.selected_columns)
 
 
-async def course_detail(db: Database, *, course_id: int, viewer_id: int | None) -> dict[str, Any]:
+async def course_detail(
+    session: AsyncSession, *, course_id: int, viewer_id: int | None
+) -> dict[str, Any]:
     """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
-    (None: staff) none of whose groups has it. One statement on a read connection."""
+    (None: staff) none of whose groups has it. One statement, on the hot path."""
     params = {"course_id": course_id, "viewer_id": viewer_id}
-    async with db.read_connection() as conn:
-        rows = [tuple(row) for row in await conn.execute(_DETAIL[viewer_id is not None], params)]
-    if not rows:
-        raise NotFound(f"Course {course_id} not found")
-    first = rows[0]
-    if not first[5]:
-        raise Forbidden("You don't have access to this course")
+    found = await hot_rows(session, _DETAIL[viewer_id is not None], **params)
+    course = visible_head(
+        found,
+        missing=NotFound(f"Course {course_id} not found"),
+        refused=Forbidden("You don't have access to this course"),
+    )
     modules = [
-        dict(zip(_OUTLINE_KEYS, row[_FIRST_OUTLINE_COLUMN:], strict=True))
-        for row in rows
-        if row[_FIRST_OUTLINE_COLUMN] is not None
+        {key: row[key] for key in _OUTLINE_KEYS} for row in found if row["module_id"] is not None
     ]
     return {
-        "id": first[0],
-        "title": first[1],
-        "description": first[2],
-        "created_at": first[3],
-        "updated_at": first[4],
+        "id": course["id"],
+        "title": course["title"],
+        "description": course["description"],
+        "created_at": course["course_created_at"],
+        "updated_at": course["course_updated_at"],
         "module_count": len(modules),
         "modules": modules,
     }
@@ -161,8 +178,9 @@ LINK_POSITIONS = Ordering(CourseModule.ordering, CourseModule.course_id)
 
 
 async def _outline_item(session: AsyncSession, *, course_id: int, module_id: int) -> dict[str, Any]:
-    stmt = outline_statement(course_id).where(CourseModule.module_id == module_id)
-    return dict((await session.execute(stmt)).mappings().one())
+    item = await first(session, _OUTLINE_ITEM, course_id=course_id, module_id=module_id)
+    assert item is not None  # read in the transaction that linked or moved it
+    return item
 
 
 async def _lock_course(session: AsyncSession, course_id: int) -> None:
@@ -261,18 +279,21 @@ async def delete_course(session: AsyncSession, *, course: Course) -> None:
     await session.commit()
 
 
+_OF_GROUP = GroupCourse.group_id == bindparam("group_id", type_=ID)
+_GROUP_COURSES = ListQuery(
+    select(*_COURSE_COLUMNS)
+    .join(GroupCourse, GroupCourse.course_id == Course.id)
+    .where(_OF_GROUP)
+    .order_by(GroupCourse.ordering, GroupCourse.date_assigned, Course.id),
+    count=select(GroupCourse.course_id).where(_OF_GROUP),
+)
+
+
 async def list_group_courses(
     session: AsyncSession, *, group: Group, page: Page
-) -> tuple[Sequence[Course], int]:
-    """The group's courses in assignment `ordering`."""
-    stmt = (
-        select(Course)
-        .join(GroupCourse, GroupCourse.course_id == Course.id)
-        .where(GroupCourse.group_id == group.id)
-    )
-    total = await count_rows(session, stmt.with_only_columns(Course.id))
-    stmt = page.apply(stmt.order_by(GroupCourse.ordering, GroupCourse.date_assigned, Course.id))
-    return (await session.scalars(stmt)).all(), total
+) -> tuple[list[dict[str, Any]], int]:
+    """The group's courses in assignment `ordering`, as rows of `CourseRead`'s columns."""
+    return await _GROUP_COURSES.page(session, page, group_id=group.id)
 
 
 async def assign_course(

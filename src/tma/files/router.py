@@ -13,7 +13,6 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from tma.core.config import Settings
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import Forbidden, NotFound, Unauthorized, responses
@@ -26,7 +25,6 @@ from tma.files.multipart import MultipartError, UploadParts, read_multipart
 from tma.files.schemas import FileRead
 from tma.files.storage import FileStore, StoredObjectMissing
 from tma.files.urls import file_url, signature_valid
-from tma.users.caller import Caller
 from tma.users.dependencies import AdminUser, CurrentUser, OptionalUser
 
 # Uploads, deletion: every route names its caller (private router).
@@ -177,16 +175,16 @@ def _read(record: StoredFile) -> FileRead:
     )
 
 
-_UPLOAD_ERRORS = responses(413, 415, 422)
+# The two upload routes differ only in who may upload and what kind of file it is.
+_UPLOAD_ROUTE: dict[str, Any] = {
+    "response_model": FileRead,
+    "status_code": status.HTTP_201_CREATED,
+    "responses": responses(413, 415, 422),
+    "openapi_extra": _UPLOAD_BODY,
+}
 
 
-@router.post(
-    "",
-    response_model=FileRead,
-    status_code=status.HTTP_201_CREATED,
-    responses=_UPLOAD_ERRORS,
-    openapi_extra=_UPLOAD_BODY,
-)
+@router.post("", **_UPLOAD_ROUTE)
 async def upload_file(
     request: Request, admin: AdminUser, session: SessionDep, store: FileStoreDep
 ) -> FileRead:
@@ -194,13 +192,7 @@ async def upload_file(
     return await _upload(request, session, store, kind=FileKind.ATTACHMENT, uploader_id=admin.id)
 
 
-@router.post(
-    "/upload-avatar",
-    response_model=FileRead,
-    status_code=status.HTTP_201_CREATED,
-    responses=_UPLOAD_ERRORS,
-    openapi_extra=_UPLOAD_BODY,
-)
+@router.post("/upload-avatar", **_UPLOAD_ROUTE)
 async def upload_avatar(
     request: Request, user: CurrentUser, session: SessionDep, store: FileStoreDep
 ) -> FileRead:
@@ -238,15 +230,15 @@ SignatureQuery = Annotated[
 
 
 async def _readable_file(
-    session: AsyncSession,
-    settings: Settings,
-    *,
-    file_id: str,
-    caller: Caller | None,
-    expires: int | None,
-    signature: str | None,
+    file_id: FileIdPath,
+    caller: OptionalUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    expires: ExpiresQuery = None,
+    signature: SignatureQuery = None,
 ) -> StoredFile:
-    """The file when this request may read it (the rules of GET, shared by HEAD)."""
+    """The file when this request may read it: the parameters and rules of GET, shared by
+    HEAD (a dependency, so that both routes declare them once)."""
     record, token_may_read = await service.find_file(session, file_id=file_id, caller=caller)
     if record.kind != FileKind.AVATAR and not token_may_read:
         signed = expires is not None or signature is not None
@@ -263,6 +255,9 @@ async def _readable_file(
     return record
 
 
+ReadableFile = Annotated[StoredFile, Depends(_readable_file)]
+
+
 def _download_headers(record: StoredFile, size: int) -> dict[str, str]:
     file_type = BY_CONTENT_TYPE.get(record.content_type)
     return {
@@ -275,25 +270,14 @@ def _download_headers(record: StoredFile, size: int) -> dict[str, str]:
 
 
 @public_router.get(FILE_PATH, response_class=StreamingResponse, responses=_DOWNLOAD_RESPONSES)
-async def download_file(
-    file_id: FileIdPath,
-    caller: OptionalUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    store: FileStoreDep,
-    expires: ExpiresQuery = None,
-    signature: SignatureQuery = None,
-) -> StreamingResponse:
+async def download_file(record: ReadableFile, store: FileStoreDep) -> StreamingResponse:
     """The file's bytes. An avatar: to anyone. An attachment: with the signature of a
     post's `file_url` (until it expires), or with a bearer token to staff and to a user who
     sees a post using it. `HEAD` answers the same status and headers, without the bytes."""
-    record = await _readable_file(
-        session, settings, file_id=file_id, caller=caller, expires=expires, signature=signature
-    )
     try:
         opened = await store.read(record.id)
     except StoredObjectMissing as exc:
-        raise NotFound(f"File {file_id} not found") from exc
+        raise NotFound(f"File {record.id} not found") from exc
     headers = _download_headers(record, opened.size)
     return StreamingResponse(opened.chunks, media_type=record.content_type, headers=headers)
 
@@ -302,23 +286,12 @@ async def download_file(
 # freshness). Out of the OpenAPI document, which would give it GET's operation id again; the
 # contract documents it in GET's section, and the coverage plugin counts it there.
 @public_router.head(FILE_PATH, include_in_schema=False)
-async def download_file_head(
-    file_id: FileIdPath,
-    caller: OptionalUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    store: FileStoreDep,
-    expires: ExpiresQuery = None,
-    signature: SignatureQuery = None,
-) -> Response:
+async def download_file_head(record: ReadableFile, store: FileStoreDep) -> Response:
     """The headers `GET` would send for this file, with no body."""
-    record = await _readable_file(
-        session, settings, file_id=file_id, caller=caller, expires=expires, signature=signature
-    )
     try:
         size = await store.size(record.id)
     except StoredObjectMissing as exc:
-        raise NotFound(f"File {file_id} not found") from exc
+        raise NotFound(f"File {record.id} not found") from exc
     headers = _download_headers(record, size)
     return Response(status_code=status.HTTP_200_OK, media_type=record.content_type, headers=headers)
 

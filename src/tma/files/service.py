@@ -9,7 +9,6 @@ bytes."""
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import ColumnElement, delete, exists, false, select, true
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from tma.core.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
+from tma.core.reads import first, get_with_flag
 from tma.courses.visibility import module_visible_to
 from tma.files.detect import ALLOWED, detect_type, image_problem, safe_filename
 from tma.files.models import FileKind, StoredFile
@@ -118,24 +118,21 @@ async def find_file(
 ) -> tuple[StoredFile, bool]:
     """The file and whether `caller`'s token lets them read it, in one statement (404 for
     an unknown id)."""
-    statement: Any = select(StoredFile, _visibility(caller)).where(StoredFile.id == file_id)
-    row = (await session.execute(statement)).first()
-    if row is None:
-        raise NotFound(f"File {file_id} not found")
-    return row[0], bool(row[1])
+    missing = NotFound(f"File {file_id} not found")
+    return await get_with_flag(session, StoredFile, file_id, _visibility(caller), missing)
 
 
 async def delete_file(session: AsyncSession, store: FileStore, *, file_id: str) -> None:
     """Delete a file's row, then its bytes. 404 unknown; 400 while a post uses it (also
     when a post takes it between the check and the delete: the foreign key refuses)."""
     used = exists().where(Post.file_id == StoredFile.id)
-    row = (
-        await session.execute(select(StoredFile.id, used).where(StoredFile.id == file_id))
-    ).first()
+    row = await first(
+        session, select(StoredFile.id, used.label("used")).where(StoredFile.id == file_id)
+    )
     if row is None:
         raise NotFound(f"File {file_id} not found")
     in_use = Conflict("File is used by a post; delete or change the post first")
-    if row[1]:
+    if row["used"]:
         raise in_use
     try:
         await session.execute(delete(StoredFile).where(StoredFile.id == file_id))

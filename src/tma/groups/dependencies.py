@@ -3,8 +3,9 @@
 from typing import Annotated, Any
 
 from fastapi import Depends, Path
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tma.core.db import Database, SessionDep
+from tma.core.db import SessionDep
 from tma.core.errors import Forbidden
 from tma.core.types import MAX_ID
 from tma.groups import service
@@ -31,11 +32,13 @@ async def visible_group(group_id: GroupIdPath, user: CurrentUser, session: Sessi
     return group
 
 
-async def visible_group_detail(db: Database, *, group_id: int, user: Caller) -> dict[str, Any]:
+async def visible_group_detail(
+    session: AsyncSession, *, group_id: int, user: Caller
+) -> dict[str, Any]:
     """`visible_group` for the detail route: the group with its members as a plain dict, from
     one statement (docs/performance.md). Called by the route itself rather than declared
     as a dependency: each dependency costs FastAPI a resolution pass on every request."""
-    group = await service.group_detail(db, group_id=group_id, viewer=user)
+    group = await service.group_detail(session, group_id=group_id, viewer=user)
     _ensure_visible(user, any(m["user_id"] == user.id for m in group["members"]))
     return group
 

@@ -3,13 +3,15 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from tma.core.db import ID, Base, TimestampMixin, UTCDateTime, utcnow
+from tma.core.db import ID, Base, ListedMixin, UTCDateTime, utcnow
 from tma.users.models import User
 
 
+# Like tma.users.models.SystemRole and tma.progress.models.ProgressStatus, a three-valued
+# StrEnum before its table: alike in shape only, each names the values of its own column.
 class GroupRole(StrEnum):
     """A member's role inside one group."""
 
@@ -35,12 +37,8 @@ class GroupMember(Base):
     user: Mapped[User] = relationship(lazy="raise")
 
 
-class Group(TimestampMixin, Base):
+class Group(ListedMixin, Base):
     __tablename__ = "groups"
-    __table_args__ = (
-        Index("ix_groups_created_at_id", "created_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

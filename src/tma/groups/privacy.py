@@ -10,19 +10,20 @@ cached, so a member removed from a group stops being visible to its managers at 
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, bindparam, exists, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from tma.core.errors import Forbidden, NotFound
+from tma.core.reads import first
 from tma.groups.models import GroupMember, GroupRole
 from tma.users.caller import Caller
 from tma.users.models import SystemRole, User
 
 # The group roles that make a manager responsible for a group's members.
 MANAGING_ROLES = (GroupRole.OWNER.value, GroupRole.MODERATOR.value)
-# Written into the SQL as constants, not bound: the group detail runs on the driver
-# (`Database.fetch_rows`), which passes only the parameters the caller names.
+# Written into the SQL as constants, not bound: the group detail runs on the hot path
+# (`tma.core.hotpath`), which passes only the parameters the caller names.
 _MANAGING: list[ColumnElement[str]] = [literal_column(f"'{role}'") for role in MANAGING_ROLES]
 
 NOT_YOUR_MEMBER = "You may only see the data of members of groups you own or moderate"
@@ -96,18 +97,20 @@ def check_changes_members(caller: Caller, group_role: str | None, *, owner_invol
 _VIEWER_ID = bindparam("viewer_id", type_=BigInteger)
 _USER_ID = bindparam("user_id", type_=BigInteger)
 # The user, and whether the viewer manages a group of theirs: one statement.
-_LEARNER = select(User.id, manages_member(_VIEWER_ID, User.id)).where(User.id == _USER_ID)
+_LEARNER = select(User.id, manages_member(_VIEWER_ID, User.id).label("managed")).where(
+    User.id == _USER_ID
+)
 
 
-async def check_sees_learner(conn: AsyncConnection, *, viewer: Caller, user_id: int) -> None:
+async def check_sees_learner(session: AsyncSession, *, viewer: Caller, user_id: int) -> None:
     """For progress and attempts of `user_id` read by someone else: 404 when no such user;
     403 for a manager unless the user belongs to a group the manager owns or moderates.
     Admins read anyone's. A `user` naming someone else is refused before this (by
     `check_sees_user`, without looking the id up). One statement."""
-    row = (await conn.execute(_LEARNER, {"viewer_id": viewer.id, "user_id": user_id})).first()
+    row = await first(session, _LEARNER, viewer_id=viewer.id, user_id=user_id)
     if row is None:
         raise NotFound(f"User {user_id} not found")
     if is_admin(viewer):
         return
-    if not (is_manager(viewer) and row[1]):
+    if not (is_manager(viewer) and row["managed"]):
         raise Forbidden(NOT_YOUR_MEMBER)

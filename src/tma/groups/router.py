@@ -1,11 +1,11 @@
 """Groups and their members under /api/groups (a group's courses: tma.courses.router)."""
 
-from fastapi import Request, Response, status
+from fastapi import Response, status
 
 from tma.core.db import SessionDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.pagination import PageDep, json_response, list_response
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups import service
 from tma.groups.dependencies import (
@@ -32,27 +32,20 @@ router = PrefixedRouter(prefix="/groups", tags=["groups"], responses=responses(4
 
 
 @router.get("", response_model=list[GroupRead], responses=responses(422))
-async def list_groups(user: CurrentUser, page: PageDep, request: Request) -> Response:
+async def list_groups(user: CurrentUser, page: PageDep, session: SessionDep) -> Response:
     """Groups you may see: every group for managers and admins, your own for users."""
-    rows, total = await service.list_group_rows(request.app.state.db, viewer=user, page=page)
-    # The rows are dicts in the read model's keys and order with the column types: dumped
-    # unvalidated (tests/test_driver_reads.py compares the bytes with the models').
-    return list_response(_GROUP_LIST, rows, total, validate=False)
+    rows, total = await service.list_group_rows(session, viewer=user, page=page)
+    return list_response(_GROUP_LIST, rows, total)
 
 
 @router.get("/{group_id}", response_model=GroupDetail, responses=responses(404, 422))
-async def get_group(group_id: GroupIdPath, user: CurrentUser, request: Request) -> Response:
+async def get_group(group_id: GroupIdPath, user: CurrentUser, session: SessionDep) -> Response:
     """One group with its members, in joining order."""
-    group = await visible_group_detail(request.app.state.db, group_id=group_id, user=user)
-    # Dumped as read: `group_detail` builds the dicts in `GroupDetail`'s keys and order with
-    # the column types; no validation pass, here or by FastAPI (docs/performance.md).
-    body = _GROUP_DETAIL.dump_json(group)
-    return Response(content=body, media_type="application/json")
+    group = await visible_group_detail(session, group_id=group_id, user=user)
+    return json_response(_GROUP_DETAIL, group)
 
 
-@router.post(
-    "", response_model=GroupRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
-)
+@router.post("", **created(GroupRead, 422))
 async def create_group(body: GroupCreate, staff: StaffUser, session: SessionDep) -> GroupRead:
     """Create a group; you become its owner (manager or admin)."""
     return GroupRead.model_validate(await service.create_group(session, creator=staff, data=body))
@@ -71,12 +64,7 @@ async def delete_group(group: ManagedGroup, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
-    "/{group_id}/members/{user_id}",
-    response_model=MemberAdded,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@router.post("/{group_id}/members/{user_id}", **created(MemberAdded, 400, 404, 422))
 async def add_member(
     group: ManagedGroup,
     user_id: UserIdPath,

@@ -1,6 +1,5 @@
 """The rules and queries of groups and memberships. Raises domain errors; owns its commits."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -17,10 +16,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tma.core.db import Database, commit_or
+from tma.core.db import commit_or
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
-from tma.core.pagination import Page, ScopedList
+from tma.core.hotpath import hot_rows
+from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
+from tma.core.reads import NamedRow, get_with_flag, named
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.groups.schemas import GroupCreate, GroupUpdate, MemberRead
@@ -38,10 +39,9 @@ async def load_group(
 ) -> tuple[Group, bool]:
     """The group (with member_count) and whether `member_id` belongs to it, in one query."""
     member_flag = _is_member(Group.id, member_id) if member_id is not None else false()
-    row = (await session.execute(select(Group, member_flag).where(Group.id == group_id))).first()
-    if row is None:
-        raise NotFound(f"Group {group_id} not found")
-    return row[0], bool(row[1])
+    return await get_with_flag(
+        session, Group, group_id, member_flag, NotFound(f"Group {group_id} not found")
+    )
 
 
 async def get_group(session: AsyncSession, *, group_id: int) -> Group:
@@ -56,10 +56,11 @@ _GROUP_COLUMNS = (
     Group.created_by,
     Group.created_at,
     Group.updated_at,
-    Group.member_count,
+    Group.member_count.label("member_count"),
 )
-# Staff see every group, a `user` the groups they belong to; oldest first.
-_GROUPS = ScopedList(
+# Staff see every group (the whole list), a `user` the groups they belong to (the scoped
+# one); oldest first.
+_GROUPS = ListQuery.scoped(
     _GROUP_COLUMNS,
     order=(Group.created_at, Group.id),
     count_by=Group.id,
@@ -68,12 +69,13 @@ _GROUPS = ScopedList(
 
 
 async def list_group_rows(
-    db: Database, *, viewer: Caller, page: Page
+    session: AsyncSession, *, viewer: Caller, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Groups the viewer may see (all for staff, their own for a `user`), oldest first, as
-    plain rows shaped like `GroupRead` (no ORM object per group), and how many in all."""
-    viewer_id = None if users.is_staff(viewer) else viewer.id
-    return await _GROUPS.fetch_dicts(db, page, viewer_id=viewer_id)
+    rows of `GroupRead`'s columns (no ORM object per group), and how many in all."""
+    if users.is_staff(viewer):
+        return await _GROUPS[False].page(session, page)
+    return await _GROUPS[True].page(session, page, viewer_id=viewer.id)
 
 
 _groups = Group.__table__
@@ -83,20 +85,20 @@ _roles = Role.__table__
 _DETAIL_GROUP_KEYS = ("id", "name", "description", "created_by", "created_at", "updated_at")
 # The group and its members (user and system role joined) in one pre-built Core statement:
 # one row per member in joining order, or one row of NULL member columns for an empty group.
-_GROUP_DETAIL = (
+_GROUP_DETAIL = named(
     select(
         *(_groups.c[key] for key in _DETAIL_GROUP_KEYS),
         _members.c.user_id,
         _users.c.username,
         _users.c.email,
         _members.c.role,
-        _roles.c.name,
+        _roles.c.name.label("user_role"),
         _members.c.joined_at,
         _users.c.avatar_url,
         _users.c.first_name,
         _users.c.last_name,
         _users.c.child_dob,
-        _members.c.updated_at,
+        _members.c.updated_at.label("member_updated_at"),
     )
     .select_from(
         _groups.outerjoin(
@@ -109,46 +111,46 @@ _GROUP_DETAIL = (
     .where(_groups.c.id == bindparam("group_id"))
     .order_by(_members.c.joined_at, _members.c.user_id)
 )
-_AT_MEMBER = len(_DETAIL_GROUP_KEYS)
 
 
 # For a manager, one more column: whether they own or moderate a group of the member's.
 _GROUP_DETAIL_FOR_MANAGER = _GROUP_DETAIL.add_columns(
-    _members.c.user_id.in_(privacy.managed_members(bindparam("viewer_id", type_=BigInteger)))
+    _members.c.user_id.in_(privacy.managed_members(bindparam("viewer_id", type_=BigInteger))).label(
+        "manages"
+    )
 )
-_AT_MANAGES = _AT_MEMBER + 11
 
 
-def _member(row: Sequence[Any]) -> dict[str, Any]:
+def _member(row: NamedRow) -> dict[str, Any]:
     """A member with every field (`MemberRead`'s keys and order)."""
     return {
-        "user_id": row[_AT_MEMBER],
-        "username": row[_AT_MEMBER + 1],
-        "email": row[_AT_MEMBER + 2],
-        "role": row[_AT_MEMBER + 3],
-        "group_role": row[_AT_MEMBER + 3],
-        "user_role": row[_AT_MEMBER + 4],
-        "joined_at": row[_AT_MEMBER + 5],
-        "avatar_url": absolute(row[_AT_MEMBER + 6]),
-        "first_name": row[_AT_MEMBER + 7],
-        "last_name": row[_AT_MEMBER + 8],
-        "child_dob": row[_AT_MEMBER + 9],
-        "updated_at": row[_AT_MEMBER + 10],
+        "user_id": row["user_id"],
+        "username": row["username"],
+        "email": row["email"],
+        "role": row["role"],
+        "group_role": row["role"],
+        "user_role": row["user_role"],
+        "joined_at": row["joined_at"],
+        "avatar_url": absolute(row["avatar_url"]),
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "child_dob": row["child_dob"],
+        "updated_at": row["member_updated_at"],
     }
 
 
-def _public_member(row: Sequence[Any]) -> dict[str, Any]:
+def _public_member(row: NamedRow) -> dict[str, Any]:
     """A member as someone who may not see their private data sees them: no e-mail, no
-    child field, no membership `updated_at` (`MemberRead.PRIVATE`), in `MemberRead`'s order."""
+    child field, no membership `updated_at` (`MemberRead.PRIVATE`)."""
     member = _member(row)
     for key in MemberRead.PRIVATE:
         del member[key]
     return member
 
 
-async def group_detail(db: Database, *, group_id: int, viewer: Caller) -> dict[str, Any]:
+async def group_detail(session: AsyncSession, *, group_id: int, viewer: Caller) -> dict[str, Any]:
     """The group as a dict shaped like `GroupDetail` (members in joining order); one
-    statement, no ORM object. NotFound for an unknown group.
+    statement on the hot path, no ORM object. NotFound for an unknown group.
 
     Each member's private fields (`email`, `child_dob`, `updated_at`) are left out unless
     the viewer may see them (`tma.groups.privacy`): an admin sees every member's, anyone
@@ -156,24 +158,24 @@ async def group_detail(db: Database, *, group_id: int, viewer: Caller) -> dict[s
     same statement, on the memberships as they are now)."""
     manager = privacy.is_manager(viewer)
     if manager:
-        rows = await db.fetch_rows(
-            _GROUP_DETAIL_FOR_MANAGER, group_id=group_id, viewer_id=viewer.id
+        found = await hot_rows(
+            session, _GROUP_DETAIL_FOR_MANAGER, group_id=group_id, viewer_id=viewer.id
         )
     else:
-        rows = await db.fetch_rows(_GROUP_DETAIL, group_id=group_id)
-    if not rows:
+        found = await hot_rows(session, _GROUP_DETAIL, group_id=group_id)
+    if not found:
         raise NotFound(f"Group {group_id} not found")
     if privacy.is_admin(viewer):
-        members = [_member(row) for row in rows if row[_AT_MEMBER] is not None]
+        members = [_member(row) for row in found if row["user_id"] is not None]
     else:
         members = [
             _member(row)
-            if row[_AT_MEMBER] == viewer.id or (manager and row[_AT_MANAGES])
+            if row["user_id"] == viewer.id or (manager and row["manages"])
             else _public_member(row)
-            for row in rows
-            if row[_AT_MEMBER] is not None
+            for row in found
+            if row["user_id"] is not None
         ]
-    group = dict(zip(_DETAIL_GROUP_KEYS, rows[0], strict=False))
+    group = {key: found[0][key] for key in _DETAIL_GROUP_KEYS}
     # Every membership row joins its user (foreign key), so this is `Group.member_count`.
     group["member_count"] = len(members)
     group["members"] = members

@@ -1,19 +1,21 @@
 """Modules under /api/modules: any signed-in user reads what they see; admins write."""
 
-from fastapi import Request, Response, status
+from fastapi import Response, status
 
 from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
-from tma.core.pagination import PageDep, json_response, set_total
-from tma.core.routing import PrefixedRouter
-from tma.core.schemas import row_adapter
+from tma.core.pagination import PageDep, json_response, list_response
+from tma.core.routing import PrefixedRouter, created
+from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses.dependencies import ModuleIdPath
 from tma.modules import service
 from tma.modules.dependencies import CourseFilter
 from tma.modules.schemas import ModuleCreate, ModuleDetail, ModuleRead, ModuleUpdate
 from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
+
+_MODULE_LIST = row_list_adapter(ModuleRead)
 
 router = PrefixedRouter(prefix="/modules", tags=["modules"], responses=responses(401, 403))
 
@@ -24,19 +26,15 @@ async def list_modules(
     course_id: CourseFilter,
     page: PageDep,
     session: SessionDep,
-    response: Response,
-) -> list[ModuleRead]:
+) -> Response:
     """Modules you see, oldest first; with `course_id`, that course's in its order."""
     rows, total = await service.list_modules(
         session, viewer_id=viewer_id(user), page=page, course_id=course_id
     )
-    set_total(response, total)
-    return [ModuleRead.model_validate(row) for row in rows]
+    return list_response(_MODULE_LIST, rows, total)
 
 
-@router.post(
-    "", response_model=ModuleRead, status_code=status.HTTP_201_CREATED, responses=responses(422)
-)
+@router.post("", **created(ModuleRead, 422))
 async def create_module(body: ModuleCreate, _admin: AdminUser, session: SessionDep) -> ModuleRead:
     """Create a module, in no course yet (admin)."""
     return ModuleRead.model_validate(await service.create_module(session, data=body))
@@ -47,16 +45,15 @@ _MODULE_DETAIL = row_adapter(ModuleDetail)
 
 @router.get("/{module_id}", response_model=ModuleDetail, responses=responses(404, 422))
 async def get_module(
-    module_id: ModuleIdPath, user: CurrentUser, request: Request, settings: SettingsDep
+    module_id: ModuleIdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """One module with its posts in order and the courses you see it in."""
     # The existence and visibility checks run inside the service's first statement (one
     # read instead of a dependency's and the route's; docs/performance.md).
     module = await service.module_detail(
-        request.app.state.db, module_id=module_id, viewer_id=viewer_id(user), settings=settings
+        session, module_id=module_id, viewer_id=viewer_id(user), settings=settings
     )
-    # The service builds `ModuleDetail`'s keys, order and types: dumped without validation.
-    return json_response(_MODULE_DETAIL, module, validate=False)
+    return json_response(_MODULE_DETAIL, module)
 
 
 @router.patch("/{module_id}", response_model=ModuleRead, responses=responses(404, 422))

@@ -7,6 +7,11 @@ from tma.core.types import Description, HexColor, Title
 from tma.posts.schemas import POST_EXAMPLE, PostRead
 
 
+# ModuleCreate, ModuleUpdate and ModuleRead have the shape of the courses' and groups'
+# bodies (a name, a description, all optional in the PATCH body) but stay separate: each
+# domain has its own field names, limits and examples and is its own contract, and a shared
+# base would reorder the JSON (pydantic puts inherited fields first) and tie the contracts
+# together.
 class ModuleCreate(WriteModel):
     model_config = example(
         title="Checks first", description="Before any move, look at every check.", color="#C0392B"
@@ -29,16 +34,19 @@ class ModuleUpdate(WriteModel):
     color: HexColor | None = None
 
 
+MODULE_EXAMPLE = {
+    "id": 5,
+    "title": "Checks first",
+    "description": "Before any move, look at every check.",
+    "color": "#C0392B",
+    "post_count": 1,
+    "created_at": "2026-09-01T09:30:00Z",
+    "updated_at": "2026-09-01T09:30:00Z",
+}
+
+
 class ModuleRead(ReadModel):
-    model_config = example(
-        id=5,
-        title="Checks first",
-        description="Before any move, look at every check.",
-        color="#C0392B",
-        post_count=1,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
-    )
+    model_config = example(**MODULE_EXAMPLE)
 
     id: int
     title: str
@@ -56,13 +64,7 @@ class ModuleDetail(ModuleRead):
     starter's mobile client reads (as a course outline's items have them)."""
 
     model_config = example(
-        id=5,
-        title="Checks first",
-        description="Before any move, look at every check.",
-        color="#C0392B",
-        post_count=1,
-        created_at="2026-09-01T09:30:00Z",
-        updated_at="2026-09-01T09:30:00Z",
+        **MODULE_EXAMPLE,
         module_id=5,
         module_title="Checks first",
         module_description="Before any move, look at every check.",

@@ -2,15 +2,16 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, cast, delete, func, select, true
+from sqlalchemy import Select, String, bindparam, cast, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.config import Settings
-from tma.core.db import ID, Database
+from tma.core.db import ID
 from tma.core.errors import Forbidden, NotFound
 from tma.core.ordering import lock_parent
-from tma.core.pagination import Page, fetch_page
+from tma.core.pagination import ListQuery, Page
+from tma.core.reads import first, named, rows, visible_head
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
 from tma.courses.visibility import course_visible_to, module_visible_to
@@ -29,17 +30,36 @@ MODULE_COLUMNS = (
 )
 
 
-def _visible(viewer_id: int | None) -> ColumnElement[bool]:
-    return true() if viewer_id is None else module_visible_to(Module.id, viewer_id)
+_MODULE = select(*MODULE_COLUMNS).where(Module.id == bindparam("module_id", type_=ID))
 
 
 async def load_module(session: AsyncSession, *, module_id: int) -> dict[str, Any]:
     """The module shaped like `ModuleRead`; 404 if it does not exist."""
-    stmt = select(*MODULE_COLUMNS).where(Module.id == module_id)
-    row = (await session.execute(stmt)).mappings().first()
+    row = await first(session, _MODULE, module_id=module_id)
     if row is None:
         raise NotFound(f"Module {module_id} not found")
     return dict(row)
+
+
+# Built once, at import: `_LISTS[(scoped, of_course)]`, for staff or a `user` (who sees
+# modules by the visibility rule on `viewer_id`), every module oldest first or those of
+# `course_id` in its `ordering`.
+def _list(scoped: int, of_course: int) -> ListQuery:  # pragma: no mutate block
+    visible = module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
+    stmt, count = select(*MODULE_COLUMNS).where(visible), select(Module.id).where(visible)
+    if not of_course:
+        return ListQuery(stmt.order_by(Module.created_at, Module.id), count=count)
+    linked = CourseModule.course_id == bindparam("course_id", type_=ID)
+    join = (CourseModule, CourseModule.module_id == Module.id)
+    return ListQuery(
+        stmt.join(*join).where(linked).order_by(CourseModule.ordering),
+        count=count.join(*join).where(linked),
+    )
+
+
+_LISTS = {
+    (scoped, of_course): _list(scoped, of_course) for scoped in (0, 1) for of_course in (0, 1)
+}
 
 
 async def list_modules(
@@ -47,13 +67,8 @@ async def list_modules(
 ) -> tuple[list[dict[str, Any]], int]:
     """Modules the viewer sees: of one course in its `ordering`, else oldest first. The
     caller has checked the course filter."""
-    stmt = select(*MODULE_COLUMNS).where(_visible(viewer_id))
-    if course_id is None:
-        stmt = stmt.order_by(Module.created_at, Module.id)
-    else:
-        stmt = stmt.join(CourseModule, CourseModule.module_id == Module.id)
-        stmt = stmt.where(CourseModule.course_id == course_id).order_by(CourseModule.ordering)
-    return await fetch_page(session, stmt, page)
+    query = _LISTS[(int(viewer_id is not None), int(course_id is not None))]
+    return await query.page(session, page, viewer_id=viewer_id, course_id=course_id)
 
 
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
@@ -92,42 +107,42 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
 
 
 # Built once: for staff (everything) and for a `user` (the visibility rule on `viewer_id`).
-_DETAIL = {scoped: _detail(scoped) for scoped in (False, True)}
-_POST_KEYS = tuple(column.key for column in POST_COLUMNS)
-_FIRST_POST_COLUMN = 8
+_DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
+_POST_KEYS = tuple(str(column.key) for column in POST_COLUMNS)
 
 
 async def module_detail(
-    db: Database, *, module_id: int, viewer_id: int | None, settings: Settings
+    session: AsyncSession, *, module_id: int, viewer_id: int | None, settings: Settings
 ) -> dict[str, Any]:
     """The module shaped like `ModuleDetail`: 404 if it does not exist, 403 for a viewer
-    (None: staff) who does not see it. One statement on a read connection (no session)."""
-    params = {"module_id": module_id, "viewer_id": viewer_id}
-    async with db.read_connection() as conn:
-        rows = (await conn.execute(_DETAIL[viewer_id is not None], params)).all()
-    if not rows:
-        raise NotFound(f"Module {module_id} not found")
-    first = rows[0]
-    if not first.visible:
-        raise Forbidden("You don't have access to this module")
+    (None: staff) who does not see it. One statement."""
+    found = await rows(
+        session, _DETAIL[viewer_id is not None], module_id=module_id, viewer_id=viewer_id
+    )
+    module = visible_head(
+        found,
+        missing=NotFound(f"Module {module_id} not found"),
+        refused=Forbidden("You don't have access to this module"),
+    )
     posts = [
-        post_dict(zip(_POST_KEYS, row[_FIRST_POST_COLUMN:], strict=True), settings)
-        for row in rows
-        if row.post_id is not None
+        post_dict({key: row[f"post_{key}"] for key in _POST_KEYS}, settings)
+        for row in found
+        if row["post_id"] is not None
     ]
-    ids = sorted(int(i) for i in first.course_ids.split(",")) if first.course_ids else []
+    course_ids = module["course_ids"]
+    ids = sorted(int(i) for i in course_ids.split(",")) if course_ids else []
     return {
-        "id": first.id,
-        "title": first.title,
-        "description": first.description,
-        "color": first.color,
+        "id": module["id"],
+        "title": module["title"],
+        "description": module["description"],
+        "color": module["color"],
         "post_count": len(posts),
-        "created_at": first.created_at,
-        "updated_at": first.updated_at,
-        "module_id": first.id,
-        "module_title": first.title,
-        "module_description": first.description,
-        "module_color": first.color,
+        "created_at": module["created_at"],
+        "updated_at": module["updated_at"],
+        "module_id": module["id"],
+        "module_title": module["title"],
+        "module_description": module["description"],
+        "module_color": module["color"],
         "posts": posts,
         "course_ids": ids,
     }
@@ -167,11 +182,10 @@ async def delete_module(session: AsyncSession, *, module_id: int) -> None:
     places = select(CourseModule.course_id, CourseModule.ordering).where(
         CourseModule.module_id == module_id
     )
-    rows = (await session.execute(places)).all()
-    for course_id in sorted(course_id for course_id, _ in rows):
+    for course_id in sorted(link["course_id"] for link in await rows(session, places)):
         await lock_parent(session, Course, course_id)
-    rows = (await session.execute(places)).all()  # a course deleted meanwhile took its link
+    links = await rows(session, places)  # a course deleted meanwhile took its link
     await session.execute(delete(Module).where(Module.id == module_id))
-    for course_id, ordering in rows:
-        await LINK_POSITIONS.close_gap(session, course_id, ordering)
+    for link in links:
+        await LINK_POSITIONS.close_gap(session, link["course_id"], link["ordering"])
     await session.commit()

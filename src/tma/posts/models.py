@@ -27,6 +27,9 @@ class PostType(StrEnum):
     QUIZ = "quiz"
 
 
+# Post and tma.quizzes.models.QuizQuestion are both "a row at a 1-based position under
+# a parent" and so read alike line by line; their columns, checks and parents differ, and
+# the place-keeping logic they share is written once, in tma.core.ordering.
 class Post(TimestampMixin, Base):
     """A post of a module, at its 1-based `ordering` (contiguous within the module)."""
 

@@ -5,9 +5,11 @@ GET /api/quizzes/{post_id} and grading (tma.quizzes.service)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tma.core.db import ID
+from tma.core.reads import named, rows
 from tma.posts.schemas import (
     OptionRead,
     OptionStaffRead,
@@ -35,29 +37,33 @@ class Question:
         return [option_id for option_id, _, correct in self.options if correct]
 
 
+_QUESTIONS = named(
+    select(
+        QuizQuestion.id,
+        QuizQuestion.prompt,
+        QuizQuestion.kind,
+        QuizQuestion.explanation,
+        QuizOption.id.label("option_id"),
+        QuizOption.text,
+        QuizOption.is_correct,
+    )
+    .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
+    .where(QuizQuestion.post_id == bindparam("post_id", type_=ID))
+    .order_by(QuizQuestion.position, QuizQuestion.id, QuizOption.position, QuizOption.id)
+)
+
+
 async def load_questions(session: AsyncSession, *, post_id: int) -> list[Question]:
     """The quiz's questions with their options, in authored order: one statement."""
-    rows = await session.execute(
-        select(
-            QuizQuestion.id,
-            QuizQuestion.prompt,
-            QuizQuestion.kind,
-            QuizQuestion.explanation,
-            QuizOption.id,
-            QuizOption.text,
-            QuizOption.is_correct,
-        )
-        .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
-        .where(QuizQuestion.post_id == post_id)
-        .order_by(QuizQuestion.position, QuizQuestion.id, QuizOption.position, QuizOption.id)
-    )
     questions: dict[int, Question] = {}
-    for qid, prompt, kind, explanation, oid, text, is_correct in rows.all():
-        question = questions.get(qid)
+    for row in await rows(session, _QUESTIONS, post_id=post_id):
+        question = questions.get(row["id"])
         if question is None:
-            question = questions[qid] = Question(qid, prompt, kind, explanation)
-        if oid is not None:
-            question.options.append((oid, text, bool(is_correct)))
+            question = questions[row["id"]] = Question(
+                row["id"], row["prompt"], row["kind"], row["explanation"]
+            )
+        if row["option_id"] is not None:
+            question.options.append((row["option_id"], row["text"], bool(row["is_correct"])))
     return list(questions.values())
 
 

@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import Query, Request, Response, status
+from fastapi import Query, Response, status
 
-from tma.core.db import Database, SessionDep
+from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, list_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_list_adapter
 from tma.core.types import MAX_ID
 from tma.posts import service
@@ -44,7 +44,7 @@ async def _detail(
 async def list_posts(
     user: CurrentUser,
     page: PageDep,
-    request: Request,
+    session: SessionDep,
     settings: SettingsDep,
     module_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only the posts of this module")
@@ -52,29 +52,19 @@ async def list_posts(
 ) -> Response:
     """Posts you see: with `module_id`, that module's in order; else by module (oldest
     first), then order."""
-    db: Database = request.app.state.db
     if module_id is None:
-        # A session of its own rather than `SessionDep`: the module screen's call below
-        # needs none, and a generator dependency costs it ~5 % (docs/performance.md).
-        async with db.read_sessionmaker() as session:
-            rows, total = await service.list_posts(session, viewer_id=viewer_id(user), page=page)
+        rows, total = await service.list_posts(session, viewer_id=viewer_id(user), page=page)
     else:
         # What the mobile client calls for a module screen: the module's existence and
         # visibility come with its posts in one statement (docs/performance.md).
         rows, total = await service.module_post_page(
-            db, module_id=module_id, viewer_id=viewer_id(user), page=page
+            session, module_id=module_id, viewer_id=viewer_id(user), page=page
         )
-    # `post_dict` gives `PostRead`'s keys, order and types: dumped without a validation pass.
     posts = [service.post_dict(row, settings) for row in rows]
-    return list_response(_POST_LIST, posts, total, validate=False)
+    return list_response(_POST_LIST, posts, total)
 
 
-@router.post(
-    "",
-    response_model=PostDetail,
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 404, 422),
-)
+@router.post("", **created(PostDetail, 400, 404, 422))
 async def create_post(
     body: PostCreate, admin: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> PostDetail:

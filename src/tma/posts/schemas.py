@@ -165,19 +165,18 @@ class QuestionRead(ReadModel):
     options: list[OptionRead]
 
 
+# A question as a `user` sees it; the staff example adds the answers to the same question.
+QUESTION_EXAMPLE = {
+    "id": 3,
+    "prompt": "Which piece can jump?",
+    "kind": "single",
+    "explanation": None,
+    "options": [{"id": 7, "text": "Knight"}, {"id": 8, "text": "Bishop"}],
+}
+
+
 class QuizRead(ReadModel):
-    model_config = example(
-        pass_mark=80,
-        questions=[
-            {
-                "id": 3,
-                "prompt": "Which piece can jump?",
-                "kind": "single",
-                "explanation": None,
-                "options": [{"id": 7, "text": "Knight"}, {"id": 8, "text": "Bishop"}],
-            }
-        ],
-    )
+    model_config = example(pass_mark=80, questions=[QUESTION_EXAMPLE])
 
     pass_mark: int
     questions: list[QuestionRead]
@@ -199,9 +198,7 @@ class QuizStaffRead(QuizRead):
         pass_mark=80,
         questions=[
             {
-                "id": 3,
-                "prompt": "Which piece can jump?",
-                "kind": "single",
+                **QUESTION_EXAMPLE,
                 "explanation": "Only the knight jumps.",
                 "options": [
                     {"id": 7, "text": "Knight", "is_correct": True},

@@ -5,17 +5,18 @@ owns its commits. Positions within a module go through `tma.core.ordering`."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select, true
+from sqlalchemy import ColumnElement, bindparam, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.config import Settings
-from tma.core.db import ID, Database, utcnow
+from tma.core.db import ID, utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import Ordering, lock_parent
-from tma.core.pagination import Page, fetch_page
+from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
+from tma.core.reads import first, get_with_flag
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
@@ -50,10 +51,9 @@ def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
 
 
 def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
-    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys in its order,
-    with the signed `file_url` of an attachment (absolute, as a `video_url` that is one of
-    this server's files: tma.core.public_url): ready to dump without a validation pass
-    (`list_response(..., validate=False)`)."""
+    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys, with the
+    signed `file_url` of an attachment (absolute, as a `video_url` that is one of this
+    server's files: tma.core.public_url)."""
     post = dict(row)
     file_id = post["file_id"]
     post["file_url"] = signed_file_url(file_id, settings) if file_id else None
@@ -65,100 +65,95 @@ async def load_post(
     session: AsyncSession, *, post_id: int, viewer_id: int | None = None
 ) -> tuple[Post, bool]:
     """The post and whether `viewer_id` may see it (None: staff, always), in one query."""
-    row = (
-        await session.execute(select(Post, post_visible_to(viewer_id)).where(Post.id == post_id))
-    ).first()
-    if row is None:
-        raise NotFound(f"Post {post_id} not found")
-    return row[0], bool(row[1])
+    flag = post_visible_to(viewer_id)
+    return await get_with_flag(session, Post, post_id, flag, NotFound(f"Post {post_id} not found"))
+
+
+# Every post (staff), or those of modules the viewer sees (a `user`), by module (oldest
+# module first), then `ordering`.
+_POSTS = ListQuery.scoped(
+    POST_COLUMNS,
+    order=(Module.created_at, Module.id, Post.ordering, Post.id),
+    count_by=Post.id,
+    scope=module_visible_to(Post.module_id, bindparam("viewer_id", type_=ID)),
+    join=(Module, Module.id == Post.module_id),
+)
 
 
 async def list_posts(
     session: AsyncSession, *, viewer_id: int | None, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Posts the viewer (None: staff) sees, by module (oldest module first), then
-    `ordering`, as `POST_COLUMNS` dicts; and how many in all."""
-    stmt = (
-        select(*POST_COLUMNS)
-        .join(Module, Module.id == Post.module_id)
-        .where(post_visible_to(viewer_id))
-        .order_by(Module.created_at, Module.id, Post.ordering, Post.id)
-    )
-    return await fetch_page(session, stmt, page)
+    `ordering`, as rows of `POST_COLUMNS`; and how many in all."""
+    if viewer_id is None:
+        return await _POSTS[False].page(session, page)
+    return await _POSTS[True].page(session, page, viewer_id=viewer_id)
 
 
 # Built once, at import (`_MODULE_POSTS` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
-def _module_posts(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
+def _module_posts(scoped: bool) -> ListQuery:  # pragma: no mutate block
     """A module's visibility and, LEFT JOINed, one window of its posts in `ordering`, in one
     statement (a module without posts gives one row of null post columns)."""
     module_id: BindParameter[int] = bindparam("module_id", type_=ID)
     flag = module_visible_to(module_id, bindparam("viewer_id", type_=ID)) if scoped else true()
-    return (
+    in_module = Post.module_id == module_id
+    return ListQuery(
         select(flag.label("visible"), *POST_COLUMNS)
         .select_from(Module)
         .outerjoin(Post, Post.module_id == Module.id)
         .where(Module.id == module_id)
-        .order_by(Post.ordering)
-        .limit(bindparam("limit", type_=BigInteger))
-        .offset(bindparam("offset", type_=BigInteger))
+        .order_by(Post.ordering),
+        count=select(Post.id).where(in_module),
+        child="id",
     )
 
 
 _MODULE_POSTS = {scoped: _module_posts(scoped) for scoped in (False, True)}
-_MODULE_POST_COUNT = select(func.count()).where(Post.module_id == bindparam("module_id", type_=ID))
 _MODULE_VISIBLE = {
     scoped: select(
-        module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
+        (
+            module_visible_to(Module.id, bindparam("viewer_id", type_=ID)) if scoped else true()
+        ).label("visible")
     ).where(Module.id == bindparam("module_id", type_=ID))
     for scoped in (False, True)
 }
-NO_LIMIT = 2**63 - 1
 
 
 async def module_post_page(
-    db: Database, *, module_id: int, viewer_id: int | None, page: Page
+    session: AsyncSession, *, module_id: int, viewer_id: int | None, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of a module's posts in `ordering` (as `POST_COLUMNS` dicts) and how many it
-    has: 404 for an unknown module, 403 for a viewer (None: staff) who does not see it.
-    One statement on a read connection; a count only when the page does not tell it."""
+    """One page of a module's posts in `ordering` (rows of `POST_COLUMNS` and `visible`) and
+    how many it has: 404 for an unknown module, 403 for a viewer (None: staff) who does not
+    see it. One statement; a count only when the page does not tell it."""
     scoped = viewer_id is not None
-    limit = NO_LIMIT if page.limit is None else page.limit
-    params = {"module_id": module_id, "viewer_id": viewer_id, "limit": limit}
-    async with db.read_connection() as conn:
-        window = {**params, "offset": page.offset}
-        rows = [tuple(row) for row in await conn.execute(_MODULE_POSTS[scoped], window)]
-        if rows:
-            visible = rows[0][0]
-        else:  # past the end of the posts (offset): is the module there at all?
-            visible = await conn.scalar(_MODULE_VISIBLE[scoped], params)
-        if visible is None:
-            raise NotFound(f"Module {module_id} not found")
-        if not visible:
-            raise Forbidden("You don't have access to this module")
-        posts = [dict(zip(_POST_KEYS, row[1:], strict=True)) for row in rows if row[1] is not None]
-        if len(posts) < limit and (posts or not page.offset):
-            return posts, page.offset + len(posts)
-        total = await conn.scalar(_MODULE_POST_COUNT, params)
-    return posts, int(total or 0)
+    params = {"module_id": module_id, "viewer_id": viewer_id}
+    module, posts, total = await _MODULE_POSTS[scoped].page_of(session, page, **params)
+    if module is None:  # past the end of the posts (offset): is the module there at all?
+        found = await first(session, _MODULE_VISIBLE[scoped], **params)
+        module = None if found is None else dict(found)
+    if module is None:
+        raise NotFound(f"Module {module_id} not found")
+    if not module["visible"]:
+        raise Forbidden("You don't have access to this module")
+    return posts, total
+
+
+_PROGRESS = select(
+    PostProgress.post_id,
+    PostProgress.status,
+    PostProgress.updated_at,
+    PostProgress.started_at,
+    PostProgress.completed_at,
+).where(
+    PostProgress.post_id == bindparam("post_id", type_=ID),
+    PostProgress.user_id == bindparam("user_id", type_=ID),
+)
 
 
 async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> dict[str, Any]:
     """The user's progress on the post, shaped like `ProgressRead` (`not_started` if none)."""
-    row = (
-        (
-            await session.execute(
-                select(
-                    PostProgress.status,
-                    PostProgress.updated_at,
-                    PostProgress.started_at,
-                    PostProgress.completed_at,
-                ).where(PostProgress.post_id == post_id, PostProgress.user_id == user_id)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = await first(session, _PROGRESS, post_id=post_id, user_id=user_id)
     if row is None:
         return {
             "post_id": post_id,
@@ -167,7 +162,7 @@ async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> d
             "started_at": None,
             "completed_at": None,
         }
-    return {"post_id": post_id, **row}
+    return dict(row)
 
 
 async def _check_file(session: AsyncSession, file_id: str) -> None:

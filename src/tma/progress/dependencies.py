@@ -1,7 +1,7 @@
 """A post with the caller's progress on it (quizzes and progress: the post exists -> the
 caller may see it), and whose progress and attempts a caller may read."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Annotated
 
@@ -10,6 +10,7 @@ from sqlalchemy import and_, select
 
 from tma.core.db import SessionDep
 from tma.core.errors import Forbidden, NotFound
+from tma.core.reads import first
 from tma.posts.dependencies import PostIdPath
 from tma.posts.models import Post
 from tma.posts.service import post_visible_to
@@ -49,19 +50,22 @@ async def visible_post_progress(
             PostProgress.completed_at,
             Post.module_id,
             PostProgress.started_at,
-            visible,
+            visible.label("visible"),
         )
         .outerjoin(
             PostProgress, and_(PostProgress.post_id == Post.id, PostProgress.user_id == user.id)
         )
         .where(Post.id == post_id)
     )
-    row = (await session.execute(stmt)).first()
+    row = await first(session, stmt)
     if row is None:
         raise NotFound(f"Post {post_id} not found")
-    if not row[-1]:
+    if not row["visible"]:
         raise Forbidden("You don't have access to this post")
-    return CallerPost(*row[:-1])
+    return CallerPost(**{field: row[field] for field in _CALLER_POST_FIELDS})
+
+
+_CALLER_POST_FIELDS = tuple(field.name for field in fields(CallerPost))
 
 
 def check_sees_user(caller: Caller, user_id: int) -> None:

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tma.core.db import ID, Base, UTCDateTime, utcnow
 
 
+# Shaped like tma.users.models.SystemRole and tma.groups.models.GroupRole (a three-valued
+# StrEnum before its table); the values are this column's own.
 class ProgressStatus(StrEnum):
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"
@@ -34,23 +36,30 @@ class PostProgress(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class ModuleProgress(Base):
+class _CompletedCounter:
+    """A user's count of completed posts in one module or course (the subclass's key),
+    kept by database triggers and never written by the application; the rows go with their
+    user by cascade. Mirrors tma.migrations.helpers.create_counter_table."""
+
+    user_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+    )
+    completed: Mapped[int] = mapped_column(Integer, sort_order=1)
+
+
+class ModuleProgress(_CompletedCounter, Base):
     """How many posts of a module a user has completed: a counter kept by database triggers
     (migration 0005) on every write of `post_progress` and `posts`, never written by the
     application. The group progress view sums these instead of counting progress rows."""
 
     __tablename__ = "module_progress"
 
-    user_id: Mapped[int] = mapped_column(
-        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
     module_id: Mapped[int] = mapped_column(
         ID, ForeignKey("modules.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    completed: Mapped[int] = mapped_column(Integer)
 
 
-class CourseProgress(Base):
+class CourseProgress(_CompletedCounter, Base):
     """How many posts of a course a user has completed: the sum of the user's
     `module_progress` over the course's modules, a counter kept by database triggers
     (migration 0006) on every change of `module_progress` and of the course's module links,
@@ -58,13 +67,9 @@ class CourseProgress(Base):
 
     __tablename__ = "course_progress"
 
-    user_id: Mapped[int] = mapped_column(
-        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
     course_id: Mapped[int] = mapped_column(
         ID, ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    completed: Mapped[int] = mapped_column(Integer)
 
 
 class SyncedEvent(Base):

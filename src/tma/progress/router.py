@@ -1,10 +1,11 @@
 """Progress under /api/progress, /api/users/{user_id}/progress and
 /api/groups/{group_id}/progress."""
 
-from fastapi import Request, Response
+from fastapi import Response
 
-from tma.core.db import Database, SessionDep, utcnow
+from tma.core.db import SessionDep, utcnow
 from tma.core.errors import responses
+from tma.core.pagination import json_response
 from tma.core.routing import PrefixedRouter, segment_beside
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups.dependencies import GroupIdPath
@@ -28,12 +29,6 @@ router = PrefixedRouter(prefix="/progress", tags=["progress"], responses=respons
 # Same prefixes as the users and groups routers: each skips paths outside its prefix only.
 users_router = PrefixedRouter(prefix="/users", tags=["progress"], responses=responses(401, 403))
 groups_router = PrefixedRouter(prefix="/groups", tags=["progress"], responses=responses(401, 403))
-
-
-def _json(body: bytes) -> Response:
-    # The services build dicts in the read models' keys, order and types: dumped as they
-    # are, with no validation pass (tests/test_progress.py compares with the models' JSON).
-    return Response(content=body, media_type="application/json")
 
 
 @router.post("/sync", response_model=SyncResponse, responses=responses(409, 422))
@@ -63,36 +58,30 @@ async def update_progress(
 
 
 @router.get("", response_model=list[CourseProgress])
-async def my_progress(user: CurrentUser, request: Request) -> Response:
+async def my_progress(user: CurrentUser, session: SessionDep) -> Response:
     """Your progress in each course assigned to your groups."""
-    db: Database = request.app.state.db
-    async with db.read_connection() as conn:
-        courses = await service.user_course_progress(conn, user_id=user.id)
-    return _json(_COURSES.dump_json(courses))
+    courses = await service.user_course_progress(session, user_id=user.id)
+    return json_response(_COURSES, courses)
 
 
 @users_router.get(
     "/{user_id}/progress", response_model=list[CourseProgress], responses=responses(404, 422)
 )
-async def user_progress(user_id: UserIdPath, user: CurrentUser, request: Request) -> Response:
+async def user_progress(user_id: UserIdPath, user: CurrentUser, session: SessionDep) -> Response:
     """A user's progress in each course assigned to their groups (that user, an admin, or a
     manager who owns or moderates a group of theirs)."""
     check_sees_user(user, user_id)
-    db: Database = request.app.state.db
-    async with db.read_connection() as conn:
-        if user_id != user.id:
-            await check_sees_learner(conn, viewer=user, user_id=user_id)
-        courses = await service.user_course_progress(conn, user_id=user_id)
-    return _json(_COURSES.dump_json(courses))
+    if user_id != user.id:
+        await check_sees_learner(session, viewer=user, user_id=user_id)
+    courses = await service.user_course_progress(session, user_id=user_id)
+    return json_response(_COURSES, courses)
 
 
 @groups_router.get(
     "/{group_id}/progress", response_model=GroupProgress, responses=responses(404, 422)
 )
-async def group_progress(group_id: GroupIdPath, staff: StaffUser, request: Request) -> Response:
+async def group_progress(group_id: GroupIdPath, staff: StaffUser, session: SessionDep) -> Response:
     """Every member of the group times the group's courses (admins, and managers who own or
     moderate the group)."""
-    db: Database = request.app.state.db
-    async with db.read_connection() as conn:
-        body = await service.group_progress(conn, group_id=group_id, viewer=staff)
-    return _json(_GROUP.dump_json(body))
+    body = await service.group_progress(session, group_id=group_id, viewer=staff)
+    return json_response(_GROUP, body)

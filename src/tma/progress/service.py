@@ -20,12 +20,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from tma.core.db import upsert, utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.ordering import lock_parent
+from tma.core.reads import rows
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
@@ -183,13 +184,13 @@ _DONE = PostProgress.status == COMPLETED
 # posts among them, and the latest change of the user's progress on them.
 _COURSE_ROWS = (
     select(
-        Course.id,
+        Course.id.label("course_id"),
         Course.title,
         CourseModule.module_id,
-        Module.title,
-        func.count(Post.id),
-        func.count(case((_DONE, PostProgress.post_id))),
-        func.max(PostProgress.updated_at),
+        Module.title.label("module_title"),
+        func.count(Post.id).label("total"),
+        func.count(case((_DONE, PostProgress.post_id))).label("completed"),
+        func.max(PostProgress.updated_at).label("last"),
     )
     .outerjoin(CourseModule, CourseModule.course_id == Course.id)
     .outerjoin(Module, Module.id == CourseModule.module_id)
@@ -209,14 +210,14 @@ _COURSE_ROWS = (
 )
 
 
-def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
+def _courses_from_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     courses: list[dict[str, Any]] = []
     course: dict[str, Any] = {"course_id": None}
-    for course_id, title, module_id, module_title, total, completed, last in rows:
-        if course_id != course["course_id"]:  # rows come grouped by course
+    for row in rows:
+        if row["course_id"] != course["course_id"]:  # rows come grouped by course
             course = {
-                "course_id": course_id,
-                "title": title,
+                "course_id": row["course_id"],
+                "title": row["title"],
                 "total_posts": 0,
                 "completed_posts": 0,
                 "percent": 0,
@@ -224,12 +225,13 @@ def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
                 "modules": [],
             }
             courses.append(course)
-        if module_id is None:
+        if row["module_id"] is None:
             continue
+        total, completed, last = row["total"], row["completed"], row["last"]
         course["modules"].append(
             {
-                "module_id": module_id,
-                "title": module_title,
+                "module_id": row["module_id"],
+                "title": row["module_title"],
                 "total_posts": total,
                 "completed_posts": completed,
             }
@@ -245,12 +247,11 @@ def _courses_from_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return courses
 
 
-async def user_course_progress(conn: AsyncConnection, *, user_id: int) -> list[dict[str, Any]]:
+async def user_course_progress(session: AsyncSession, *, user_id: int) -> list[dict[str, Any]]:
     """The user's progress in each course assigned to their groups (each course once),
-    oldest course first, its modules in the course's `ordering`: one statement. Dicts in
-    the keys, order and types of `CourseProgress`."""
-    rows = (await conn.execute(_COURSE_ROWS, {"user_id": user_id})).all()
-    return _courses_from_rows(rows)
+    oldest course first, its modules in the course's `ordering`: one statement. Dicts
+    shaped like `CourseProgress`."""
+    return _courses_from_rows(await rows(session, _COURSE_ROWS, user_id=user_id))
 
 
 # --- a group's members -------------------------------------------------------------------
@@ -308,40 +309,42 @@ _GROUP_PROGRESS = (
 # For a manager, one more column: whether they own or moderate the group (the same value on
 # every row; it does not depend on the row, so the database evaluates it once).
 _GROUP_PROGRESS_FOR_MANAGER = _GROUP_PROGRESS.add_columns(
-    privacy.manages_group(bindparam("viewer_id", type_=BigInteger), _GROUP_ID)
+    privacy.manages_group(bindparam("viewer_id", type_=BigInteger), _GROUP_ID).label("manages")
 )
 
 
-async def group_progress(conn: AsyncConnection, *, group_id: int, viewer: Caller) -> dict[str, Any]:
+async def group_progress(session: AsyncSession, *, group_id: int, viewer: Caller) -> dict[str, Any]:
     """Every member of the group (any group role, in joining order) times the group's
     courses (in assignment order): completed and total posts and the percentage. One
     statement whatever the size. A dict in the keys, order and types of `GroupProgress`.
     NotFound for an unknown group; Forbidden for a manager who neither owns nor moderates
     it (decided in the same statement, on the memberships as they are now)."""
     if privacy.is_admin(viewer):
-        rows = (await conn.execute(_GROUP_PROGRESS, {"group_id": group_id})).all()
+        found = await rows(session, _GROUP_PROGRESS, group_id=group_id)
     else:
-        params = {"group_id": group_id, "viewer_id": viewer.id}
-        rows = (await conn.execute(_GROUP_PROGRESS_FOR_MANAGER, params)).all()
-        if rows and not (privacy.is_manager(viewer) and rows[0][-1]):
+        found = await rows(
+            session, _GROUP_PROGRESS_FOR_MANAGER, group_id=group_id, viewer_id=viewer.id
+        )
+        if found and not (privacy.is_manager(viewer) and found[0]["manages"]):
             raise Forbidden(privacy.NOT_YOUR_GROUP)
-    if not rows:
+    if not found:
         raise NotFound(f"Group {group_id} not found")
-    first_member = rows[0][0]
+    first_member = found[0]["user_id"]
     courses: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
     done: list[dict[str, Any]] = []
     current = None
-    for user_id, username, course_id, title, total, completed, *_ in rows:
+    for row in found:
+        user_id, course_id = row["user_id"], row["course_id"]
         if user_id == first_member and course_id is not None:  # every member has them all
-            courses.append({"course_id": course_id, "title": title})
+            courses.append({"course_id": course_id, "title": row["title"]})
         if user_id is None:  # a group without members: its courses only
             continue
         if user_id != current:  # rows come grouped by member
             current, done = user_id, []
-            members.append({"user_id": user_id, "username": username, "courses": done})
+            members.append({"user_id": user_id, "username": row["username"], "courses": done})
         if course_id is not None:
-            completed, total = completed or 0, total or 0
+            completed, total = row["completed"] or 0, row["total"] or 0
             done.append(
                 {
                     "course_id": course_id,

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import upsert
 from tma.core.errors import Busy, Unauthorized
+from tma.core.reads import named, rows
 from tma.courses.models import Module
 from tma.posts.models import Post, PostType
 from tma.posts.service import post_visible_to
@@ -87,8 +88,8 @@ def _posts_read(visible: Any) -> Any:
 
 # The two reads of the posts, built once: staff see every post, a `user` those of modules
 # they see (tma.courses.visibility through posts.service.post_visible_to).
-_POSTS_FOR_STAFF = _posts_read(post_visible_to(None))
-_POSTS_FOR_USER = _posts_read(post_visible_to(_USER))  # type: ignore[arg-type]
+_POSTS_FOR_STAFF = named(_posts_read(post_visible_to(None)))
+_POSTS_FOR_USER = named(_posts_read(post_visible_to(_USER)))  # type: ignore[arg-type]
 
 
 def _progress(post_id: int, state: dict[str, Any] | None) -> dict[str, Any]:
@@ -209,11 +210,11 @@ async def apply_events(
             locked = None
         else:
             locked = set((await session.execute(_LOCK_MODULES, params)).scalars())
-        rows = (await session.execute(read, params)).mappings().all()
-        if locked is not None and any(row["module_id"] not in locked for row in rows):
+        found_posts = await rows(session, read, **params)
+        if locked is not None and any(row["module_id"] not in locked for row in found_posts):
             await session.rollback()  # a post moved between the lock and the read: again
             continue
-        posts = {row["post_id"]: row for row in rows}
+        posts = {row["post_id"]: row for row in found_posts}
         results, moved, remember = _plan(events, posts, seen, now)
         try:
             if moved:

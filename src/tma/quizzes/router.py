@@ -89,7 +89,7 @@ async def list_attempts(
     """Your attempts at the quiz, newest first; an admin may name anyone's with `user_id`, a
     manager those of the members of groups they own or moderate."""
     if owner != user.id:
-        await check_sees_learner(await session.connection(), viewer=user, user_id=owner)
+        await check_sees_learner(session, viewer=user, user_id=owner)
     attempts, total = await service.list_attempts(session, post=post, user_id=owner, page=page)
     set_total(response, total)
     return attempts

@@ -132,14 +132,19 @@ async def submit_attempt(
     visible = module_visible_to(Post.module_id, caller.id)
     row = (
         await session.execute(
-            select(QuizAttempt, Post.pass_mark, Post.module_id, visible)
+            select(QuizAttempt, Post.pass_mark, Post.module_id, visible.label("sees_post"))
             .join(Post, Post.id == QuizAttempt.post_id)
             .where(QuizAttempt.id == attempt_id)
         )
     ).first()
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
-    attempt, pass_mark, module_id, sees_post = row
+    attempt, pass_mark, module_id, sees_post = (
+        row.QuizAttempt,
+        row.pass_mark,
+        row.module_id,
+        row.sees_post,
+    )
     if attempt.user_id != caller.id:
         raise Forbidden("You may only submit your own attempts")
     if not sees_post and not is_staff(caller):

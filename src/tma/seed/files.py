@@ -102,6 +102,10 @@ def _slug(title: str) -> str:
     return "-".join(part for part in kept.split("-") if part)[:60] or "exercises"
 
 
+# What the sample files are: generated PDFs for posts, PNGs for avatars.
+CONTENT_TYPES = {FileKind.ATTACHMENT: "application/pdf", FileKind.AVATAR: "image/png"}
+
+
 async def seed_files(
     session: AsyncSession,
     *,
@@ -120,35 +124,30 @@ async def seed_files(
     admin = users.get("admin")
     records: list[StoredFile] = []
     owners: list[Post | User] = []
-    for post in attachment_posts:
-        data = sample_pdf(post.title)
+
+    async def store_file(
+        owner: Post | User, uploader: User | None, kind: FileKind, name: str, data: bytes
+    ) -> None:
+        """A file of `owner` (a post's attachment, a user's avatar): its row and its bytes."""
         records.append(
             StoredFile(
                 id=new_file_id(),
-                kind=FileKind.ATTACHMENT.value,
-                filename=f"{_slug(post.title)}.pdf",
-                content_type="application/pdf",
+                kind=kind.value,
+                filename=name,
+                content_type=CONTENT_TYPES[kind],
                 size=len(data),
-                uploaded_by=admin.id if admin is not None else None,
+                uploaded_by=uploader.id if uploader is not None else None,
             )
         )
-        owners.append(post)
+        owners.append(owner)
         await store.put(records[-1].id, data)
+
+    for post in attachment_posts:
+        filename = f"{_slug(post.title)}.pdf"
+        await store_file(post, admin, FileKind.ATTACHMENT, filename, sample_pdf(post.title))
     avatar_users = [users[name] for name in AVATAR_USERNAMES if name in users]
     for user, color in zip(avatar_users, AVATAR_COLORS, strict=False):
-        data = sample_png(color)
-        records.append(
-            StoredFile(
-                id=new_file_id(),
-                kind=FileKind.AVATAR.value,
-                filename=f"{user.username}.png",
-                content_type="image/png",
-                size=len(data),
-                uploaded_by=user.id,
-            )
-        )
-        owners.append(user)
-        await store.put(records[-1].id, data)
+        await store_file(user, user, FileKind.AVATAR, f"{user.username}.png", sample_png(color))
     session.add_all(records)
     await session.flush()  # the rows first: posts.file_id refers to them
     for owner, record in zip(owners, records, strict=True):

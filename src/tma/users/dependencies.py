@@ -9,9 +9,10 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Path, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.config import Settings
-from tma.core.db import Database, SessionDep
+from tma.core.db import SessionDep, request_session
 from tma.core.errors import Conflict, Forbidden, Unauthorized
 from tma.core.security import TokenClaims, decode_access_token, epoch_microseconds
 from tma.core.types import MAX_ID
@@ -61,11 +62,10 @@ def _still_valid(caller: Caller | None, claims: TokenClaims) -> Caller | None:
     return caller
 
 
-async def _caller(request: Request, token: str | None) -> Caller:
+async def _caller(request: Request, session: AsyncSession, token: str | None) -> Caller:
     settings: Settings = request.app.state.settings
     claims = _claims(token, settings)
-    db: Database = request.app.state.db
-    caller = await users.find_caller(db, user_id=claims.user_id)
+    caller = await users.find_caller(session, user_id=claims.user_id)
     return _checked(_still_valid(caller, claims))
 
 
@@ -82,8 +82,9 @@ class BearerCaller(SecurityBase):
 
     async def __call__(self, request: Request) -> Caller:
         """The active user behind the bearer token; 401 without a valid one, 403 if
-        disabled. A `Caller` (plain values), read fresh by one statement on every request."""
-        return await _caller(request, _bearer_token(request))
+        disabled. A `Caller` (plain values), read fresh by one statement on every request,
+        in the request's session."""
+        return await _caller(request, request_session(request), _bearer_token(request))
 
 
 class OptionalBearerCaller(BearerCaller):
@@ -91,7 +92,9 @@ class OptionalBearerCaller(BearerCaller):
 
     async def __call__(self, request: Request) -> Caller | None:  # type: ignore[override]
         token = _bearer_token(request)
-        return None if token is None else await _caller(request, token)
+        if token is None:
+            return None
+        return await _caller(request, request_session(request), token)
 
 
 current_user = BearerCaller()

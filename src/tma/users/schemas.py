@@ -33,6 +33,8 @@ class RoleRead(ReadModel):
 class UserRead(ReadModel):
     """A user as every endpoint returns it: never a password or its hash."""
 
+    # An example is data: its `key=value` lines read like any other long example (a group
+    # member's, a post's progress) without sharing anything but the sample person's values.
     model_config = example(
         id=12,
         username="parent1",

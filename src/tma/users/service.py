@@ -10,15 +10,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from tma.core.db import Database, commit_or, utcnow
+from tma.core.db import commit_or, utcnow
 from tma.core.errors import Conflict, DomainError, NotFound, Unauthorized
+from tma.core.hotpath import hot_rows
 from tma.core.identity import email_key, username_key
-from tma.core.pagination import Page, PagedQuery
+from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
+from tma.core.reads import NamedRow
 from tma.core.security import PasswordHasher
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
-from tma.users.schemas import ProfileUpdate, UserCreate
+from tma.users.schemas import ProfileUpdate, UserCreate, UserRead
 
 _CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
 # The columns of `UserRead` (the caller's, less the token cut-off that only auth reads).
@@ -64,23 +66,24 @@ _roles_table = Role.__table__
 _CALLER_ROW = (
     select(
         *(_users_table.c[key] for key in _CALLER_USER_KEYS),
-        _roles_table.c.id,
-        _roles_table.c.name,
-        _roles_table.c.description,
+        _roles_table.c.id.label("role_id"),
+        _roles_table.c.name.label("role_name"),
+        _roles_table.c.description.label("role_description"),
     )
     .join_from(_users_table, _roles_table, _roles_table.c.id == _users_table.c.role_id)
     .where(_users_table.c.id == bindparam("user_id"))
 )
 
 
-async def find_caller(db: Database, *, user_id: int) -> Caller | None:
-    """The user with this id as a `Caller` (plain values, role included), or None."""
-    rows = await db.fetch_rows(_CALLER_ROW, user_id=user_id)
-    if not rows:
+async def find_caller(session: AsyncSession, *, user_id: int) -> Caller | None:
+    """The user with this id as a `Caller` (plain values, role included), or None. On the
+    hot path (`tma.core.hotpath`): every authenticated request reads it."""
+    found = await hot_rows(session, _CALLER_ROW, user_id=user_id)
+    if not found:
         return None
-    row = rows[0]
-    role = CallerRole(id=row[-3], name=row[-2], description=row[-1])
-    return Caller(**dict(zip(_CALLER_USER_KEYS, row, strict=False)), role=role)
+    row = found[0]
+    role = CallerRole(id=row["role_id"], name=row["role_name"], description=row["role_description"])
+    return Caller(**{key: row[key] for key in _CALLER_USER_KEYS}, role=role)
 
 
 async def find_by_username(session: AsyncSession, *, username: str) -> User | None:
@@ -88,57 +91,42 @@ async def find_by_username(session: AsyncSession, *, username: str) -> User | No
     return await session.scalar(_users().where(User.username_key == username_key(username)))
 
 
-# The columns of `UserRead`, read as plain rows: a list of 10,000 users then costs no ORM
-# object, identity-map entry or attribute validation per row (docs/performance.md).
-# In `UserRead`'s order, with the role id where `role` goes and the role's name and
-# description last: one `dict(zip(...))` per row gives the keys in the order the JSON wants,
-# `role` is then replaced in place by its (shared) dict, and the two trailing keys are left
-# out by the serializer, which writes only `UserRead`'s fields.
-_ROLE_AT = _READ_USER_KEYS.index("avatar_url") + 1
-_USER_ROW_KEYS = (
-    *_READ_USER_KEYS[:_ROLE_AT],
-    "role",
-    *_READ_USER_KEYS[_ROLE_AT:],
-    "role_name",
-    "role_description",
-)
-_USER_ROWS = (
+# The columns of `UserRead` as plain rows, the role's beside them: a list of 10,000 users
+# then costs no ORM object, identity-map entry or attribute validation per row.
+_USER_LIST = ListQuery(
     select(
-        *(
-            _users_table.c.role_id if key == "role" else _users_table.c[key]
-            for key in _USER_ROW_KEYS[:-2]
-        ),
-        Role.name,
-        Role.description,
+        *(_users_table.c[key] for key in _READ_USER_KEYS),
+        _users_table.c.role_id,
+        Role.name.label("role_name"),
+        Role.description.label("role_description"),
     )
     .join_from(_users_table, Role, Role.id == _users_table.c.role_id)
-    .order_by(User.created_at, User.id)
+    .order_by(User.created_at, User.id),
+    count=select(User.id),
 )
-_USER_LIST = PagedQuery(rows=_USER_ROWS, count=select(User.id))
 
 
-async def list_user_rows(db: Database, *, page: Page) -> tuple[list[dict[str, Any]], int]:
-    """Users oldest first as plain dicts shaped like `UserRead` (two extra keys the JSON
-    leaves out), and how many there are in all.
+_READ_KEYS_AND_ROLE = tuple(UserRead.model_fields)  # `UserRead`'s order, `role` included
 
-    The lean twin of `list_users` for the list endpoints: same order, same window."""
-    found, total = await _USER_LIST.fetch(db, page)
-    rows: list[dict[str, Any]] = []
+
+def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A user row (`UserRead`'s columns and its role's name and description) shaped like
+    `UserRead`; `roles` shares one role dict between the rows of a list."""
+    role_id = row["role_id"]
+    role = roles.get(role_id)
+    if role is None:
+        role = {"id": role_id, "name": row["role_name"], "description": row["role_description"]}
+        roles[role_id] = role
+    user = {key: role if key == "role" else row[key] for key in _READ_KEYS_AND_ROLE}
+    user["avatar_url"] = absolute(row["avatar_url"])  # as `UserRead` gives it
+    return user
+
+
+async def list_user_rows(session: AsyncSession, *, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """Users oldest first as plain dicts shaped like `UserRead`, and how many in all."""
+    found, total = await _USER_LIST.page(session, page)
     roles: dict[int, dict[str, Any]] = {}
-    for row in found:
-        item = dict(zip(_USER_ROW_KEYS, row))  # noqa: B905 - as many keys as columns
-        role = roles.get(item["role"])
-        if role is None:
-            role = {
-                "id": item["role"],
-                "name": item["role_name"],
-                "description": item["role_description"],
-            }
-            roles[role["id"]] = role
-        item["role"] = role  # in place: the key keeps its position
-        item["avatar_url"] = absolute(item["avatar_url"])  # as `UserRead` gives it
-        rows.append(item)
-    return rows, total
+    return [user_row(row, roles) for row in found], total
 
 
 async def get_role(session: AsyncSession, *, name: str) -> Role:

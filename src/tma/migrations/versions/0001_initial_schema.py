@@ -1,19 +1,13 @@
 """Initial schema: roles (seeded), users, groups, memberships, courses, modules, assignments.
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
+Revision 0001 (the first), of 2026-11-27.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
 
@@ -32,6 +26,9 @@ def _timestamps() -> list[sa.Column[object]]:
 
 
 def upgrade() -> None:
+    # Every table is written out as this revision created it, also where two look alike
+    # (an id, a parent key, a position, some text, timestamps): this is the schema as applied,
+    # and a shared table builder would let a later edit change what an applied revision does.
     roles = op.create_table(
         "roles",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -5,20 +5,14 @@ The API accepts any id in 1..2^63-1 and answers 404 for one that does not exist;
 refused the parameter: a 500). SQLite's INTEGER is 64-bit already: nothing to do there.
 The sequences are widened too, so new ids can go past 2^31-1.
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-27
+Revision 0002, after 0001, of 2026-11-27.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 ID_COLUMNS = {
     "users": ("id",),

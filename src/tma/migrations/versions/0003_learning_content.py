@@ -7,20 +7,14 @@ course; each course's links are numbered 1..n in the old order (`ordering`, then
 Downgrade turns each link back into an owned module row (a module shared by several courses
 becomes one row per course; the first keeps the id) and drops the new tables.
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01
+Revision 0003, after 0002, of 2026-12-01.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -44,6 +38,9 @@ def _is_postgresql() -> bool:
 
 
 def upgrade() -> None:
+    # Every table is written out as this revision created it, also where two look alike
+    # (an id, a parent key, a position, some text, timestamps): this is the schema as applied,
+    # and a shared table builder would let a later edit change what an applied revision does.
     op.create_table(
         "modules",
         sa.Column("id", ID, nullable=False),

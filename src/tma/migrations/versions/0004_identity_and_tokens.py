@@ -15,9 +15,7 @@ can rename or remove one. Until then the earlier one logs in under that name.
 The key columns are added NOT NULL with an empty default (SQLite can then add them
 without rebuilding the table) and filled before their unique indexes are built.
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01
+Revision 0004, after 0003, of 2026-12-01.
 """
 
 import logging
@@ -31,8 +29,6 @@ from tma.core.identity import EMAIL_KEY_MAX, USERNAME_KEY_MAX, email_key, userna
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 logger = logging.getLogger("tma.migrations")
 

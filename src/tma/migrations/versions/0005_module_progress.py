@@ -11,22 +11,38 @@ of the module's posts the user has completed. Triggers keep it exact whatever wr
 - a module or user deleted: its counters go by foreign-key cascade.
 Backfilled from the existing progress.
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01
+Revision 0005, after 0004, of 2026-12-01.
 """
 
-from collections.abc import Sequence
+from textwrap import indent
 
-import sqlalchemy as sa
-from alembic import op
+from tma.migrations.helpers import (
+    create_counter_table,
+    drop_counter_table,
+    drop_triggers,
+    execute_for_dialect,
+)
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# The body both databases' triggers run when a post is deleted (OLD: the post).
+POST_DELETED = """
+    UPDATE module_progress SET completed = completed - 1
+    WHERE module_id = OLD.module_id AND user_id IN (
+        SELECT user_id FROM post_progress WHERE post_id = OLD.id AND status = 'completed'
+    );"""
+# A post moved to another module (OLD, NEW: the post): its completions move with it. The
+# PostgreSQL function has it one level deeper (inside an IF), with ON CONFLICT's DO on a line
+# of its own.
+POST_MOVED = """
+    UPDATE module_progress SET completed = completed - 1
+    WHERE module_id = OLD.module_id AND user_id IN (
+        SELECT user_id FROM post_progress WHERE post_id = NEW.id AND status = 'completed'
+    );
+    INSERT INTO module_progress (user_id, module_id, completed)
+    SELECT user_id, NEW.module_id, 1 FROM post_progress
+    WHERE post_id = NEW.id AND status = 'completed'"""
 
 # Adds 1 to the counter of (NEW.user_id, the module of NEW.post_id).
 PG_ADD = """
@@ -52,25 +68,18 @@ END $$ LANGUAGE plpgsql""",
     "CREATE TRIGGER module_progress_on_progress AFTER INSERT OR UPDATE OF status "
     "ON post_progress FOR EACH ROW EXECUTE FUNCTION module_progress_on_progress()",
     """CREATE FUNCTION module_progress_on_post_delete() RETURNS trigger AS $$
-BEGIN
-    UPDATE module_progress SET completed = completed - 1
-    WHERE module_id = OLD.module_id AND user_id IN (
-        SELECT user_id FROM post_progress WHERE post_id = OLD.id AND status = 'completed'
-    );
+BEGIN"""
+    + POST_DELETED
+    + """
     RETURN OLD;
 END $$ LANGUAGE plpgsql""",
     "CREATE TRIGGER module_progress_on_post_delete BEFORE DELETE ON posts "
     "FOR EACH ROW EXECUTE FUNCTION module_progress_on_post_delete()",
     """CREATE FUNCTION module_progress_on_post_move() RETURNS trigger AS $$
 BEGIN
-    IF NEW.module_id <> OLD.module_id THEN
-        UPDATE module_progress SET completed = completed - 1
-        WHERE module_id = OLD.module_id AND user_id IN (
-            SELECT user_id FROM post_progress WHERE post_id = NEW.id AND status = 'completed'
-        );
-        INSERT INTO module_progress (user_id, module_id, completed)
-        SELECT user_id, NEW.module_id, 1 FROM post_progress
-        WHERE post_id = NEW.id AND status = 'completed'
+    IF NEW.module_id <> OLD.module_id THEN"""
+    + indent(POST_MOVED, "    ")
+    + """
         ON CONFLICT (user_id, module_id)
         DO UPDATE SET completed = module_progress.completed + 1;
     END IF;
@@ -87,6 +96,10 @@ SQLITE_ADD = """
     ON CONFLICT (user_id, module_id) DO UPDATE SET completed = module_progress.completed + 1;
 END"""
 
+SQLITE_MOVED_UPSERT = """
+    ON CONFLICT (user_id, module_id) DO UPDATE SET completed = module_progress.completed + 1;
+END"""
+
 SQLITE = [
     """CREATE TRIGGER module_progress_on_progress_insert AFTER INSERT ON post_progress
 FOR EACH ROW WHEN NEW.status = 'completed'
@@ -98,71 +111,43 @@ BEGIN"""
     + SQLITE_ADD,
     """CREATE TRIGGER module_progress_on_post_delete BEFORE DELETE ON posts
 FOR EACH ROW
-BEGIN
-    UPDATE module_progress SET completed = completed - 1
-    WHERE module_id = OLD.module_id AND user_id IN (
-        SELECT user_id FROM post_progress WHERE post_id = OLD.id AND status = 'completed'
-    );
+BEGIN"""
+    + POST_DELETED
+    + """
 END""",
     """CREATE TRIGGER module_progress_on_post_move AFTER UPDATE OF module_id ON posts
 FOR EACH ROW WHEN NEW.module_id <> OLD.module_id
-BEGIN
-    UPDATE module_progress SET completed = completed - 1
-    WHERE module_id = OLD.module_id AND user_id IN (
-        SELECT user_id FROM post_progress WHERE post_id = NEW.id AND status = 'completed'
-    );
-    INSERT INTO module_progress (user_id, module_id, completed)
-    SELECT user_id, NEW.module_id, 1 FROM post_progress
-    WHERE post_id = NEW.id AND status = 'completed'
-    ON CONFLICT (user_id, module_id) DO UPDATE SET completed = module_progress.completed + 1;
-END""",
+BEGIN"""
+    + POST_MOVED
+    + SQLITE_MOVED_UPSERT,
 ]
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_counter_table(
         "module_progress",
-        sa.Column("user_id", ID, nullable=False),
-        sa.Column("module_id", ID, nullable=False),
-        sa.Column("completed", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_module_progress_user_id_users", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["module_id"],
-            ["modules.id"],
-            name="fk_module_progress_module_id_modules",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("user_id", "module_id", name="pk_module_progress"),
-    )
-    op.create_index("ix_module_progress_module_id", "module_progress", ["module_id"])
-    op.execute(
-        "INSERT INTO module_progress (user_id, module_id, completed) "
+        "module_id",
+        "modules",
+        backfill="INSERT INTO module_progress (user_id, module_id, completed) "
         "SELECT pp.user_id, p.module_id, COUNT(*) FROM post_progress pp "
         "JOIN posts p ON p.id = pp.post_id WHERE pp.status = 'completed' "
-        "GROUP BY pp.user_id, p.module_id"
+        "GROUP BY pp.user_id, p.module_id",
     )
-    for statement in POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE:
-        op.execute(statement)
+    execute_for_dialect(POSTGRESQL, SQLITE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for name, table in (
+    drop_triggers(
+        [
             ("module_progress_on_progress", "post_progress"),
             ("module_progress_on_post_delete", "posts"),
             ("module_progress_on_post_move", "posts"),
-        ):
-            op.execute(f"DROP TRIGGER {name} ON {table}")
-            op.execute(f"DROP FUNCTION {name}()")
-    else:
-        for name in (
+        ],
+        [
             "module_progress_on_progress_insert",
             "module_progress_on_progress_update",
             "module_progress_on_post_delete",
             "module_progress_on_post_move",
-        ):
-            op.execute(f"DROP TRIGGER {name}")
-    op.drop_index("ix_module_progress_module_id", table_name="module_progress")
-    op.drop_table("module_progress")
+        ],
+    )
+    drop_counter_table("module_progress", "module_id")

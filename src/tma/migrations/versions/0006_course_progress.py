@@ -26,22 +26,21 @@ updated in the same transaction even when the key did not change: the module was
 the delete failed with a foreign-key violation. The counter is deleted by the module's
 cascade anyway.
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01
+Revision 0006, after 0005, of 2026-12-01.
 """
 
-from collections.abc import Sequence
-
-import sqlalchemy as sa
 from alembic import op
+
+from tma.migrations.helpers import (
+    create_counter_table,
+    drop_counter_table,
+    drop_triggers,
+    execute_for_dialect,
+    is_postgresql,
+)
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # The upsert adds: an INSERT ... SELECT then needs a WHERE before ON CONFLICT on SQLite.
 # Nothing for a module being deleted (see the module's own trigger).
@@ -174,45 +173,26 @@ SQLITE = [
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_counter_table(
         "course_progress",
-        sa.Column("user_id", ID, nullable=False),
-        sa.Column("course_id", ID, nullable=False),
-        sa.Column("completed", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_course_progress_user_id_users", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["course_id"],
-            ["courses.id"],
-            name="fk_course_progress_course_id_courses",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("user_id", "course_id", name="pk_course_progress"),
-    )
-    op.create_index("ix_course_progress_course_id", "course_progress", ["course_id"])
-    op.execute(
-        "INSERT INTO course_progress (user_id, course_id, completed) "
+        "course_id",
+        "courses",
+        backfill="INSERT INTO course_progress (user_id, course_id, completed) "
         "SELECT mp.user_id, l.course_id, SUM(mp.completed) FROM module_progress mp "
         "JOIN course_module_links l ON l.module_id = mp.module_id "
-        "GROUP BY mp.user_id, l.course_id"
+        "GROUP BY mp.user_id, l.course_id",
     )
-    for statement in POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE:
-        op.execute(statement)
+    execute_for_dialect(POSTGRESQL, SQLITE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for name, table in (
+    drop_triggers(
+        [
             ("course_progress_on_module_progress", "module_progress"),
             ("course_progress_on_link", "course_module_links"),
             ("course_progress_on_module_delete", "modules"),
-        ):
-            op.execute(f"DROP TRIGGER {name} ON {table}")
-            op.execute(f"DROP FUNCTION {name}()")
-        op.execute(PG_POST_DELETE.format(guard=""))
-    else:
-        for name in (
+        ],
+        [
             "course_progress_on_module_progress_insert",
             "course_progress_on_module_progress_update",
             "course_progress_on_module_progress_delete",
@@ -220,8 +200,7 @@ def downgrade() -> None:
             "course_progress_on_link_delete",
             "course_progress_on_module_delete",
             "module_progress_on_post_delete",
-        ):
-            op.execute(f"DROP TRIGGER {name}")
-        op.execute(SQLITE_POST_DELETE.format(guard=""))
-    op.drop_index("ix_course_progress_course_id", table_name="course_progress")
-    op.drop_table("course_progress")
+        ],
+    )
+    op.execute((PG_POST_DELETE if is_postgresql() else SQLITE_POST_DELETE).format(guard=""))
+    drop_counter_table("course_progress", "course_id")

@@ -27,13 +27,10 @@ same locks first, in one order (tma.progress.service), so no two writers deadloc
 
 SQLite runs one writer at a time: its triggers cannot interleave and stay as they are.
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-07
+Revision 0007, after 0006, of 2026-12-07.
 """
 
 import importlib.util
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -41,8 +38,6 @@ from alembic import op
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def _revision(filename: str) -> ModuleType:
