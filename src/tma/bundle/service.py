@@ -20,6 +20,7 @@ from tma.courses.models import CourseModule, Module
 from tma.courses.visibility import course_visible_to
 from tma.posts.models import Post, PostType
 from tma.posts.quiz import pass_mark_of
+from tma.posts.schemas import QuizRead
 from tma.posts.service import POST_COLUMNS, post_dict
 from tma.progress.models import PostProgress, ProgressStatus
 from tma.quizzes.models import QuizOption, QuizQuestion
@@ -189,9 +190,9 @@ async def bundle(
         post = post_dict({key: row[label] for key, label in _POST_PAIRS}, settings)
         quiz = None
         if row["post_post_type"] == PostType.QUIZ.value:
-            quiz = {
-                "pass_mark": pass_mark_of(row["pass_mark"]),
-                "questions": quizzes.get(post_id, []),
-            }
+            # A model, not a dict: the row adapter leaves `QuizRead | None` a model field.
+            quiz = QuizRead.model_validate(
+                {"pass_mark": pass_mark_of(row["pass_mark"]), "questions": quizzes.get(post_id, [])}
+            )
         current["posts"].append({**post, "progress": _progress(post_id, row), "quiz": quiz})
     return {"course": course, "modules": modules}
