@@ -190,6 +190,9 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     if "progress" in results:
         out.extend(progress_targets(results["progress"]))
         errors += sum(int(e["errors"]) for e in results["progress"]["endpoints"].values())
+    if "quizzes" in results:
+        out.extend(quiz_targets(results["quizzes"]))
+        errors += sum(int(e["errors"]) for e in results["quizzes"]["endpoints"].values())
     out.append(Target("every measured request answered 2xx", f"{errors} errors", "0", errors == 0))
     return out
 
@@ -265,6 +268,9 @@ def table(results: dict[str, Any]) -> str:
     if "progress" in results:
         lines.append("")
         lines.extend(progress_table(results["progress"], with_targets=False))
+    if "quizzes" in results:
+        lines.append("")
+        lines.extend(quiz_table(results["quizzes"], with_targets=False))
     lines.append("")
     lines.append("targets")
     for t in evaluate(results):
@@ -319,6 +325,62 @@ def progress_table(block: dict[str, Any], *, with_targets: bool = True) -> list[
         )
     if with_targets:
         for t in progress_targets(block):
+            ok = "PASS" if t.ok else "FAIL"
+            lines.append(f"  [{ok}] {t.name}: {t.measured}  (target {t.limit})")
+    return lines
+
+
+# --- the quiz engine (issue 23; measured by bench/quizzes.py) -----------------------------
+
+QUIZ_SHARE = 0.25
+# tests/test_query_counts.py: START_STATEMENTS, SUBMIT_STATEMENTS (a passing submit).
+QUIZ_MAX_STATEMENTS = {
+    "POST /api/quizzes/{id}/attempts": 5,
+    "POST /api/quiz-attempts/{id}/submit": 7,
+}
+
+
+def quiz_targets(block: dict[str, Any]) -> list[Target]:
+    """The quiz lines: statements per request at most the guarded count, and the median
+    req/s of the rounds alternated with the SELECT 1 ceiling (the same driver) at least
+    `QUIZ_SHARE` of it."""
+    out: list[Target] = []
+    paired = block["paired"]
+    ceiling = median(paired["select1"])
+    for name, limit in QUIZ_MAX_STATEMENTS.items():
+        statements = block["endpoints"][name]["statements"]
+        out.append(
+            Target(
+                f"{name}: statements/request", f"{statements:g}", f"<= {limit}", statements <= limit
+            )
+        )
+        share = ratio(median(paired[name]), ceiling)
+        out.append(
+            Target(
+                f"{name}: share of SELECT 1 ceiling",
+                f"{share:.0%} ({median(paired[name]):.0f} req/s)",
+                f">= {QUIZ_SHARE:.0%} (ceiling {ceiling:.0f} req/s)",
+                share >= QUIZ_SHARE,
+            )
+        )
+    return out
+
+
+def quiz_table(block: dict[str, Any], *, with_targets: bool = True) -> list[str]:
+    """The quiz block of the terminal report, with its target lines unless the caller prints
+    them with the others."""
+    s = block["seeded"]
+    lines = [
+        f"quizzes: a quiz of {s['questions']} questions drawing {s['drawn']}, questions and "
+        f"options shuffled; {s['parents']} parents starting and submitting attempts",
+        f"{'endpoint':<38}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'stmts':>7}",
+    ]
+    for name, e in block["endpoints"].items():
+        lines.append(
+            f"{name:<38}{e['rps']:>9.1f}{e['p50_ms']:>9.1f}{e['p99_ms']:>9.1f}{e['statements']:>7g}"
+        )
+    if with_targets:
+        for t in quiz_targets(block):
             ok = "PASS" if t.ok else "FAIL"
             lines.append(f"  [{ok}] {t.name}: {t.measured}  (target {t.limit})")
     return lines

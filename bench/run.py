@@ -376,6 +376,13 @@ def measure_progress(url: str, seconds: float, log: Path, hashed: str) -> dict[s
     return progress.measure(url, seconds, log, hashed)
 
 
+def measure_quizzes(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
+    """The quiz-engine lines (bench/quizzes.py), on their own data set."""
+    from bench import quizzes
+
+    return quizzes.measure(url, seconds, log, hashed)
+
+
 def postgres_version(url: str) -> str:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -417,6 +424,7 @@ def main() -> int:
     progress_block = measure_progress(url, seconds, log, hashed)
     print("offline (docs/offline.md)", flush=True)
     offline_block = offline.measure(url, seconds, log, hashed)
+    quiz_block = measure_quizzes(url, seconds, log, hashed)
     flood["n"] = ns[-1]
     now = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -435,6 +443,7 @@ def main() -> int:
         "flood": flood,
         "progress": progress_block,
         "offline": offline_block,
+        "quizzes": quiz_block,
     }
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]
     results["elapsed_s"] = round(time.perf_counter() - started, 1)

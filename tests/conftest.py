@@ -12,9 +12,11 @@ suite on PostgreSQL (the database is created if it does not exist).
 
 import contextlib
 import os
+import random
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -51,6 +53,7 @@ from mutation_focus import (  # noqa: F401  (`make mutation` only)
     pytest_configure,
 )
 from races import HeldSQLiteTransaction, HeldTransaction
+from tma.core import clock as clock_module
 from tma.core import migrate
 from tma.core.config import Settings
 from tma.core.security import create_access_token
@@ -433,6 +436,79 @@ def assign_course(test_db: TestDatabase) -> Callable[..., Awaitable[GroupCourse]
         return await _assign_course(test_db, group=group, course=course, ordering=ordering)
 
     return assign
+
+
+# --- time and chance ---------------------------------------------------------------------
+
+
+class TestClock:
+    """The time the app's `tma.core.clock.now` answers while the `clock` fixture is on."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def set(self, moment: datetime) -> datetime:
+        self.now = moment
+        return moment
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the clock forward by `timedelta(**delta)`; the new time."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+CLOCK_START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[TestClock]:
+    """The app's clock, held still and moved by the test (no test sleeps for a deadline).
+
+    Gives: `TestClock`: `.now` (starts at 2026-09-01T09:00:00Z), `.set(datetime)`,
+    `.advance(minutes=..., seconds=...)`; every route that takes `tma.core.clock.Now` (the
+    quiz attempts: start, save, read, submit) sees `.now`.
+    Creates: nothing.
+    Side effects: overrides `tma.core.clock.now` on the app for this test (removed after);
+    timestamps written by those routes are the clock's, not the wall clock's (tokens still
+    use the wall clock).
+    """
+    test_clock = TestClock(CLOCK_START)
+
+    async def frozen() -> datetime:
+        return test_clock.now
+
+    app.dependency_overrides[clock_module.now] = frozen
+    try:
+        yield test_clock
+    finally:
+        app.dependency_overrides.pop(clock_module.now, None)
+
+
+@pytest.fixture
+def seeded_chance(app: FastAPI) -> Iterator[Callable[[int], None]]:
+    """The app's random source, seeded by the test (a draw or shuffle it can assert).
+
+    Call: `seeded_chance(seed)` (not awaited): from then on every route that takes
+    `tma.core.clock.Chance` (starting a quiz attempt: its draw and shuffles) uses one
+    `random.Random(seed)`, shared by the requests in the order they run.
+    Creates: nothing.
+    Side effects: overrides `tma.core.clock.chance` on the app for this test (removed after).
+    """
+
+    def seed(value: int) -> None:
+        rng = random.Random(value)
+
+        async def seeded() -> random.Random:
+            return rng
+
+        app.dependency_overrides[clock_module.chance] = seeded
+
+    try:
+        yield seed
+    finally:
+        app.dependency_overrides.pop(clock_module.chance, None)
 
 
 # --- measuring ---------------------------------------------------------------------------

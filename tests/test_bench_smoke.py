@@ -317,3 +317,49 @@ def test_bench_progress_targets_share_and_statement_lines() -> None:
     assert targets[1].measured == "45% (450 req/s)"
     lines = report.progress_table(block)
     assert lines[-1].startswith("  [FAIL] GET /api/groups/{id}/progress: share")
+
+
+def test_bench_quiz_dataset_fifty_questions_drawing_twenty_shuffled() -> None:
+    """The quiz data set: one quiz post of 50 single-choice questions of 4 options (the
+    first correct) drawing 20 with both shuffles, and a parent per driver slot, all in one
+    group that has the quiz's course."""
+    from bench import quizzes
+
+    rows = quizzes.dataset("hash", ROLE_IDS)
+
+    (post,) = rows["posts"]
+    assert (post["post_type"], post["questions_per_attempt"]) == ("quiz", 20)
+    assert (post["shuffle_questions"], post["shuffle_options"]) == (True, True)
+    assert len(rows["quiz_questions"]) == 50
+    assert len(rows["quiz_options"]) == 200
+    assert sum(o["is_correct"] for o in rows["quiz_options"]) == 50
+    parents = quizzes.CONNECTIONS * quizzes.USERS_PER_CONNECTION
+    assert len(rows["users"]) == parents + 1
+    assert len(rows["group_members"]) == parents + 1
+
+
+def test_bench_quiz_targets_share_and_statement_lines() -> None:
+    """The quiz lines: statements at most the guarded count (5 for a start, 7 for a passing
+    submit), share >= 25 % of the ceiling measured by the same driver (medians of the
+    alternated rounds); a failing share fails its line only."""
+    start, submit = "POST /api/quizzes/{id}/attempts", "POST /api/quiz-attempts/{id}/submit"
+    block = {
+        "seeded": {"questions": 50, "drawn": 20, "parents": 128},
+        "endpoints": {start: _endpoint(300.0, 5), submit: _endpoint(200.0, 7)},
+        "paired": {
+            "select1": [1000.0, 900.0, 1100.0],
+            start: [300.0, 260.0, 280.0],
+            submit: [200.0, 240.0, 230.0],
+        },
+    }
+
+    targets = report.quiz_targets(block)
+
+    assert [(t.name, t.ok) for t in targets] == [
+        (f"{start}: statements/request", True),
+        (f"{start}: share of SELECT 1 ceiling", True),
+        (f"{submit}: statements/request", True),
+        (f"{submit}: share of SELECT 1 ceiling", False),
+    ]
+    assert targets[1].measured == "28% (280 req/s)"
+    assert report.quiz_table(block)[-1].startswith(f"  [FAIL] {submit}: share")

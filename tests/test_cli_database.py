@@ -35,6 +35,8 @@ APPLIED = [
     "applied 0006 -> 0007: Progress counters exact under concurrent writers",
     "applied 0007 -> 0008: Offline use (Idempotency-Key storage, offline progress events, "
     "`started_at` in Progress)",
+    "applied 0008 -> 0009: Quiz settings and attempts that own their questions (issue 23, "
+    "companion.md §2)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

@@ -20,14 +20,17 @@ class World:
     module: int
     post: int
     quiz: int
+    attempt: int
 
 
 @pytest_asyncio.fixture
-async def world(test_db, user_course, make_module, make_post):
+async def world(test_db, user_course, make_module, make_post, client, user_headers):
     module = await make_module(course=user_course, title="Checks")
     post = await make_post(module, title="First")
     quiz = await insert_quiz(test_db, module.id)
-    return World(user_course.id, module.id, post.id, quiz.post_id)
+    started = await client.post(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
+    assert started.status_code == 201
+    return World(user_course.id, module.id, post.id, quiz.post_id, started.json()["id"])
 
 
 def revalidated_urls(w, user_id, group_id):
@@ -40,6 +43,7 @@ def revalidated_urls(w, user_id, group_id):
         "post detail": f"/api/posts/{w.post}",
         "quiz": f"/api/quizzes/{w.quiz}",
         "attempts": f"/api/quizzes/{w.quiz}/attempts",
+        "attempt": f"/api/quiz-attempts/{w.attempt}",
         "progress": "/api/progress",
         "user progress": f"/api/users/{user_id}/progress",
         "group progress": f"/api/groups/{group_id}/progress",
@@ -55,6 +59,7 @@ ENDPOINTS = [
     "post detail",
     "quiz",
     "attempts",
+    "attempt",
     "progress",
     "user progress",
     "group progress",

@@ -9,6 +9,7 @@ server never share a scratch database).
 """
 
 import asyncio
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -569,7 +570,9 @@ def test_migration_0007_keeps_every_row_and_counters_count_on_after_it_and_after
 
     _off_loop(migrate.upgrade, scratch_url, "0007")
 
-    assert _run_sync(scratch_url, _every_row) == before
+    # Later revisions add columns (0009: the quiz settings of posts): the rows 0006 had,
+    # in the columns 0006 had, are as they were.
+    assert _as_before(_run_sync(scratch_url, _every_row), before) == before
     postgresql = scratch_url.startswith("postgresql")
     expected_locking = (
         [
@@ -591,7 +594,8 @@ def test_migration_0007_keeps_every_row_and_counters_count_on_after_it_and_after
 
     _off_loop(migrate.downgrade, scratch_url, "0006")
 
-    assert _run_sync(scratch_url, _every_row) == kept
+    down = _run_sync(scratch_url, _every_row)
+    assert down == _as_before(kept, down)
     assert _run_sync(scratch_url, _locking_triggers) == []
     _run_sync(scratch_url, _unlink_everything)
     counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
@@ -712,3 +716,162 @@ def test_migration_0004_fills_keys_and_reports_colliding_names_without_failing(
         "'strasse@test.com': user 3 keeps it, user 4 gets 'strasse@test.com #4' until an "
         "admin renames one",
     ]
+
+
+def _load_quizzes_at_0007(conn: Connection) -> None:
+    """At 0007: a parent, a module with a quiz post (pass mark 60) of two questions, and
+    three attempts: one in progress, one submitted on the quiz as it is, one submitted on
+    a question since removed from the quiz (id 99, its texts never stored)."""
+    _load_0003_progress(conn)
+    conn.execute(
+        text(
+            "INSERT INTO posts (id, module_id, title, post_type, ordering, pass_mark, "
+            "created_at, updated_at) VALUES (6, 1, 'Q', 'quiz', 4, 60, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    for qid, position, kind in ((11, 1, "single"), (12, 2, "multiple")):
+        conn.execute(
+            text(
+                "INSERT INTO quiz_questions (id, post_id, position, prompt, kind, explanation) "
+                "VALUES (:id, 6, :position, :prompt, :kind, :why)"
+            ),
+            {"id": qid, "position": position, "prompt": f"Q{qid}", "kind": kind, "why": "why"},
+        )
+    for oid, qid, position, correct in (
+        (21, 11, 1, True),
+        (22, 11, 2, False),
+        (23, 12, 1, True),
+        (24, 12, 2, True),
+    ):
+        conn.execute(
+            text(
+                "INSERT INTO quiz_options (id, question_id, position, text, is_correct) "
+                "VALUES (:id, :qid, :position, :text, :correct)"
+            ),
+            {"id": oid, "qid": qid, "position": position, "text": f"O{oid}", "correct": correct},
+        )
+    graded = [
+        {
+            "question_id": 11,
+            "correct": True,
+            "chosen_option_ids": [21],
+            "correct_option_ids": [21],
+            "explanation": "why",
+        }
+    ]
+    gone = [
+        {
+            "question_id": 99,
+            "correct": False,
+            "chosen_option_ids": [98],
+            "correct_option_ids": [97],
+            "explanation": None,
+        }
+    ]
+    for aid, status, results in (
+        (1, "in_progress", None),
+        (2, "submitted", graded),
+        (3, "submitted", gone),
+    ):
+        conn.execute(
+            text(
+                "INSERT INTO quiz_attempts (id, post_id, user_id, status, started_at, "
+                "submitted_at, score, passed, results) VALUES (:id, 6, 7, :status, :now, "
+                ":done, :score, :passed, :results)"
+            ),
+            {
+                "id": aid,
+                "status": status,
+                "now": NOW,
+                "done": None if results is None else NOW,
+                "score": None if results is None else (100 if results is graded else 0),
+                "passed": None if results is None else results is graded,
+                "results": None if results is None else json.dumps(results),
+            },
+        )
+    conn.commit()
+
+
+def _attempt_columns(conn: Connection) -> list[tuple[Any, ...]]:
+    rows = conn.execute(
+        text(
+            "SELECT id, questions, saved_answers, deadline, pass_mark, timed_out "
+            "FROM quiz_attempts ORDER BY id"
+        )
+    )
+    return [
+        (
+            r[0],
+            r[1] if isinstance(r[1], list) else json.loads(r[1]),
+            r[2] if isinstance(r[2], list) else json.loads(r[2]),
+            r[3],
+            r[4],
+            bool(r[5]),
+        )
+        for r in rows
+    ]
+
+
+def test_migration_0009_gives_attempts_their_questions_and_quizzes_default_settings(
+    scratch_url: str,
+) -> None:
+    """A database at 0007 with a quiz and three attempts goes to head: every old row is
+    kept; the quiz has the default settings; the attempt in progress owns the quiz's
+    questions in authored order, the submitted ones the questions their results name (one
+    the quiz no longer holds rebuilt from the results), each with the quiz's pass mark, no
+    saved answers, no deadline, not timed out. `downgrade 0007` gives every row back as it
+    was."""
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    _run_sync(scratch_url, _load_quizzes_at_0007)
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url)
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    settings = "SELECT max_attempts, cooldown_minutes, time_limit_minutes, shuffle_questions, "
+    settings += "shuffle_options, questions_per_attempt, reveal FROM posts WHERE id = 6"
+    assert [
+        (a, b, c, bool(d), bool(e), f, g)
+        for a, b, c, d, e, f, g in _run_sync(scratch_url, _query(settings))
+    ] == [(None, 0, None, False, False, None, "after_submit")]
+    q11 = {
+        "id": 11,
+        "prompt": "Q11",
+        "kind": "single",
+        "explanation": "why",
+        "options": [
+            {"id": 21, "text": "O21", "is_correct": True},
+            {"id": 22, "text": "O22", "is_correct": False},
+        ],
+    }
+    q12 = {
+        "id": 12,
+        "prompt": "Q12",
+        "kind": "multiple",
+        "explanation": "why",
+        "options": [
+            {"id": 23, "text": "O23", "is_correct": True},
+            {"id": 24, "text": "O24", "is_correct": True},
+        ],
+    }
+    q99 = {
+        "id": 99,
+        "prompt": "(no longer in the quiz)",
+        "kind": "single",
+        "explanation": None,
+        "options": [
+            {"id": 97, "text": "", "is_correct": True},
+            {"id": 98, "text": "", "is_correct": False},
+        ],
+    }
+    assert _run_sync(scratch_url, _attempt_columns) == [
+        (1, [q11, q12], [], None, 60, False),
+        (2, [q11], [], None, 60, False),
+        (3, [q99], [], None, 60, False),
+    ]
+
+    _off_loop(migrate.downgrade, scratch_url, "0007")
+
+    assert _run_sync(scratch_url, _every_row) == before

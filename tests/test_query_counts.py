@@ -466,13 +466,16 @@ USER_PROGRESS_STATEMENTS = (
 )
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
-START_STATEMENTS = 5  # the caller, the post, an open attempt to reuse, the insert, the progress
+# the caller; the post with whether the caller sees it, the quiz's settings and the user's
+# attempts at it (how many, the latest, the one in progress); the questions to draw from;
+# the insert; the progress
+START_STATEMENTS = 5
 # PUT /api/progress: the caller, the post with the caller's progress on it, the post's
 # module locked, the post re-read under that lock, the upsert; the last three are left out
 # when the status would not move forward
 PUT_PROGRESS_STATEMENTS = [5, 5, 2]
-# the caller, the attempt, the questions, the module locked, the post re-read under that
-# lock, the close, the progress
+# the caller, the attempt (with its own questions), the module locked, the post re-read
+# under that lock, the attempt's row locked with its saved answers, the close, the progress
 SUBMIT_STATEMENTS = 7
 
 
@@ -864,15 +867,16 @@ async def test_list_module_posts_counts_only_when_the_page_cannot_tell_the_total
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("query", "items", "statements"),
-    [("limit=10", 3, 3), ("limit=2", 2, 4), ("limit=10&offset=1", 2, 3), ("offset=5", 0, 4)],
+    [("limit=10", 3, 4), ("limit=2", 2, 5), ("limit=10&offset=1", 2, 4), ("offset=5", 0, 5)],
     ids=["past-the-end", "page-full", "offset-past-the-end", "offset-beyond-all"],
 )
 async def test_list_attempts_counts_only_when_the_page_cannot_tell_the_total(
     client, test_user, user_headers, user_course, test_db, count_queries, query, items, statements
 ):
     """GET /api/quizzes/{post_id}/attempts with 3 attempts: as the posts of a module, a count
-    only for a full page or an empty one past an offset (3 statements, else 4: the caller,
-    the quiz, the attempts, the count); X-Total-Count is 3 every time."""
+    only for a full page or an empty one past an offset (4 statements, else 5: the caller,
+    the quiz, the reveal and expiry state of the user's attempts, the attempts, the count);
+    X-Total-Count is 3 every time."""
     module_id = await insert_module(test_db, user_course.id)
     quiz = await insert_quiz(test_db, module_id)
     url = f"/api/quizzes/{quiz.post_id}/attempts"
@@ -901,8 +905,8 @@ async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
     client, test_user, user_headers, manager_headers, user_course, test_db, count_queries
 ):
     """GET /api/quizzes/{post_id}/attempts?user_id= by the manager owning the member's group:
-    one statement more than the member's own read (3), the user and whether the manager may
-    see them in one: 4 statements, 2 attempts returned."""
+    one statement more than the member's own read (4), the user and whether the manager may
+    see them in one: 5 statements, 2 attempts returned."""
     module_id = await insert_module(test_db, user_course.id)
     quiz = await insert_quiz(test_db, module_id)
     url = f"/api/quizzes/{quiz.post_id}/attempts"
@@ -923,7 +927,7 @@ async def test_list_attempts_of_a_member_by_their_manager_adds_one_statement(
 
     assert response.status_code == 200
     assert [a["user_id"] for a in response.json()] == [test_user.id, test_user.id]
-    assert count == 4
+    assert count == 5
 
 
 @pytest.mark.asyncio
@@ -1092,3 +1096,72 @@ async def test_bundle_statement_count_same_for_1x1_and_10x20_posts(
         counts.append(queries.count)
 
     assert counts == [BUNDLE_STATEMENTS, BUNDLE_STATEMENTS]
+
+
+GET_ATTEMPT_STATEMENTS = 2  # the caller, the attempt with all it needs
+# the caller, the attempt, its row locked with the saved answers, the write
+SAVE_ANSWERS_STATEMENTS = 4
+
+
+async def _quiz_with_settings(test_db, module_id, size, **settings):
+    """`insert_quiz` of `size` single-choice questions, then the settings on its post."""
+    quiz = await insert_quiz(test_db, module_id, [("single", [True, False])] * size)
+    async with test_db.session() as session:
+        post = await session.get(Post, quiz.post_id)
+        for name, value in settings.items():
+            setattr(post, name, value)
+        await session.commit()
+    return quiz
+
+
+@pytest.mark.asyncio
+async def test_attempt_of_50_questions_drawing_20_shuffled_fixed_statements(
+    client, test_user, user_headers, user_course, test_db, count_queries
+):
+    """A quiz of 5 questions drawing 2 and one of 50 drawing 20, both shuffles on, a time
+    limit: starting an attempt, saving answers to all its questions, reading it and
+    submitting it send the same statements at both sizes (the attempt's questions are one
+    column of its row, not a row per question)."""
+    module_id = await insert_module(test_db, user_course.id)
+    counts = []
+    for size, drawn in ((5, 2), (50, 20)):
+        quiz = await _quiz_with_settings(
+            test_db,
+            module_id,
+            size,
+            questions_per_attempt=drawn,
+            shuffle_questions=True,
+            shuffle_options=True,
+            time_limit_minutes=30,
+        )
+        url = f"/api/quizzes/{quiz.post_id}/attempts"
+        started, attempt = await quiz_statements(client, count_queries, "POST", url, user_headers)
+        right = dict(zip(quiz.questions, quiz.correct, strict=True))
+        answers = [
+            {"question_id": q["id"], "option_ids": right[q["id"]]} for q in attempt["questions"]
+        ]
+        saved, body = await quiz_statements(
+            client,
+            count_queries,
+            "PUT",
+            f"/api/quiz-attempts/{attempt['id']}/answers",
+            user_headers,
+            json={"answers": answers},
+        )
+        assert len(body["saved_answers"]) == drawn
+        read, _ = await quiz_statements(
+            client, count_queries, "GET", f"/api/quiz-attempts/{attempt['id']}", user_headers
+        )
+        submitted, graded = await quiz_statements(
+            client,
+            count_queries,
+            "POST",
+            f"/api/quiz-attempts/{attempt['id']}/submit",
+            user_headers,
+            json={},
+        )
+        assert (graded["score"], len(graded["results"])) == (100, drawn)
+        counts.append((started, saved, read, submitted))
+
+    expected = (START_STATEMENTS, SAVE_ANSWERS_STATEMENTS, GET_ATTEMPT_STATEMENTS)
+    assert counts == [(*expected, SUBMIT_STATEMENTS)] * 2

@@ -59,6 +59,18 @@ async def start(client, quiz: Quiz, headers) -> dict:
     return response.json()
 
 
+# A quiz's settings at their defaults, as staff read them (companion.md §2).
+DEFAULT_SETTINGS = {
+    "max_attempts": None,
+    "cooldown_minutes": 0,
+    "time_limit_minutes": None,
+    "shuffle_questions": False,
+    "shuffle_options": False,
+    "questions_per_attempt": None,
+    "reveal": "after_submit",
+}
+
+
 def user_quiz_body(quiz: Quiz) -> dict:
     """The Quiz a `user` sees for a quiz built with the default questions."""
     return {
@@ -99,7 +111,7 @@ async def test_get_quiz_as_staff_returns_answers_and_explanations(client, manage
 
     assert response.status_code == 200
     quiz = world.quiz
-    expected = user_quiz_body(quiz)
+    expected = {**user_quiz_body(quiz), **DEFAULT_SETTINGS}
     for n, question in enumerate(expected["questions"]):
         question["explanation"] = f"Because {n + 1}"
         question["correct_option_ids"] = quiz.correct[n]
@@ -162,16 +174,22 @@ async def test_get_quiz_without_token_returns_401(client, world):
 # --- POST /api/quizzes/{post_id}/attempts ------------------------------------------------
 
 
-def attempt_body(attempt_id, post_id, user_id, **changes) -> dict:
+def attempt_body(attempt_id, quiz: Quiz, user_id, **changes) -> dict:
+    """The Attempt of a quiz with the default questions, settings at their defaults (the
+    questions in authored order, without answers)."""
     body = {
         "id": attempt_id,
-        "post_id": post_id,
+        "post_id": quiz.post_id,
         "user_id": user_id,
         "status": "in_progress",
         "started_at": UTC_TIMESTAMP,
         "submitted_at": None,
+        "deadline": None,
+        "timed_out": False,
         "score": None,
         "passed": None,
+        "questions": user_quiz_body(quiz)["questions"],
+        "saved_answers": [],
         "results": None,
     }
     return {**body, **changes}
@@ -189,7 +207,7 @@ async def test_start_attempt_returns_201_in_progress_and_marks_post_started(
 
     assert response.status_code == 201
     body = response.json()
-    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body == attempt_body(body["id"], world.quiz, test_user.id)
     progress = (await client.get("/api/progress", headers=user_headers)).json()
     assert progress[0]["last_activity_at"] == UTC_TIMESTAMP
     listed = await client.get(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers)
@@ -228,7 +246,7 @@ async def test_start_attempt_while_another_user_has_one_returns_201_own_attempt(
 
     assert response.status_code == 201
     body = response.json()
-    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body == attempt_body(body["id"], world.quiz, test_user.id)
     assert body["id"] != theirs["id"]
 
 
@@ -246,7 +264,7 @@ async def test_start_attempt_with_one_in_progress_at_another_quiz_returns_201(
 
     assert response.status_code == 201
     body = response.json()
-    assert body == attempt_body(body["id"], world.quiz.post_id, test_user.id)
+    assert body == attempt_body(body["id"], world.quiz, test_user.id)
     assert body["id"] != elsewhere["id"]
 
 
@@ -317,7 +335,7 @@ async def test_submit_attempt_all_right_returns_200_passed_and_completes_post(
     assert response.status_code == 200
     assert response.json() == attempt_body(
         attempt["id"],
-        quiz.post_id,
+        quiz,
         test_user.id,
         status="submitted",
         submitted_at=UTC_TIMESTAMP,
@@ -490,7 +508,9 @@ async def test_submit_attempt_question_of_another_quiz_returns_400(
     )
 
     assert response.status_code == 400
-    assert response.json() == {"detail": f"Question {other.questions[0]} is not part of this quiz"}
+    assert response.json() == {
+        "detail": f"Question {other.questions[0]} is not part of this attempt"
+    }
     listed = await client.get(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers)
     assert listed.json() == [attempt]
 
@@ -574,7 +594,7 @@ async def test_submit_attempt_unknown_attempt_returns_404(client, user_headers):
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
-        ({}, ["body", "answers"]),
+        ({"answers": None}, ["body"]),
         ({"answers": [{"question_id": 1, "option_ids": [1]}] * 2}, ["body", "answers"]),
         (
             {"answers": [{"question_id": 1, "option_ids": [2, 2]}]},
@@ -590,7 +610,7 @@ async def test_submit_attempt_unknown_attempt_returns_404(client, user_headers):
             ["body", "answers", 0, "option_ids"],
         ),
     ],
-    ids=["missing", "repeated-question", "repeated-option", "zero-id", "extra-field", "11-options"],
+    ids=["null", "repeated-question", "repeated-option", "zero-id", "extra-field", "11-options"],
 )
 async def test_submit_attempt_malformed_body_returns_422(client, user_headers, world, body, loc):
     """A body breaking its own rules: 422, and the attempt stays in progress."""

@@ -131,8 +131,14 @@ async def test_start_attempt_after_a_concurrent_start_returns_200_with_that_atte
         "status": "in_progress",
         "started_at": STORED_AT_JSON,
         "submitted_at": None,
+        "deadline": None,
+        "timed_out": False,
         "score": None,
         "passed": None,
+        # The attempt the other request stored (with no questions: `_in_progress_attempt`
+        # inserts the row alone).
+        "questions": [],
+        "saved_answers": [],
         "results": None,
     }
     listed = await client.get(url, headers=user_headers)

@@ -154,7 +154,12 @@ class HotPath:
         compiled = self._compiled.get(statement)
         if compiled is None:
             sql = driver_safe(statement).compile(dialect=self.engine.dialect)
-            compiled = (sql.string, tuple(sql.positiontup or ()), dict(sql.params))
+            if sql.literal_execute_params or sql.post_compile_params:
+                # Rendered into the SQL only when SQLAlchemy runs it (an aggregate's literal
+                # argument, an expanding IN): not a statement for this path.
+                raise ValueError("the hot path cannot run a statement with post-compile values")
+            carried = {name: bind.value for name, bind in sql.binds.items() if not bind.required}
+            compiled = (sql.string, tuple(sql.positiontup or ()), carried)
             self._compiled[statement] = compiled
         return compiled
 

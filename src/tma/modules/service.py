@@ -108,7 +108,6 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
 
 # Built once: for staff (everything) and for a `user` (the visibility rule on `viewer_id`).
 _DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
-_POST_KEYS = tuple(str(column.key) for column in POST_COLUMNS)
 
 
 async def module_detail(
@@ -125,9 +124,7 @@ async def module_detail(
         refused=Forbidden("You don't have access to this module"),
     )
     posts = [
-        post_dict({key: row[f"post_{key}"] for key in _POST_KEYS}, settings)
-        for row in found
-        if row["post_id"] is not None
+        post_dict(row, settings, prefix="post_") for row in found if row["post_id"] is not None
     ]
     course_ids = module["course_ids"]
     ids = sorted(int(i) for i in course_ids.split(",")) if course_ids else []

@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ScalarSelect,
     String,
     Text,
+    false,
     func,
     select,
 )
@@ -53,6 +55,18 @@ class Post(TimestampMixin, Base):
     ordering: Mapped[int] = mapped_column(Integer)
     # A quiz's pass mark in percent (null for other types).
     pass_mark: Mapped[int | None] = mapped_column(Integer)
+    # A quiz's settings (companion.md §2; meaningless on other types, left at the defaults).
+    # Validated by the API (tma.posts.schemas.QuizWrite); read when an attempt starts and
+    # when one is shown (`reveal`), never by an attempt in progress for its questions.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    cooldown_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    time_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    questions_per_attempt: Mapped[int | None] = mapped_column(Integer)
+    reveal: Mapped[str] = mapped_column(
+        String(20), default="after_submit", server_default="after_submit"
+    )
 
 
 def post_count_of(module_id: Any) -> ScalarSelect[int]:

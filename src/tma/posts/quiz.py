@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import ID
 from tma.core.reads import named, rows
+from tma.posts.models import Post
 from tma.posts.schemas import (
+    SETTINGS,
     OptionRead,
     OptionStaffRead,
     QuestionRead,
@@ -18,6 +20,7 @@ from tma.posts.schemas import (
     QuestionWrite,
     QuizRead,
     QuizStaffRead,
+    QuizWrite,
 )
 from tma.quizzes.models import QuestionKind, QuizOption, QuizQuestion
 
@@ -75,14 +78,22 @@ def pass_mark_of(value: int | None) -> int:
     return DEFAULT_PASS_MARK if value is None else value
 
 
-async def load_quiz(
-    session: AsyncSession, *, post_id: int, pass_mark: int | None, staff: bool
-) -> QuizRead:
-    """The quiz of a quiz post in authored order, in one statement: with correct answers
-    and explanations for staff (`QuizStaffRead`), without them for a user."""
-    questions = await load_questions(session, post_id=post_id)
+def set_quiz_settings(post: Post, quiz: QuizWrite) -> None:
+    """Write the quiz's pass mark and settings to its post (with its questions: replaced
+    whole)."""
+    post.pass_mark = quiz.pass_mark
+    for name, value in quiz.settings().items():
+        setattr(post, name, value)
+
+
+async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRead:
+    """The quiz of a quiz post in authored order, in one statement: with correct answers,
+    explanations and settings for staff (`QuizStaffRead`), without them for a user."""
+    questions = await load_questions(session, post_id=post.id)
+    pass_mark = post.pass_mark
     if staff:
         return QuizStaffRead(
+            **{name: getattr(post, name) for name in SETTINGS},
             pass_mark=pass_mark_of(pass_mark),
             questions=[
                 QuestionStaffRead(

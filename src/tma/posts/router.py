@@ -31,9 +31,7 @@ async def _detail(
     row = {column.key: getattr(post, column.key) for column in service.POST_COLUMNS}
     quiz = None
     if post.post_type == PostType.QUIZ:
-        quiz = await load_quiz(
-            session, post_id=post.id, pass_mark=post.pass_mark, staff=is_staff(user)
-        )
+        quiz = await load_quiz(session, post=post, staff=is_staff(user))
     progress = await service.progress_of(session, post_id=post.id, user_id=user.id)
     return PostDetail.model_validate(
         {**service.post_dict(row, settings), "progress": progress, "quiz": quiz}

@@ -10,12 +10,17 @@ from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Description, Id, Markdown, Position, Text, Title, WebUrl
 from tma.posts.models import PostType
 from tma.progress.models import ProgressStatus
-from tma.quizzes.models import QuestionKind
+from tma.quizzes.models import QuestionKind, Reveal
 
 FileId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Prompt = Annotated[Text, Field(min_length=1, max_length=2000)]
 OptionText = Annotated[Text, Field(min_length=1, max_length=500)]
 PassMark = Annotated[int, Field(strict=True, ge=0, le=100)]
+MaxAttempts = Annotated[int, Field(strict=True, ge=1, le=100)]
+CooldownMinutes = Annotated[int, Field(strict=True, ge=0, le=10080)]
+TimeLimitMinutes = Annotated[int, Field(strict=True, ge=1, le=600)]
+QuestionsPerAttempt = Annotated[int, Field(strict=True, ge=1, le=50)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class OptionWrite(WriteModel):
@@ -41,13 +46,41 @@ class QuestionWrite(WriteModel):
         return self
 
 
-class QuizWrite(WriteModel):
-    """A quiz as authored (replaced whole on PATCH): 1-50 questions, pass mark 0-100 %."""
+class QuizSettings(WriteModel):
+    """How a quiz is taken (companion.md §2); every field has its default."""
 
-    not_null = ("pass_mark",)
+    max_attempts: MaxAttempts | None = None
+    cooldown_minutes: CooldownMinutes = 0
+    time_limit_minutes: TimeLimitMinutes | None = None
+    shuffle_questions: Flag = False
+    shuffle_options: Flag = False
+    questions_per_attempt: QuestionsPerAttempt | None = None
+    reveal: Reveal = Reveal.AFTER_SUBMIT
+
+
+SETTINGS = tuple(QuizSettings.model_fields)
+
+
+class QuizWrite(QuizSettings):
+    """A quiz as authored (replaced whole on PATCH, its settings too): 1-50 questions, pass
+    mark 0-100 %, the settings (`questions_per_attempt` at most the number of questions)."""
+
+    not_null = ("pass_mark", "cooldown_minutes", "shuffle_questions", "shuffle_options", "reveal")
 
     pass_mark: PassMark = 80
     questions: Annotated[list[QuestionWrite], Field(min_length=1, max_length=50)]
+
+    @model_validator(mode="after")
+    def _draw_within_questions(self) -> Self:
+        if self.questions_per_attempt is not None and self.questions_per_attempt > len(
+            self.questions
+        ):
+            raise ValueError("questions_per_attempt must not exceed the number of questions")
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        """The settings as the post's columns hold them."""
+        return {name: getattr(self, name) for name in SETTINGS} | {"reveal": self.reveal.value}
 
 
 class PostCreate(WriteModel):
@@ -194,8 +227,17 @@ class QuestionStaffRead(QuestionRead):
 
 
 class QuizStaffRead(QuizRead):
+    """A quiz as staff see it: answers, explanations and the settings."""
+
     model_config = example(
         pass_mark=80,
+        max_attempts=3,
+        cooldown_minutes=60,
+        time_limit_minutes=15,
+        shuffle_questions=True,
+        shuffle_options=True,
+        questions_per_attempt=1,
+        reveal="after_pass",
         questions=[
             {
                 **QUESTION_EXAMPLE,
@@ -210,6 +252,13 @@ class QuizStaffRead(QuizRead):
     )
 
     questions: list[QuestionStaffRead]  # type: ignore[assignment]
+    max_attempts: int | None
+    cooldown_minutes: int
+    time_limit_minutes: int | None
+    shuffle_questions: bool
+    shuffle_options: bool
+    questions_per_attempt: int | None
+    reveal: Reveal
 
 
 class ProgressRead(ReadModel):

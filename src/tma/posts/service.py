@@ -22,7 +22,7 @@ from tma.courses.visibility import module_visible_to
 from tma.files.models import FileKind, StoredFile
 from tma.files.urls import signed_file_url
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import write_questions
+from tma.posts.quiz import set_quiz_settings, write_questions
 from tma.posts.schemas import PostCreate, PostRead, PostUpdate
 from tma.progress.models import PostProgress, ProgressStatus
 
@@ -50,15 +50,23 @@ def post_visible_to(viewer_id: int | None) -> ColumnElement[bool]:
     return true() if viewer_id is None else module_visible_to(Post.module_id, viewer_id)
 
 
-def post_dict(row: Any, settings: Settings) -> dict[str, Any]:
-    """A post row (mapping of `POST_COLUMNS`) as a dict of `PostRead`'s keys, with the
-    signed `file_url` of an attachment (absolute, as a `video_url` that is one of this
-    server's files: tma.core.public_url)."""
-    post = dict(row)
+# Where each of `PostRead`'s keys is read from a row, without and with the `post_` prefix
+# of a post read beside its module (`modules.service.module_detail`); `file_url` is made.
+_FROM = {
+    prefix: tuple((key, f"{prefix}{key}" if key != "file_url" else "") for key in _READ_KEYS)
+    for prefix in ("", "post_")
+}
+
+
+def post_dict(row: Any, settings: Settings, *, prefix: str = "") -> dict[str, Any]:
+    """A post row (`POST_COLUMNS`, each named `prefix` + its key) as a dict of `PostRead`'s
+    keys, with the signed `file_url` of an attachment (absolute, as a `video_url` that is
+    one of this server's files: tma.core.public_url)."""
+    post = {key: row[column] if column else None for key, column in _FROM[prefix]}
     file_id = post["file_id"]
     post["file_url"] = signed_file_url(file_id, settings) if file_id else None
     post["video_url"] = absolute(post["video_url"])  # this server's file: absolute too
-    return {key: post[key] for key in _READ_KEYS}
+    return post
 
 
 async def load_post(
@@ -225,7 +233,7 @@ async def add_post(session: AsyncSession, *, data: PostCreate) -> Post:
     session.add(post)
     await session.flush()
     if data.quiz is not None:
-        post.pass_mark = data.quiz.pass_mark
+        set_quiz_settings(post, data.quiz)
         await write_questions(
             session, post_id=post.id, questions=data.quiz.questions, replace=False
         )
@@ -278,7 +286,7 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
     for name, value in changes.items():
         setattr(post, name, value)
     if data.quiz is not None:
-        post.pass_mark = data.quiz.pass_mark
+        set_quiz_settings(post, data.quiz)
         await write_questions(session, post_id=post.id, questions=data.quiz.questions, replace=True)
     post.updated_at = utcnow()
     await _commit(session, f"File {changes.get('file_id')}")

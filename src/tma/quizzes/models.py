@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,6 +30,15 @@ class QuestionKind(StrEnum):
 class AttemptStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"
+
+
+class Reveal(StrEnum):
+    """When a graded result shows the correct options and the explanations to its owner."""
+
+    AFTER_SUBMIT = "after_submit"
+    AFTER_PASS = "after_pass"  # noqa: S105 (a setting, not a password)
+    AFTER_LAST_ATTEMPT = "after_last_attempt"
+    NEVER = "never"
 
 
 class QuizQuestion(Base):
@@ -69,8 +79,11 @@ class QuizOption(Base):
 
 
 class QuizAttempt(Base):
-    """One attempt of one user at one quiz. Once submitted it is final: its score, pass and
-    per-question `results` are stored as graded, so editing the quiz later changes nothing."""
+    """One attempt of one user at one quiz. It owns its questions: `questions` is the copy
+    drawn and shuffled when it started (prompts, options with `is_correct`, explanations, in
+    the attempt's order), and it is graded against that copy only, so an edit of the quiz
+    never changes an attempt, in progress or past. Once submitted it is final: its score,
+    pass and per-question `results` are stored as graded."""
 
     __tablename__ = "quiz_attempts"
     __table_args__ = (
@@ -97,3 +110,17 @@ class QuizAttempt(Base):
     score: Mapped[int | None] = mapped_column(Integer)
     passed: Mapped[bool | None] = mapped_column(Boolean)
     results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # [{id, prompt, kind, explanation, options: [{id, text, is_correct}]}], attempt order.
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    # [{question_id, option_ids}] in the attempt's question order: the owner's saved choices.
+    saved_answers: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    # started_at + the quiz's time limit when it started; null without a limit.
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The quiz's pass mark when it started (the attempt is graded on its own terms).
+    pass_mark: Mapped[int | None] = mapped_column(Integer)
+    # Graded on its saved answers after its deadline and grace had passed.
+    timed_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import Id
+from tma.posts.schemas import QuestionRead
 
 MAX_QUESTIONS = 50  # a quiz has 1-50 questions (content.md, "Writing a quiz")
 MAX_OPTIONS = 10  # a question has 2-10 options
@@ -30,29 +31,52 @@ class Answer(WriteModel):
         return value
 
 
+def _distinct_questions(value: list[Answer] | None) -> list[Answer] | None:
+    ids = [answer.question_id for answer in value or ()]
+    if len(set(ids)) != len(ids):
+        raise ValueError("answers must not repeat a question")
+    return value
+
+
 class AttemptSubmit(WriteModel):
-    """POST /api/quiz-attempts/{attempt_id}/submit: at most one answer per question."""
+    """POST /api/quiz-attempts/{attempt_id}/submit: at most one answer per question, taken
+    over the saved one of that question; `answers` left out: the saved answers are graded."""
+
+    model_config = example(answers=[{"question_id": 3, "option_ids": [7]}])
+
+    not_null = ("answers",)
+
+    answers: Annotated[list[Answer], Field(max_length=MAX_QUESTIONS)] | None = None
+
+    _distinct = field_validator("answers")(_distinct_questions)
+
+
+class AnswersSave(WriteModel):
+    """PUT /api/quiz-attempts/{attempt_id}/answers: each named question's saved choice is
+    replaced (the others stay as saved)."""
 
     model_config = example(answers=[{"question_id": 3, "option_ids": [7]}])
 
     answers: Annotated[list[Answer], Field(max_length=MAX_QUESTIONS)]
 
-    @field_validator("answers")
-    @classmethod
-    def _distinct_questions(cls, value: list[Answer]) -> list[Answer]:
-        ids = [answer.question_id for answer in value]
-        if len(set(ids)) != len(ids):
-            raise ValueError("answers must not repeat a question")
-        return value
+    _distinct = field_validator("answers")(_distinct_questions)
+
+
+class SavedAnswer(ReadModel):
+    """The owner's saved choice for one question of their attempt (never its correctness)."""
+
+    question_id: int
+    option_ids: list[int]
 
 
 class QuestionResult(ReadModel):
-    """One question of a submitted attempt, as graded when it was submitted."""
+    """One question of a submitted attempt, as graded when it was submitted;
+    `correct_option_ids` and `explanation` null while the quiz's `reveal` withholds them."""
 
     question_id: int
     correct: bool
     chosen_option_ids: list[int]
-    correct_option_ids: list[int]
+    correct_option_ids: list[int] | None
     explanation: str | None
 
 
@@ -64,8 +88,20 @@ class AttemptRead(ReadModel):
         status="submitted",
         started_at="2026-09-01T09:30:00Z",
         submitted_at="2026-09-01T09:30:00Z",
+        deadline="2026-09-01T09:45:00Z",
+        timed_out=False,
         score=100,
         passed=True,
+        questions=[
+            {
+                "id": 3,
+                "prompt": "Which piece can jump?",
+                "kind": "single",
+                "explanation": None,
+                "options": [{"id": 8, "text": "Bishop"}, {"id": 7, "text": "Knight"}],
+            }
+        ],
+        saved_answers=[{"question_id": 3, "option_ids": [7]}],
         results=[
             {
                 "question_id": 3,
@@ -83,6 +119,10 @@ class AttemptRead(ReadModel):
     status: str
     started_at: datetime
     submitted_at: datetime | None
+    deadline: datetime | None
+    timed_out: bool
     score: int | None
     passed: bool | None
+    questions: list[QuestionRead]
+    saved_answers: list[SavedAnswer]
     results: list[QuestionResult] | None

@@ -3,6 +3,7 @@ have: the first course half done, with its first quiz passed (after a failed try
 second just started. Called by the loader once the sample content exists; it flushes and
 leaves the commit to the caller."""
 
+import random
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -14,9 +15,8 @@ from tma.posts.models import Post, PostType
 from tma.posts.quiz import load_questions, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.models import ProgressStatus
-from tma.quizzes import service as quizzes
+from tma.quizzes import engine
 from tma.quizzes.models import AttemptStatus, QuizAttempt
-from tma.quizzes.schemas import Answer
 from tma.users.models import User
 
 COMPLETED = ProgressStatus.COMPLETED.value
@@ -39,11 +39,16 @@ async def _attempt(
 ) -> bool:
     """A submitted attempt graded as the API grades it: every answer right, or none given.
     Returns whether it passed."""
-    questions = await load_questions(session, post_id=post_id)
-    answers = (
-        [Answer(question_id=q.id, option_ids=q.correct_ids) for q in questions] if right else []
+    snapshot = engine.draw(
+        await load_questions(session, post_id=post_id),
+        per_attempt=None,
+        shuffle_questions=False,
+        shuffle_options=False,
+        rng=random.Random(0),  # noqa: S311 (unused: nothing is drawn or shuffled here)
     )
-    score, passed, results = quizzes.grade(questions, answers, pass_mark)
+    questions = engine.questions_of(snapshot)
+    chosen = {q.id: q.correct_ids for q in questions} if right else {}
+    score, passed, results = engine.grade(questions, chosen, pass_mark)
     started = utcnow() - timedelta(days=days, minutes=10)
     session.add(
         QuizAttempt(
@@ -55,6 +60,9 @@ async def _attempt(
             score=score,
             passed=passed,
             results=results,
+            questions=snapshot,
+            saved_answers=engine.saved_list(questions, chosen),
+            pass_mark=pass_mark,
         )
     )
     return passed

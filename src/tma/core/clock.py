@@ -1,0 +1,36 @@
+"""The one injectable clock and the one random source: route dependencies a test overrides.
+
+A rule that depends on time (a quiz's deadline, a cooldown) or on chance (a quiz's draw and
+shuffle) takes `Now` or `Chance` in its route and passes the value down to its service, so
+a test moves the clock or seeds the draw with `app.dependency_overrides[now]` /
+`app.dependency_overrides[chance]` (the `clock` and `seeded_chance` fixtures of the suite)
+and never sleeps.
+"""
+
+import random
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends
+
+from tma.core.db import utcnow
+
+# The operating system's entropy: a draw nobody can predict from earlier ones.
+_SYSTEM = random.SystemRandom()
+
+
+# `async def`: FastAPI runs a plain `def` dependency in a worker thread (docs/performance.md).
+async def now() -> datetime:
+    """The request's current time, timezone-aware UTC."""
+    return utcnow()
+
+
+async def chance() -> random.Random:
+    """The request's random source: a generator of its own seeded with 64 bits of the
+    system's entropy (nobody can foresee a draw from earlier ones; one call to the system
+    per request instead of one per number drawn). A test gives a seeded `random.Random`."""
+    return random.Random(_SYSTEM.getrandbits(64))  # noqa: S311 (seeded from the OS entropy)
+
+
+Now = Annotated[datetime, Depends(now)]
+Chance = Annotated[random.Random, Depends(chance)]
