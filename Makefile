@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs notify-crash
+.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs notify-crash flaky bench-offline
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy, import contracts, alembic check"
 	@echo "make fmt    - ruff format and ruff check --fix"
 	@echo "make bench  - benchmark on PostgreSQL (docs/performance.md); not part of make test"
+	@echo "make flaky  - the lossy-network harness, 25 seeds, on SQLite and PostgreSQL (docs/offline.md)"
 
 # `make run` needs the runtime dependencies only; tests, linters and tools add the `dev` group.
 $(RUNTIME_STAMP): pyproject.toml
@@ -91,11 +92,28 @@ NOTIFY_CRASH_ARGS ?=
 notify-crash: install
 	$(BIN)/python bench/notify_crash.py $(NOTIFY_CRASH_ARGS)
 
+# The lossy-network harness (tests/test_flaky_network.py, docs/offline.md): a scripted parent
+# through a proxy losing 10 % of requests and 30 % of responses, FLAKY_ROUNDS seeds, on SQLite
+# and on PostgreSQL (TMA_TEST_DATABASE_URL, default database tma_flaky, created if missing and
+# emptied like the suite's). The suite itself runs 2 seeds (CI's short version).
+FLAKY_ROUNDS ?= 25
+FLAKY_PG_URL ?= $(or $(TMA_TEST_DATABASE_URL),postgresql+asyncpg://postgres@127.0.0.1:5432/tma_flaky)
+flaky: install
+	env -u TMA_TEST_DATABASE_URL FLAKY_ROUNDS=$(FLAKY_ROUNDS) $(BIN)/python -m pytest \
+		tests/test_flaky_network.py -q -s -p no:randomly
+	FLAKY_ROUNDS=$(FLAKY_ROUNDS) TMA_TEST_DATABASE_URL=$(FLAKY_PG_URL) $(BIN)/python -m pytest \
+		tests/test_flaky_network.py -q -s -p no:randomly
+
 # Throughput, latency, statements per request and memory at N = 10, 100, 1000 on PostgreSQL
 # (TMA_BENCH_DATABASE_URL, default database tma_bench); uses wrk when installed. ~7 minutes.
 # Writes bench/results/<date>.json and .png; see docs/performance.md. Not part of `make test`.
 bench: install
 	$(BIN)/python -m bench.run
+
+# Only the offline lines of `make bench` (bench/offline.py, docs/offline.md): 304 revalidation,
+# the bundle, sync batches, the Idempotency-Key layer's cost. Same database settings.
+bench-offline: install
+	$(BIN)/python -m bench.offline
 
 # CPU instructions per request under valgrind's callgrind (repeatable; for before/after
 # comparisons). Needs valgrind and the bench database filled by `make bench`.

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -165,6 +166,36 @@ def _run_wrk(
     )
 
 
+# Builds the n-th request's extra headers and body (a load whose requests differ).
+Vary = Callable[[int], tuple[dict[str, str], str | None]]
+
+
+def run_varied_load(
+    url: str,
+    *,
+    seconds: float,
+    method: str,
+    headers: dict[str, str],
+    vary: Vary,
+    connections: int = CONNECTIONS,
+) -> LoadResult:
+    """Like `run_load`, but each request's body and extra headers come from `vary(n)` (a
+    fresh `Idempotency-Key`, fresh event ids): the asyncio client, whatever is installed."""
+    headers = {**headers, "Content-Type": "application/json"}
+    return asyncio.run(_run_python(url, seconds, method, headers, None, connections, vary))
+
+
+def _request(
+    method: str, path: str, host: str, port: int, headers: dict[str, str], body: str | None
+) -> bytes:
+    payload = (body or "").encode()
+    head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    if body is not None:
+        head.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+
+
 async def _run_python(
     url: str,
     seconds: float,
@@ -172,27 +203,29 @@ async def _run_python(
     headers: dict[str, str],
     body: str | None,
     connections: int,
+    vary: Vary | None = None,
 ) -> LoadResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    payload = (body or "").encode()
-    head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
-    head += [f"{k}: {v}" for k, v in headers.items()]
-    if body is not None:
-        head.append(f"Content-Length: {len(payload)}")
-    request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+    request = _request(method, path, host, port, headers, body)
+    sent = 0
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
-        nonlocal errors
+        nonlocal errors, sent
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while time.perf_counter() < deadline:
+                sent += 1
+                if vary is None:
+                    writer.write(request)
+                else:
+                    extra, varied = vary(sent)
+                    writer.write(_request(method, path, host, port, {**headers, **extra}, varied))
                 started = time.perf_counter()
-                writer.write(request)
                 status_line = await reader.readline()
                 length = 0
                 while True:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, report
+from bench import loadgen, offline, report
 from bench.plot import plot
 from bench.seed import (
     ADMIN_PASSWORD,
@@ -427,6 +427,8 @@ def main() -> int:
     runs = [measure_n(url, n, seconds, log, hashed, flood=(n == ns[-1])) for n in ns]
     flood = runs[-1].pop("flood")
     progress_block = measure_progress(url, seconds, log, hashed)
+    print("offline (docs/offline.md)", flush=True)
+    offline_block = offline.measure(url, seconds, log, hashed)
     quiz_block = measure_quizzes(url, seconds, log, hashed)
     flood["n"] = ns[-1]
     now = datetime.now(UTC)
@@ -445,6 +447,7 @@ def main() -> int:
         "runs": runs,
         "flood": flood,
         "progress": progress_block,
+        "offline": offline_block,
         "quizzes": quiz_block,
     }
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]
@@ -455,10 +458,14 @@ def main() -> int:
     print()
     print(report.table(results))
     print()
+    offline_lines = offline.lines(offline_block)
+    print("\n".join(offline_lines))
+    print()
     json_path, png_path = stem.with_suffix(".json"), stem.with_suffix(".png")
     print(f"wrote {json_path.relative_to(ROOT)} and {png_path.relative_to(ROOT)}")
     print(f"total time {results['elapsed_s']:.0f} s")
-    return 0 if all(t["pass"] for t in results["targets"]) else 1
+    offline_ok = not any("MISSED" in line for line in offline_lines)
+    return 0 if all(t["pass"] for t in results["targets"]) and offline_ok else 1
 
 
 if __name__ == "__main__":

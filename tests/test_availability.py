@@ -451,6 +451,75 @@ async def test_staff_read_and_write_inside_a_module_not_open_to_users(
     assert (module.status_code, post.status_code, quiz.status_code) == (200, 200, 200)
 
 
+@pytest.mark.asyncio
+async def test_bundle_lists_a_module_not_open_with_no_posts_until_it_opens(
+    client, user_headers, manager_headers, schedule, inside, test_db, clock
+):
+    """GET /api/courses/{course_id}/bundle (companion §1): a `user`'s module not open is
+    listed (its `post_count` still counts its posts) with `posts: []`; the outline item
+    says why; staff get every module's posts; on the release day the posts are in it."""
+    (first_post,) = await insert_posts(test_db, schedule.first.id)
+    url = f"/api/courses/{schedule.course.id}/bundle"
+    mine = await client.get(url, headers=user_headers)
+    staff = await client.get(url, headers=manager_headers)
+    clock.set("2026-03-08T00:00:00Z")
+    later = await client.get(url, headers=user_headers)
+
+    assert (mine.status_code, staff.status_code, later.status_code) == (200, 200, 200)
+    modules = mine.json()["modules"]
+    assert [m["id"] for m in modules] == [schedule.first.id, schedule.second.id, schedule.third.id]
+    assert [[p["id"] for p in m["posts"]] for m in modules] == [[first_post], [], []]
+    assert [m["post_count"] for m in modules] == [1, 2, 0]
+    assert [a["state"] for a in availabilities(mine.json()["course"])] == [
+        "open",
+        "scheduled",
+        "scheduled",
+    ]
+    assert [[p["id"] for p in m["posts"]] for m in staff.json()["modules"]] == [
+        [first_post],
+        [inside.post_id, inside.quiz.post_id],
+        [],
+    ]
+    assert [[p["id"] for p in m["posts"]] for m in later.json()["modules"]] == [
+        [first_post],
+        [inside.post_id, inside.quiz.post_id],
+        [],
+    ]
+    assert mine.headers["ETag"] != later.headers["ETag"]
+
+
+@pytest.mark.asyncio
+async def test_sync_event_in_a_module_not_open_is_forbidden_until_it_opens(
+    client, user_headers, inside, clock
+):
+    """POST /api/progress/sync: an event on a post of a module not open to the `user` is
+    `forbidden` (as the 403 of PUT /api/progress/{post_id}), `progress` null, not
+    remembered; the same event once the module opened is applied."""
+    body = {
+        "events": [
+            {
+                "event_id": "e1",
+                "post_id": inside.post_id,
+                "status": "completed",
+                "occurred_at": "2026-03-05T09:00:00Z",
+            }
+        ]
+    }
+    refused = await client.post("/api/progress/sync", json=body, headers=user_headers)
+    clock.set("2026-03-08T00:00:00Z")
+    applied = await client.post("/api/progress/sync", json=body, headers=user_headers)
+
+    assert refused.status_code == 200
+    assert refused.json()["results"] == [
+        {"event_id": "e1", "result": "forbidden", "progress": None}
+    ]
+    assert applied.status_code == 200
+    (result,) = applied.json()["results"]
+    assert result["result"] == "applied"
+    assert result["progress"]["status"] == "completed"
+    assert result["progress"]["completed_at"] == "2026-03-05T09:00:00Z"
+
+
 # --- writing the schedule ----------------------------------------------------------------
 
 

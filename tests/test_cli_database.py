@@ -33,7 +33,9 @@ APPLIED = [
     "applied 0004 -> 0005: Completed posts per user and module, kept by triggers",
     "applied 0005 -> 0006: Completed posts per user and course, kept by triggers",
     "applied 0006 -> 0007: Progress counters exact under concurrent writers",
-    "applied 0007 -> 0009: Quiz settings and attempts that own their questions (issue 23, "
+    "applied 0007 -> 0008: Offline use (Idempotency-Key storage, offline progress events, "
+    "`started_at` in Progress)",
+    "applied 0008 -> 0009: Quiz settings and attempts that own their questions (issue 23, "
     "companion.md §2)",
     "applied 0009 -> 0010: Release schedule and sequential courses (issues 23 and 24)",
     "applied 0010 -> 0011: Notifications, notification settings and push tokens (issue 24)",

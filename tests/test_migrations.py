@@ -602,6 +602,64 @@ def test_migration_0007_keeps_every_row_and_counters_count_on_after_it_and_after
     assert _run_sync(scratch_url, _query(counters)) == [(7, 1, 0), (7, 2, 0)]
 
 
+def _started_at(conn: Connection) -> list[tuple[Any, ...]]:
+    query = "SELECT post_id, status, started_at = updated_at FROM post_progress ORDER BY 1"
+    return [(r[0], r[1], bool(r[2])) for r in conn.execute(text(query))]
+
+
+def test_migration_0008_keeps_every_row_fills_started_at_and_downgrades_with_data(
+    scratch_url: str,
+) -> None:
+    """A database at 0007 with progress goes to 0008: every row is as it was, each progress
+    row gains `started_at` = its `updated_at`, the key and sync-event tables exist (and hold
+    rows). `downgrade 0007` keeps every row of 0007's tables and the counters count on."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0005")
+    _run_sync(scratch_url, _link_modules_at_0005)
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0008")
+
+    assert _as_before(_run_sync(scratch_url, _every_row), before) == before
+    assert _run_sync(scratch_url, _started_at) == [
+        (1, "completed", True),
+        (2, "completed", True),
+        (3, "completed", True),
+        (4, "completed", True),
+        (5, "in_progress", True),
+    ]
+
+    def fill(conn: Connection) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, status_code, headers, "
+                "body, created_at, expires_at) VALUES (7, 'k', 'f', 200, '[]', :b, :now, :now)"
+            ),
+            {"b": b"{}", "now": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO progress_sync_events (user_id, event_id, post_id, result, "
+                "created_at) VALUES (7, 'e1', 5, 'applied', :now)"
+            ),
+            {"now": NOW},
+        )
+        conn.commit()
+
+    _run_sync(scratch_url, fill)
+    kept = _run_sync(scratch_url, _every_row)
+    assert len(kept["idempotency_keys"]) == len(kept["progress_sync_events"]) == 1
+
+    _off_loop(migrate.downgrade, scratch_url, "0007")
+
+    assert _run_sync(scratch_url, _every_row) == before
+    _run_sync(scratch_url, _unlink_everything)
+    counters = "SELECT user_id, course_id, completed FROM course_progress ORDER BY 2"
+    assert _run_sync(scratch_url, _query(counters)) == [(7, 1, 0), (7, 2, 0)]
+
+
 def _insert_users_at_0002(conn: Connection, names: list[tuple[str, str]]) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     for i, (username, email) in enumerate(names, start=1):

@@ -42,7 +42,13 @@ MISSING = object()  # a field left out of a request body
 
 def not_started(post_id):
     """The caller's progress on a post they never opened."""
-    return {"post_id": post_id, "status": "not_started", "updated_at": None, "completed_at": None}
+    return {
+        "post_id": post_id,
+        "status": "not_started",
+        "updated_at": None,
+        "started_at": None,
+        "completed_at": None,
+    }
 
 
 def post_body(post_id, module_id, title, ordering, **fields):

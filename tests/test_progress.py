@@ -105,6 +105,7 @@ async def test_put_progress_in_progress_returns_200_and_records_it(client, user_
         "post_id": world.posts_a[0],
         "status": "in_progress",
         "updated_at": UTC_TIMESTAMP,
+        "started_at": response.json()["updated_at"],
         "completed_at": None,
     }
     progress = (await client.get("/api/progress", headers=user_headers)).json()
@@ -122,6 +123,7 @@ async def test_put_progress_completed_returns_200_with_completed_at(client, user
         "post_id": world.posts_b[0],
         "status": "completed",
         "updated_at": UTC_TIMESTAMP,
+        "started_at": body["updated_at"],
         "completed_at": body["updated_at"],
     }
     progress = (await client.get("/api/progress", headers=user_headers)).json()
@@ -210,6 +212,7 @@ async def test_put_progress_completed_on_a_passed_quiz_returns_200_unchanged(
         "post_id": quiz.post_id,
         "status": "completed",
         "updated_at": graded.json()["submitted_at"],
+        "started_at": UTC_TIMESTAMP,
         "completed_at": graded.json()["submitted_at"],
     }
 
@@ -319,6 +322,7 @@ async def test_put_progress_after_another_user_completed_the_post_returns_own_st
         "post_id": world.posts_b[0],
         "status": "in_progress",
         "updated_at": UTC_TIMESTAMP,
+        "started_at": response.json()["updated_at"],
         "completed_at": None,
     }
 
@@ -478,6 +482,7 @@ async def test_get_post_after_progress_shows_it_in_the_detail(client, user_heade
         "post_id": world.posts_b[0],
         "status": "completed",
         "updated_at": recorded["updated_at"],
+        "started_at": recorded["started_at"],
         "completed_at": recorded["completed_at"],
     }
 
@@ -497,6 +502,7 @@ async def test_get_post_in_progress_shows_when_it_started_and_no_completed_at(
         "post_id": world.posts_b[0],
         "status": "in_progress",
         "updated_at": recorded["updated_at"],
+        "started_at": recorded["updated_at"],
         "completed_at": None,
     }
 
@@ -519,6 +525,7 @@ async def test_get_post_progress_is_the_callers_own_on_that_post(
         "post_id": world.posts_a[0],
         "status": "not_started",
         "updated_at": None,
+        "started_at": None,
         "completed_at": None,
     }
 

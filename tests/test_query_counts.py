@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from factories import unique
+from offline import idempotency_layer
 from progress_factories import insert_course_content, insert_module, insert_posts, insert_quiz
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
@@ -1033,6 +1034,118 @@ async def test_membership_changes_statement_counts_by_an_owner(
         manager_user.id: "owner",
         other_owner.id: "member",
     }
+
+
+# --- offline: sync and the Idempotency-Key layer ----------------------------------------
+
+# POST /api/progress/sync: the caller, the events seen before, the posts' modules locked,
+# the posts with the caller's progress and visibility, one upsert of every post that moved,
+# one insert of the events remembered.
+SYNC_STATEMENTS = 6
+# An Idempotency-Key adds the claim (one INSERT) and the stored response (one UPDATE); a
+# replay is the claim and the read of the stored row, and runs nothing else.
+KEY_STATEMENTS = 2
+REPLAY_STATEMENTS = 2
+
+
+@pytest.mark.asyncio
+async def test_sync_statement_count_same_for_1_and_500_events(
+    client, test_user, user_headers, test_db, count_queries
+):
+    """POST /api/progress/sync: 6 statements for 1 event and for 500 events over 250 posts
+    (every event applied): the batch is planned in memory and written in one statement."""
+    group_id = await progress_world(test_db, test_user.id, courses=1, modules=1, posts=0)
+    async with test_db.session() as session:
+        course_id = await session.scalar(
+            select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
+        )
+    module_id = await insert_module(test_db, course_id)
+    posts = await insert_posts(test_db, module_id, 251)
+
+    def ev(event_id, post_id, status):
+        at = "2026-09-01T09:00:00Z"
+        return {"event_id": event_id, "post_id": post_id, "status": status, "occurred_at": at}
+
+    counts = []
+    for events in (
+        [ev("one", posts[0], "completed")],
+        [ev(f"s{p}", p, "in_progress") for p in posts[1:]]
+        + [ev(f"c{p}", p, "completed") for p in posts[1:]],
+    ):
+        with count_queries() as queries:
+            response = await client.post(
+                "/api/progress/sync", json={"events": events}, headers=user_headers
+            )
+        assert response.status_code == 200
+        assert {r["result"] for r in response.json()["results"]} == {"applied"}
+        counts.append(queries.count)
+
+    assert counts == [SYNC_STATEMENTS, SYNC_STATEMENTS]
+
+
+@pytest.mark.asyncio
+async def test_idempotency_key_adds_two_statements_and_a_replay_runs_nothing_else(
+    client, app, test_user, user_headers, test_db, count_queries
+):
+    """A PUT /api/progress/{post_id} with an `Idempotency-Key` costs the PUT's statements
+    plus 2 (claim, store); its replay 2 (claim attempt, stored row) and nothing of the
+    route, not even the caller's read. (The sweep of expired keys, one DELETE at most every
+    5 minutes per process, is held off here.)"""
+    idempotency_layer(app).next_sweep = float("inf")
+    group_id = await progress_world(test_db, test_user.id, courses=1, modules=1, posts=0)
+    async with test_db.session() as session:
+        course_id = await session.scalar(
+            select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
+        )
+    module_id = await insert_module(test_db, course_id)
+    plain_post, keyed_post = await insert_posts(test_db, module_id, 2)
+    headers = {**user_headers, "Idempotency-Key": "count-me"}
+    body = {"status": "completed"}
+
+    with count_queries() as plain:
+        first = await client.put(f"/api/progress/{plain_post}", json=body, headers=user_headers)
+    with count_queries() as keyed:
+        second = await client.put(f"/api/progress/{keyed_post}", json=body, headers=headers)
+    with count_queries() as replay:
+        third = await client.put(f"/api/progress/{keyed_post}", json=body, headers=headers)
+
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 200)
+    assert third.headers["idempotent-replayed"] == "true"
+    assert keyed.count == plain.count + KEY_STATEMENTS
+    assert replay.count == REPLAY_STATEMENTS
+
+
+# GET /api/courses/{course_id}/bundle: the caller, the course detail, every module with its
+# posts and the caller's progress, every question and option of the course's quizzes.
+BUNDLE_STATEMENTS = 4
+
+
+@pytest.mark.asyncio
+async def test_bundle_statement_count_same_for_1x1_and_10x20_posts(
+    client, test_user, user_headers, test_db, count_queries
+):
+    """GET /api/courses/{id}/bundle: 4 statements for a course of 1 module of 1 post and
+    for one of 10 modules of 20 posts (a quiz among them each time)."""
+    counts = []
+    for modules, posts in ((1, 1), (10, 20)):
+        group_id = await progress_world(
+            test_db, test_user.id, courses=1, modules=modules, posts=posts
+        )
+        async with test_db.session() as session:
+            course_id = await session.scalar(
+                select(GroupCourse.course_id).where(GroupCourse.group_id == group_id)
+            )
+            module_id = await session.scalar(
+                select(func.max(CourseModule.module_id)).where(CourseModule.course_id == course_id)
+            )
+        await insert_quiz(test_db, module_id)
+        with count_queries() as queries:
+            response = await client.get(f"/api/courses/{course_id}/bundle", headers=user_headers)
+        assert response.status_code == 200
+        assert sum(len(m["posts"]) for m in response.json()["modules"]) == modules * posts + 1
+        counts.append(queries.count)
+
+    assert counts == [BUNDLE_STATEMENTS, BUNDLE_STATEMENTS]
 
 
 GET_ATTEMPT_STATEMENTS = 2  # the caller, the attempt with all it needs

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 
 from tma import health
 from tma.auth import router as auth
+from tma.bundle import router as bundle
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.files import router as files
@@ -39,6 +40,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     progress.groups_router,
     groups.router,
     courses.groups_router,
+    bundle.router,
     courses.router,
     modules.router,
     posts.router,

@@ -1,12 +1,13 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from tma.core.db import Base
+from tma.core.idempotency import IdempotencyKey
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
 from tma.notifications.models import Notification, NotificationSettings, PushToken
 from tma.posts.models import Post
-from tma.progress.models import CourseProgress, ModuleProgress, PostProgress
+from tma.progress.models import CourseProgress, ModuleProgress, PostProgress, SyncedEvent
 from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
@@ -18,6 +19,7 @@ __all__ = [
     "Group",
     "GroupCourse",
     "GroupMember",
+    "IdempotencyKey",
     "Module",
     "ModuleProgress",
     "Notification",
@@ -30,5 +32,6 @@ __all__ = [
     "QuizQuestion",
     "Role",
     "StoredFile",
+    "SyncedEvent",
     "User",
 ]

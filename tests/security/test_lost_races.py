@@ -58,8 +58,8 @@ async def test_put_progress_after_a_concurrent_first_write_returns_the_stored_st
             )
         await session.commit()
     await held_transaction.execute(
-        "INSERT INTO post_progress (user_id, post_id, status, updated_at, completed_at) "
-        "VALUES (:user_id, :post_id, :status, :at, :completed_at)",
+        "INSERT INTO post_progress (user_id, post_id, status, updated_at, started_at, "
+        "completed_at) VALUES (:user_id, :post_id, :status, :at, :at, :completed_at)",
         user_id=test_user.id,
         post_id=post.id,
         status=status,
@@ -79,6 +79,7 @@ async def test_put_progress_after_a_concurrent_first_write_returns_the_stored_st
         "post_id": post.id,
         "status": status,
         "updated_at": STORED_AT_JSON,
+        "started_at": STORED_AT_JSON,
         "completed_at": STORED_AT_JSON if status == "completed" else None,
     }
 

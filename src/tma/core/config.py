@@ -111,6 +111,10 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # A write's `Idempotency-Key` and its response are kept at least this long (the spec's
+    # floor is 24 hours); expired keys are deleted by the app itself (tma.core.idempotency).
+    idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
+
     # Signed attachment URLs (a post's `file_url`) stop working after this many seconds.
     file_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
 

@@ -35,6 +35,12 @@ class Conflict(DomainError):
     status_code = 400
 
 
+class Busy(DomainError):
+    """The same thing is being done by another request right now: retry (409)."""
+
+    status_code = 409
+
+
 class Forbidden(DomainError):
     status_code = 403
 

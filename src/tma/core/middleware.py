@@ -109,7 +109,10 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
                 out = [(k, v) for k, v in message.get("headers", []) if k != b"server"]
-                out.extend(SECURITY_HEADERS)
+                if any(k == b"cache-control" for k, _ in out):  # a revalidated read's own
+                    out.extend(h for h in SECURITY_HEADERS if h[0] != b"cache-control")
+                else:
+                    out.extend(SECURITY_HEADERS)
                 out.append((REQUEST_ID_HEADER, request_id))
                 message = {**message, "headers": out}
             await send(message)

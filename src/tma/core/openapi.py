@@ -8,6 +8,8 @@ for every operation of a kind is added here, so a new endpoint gets it without a
 - an operation that takes a request body may answer `413` (the middleware refuses bodies over
   `TMA_MAX_BODY_BYTES` before the route runs), so its contract lists `413` too;
 - a list (an operation with the `limit` query parameter) answers with `X-Total-Count`;
+- a read of content or progress (`tma.core.etag.REVALIDATED`) may answer `304` and tags
+  its `200` with `ETag`;
 - every operation may answer `422`: a query parameter it does not declare is refused
   (`tma.core.routing.StrictQueryRoute`), so an operation with nothing else to validate
   declares it too.
@@ -24,6 +26,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from tma.core.errors import ErrorBody, ValidationErrorBody, describe
+from tma.core.etag import REVALIDATED
 
 _STRING = {"type": "string"}
 REQUEST_ID_HEADER = {
@@ -39,6 +42,13 @@ TOTAL_COUNT_HEADER = {
     "description": "How many items the whole list has (whatever `limit` and `offset`)",
     "schema": {"type": "integer", "minimum": 0},
 }
+
+
+ETAG_HEADER = {
+    "description": "The body's weak tag: send it back in `If-None-Match` to get a 304",
+    "schema": _STRING,
+}
+NOT_MODIFIED = "Not modified: `If-None-Match` names the current tag (no body)"
 
 
 def operation_id(route: APIRoute) -> str:
@@ -61,9 +71,13 @@ def _body_ref(schema: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
 
 def complete(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the statuses and headers every operation of a kind shares (see the module doc)."""
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
             responses: dict[str, Any] = operation.setdefault("responses", {})
+            if method == "get" and path in REVALIDATED:
+                responses.setdefault("304", {"description": NOT_MODIFIED})
+                ok = responses.get("200", {}).setdefault("headers", {})
+                ok.setdefault("ETag", ETAG_HEADER)
             # FastAPI adds a 422 of its own (body `HTTPValidationError`, not ours) to every
             # operation with parameters whose route did not declare one; ours replaces it.
             automatic = responses.get("422", {}).get("content", {}).get("application/json", {})

@@ -12,6 +12,7 @@ are matched as before, 405 for a known path with another method included.
 not declare is refused with 422, as an unknown body field is, before anything else runs.
 """
 
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -20,12 +21,40 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Match
 from starlette.types import Scope
 
 from tma.core.errors import responses
 
 UNKNOWN_QUERY_MSG = "Extra inputs are not permitted"  # pydantic's words for an unknown field
+
+
+class SegmentBeside(Convertor[str]):
+    """A path parameter that never takes one of its sibling routes' literal words: with
+    `POST /api/progress/sync` beside `PUT /api/progress/{post_id}`, a `PUT` to `.../sync` is
+    the 405 of a known path with another method, not a 422 for a post id "sync". Any other
+    segment matches as before (a malformed id is still the route's 422). Made by
+    `segment_beside`, one subclass per set of words (`regex` is a class attribute)."""
+
+    regex = "[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+def segment_beside(name: str, *words: str) -> str:
+    """Register a `SegmentBeside` refusing `words` as the path convertor `name`
+    (`{post_id:name}`); returns `name`. The OpenAPI path and the route template keep the
+    plain `{post_id}`."""
+    refused = "|".join(re.escape(word) for word in words)
+    regex = f"(?!(?:{refused})(?:/|$))[^/]+"
+    convertor = type(f"SegmentBeside_{name}", (SegmentBeside,), {"regex": regex})
+    register_url_convertor(name, convertor())
+    return name
 
 
 def declared_query_names(dependant: Dependant) -> frozenset[str]:

@@ -2,11 +2,18 @@
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
 from tma.core.identity import normalize_username
 from tma.core.public_url import OWN_FILE_PATH, absolute, canonical
@@ -108,6 +115,22 @@ def _date_text_only(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_date_text_only)]
+
+_ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _datetime_text_only(value: Any) -> Any:
+    # As for dates: a number (or digits as text) would be read as a Unix timestamp; an
+    # instant is ISO-8601 text (its offset is required by `AwareDatetime`).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO-8601 date and time as text, with an offset")
+    return value
+
+
+# An instant given by a client: ISO-8601 text with an offset (`Z`, `+02:00`); 422 otherwise.
+IsoInstant = Annotated[AwareDatetime, BeforeValidator(_datetime_text_only)]
 
 
 def _plausible_day(value: date) -> date:

@@ -41,8 +41,12 @@ def _signature(file_id: str, expires: int, settings: Settings) -> str:
 
 def signed_file_url(file_id: str, settings: Settings, *, now: float | None = None) -> str:
     """The file's URL with `expires` (Unix seconds) and `signature`: it works without a
-    token until `TMA_FILE_URL_TTL_SECONDS` from now."""
-    expires = int(time.time() if now is None else now) + settings.file_url_ttl_seconds
+    token until `TMA_FILE_URL_TTL_SECONDS` from now, rounded down to a step of a tenth of
+    that (at most 5 minutes): the same URL for every read within a step, so a body that
+    carries it keeps its ETag (docs/offline.md) instead of changing every second."""
+    ttl = settings.file_url_ttl_seconds
+    step = max(1, min(300, ttl // 10))
+    expires = (int(time.time() if now is None else now) + ttl) // step * step
     return (
         f"{file_url(file_id)}?expires={expires}&signature={_signature(file_id, expires, settings)}"
     )

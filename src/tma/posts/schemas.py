@@ -267,6 +267,7 @@ class ProgressRead(ReadModel):
     post_id: int
     status: ProgressStatus
     updated_at: datetime | None
+    started_at: datetime | None
     completed_at: datetime | None
 
 
@@ -275,7 +276,13 @@ class PostDetail(PostRead):
 
     model_config = example(
         **POST_EXAMPLE,
-        progress={"post_id": 12, "status": "not_started", "updated_at": None, "completed_at": None},
+        progress={
+            "post_id": 12,
+            "status": "not_started",
+            "updated_at": None,
+            "started_at": None,
+            "completed_at": None,
+        },
         quiz=None,
     )
 

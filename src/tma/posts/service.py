@@ -196,7 +196,11 @@ async def module_post_page(
 
 
 _PROGRESS = select(
-    PostProgress.post_id, PostProgress.status, PostProgress.updated_at, PostProgress.completed_at
+    PostProgress.post_id,
+    PostProgress.status,
+    PostProgress.updated_at,
+    PostProgress.started_at,
+    PostProgress.completed_at,
 ).where(
     PostProgress.post_id == bindparam("post_id", type_=ID),
     PostProgress.user_id == bindparam("user_id", type_=ID),
@@ -211,6 +215,7 @@ async def progress_of(session: AsyncSession, *, post_id: int, user_id: int) -> d
             "post_id": post_id,
             "status": ProgressStatus.NOT_STARTED,
             "updated_at": None,
+            "started_at": None,
             "completed_at": None,
         }
     return dict(row)

@@ -33,6 +33,7 @@ class CallerPost:
     updated_at: datetime | None
     completed_at: datetime | None
     module_id: int  # where it was when read: progress writes lock it (progress.service)
+    started_at: datetime | None = None
 
 
 async def visible_post_progress(
@@ -52,6 +53,7 @@ async def visible_post_progress(
             PostProgress.updated_at,
             PostProgress.completed_at,
             Post.module_id,
+            PostProgress.started_at,
             visible.label("visible"),
             post_open_to(viewer, availability.today_of(now)).label("open"),
         )

@@ -32,6 +32,8 @@ class PostProgress(Base):
     status: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The earliest time that moved it (a write's own time, or an offline event's; 0008).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class _CompletedCounter:
@@ -68,3 +70,19 @@ class CourseProgress(_CompletedCounter, Base):
     course_id: Mapped[int] = mapped_column(
         ID, ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class SyncedEvent(Base):
+    """An offline progress event (`POST /api/progress/sync`) already processed for its user:
+    the same `event_id` again is a `duplicate` and changes nothing. Events whose post was
+    not found or not visible are not kept (a retry is processed again)."""
+
+    __tablename__ = "progress_sync_events"
+
+    user_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ID)  # no foreign key: kept when the post goes
+    result: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

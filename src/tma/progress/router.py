@@ -3,16 +3,24 @@
 
 from fastapi import Response
 
+from tma.core.clock import Now
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import json_response
-from tma.core.routing import PrefixedRouter
+from tma.core.routing import PrefixedRouter, segment_beside
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.groups.dependencies import GroupIdPath
 from tma.groups.privacy import check_sees_learner
-from tma.progress import service
+from tma.progress import service, sync
 from tma.progress.dependencies import VisiblePostProgress, check_sees_user
-from tma.progress.schemas import CourseProgress, GroupProgress, PostProgressRead, ProgressUpdate
+from tma.progress.schemas import (
+    CourseProgress,
+    GroupProgress,
+    PostProgressRead,
+    ProgressUpdate,
+    SyncRequest,
+    SyncResponse,
+)
 from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
 _COURSES = row_list_adapter(CourseProgress)
@@ -24,7 +32,24 @@ users_router = PrefixedRouter(prefix="/users", tags=["progress"], responses=resp
 groups_router = PrefixedRouter(prefix="/groups", tags=["progress"], responses=responses(401, 403))
 
 
-@router.put("/{post_id}", response_model=PostProgressRead, responses=responses(400, 404, 422))
+@router.post("/sync", response_model=SyncResponse, responses=responses(409, 422))
+async def sync_progress(
+    body: SyncRequest, user: CurrentUser, session: SessionDep, now: Now
+) -> SyncResponse:
+    """Apply up to 500 progress events recorded offline, in order; one result per event."""
+    results = await sync.apply_events(session, caller=user, events=body.events, now=now)
+    return SyncResponse.model_validate({"results": results})
+
+
+# Not "sync": a PUT there is the 405 of `POST /api/progress/sync` (core/routing.py).
+_POST_ID = segment_beside("progress_post_id", "sync")
+
+
+@router.put(
+    f"/{{post_id:{_POST_ID}}}",
+    response_model=PostProgressRead,
+    responses=responses(400, 404, 409, 422),
+)
 async def update_progress(
     post: VisiblePostProgress, body: ProgressUpdate, user: CurrentUser, session: SessionDep
 ) -> PostProgressRead:

@@ -2,8 +2,13 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
 
 from tma.core.schemas import ReadModel, WriteModel, example
+from tma.core.types import Id, IsoInstant, Text
+from tma.posts.schemas import ProgressRead
 
 
 class ProgressTarget(StrEnum):
@@ -26,12 +31,14 @@ class PostProgressRead(ReadModel):
         post_id=12,
         status="completed",
         updated_at="2026-09-01T09:30:00Z",
+        started_at="2026-09-01T09:10:00Z",
         completed_at="2026-09-01T09:30:00Z",
     )
 
     post_id: int
     status: str
     updated_at: datetime
+    started_at: datetime | None
     completed_at: datetime | None
 
 
@@ -98,3 +105,71 @@ class GroupProgress(ReadModel):
     group_id: int
     courses: list[GroupCourseRef]
     members: list[MemberProgress]
+
+
+# --- POST /api/progress/sync ---------------------------------------------------------------
+
+MAX_SYNC_EVENTS = 500
+
+EventId = Annotated[Text, Field(min_length=1, max_length=64)]
+
+
+class SyncEvent(WriteModel):
+    """One progress step recorded offline."""
+
+    event_id: EventId
+    post_id: Id
+    status: ProgressTarget
+    occurred_at: IsoInstant
+
+
+class SyncRequest(WriteModel):
+    """POST /api/progress/sync: 1-500 events, applied in the order given."""
+
+    model_config = example(
+        events=[
+            {
+                "event_id": "7f0c9a52-1",
+                "post_id": 12,
+                "status": "in_progress",
+                "occurred_at": "2026-09-01T09:10:00+02:00",
+            }
+        ]
+    )
+
+    events: list[SyncEvent] = Field(min_length=1, max_length=MAX_SYNC_EVENTS)
+
+
+class SyncOutcome(StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    DUPLICATE = "duplicate"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    INVALID = "invalid"
+
+
+class SyncResult(ReadModel):
+    event_id: str
+    result: SyncOutcome
+    progress: ProgressRead | None
+
+
+class SyncResponse(ReadModel):
+    model_config = example(
+        results=[
+            {
+                "event_id": "7f0c9a52-1",
+                "result": "applied",
+                "progress": {
+                    "post_id": 12,
+                    "status": "in_progress",
+                    "updated_at": "2026-09-01T07:10:00Z",
+                    "started_at": "2026-09-01T07:10:00Z",
+                    "completed_at": None,
+                },
+            }
+        ]
+    )
+
+    results: list[SyncResult]

@@ -38,6 +38,14 @@ from tma.users.models import User
 
 COMPLETED = ProgressStatus.COMPLETED.value
 IN_PROGRESS = ProgressStatus.IN_PROGRESS.value
+# A Progress body's columns, in `PostProgressRead`'s order.
+PROGRESS_COLUMNS = (
+    PostProgress.post_id,
+    PostProgress.status,
+    PostProgress.updated_at,
+    PostProgress.started_at,
+    PostProgress.completed_at,
+)
 
 
 def percent(done: int, total: int) -> int:
@@ -51,8 +59,9 @@ async def advance(
 ) -> dict[str, Any] | None:
     """Move the user's status on the post forward to `status` (never back), in one
     statement that holds also under concurrent writers (`INSERT ... ON CONFLICT`).
-    `completed_at` is set once. Returns the row written, or None when nothing changed.
-    The caller commits."""
+    `completed_at` is set once; `started_at` is the earliest `now` that moved the post (an
+    offline event may be older than the one that started it). Returns the row written, or
+    None when nothing changed. The caller commits."""
     now = now or utcnow()
     completed = status == COMPLETED
     stmt = upsert(session, PostProgress).values(
@@ -61,23 +70,29 @@ async def advance(
         status=status,
         updated_at=now,
         completed_at=now if completed else None,
+        started_at=now,
     )
     if completed:
+        earliest = case(
+            (PostProgress.started_at.is_(None), now),
+            (PostProgress.started_at > now, now),
+            else_=PostProgress.started_at,
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=[PostProgress.user_id, PostProgress.post_id],
-            set_={"status": COMPLETED, "updated_at": now, "completed_at": now},
+            set_={
+                "status": COMPLETED,
+                "updated_at": now,
+                "completed_at": now,
+                "started_at": earliest,
+            },
             where=PostProgress.status != COMPLETED,
         )
     else:
         stmt = stmt.on_conflict_do_nothing(
             index_elements=[PostProgress.user_id, PostProgress.post_id]
         )
-    stmt = stmt.returning(
-        PostProgress.post_id,
-        PostProgress.status,
-        PostProgress.updated_at,
-        PostProgress.completed_at,
-    )
+    stmt = stmt.returning(*PROGRESS_COLUMNS)
     row = (await session.execute(stmt)).mappings().first()
     return dict(row) if row is not None else None
 
@@ -87,6 +102,7 @@ def _as_read(post: CallerPost) -> dict[str, Any]:
         "post_id": post.id,
         "status": post.status,
         "updated_at": post.updated_at,
+        "started_at": post.started_at,
         "completed_at": post.completed_at,
     }
 
@@ -147,12 +163,9 @@ async def update_progress(
         raise Conflict("The post's courses are being changed by other requests; try again")
     if row is None:  # a concurrent request got there first: report what is stored
         stored = await session.execute(
-            select(
-                PostProgress.post_id,
-                PostProgress.status,
-                PostProgress.updated_at,
-                PostProgress.completed_at,
-            ).where(PostProgress.user_id == user_id, PostProgress.post_id == post.id)
+            select(*PROGRESS_COLUMNS).where(
+                PostProgress.user_id == user_id, PostProgress.post_id == post.id
+            )
         )
         return dict(stored.mappings().one())
     return row

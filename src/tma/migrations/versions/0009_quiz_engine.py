@@ -18,7 +18,7 @@ Existing attempts are filled in from what the database holds:
 Every other row is kept as it was. `downgrade` drops the new columns (plain ALTER TABLE ...
 DROP COLUMN, SQLite 3.35+: a batch rebuild of `posts` would drop its progress triggers).
 
-Revision 0009, after 0007, of 2026-12-07.
+Revision 0009, after 0008, of 2026-12-07.
 """
 
 from typing import Any
@@ -29,7 +29,7 @@ from alembic import op
 from tma.core.db import UTCDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 
 GONE_PROMPT = "(no longer in the quiz)"
 
