@@ -460,7 +460,8 @@ async def start_attempt(
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        state = await first(session, statement, post_id=post_id, user_id=user_id)
+        today = availability.today_of(now)
+        state = await first(session, statement, post_id=post_id, user_id=user_id, today=today)
         if state is None:
             # The quiz was deleted meanwhile (the attempt's key waited for that delete):
             # as unknown as if it had gone before.
