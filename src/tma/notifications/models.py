@@ -34,6 +34,8 @@ class NotificationKind(StrEnum):
     GROUP_DIGEST = "group_digest"
 
 
+# Like the other StrEnums before their tables: alike in shape only, each names the
+# values of its own column.
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -77,6 +77,8 @@ class Queue:
         self._db = db
         self.retry_source: ScheduleSource | None = None
         self.broker = self._broker(settings)
+        # Alike in shape only with tma.cli's call of server.serve: keyword arguments of two
+        # unrelated APIs.
         self.broker.add_middlewares(
             SmartRetryMiddleware(
                 default_retry_count=RETRIES,

@@ -22,6 +22,8 @@ from tma.notifications.schemas import (
 )
 from tma.users.dependencies import CurrentUser
 
+# The preamble every domain's router has (its models' adapters, then its router): alike
+# in shape only with tma.courses.router's.
 _LIST = row_list_adapter(NotificationRead)
 _SETTINGS = row_adapter(NotificationSettingsRead)
 _TOKEN = row_adapter(PushTokenRead)

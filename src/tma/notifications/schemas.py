@@ -17,6 +17,8 @@ MAX_READ_IDS = 1000
 SAMPLE_TOKEN = "ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]"  # noqa: S105
 
 
+# A read model opens with its docstring and example like every other one
+# (tma.progress.schemas, tma.users.schemas): alike in shape only.
 class NotificationRead(ReadModel):
     """One notification of the caller's."""
 
@@ -125,6 +127,8 @@ class NotificationSettingsUpdate(WriteModel):
             raise ValueError("unknown time zone (an IANA name such as Europe/Paris)")
         return value
 
+    # The same check as tma.courses.schemas.ModuleMove's: an empty PATCH body is 422;
+    # each names its own fields in the message.
     @model_validator(mode="after")
     def _not_empty(self) -> "NotificationSettingsUpdate":
         if not self.model_fields_set:

@@ -110,6 +110,8 @@ async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRe
                 for q in questions
             ],
         )
+    # Alike in shape with the staff view above: two different models (a user's has no
+    # answers, no explanation); one builder with flags would hide what a user is sent.
     return QuizRead(
         pass_mark=pass_mark_of(pass_mark),
         questions=[

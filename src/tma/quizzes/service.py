@@ -380,6 +380,8 @@ async def _expire_if_due(session: AsyncSession, row: Any, now: datetime) -> Any:
     return None
 
 
+# (The lines above and the end of tma.courses.service._locked_link are alike in shape
+# only: a guarded return, then the next function's signature.)
 # --- start -------------------------------------------------------------------------------
 
 
@@ -458,9 +460,12 @@ async def start_attempt(
             now=now,
         )
         await session.commit()
+    # Alike in shape with `_close`'s write above: each writes progress, commits, and on a
+    # lost race rolls back and re-reads; what each re-reads and answers differs.
     except IntegrityError:
         await session.rollback()
-        state = await first(session, statement, post_id=post_id, user_id=user_id)
+        today = availability.today_of(now)
+        state = await first(session, statement, post_id=post_id, user_id=user_id, today=today)
         if state is None:
             # The quiz was deleted meanwhile (the attempt's key waited for that delete):
             # as unknown as if it had gone before.

@@ -83,6 +83,8 @@ def upgrade() -> None:
             name=op.f("ck_notification_settings_reminders"),
         ),
     )
+    # Alike in shape with the tables above and those of 0001/0003: each create_table
+    # states its own table as it was applied (a released migration never changes).
     op.create_table(
         "push_tokens",
         sa.Column("id", ID, nullable=False),
