@@ -37,6 +37,7 @@ class Bundle(ReadModel):
             "created_at": "2026-09-01T09:30:00Z",
             "updated_at": "2026-09-01T09:30:00Z",
             "module_count": 1,
+            "sequential": False,
             "modules": [],
         },
         modules=[
