@@ -159,7 +159,7 @@ async def commit_or(session: AsyncSession, gone: Exception) -> None:
 
 
 # What "the database cannot be reached" looks like, from SQLAlchemy or straight from asyncpg
-# (`fetch_rows`): the network (refused, reset, timed out), a connection closed or
+# (the hot path): the network (refused, reset, timed out), a connection closed or
 # terminated by the server (pg_terminate_backend, shutdown, restart), a server that accepts
 # no connections now, a pool with no free connection in time, SQLite's file not openable.
 # Not any OperationalError: on its own it says nothing of the connection.

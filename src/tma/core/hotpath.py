@@ -1,18 +1,23 @@
 """The one special read path: a pre-built SELECT run straight on the asyncpg connection.
 
-Fenced here, used for exactly three reads, each measured at 1.5x or more of the same read
-through an `AsyncSession` on the same run (`make bench-instructions`, docs/performance.md
-"The hot path"): the caller behind every token (`users.service.find_caller`, 1.61x), the
-group detail (`groups.service.group_detail`, 1.52x) and the course detail
-(`courses.service.course_detail`, 1.53x). Everything else reads through the session
-(`tma.core.reads`, whose rules hold here too: rows are read by name). On SQLite, with SQL
-echo on, or inside a transaction the session's own path runs instead. The rows are what
-SQLAlchemy would return: `tests/test_driver_reads.py` compares both paths value by value
-and type by type.
+Fenced here. Used by the list helper (`tma.core.pagination.ListQuery`, every list) and by
+three details: the caller behind every token (`users.service.find_caller`), the group
+detail (`groups.service.group_detail`) and the course detail (`courses.service.
+course_detail`). Each measured against the same code with this path off
+(`BENCH_HOT_PATH=off`, which sends the same statements through the session) on the same run,
+`python -m bench.instructions me detail groups course 100` (callgrind, instructions per
+request, N = 10; docs/performance.md "One read path"): GET /api/auth/me 1.75x,
+GET /api/groups/{id} 1.70x, GET /api/groups 1.65x, GET /api/courses/{id} 1.66x.
+Everything else reads through the session (`tma.core.reads`, whose rules hold here too:
+rows are read by name). On SQLite, with SQL echo on, or inside a transaction the session's
+own path runs instead. The rows are what SQLAlchemy would return:
+`tests/test_driver_reads.py` compares both paths value by value and type by type, and
+`driver_safe` admits only columns the driver returns as SQLAlchemy would, named in the SQL
+as SQLAlchemy keys them.
 
 What it saves: SQLAlchemy's `Connection`, execution context and result object cost about
 three times the query itself for a one-row read. The statement is compiled once; its rows
-are asyncpg `Record`s, read by column name (`row["name"]`) like the session's mappings.
+are asyncpg `Record`s, read by column name (`row["name"]`) like the session's dicts.
 """
 
 from collections.abc import Callable, Mapping, Sequence

@@ -60,8 +60,8 @@ class ListQuery:
     `ListQuery` built beside it (see `scoped`): nothing is built or compiled per request
     (docs/architecture.md "Reading and listing").
 
-    Its statements run on the hot path (`tma.core.hotpath`: a page of `GET /api/groups`
-    measured 2.0x the same read through the session's ORM execution, docs/performance.md),
+    Its statements run on the hot path (`tma.core.hotpath`: `GET /api/groups` measured
+    1.65x the same statements through the session on the same run, docs/performance.md),
     so their columns must be of the types the driver returns as SQLAlchemy would: checked
     here, when the list is built."""
 
