@@ -176,10 +176,10 @@ async def prepare(url: str, parents: int) -> None:
         )
         await conn.execute(
             text(
-                "INSERT INTO group_courses (group_id, course_id, ordering, date_assigned) "
-                "VALUES (:g, :c, 0, :at)"
+                "INSERT INTO group_courses (group_id, course_id, ordering, date_assigned, "
+                "start_date) VALUES (:g, :c, 0, :at, :day)"
             ),
-            {"g": group, "c": course, "at": ASSIGNED},
+            {"g": group, "c": course, "at": ASSIGNED, "day": ASSIGNED.date()},
         )
         await conn.execute(
             text(

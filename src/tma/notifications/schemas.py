@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import MAX_ID
@@ -50,7 +50,7 @@ class MarkRead(WriteModel):
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         default=None, min_length=1, max_length=MAX_READ_IDS
     )
-    all: bool | None = None
+    all: StrictBool | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> "MarkRead":
@@ -114,8 +114,9 @@ class NotificationSettingsUpdate(WriteModel):
     model_config = example(reminders="twice_weekly", timezone="America/New_York")
     not_null = ("email", "push", "reminders", "timezone")
 
-    email: bool | None = None
-    push: bool | None = None
+    # Strict: `0`, `"yes"` and the like are 422, as the schema says (a boolean).
+    email: StrictBool | None = None
+    push: StrictBool | None = None
     reminders: ReminderFrequency | None = None
     quiet_hours: QuietHours | None = None
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
