@@ -29,18 +29,23 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench import loadgen
-from bench.seed import ADMIN_PASSWORD, ADMIN_USERNAME, DEFAULT_URL, _at
+from bench.seed import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    CONTENT_TABLES,
+    DEFAULT_URL,
+    _at,
+    bulk_insert,
+    vacuum_analyze,
+)
 from tma.core.identity import email_key, username_key
-from tma.courses.models import Course, CourseModule, GroupCourse, Module
-from tma.groups.models import Group, GroupMember
-from tma.posts.models import Post
-from tma.users.models import Role, User
+from tma.users.models import Role
 
 MODULES, POSTS = 10, 20
 PARENTS = 100
@@ -130,27 +135,13 @@ async def seed(engine: AsyncEngine, hashed: str) -> None:
             await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
         role_ids = {r.name: r.id for r in (await conn.execute(select(Role.name, Role.id))).all()}
         rows = dataset(hashed, role_ids)
-        for model, key in (
-            (User, "users"),
-            (Group, "groups"),
-            (GroupMember, "group_members"),
-            (Course, "courses"),
-            (GroupCourse, "group_courses"),
-            (Module, "modules"),
-            (CourseModule, "course_module_links"),
-            (Post, "posts"),
-        ):
-            await conn.execute(insert(cast(Table, model.__table__)), rows[key])
+        await bulk_insert(conn, rows, CONTENT_TABLES)
         if engine.dialect.name == "postgresql":
             for table in ("users", "groups", "courses", "modules", "posts"):
                 await conn.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100000)")
                 )
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE"))
-    _ = delete  # (kept for symmetry with bench.progress)
+    await vacuum_analyze(engine)
 
 
 def _sync_body(n: int) -> tuple[dict[str, str], str]:

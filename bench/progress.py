@@ -20,12 +20,20 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.seed import ADMIN_PASSWORD, ADMIN_USERNAME, DEFAULT_URL, _at
+from bench.seed import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    CONTENT_TABLES,
+    DEFAULT_URL,
+    _at,
+    bulk_insert,
+    vacuum_analyze,
+)
 from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
@@ -181,22 +189,8 @@ async def seed(engine: AsyncEngine, hashed_password: str) -> ProgressSeeded:
             await conn.execute(delete(model))
         role_ids = {r.name: r.id for r in (await conn.execute(select(Role.name, Role.id))).all()}
         rows = dataset(hashed_password, role_ids)
-        for model, key in (
-            (User, "users"),
-            (Group, "groups"),
-            (GroupMember, "group_members"),
-            (Course, "courses"),
-            (GroupCourse, "group_courses"),
-            (Module, "modules"),
-            (CourseModule, "course_module_links"),
-            (Post, "posts"),
-            (PostProgress, "post_progress"),
-        ):
-            await conn.execute(insert(cast(Table, model.__table__)), rows[key])
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE"))
+        await bulk_insert(conn, rows, (*CONTENT_TABLES, (PostProgress, "post_progress")))
+    await vacuum_analyze(engine)
     return ProgressSeeded(
         posts=len(rows["posts"]),
         progress_rows=len(rows["post_progress"]),

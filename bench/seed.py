@@ -9,12 +9,13 @@ Works on PostgreSQL and SQLite (the smoke test seeds a tiny N on SQLite).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
@@ -216,6 +217,40 @@ def content(course_id: int) -> dict[str, list[dict[str, Any]]]:
     return {"modules": modules, "course_module_links": module_links, "posts": posts}
 
 
+async def bulk_insert(
+    conn: AsyncConnection, rows: dict[str, list[dict[str, Any]]], tables: Sequence[Any]
+) -> None:
+    """Insert `rows[key]` into each `(model, key)` table in order (parents first); executemany:
+    SQLAlchemy batches these into multi-row INSERTs. Empty data sets are skipped."""
+    for model, key in tables:
+        if rows[key]:
+            await conn.execute(insert(cast(Table, model.__table__)), rows[key])
+
+
+async def vacuum_analyze(engine: AsyncEngine) -> None:
+    """On PostgreSQL, what autovacuum does to a live database soon after a bulk load:
+    statistics for the planner, and the visibility map, without which every index-only scan
+    (the member and module counts) still reads the table's pages ("Heap Fetches"). Outside a
+    transaction: VACUUM cannot run inside one. Nothing on SQLite."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+
+
+# The content tables every bench data set fills, parents first.
+CONTENT_TABLES = (
+    (User, "users"),
+    (Group, "groups"),
+    (GroupMember, "group_members"),
+    (Course, "courses"),
+    (GroupCourse, "group_courses"),
+    (Module, "modules"),
+    (CourseModule, "course_module_links"),
+    (Post, "posts"),
+)
+
+
 async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
     """Empty the tables (roles stay) and bulk-insert the data set for N, in one transaction;
     on PostgreSQL then `VACUUM ANALYZE`."""
@@ -224,20 +259,7 @@ async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
             await conn.execute(delete(model))
         role_ids = {r.name: r.id for r in (await conn.execute(select(Role.name, Role.id))).all()}
         rows = dataset(n, hashed_password, role_ids)
-        # executemany: SQLAlchemy batches these into multi-row INSERTs.
-        for model, key in (
-            (User, "users"),
-            (Group, "groups"),
-            (GroupMember, "group_members"),
-            (Course, "courses"),
-            (GroupCourse, "group_courses"),
-            (Module, "modules"),
-            (CourseModule, "course_module_links"),
-            (Post, "posts"),
-            (Notification, "notifications"),
-        ):
-            if rows[key]:
-                await conn.execute(insert(cast(Table, model.__table__)), rows[key])
+        await bulk_insert(conn, rows, (*CONTENT_TABLES, (Notification, "notifications")))
         if conn.dialect.name == "postgresql":
             # Explicit ids leave the sequences behind; new rows (POST /api/groups) need them ahead.
             for table in ("users", "groups", "courses", "modules", "posts", "notifications"):
@@ -251,14 +273,7 @@ async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
             key: (await conn.execute(select(func.count()).select_from(model))).scalar_one()
             for key, model in (("users", User), ("groups", Group), ("courses", Course))
         }
-    if engine.dialect.name == "postgresql":
-        # What autovacuum does to a live database soon after a bulk load: statistics for the
-        # planner, and the visibility map, without which every index-only scan (the member
-        # and module counts) still reads the table's pages ("Heap Fetches"). Outside the
-        # transaction: VACUUM cannot run inside one.
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE"))
+    await vacuum_analyze(engine)
     middle = max(1, n // 2)
     return Seeded(
         n=n,
