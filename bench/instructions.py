@@ -6,6 +6,7 @@ runs on a shared machine. For comparing a change before and after, not for absol
     python -m bench.instructions select1 group-progress progress
     python -m bench.instructions detail me 200   # some cases, 200 requests each
     BENCH_HOT_PATH=off python -m bench.instructions me detail course   # without the hot path
+    BENCH_CALLGRIND_DIR=/tmp/cg python -m bench.instructions groups  # keep callgrind.groups.out
 
 Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
 (`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). The
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,6 +187,9 @@ def _count(case: str, count: int) -> int:
         )
         if run.returncode != 0:
             raise RuntimeError(f"{case} failed:\n{run.stderr[-3000:]}")
+        keep = os.environ.get("BENCH_CALLGRIND_DIR")
+        if keep:  # for callgrind_annotate: where the instructions went, function by function
+            shutil.copy(out, Path(keep) / f"callgrind.{case}.out")
         collected = re.search(r"Collected : (\d+)", log.read_text())
         if collected is None:
             raise RuntimeError(f"no instruction count in {log.read_text()[-2000:]}")

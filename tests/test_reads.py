@@ -1,7 +1,8 @@
 """The one read path's own guards (`tma.core.reads`, `tma.core.pagination`,
 `tma.core.hotpath`): a read names each column once, the hot path takes only the column
 types the driver returns as SQLAlchemy would, a body that is not exactly its model's fails
-loudly under `check_bodies`, and every request gives its session's connection back."""
+loudly under `check_bodies`, every request gives its session's connection back, and a
+session is handed to a later request only closed and empty."""
 
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -10,8 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import JSON, Enum, Integer, String, column, literal, select
 from sqlalchemy.sql import table
+from starlette.requests import Request
 
 from tma.core import pagination
+from tma.core.db import SESSIONS_KEY, close_sessions, request_session
 from tma.core.errors import NotFound
 from tma.core.hotpath import driver_safe
 from tma.core.pagination import BodyMismatch, ListQuery, check_bodies, dump_body
@@ -102,3 +105,38 @@ async def test_every_request_gives_its_connection_back(
     assert (await client.get("/api/modules/987654", headers=auth_headers)).status_code == 404
 
     assert pool.checkedout() == app.state.db.hot.kept_connections
+
+
+@pytest.mark.asyncio
+async def test_a_session_is_reused_only_once_closed_and_empty(app: Any) -> None:
+    """`close_sessions` gives each request's session back to its factory's idle list for the
+    next request of the same kind, closed first when it began a transaction or holds
+    objects (an object added and never flushed is forgotten, not handed to the next
+    request); called twice for one request it gives the session back once."""
+    db = app.state.db
+    db.idle_sessions.clear()
+    db.idle_read_sessions.clear()
+
+    def scope(method: str) -> Request:
+        return Request({"type": "http", "method": method, "app": app, SESSIONS_KEY: []})
+
+    read = scope("GET")
+    session = request_session(read)
+    assert request_session(read) is session  # one per request
+    await close_sessions(read.scope[SESSIONS_KEY])
+    await close_sessions(read.scope[SESSIONS_KEY])  # the middleware after the key layer
+    assert db.idle_read_sessions == [session]
+    assert db.idle_sessions == []
+    assert request_session(scope("GET")) is session
+    assert db.idle_read_sessions == []
+
+    write = scope("POST")
+    session = request_session(write)
+    pending = Group(name="never flushed")
+    session.add(pending)
+    await session.get(Group, 987654)  # begins a transaction
+    await close_sessions(write.scope[SESSIONS_KEY])
+    assert db.idle_sessions == [session]
+    assert not session.in_transaction()
+    assert pending not in session
+    assert list(session.new) == []
