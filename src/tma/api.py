@@ -40,8 +40,10 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     progress.groups_router,
     groups.router,
     courses.groups_router,
-    bundle.router,
     courses.router,
+    # After the courses' routes although it shares their prefix: a course's bundle is read
+    # once per download, the course list and detail all day; each route passed costs those.
+    bundle.router,
     modules.router,
     posts.router,
     files.router,
