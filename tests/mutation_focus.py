@@ -75,6 +75,7 @@ HOME: dict[str, tuple[str, ...]] = {
     ),
     "courses": (
         "tests/test_course",
+        "tests/test_availability",
         "tests/test_group_courses",
         "tests/security/test_content_access",
         "tests/security/test_outline_concurrency",
@@ -97,12 +98,15 @@ HOME: dict[str, tuple[str, ...]] = {
     ),
     "quizzes": (
         "tests/test_quizzes",
-        "tests/security/test_quiz",
+        "tests/test_quiz_engine",
+        "tests/security/test_quiz",  # with test_quiz_races, test_quiz_concurrency...
         "tests/security/test_lost_races",
         "tests/test_query_counts",
     ),
+    "bundle": ("tests/test_bundle", "tests/test_etags"),
+    "notifications": ("tests/test_notification", "tests/security/test_schedule_races"),
     "progress": (
-        "tests/test_progress",
+        "tests/test_progress",  # with test_progress_sync
         "tests/test_quizzes",  # progress/dependencies.py: the post with the caller's progress
         "tests/security/test_quiz_progress_threats",
         "tests/security/test_lost_races",

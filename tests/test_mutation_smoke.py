@@ -2,6 +2,7 @@
 code the score is about, and the report reads mutmut's output. (The mutation run itself
 takes minutes and is not part of the suite.)"""
 
+import ast
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +39,89 @@ def test_mutation_config_targets_services_dependencies_and_security():
     for argument in config["pytest_add_cli_args_test_selection"]:
         path = argument.removeprefix("--ignore=")
         assert (ROOT / path).exists(), path
+
+
+def _run_at_import_only(source: str) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The module-level functions of `source` that only its import runs: called from a
+    module-level statement (not from inside a function or method), or only from such a
+    function."""
+    tree = ast.parse(source)
+    functions = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+    def called(node: ast.AST, skip_bodies: bool) -> set[str]:
+        names: set[str] = set()
+        for child in ast.iter_child_nodes(node):
+            if skip_bodies and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                names |= {
+                    n.id
+                    for d in child.decorator_list
+                    for n in ast.walk(d)
+                    if isinstance(n, ast.Name)
+                } & set(functions)
+                continue
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name):
+                if child.func.id in functions:
+                    names.add(child.func.id)
+            names |= called(child, skip_bodies)
+        return names
+
+    at_import = called(tree, skip_bodies=True)
+    pending = list(at_import)
+    while pending:
+        for name in called(functions[pending.pop()], skip_bodies=False) - at_import:
+            at_import.add(name)
+            pending.append(name)
+    # What every other function or method calls (one nested in an import-time function is
+    # that function's: switched on never either).
+    skipped = {functions[name] for name in at_import}
+    at_run_time: set[str] = set()
+    pending_nodes: list[ast.AST] = [tree]
+    while pending_nodes:
+        node = pending_nodes.pop()
+        for child in ast.iter_child_nodes(node):
+            if child in skipped:
+                continue
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                at_run_time |= called(child, skip_bodies=False)
+            pending_nodes.append(child)
+    return {name: functions[name] for name in at_import - at_run_time}
+
+
+def test_mutation_leaves_out_code_that_runs_at_import_only():
+    """A mutated module's function that only its import runs (a statement built once) carries
+    `# pragma: no mutate block`: mutmut switches a mutant on after the import, so its mutants
+    would "survive" whatever the tests do and count against the score (tests/README.md "Not
+    mutated: code that runs at import only")."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    unmarked = []
+    for pattern in config["only_mutate"]:
+        for path in sorted(ROOT.glob(pattern)):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            source = "\n".join(lines)
+            for name, node in _run_at_import_only(source).items():
+                head = lines[node.lineno - 1 : node.body[0].lineno - 1]
+                if not any("# pragma: no mutate block" in line for line in head):
+                    unmarked.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert unmarked == []
+
+
+def test_the_import_only_check_sees_builders_and_what_they_call():
+    """The check above finds a function called by a module-level statement and the helpers
+    it calls, and not one a request-time function also calls."""
+    source = """
+def _helper(x): return x
+def _shared(x): return x
+def _builder(flag): return _helper(flag) + _shared(flag)
+STATEMENT = {flag: _builder(flag) for flag in (False, True)}
+async def read(session): return _shared(session)
+class Thing:
+    def method(self): return _helper(1)
+"""
+    assert sorted(_run_at_import_only(source)) == ["_builder"]
 
 
 def test_mutation_mutmut_installed_and_runs():

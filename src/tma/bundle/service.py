@@ -39,7 +39,9 @@ _POST_LABELS = tuple(f"post_{key}" for key in _POST_KEYS)
 _POST_PAIRS = tuple(zip(_POST_KEYS, _POST_LABELS, strict=True))
 
 
-def _modules_and_posts(scoped: bool) -> Any:
+# Built once, at import (`_MODULES` below): mutmut cannot switch a mutant of it on after
+# import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
+def _modules_and_posts(scoped: bool) -> Any:  # pragma: no mutate block
     """Each module of the course (course order) with its posts (post order) and the
     caller's progress on each: one row per post, one row of null post columns for a module
     without posts. `course_ids`: the courses the caller sees the module in; `open`: whether
