@@ -1,0 +1,471 @@
+"""A group's dashboard for one course (companion spec §5): where each parent stands, where
+people stop, which question confuses them. Five statements after the caller's, whatever
+the number of members, posts, attempts or questions (tests/test_query_counts.py):
+
+1. the access row: the group, whether the caller owns or moderates it, the course, whether
+   the group has it (404/403 decided before any learner data is read);
+2. the members (system role `user`) in joining order, each with the course's completion
+   counter (`course_progress`), their latest progress write on the course's posts, and their
+   attempts at its quizzes (failed ones counted, the latest start or submit);
+3. the course's posts in course order, each with the members who started and completed it;
+4. the question statistics, aggregated by the database from the submitted attempts' own
+   `results` (JSON: `[{question_id, correct, chosen_option_ids, ...}]`, issue 23: an attempt
+   owns its questions) with the JSON table functions of each database: PostgreSQL's
+   `json_array_elements` / `json_array_elements_text`, SQLite's `json_each` (`_elements`).
+   One row per question (answered, correct) and per chosen option (chosen); nothing is
+   decoded in Python, and the rows returned are bounded by the questions and options, not
+   by the attempts;
+5. the question catalog: the course's quizzes as they are now (`quiz_questions`,
+   `quiz_options`), and, for a question answered in attempts but no longer in its quiz
+   (a quiz is replaced whole on edit, with new ids), its prompt and options from the copy
+   held by the latest attempt that answered it (only that attempt's JSON is expanded).
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    FunctionElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tma.core.errors import Forbidden, NotFound
+from tma.core.reads import first, rows
+from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.groups import privacy
+from tma.groups.models import Group, GroupMember
+from tma.posts.models import Post
+from tma.progress.models import CourseProgress, PostProgress, ProgressStatus
+from tma.progress.schemas import MemberStatus
+from tma.progress.service import percent
+from tma.quizzes.models import AttemptStatus, QuizAttempt, QuizOption, QuizQuestion
+from tma.users.caller import Caller
+from tma.users.models import Role, SystemRole, User
+
+_GROUP_ID = bindparam("group_id", type_=BigInteger)
+_COURSE_ID = bindparam("course_id", type_=BigInteger)
+_VIEWER_ID = bindparam("viewer_id", type_=BigInteger)
+
+# --- 1. who may read it -----------------------------------------------------------------
+
+_GROUP_ACCESS = select(
+    exists().where(Group.id == _GROUP_ID).label("group_found"),
+    privacy.manages_group(_VIEWER_ID, _GROUP_ID).label("manages"),
+)
+_COURSE_ACCESS = _GROUP_ACCESS.add_columns(
+    exists().where(Course.id == _COURSE_ID).label("course_found"),
+    exists()
+    .where(GroupCourse.group_id == _GROUP_ID, GroupCourse.course_id == _COURSE_ID)
+    .label("assigned"),
+)
+
+
+def _check_group(row: dict[str, Any], *, group_id: int, viewer: Caller) -> None:
+    if not row["group_found"]:
+        raise NotFound(f"Group {group_id} not found")
+    if not (privacy.is_admin(viewer) or (privacy.is_manager(viewer) and row["manages"])):
+        raise Forbidden(privacy.NOT_YOUR_GROUP)
+
+
+async def check_group_readable(session: AsyncSession, *, group_id: int, viewer: Caller) -> None:
+    """404 unknown group; 403 for a manager who neither owns nor moderates it (admins read
+    every group; a `user` is refused before this, by the route's `StaffUser`). One
+    statement, on the memberships as they are now."""
+    row = await first(session, _GROUP_ACCESS, group_id=group_id, viewer_id=viewer.id)
+    assert row is not None  # a SELECT without FROM: always one row
+    _check_group(row, group_id=group_id, viewer=viewer)
+
+
+async def _check_course_readable(
+    session: AsyncSession, *, group_id: int, course_id: int, viewer: Caller
+) -> None:
+    row = await first(
+        session, _COURSE_ACCESS, group_id=group_id, course_id=course_id, viewer_id=viewer.id
+    )
+    assert row is not None
+    _check_group(row, group_id=group_id, viewer=viewer)
+    if not row["course_found"]:
+        raise NotFound(f"Course {course_id} not found")
+    if not row["assigned"]:
+        raise NotFound(f"Course {course_id} not found in group {group_id}")
+
+
+# --- 2. the members ----------------------------------------------------------------------
+
+# The group's parents: its members whose system role is `user` (staff who belong to a group
+# run it; they are not followed by its dashboard).
+PARENT = Role.name == literal(SystemRole.USER.value)
+_PARENTS = (
+    select(GroupMember.user_id)
+    .join(User, User.id == GroupMember.user_id)
+    .join(Role, Role.id == User.role_id)
+    .where(GroupMember.group_id == _GROUP_ID, PARENT)
+)
+_IN_COURSE = and_(CourseModule.module_id == Post.module_id, CourseModule.course_id == _COURSE_ID)
+_SUBMITTED = QuizAttempt.status == AttemptStatus.SUBMITTED.value
+
+_LAST_PROGRESS = (
+    select(PostProgress.user_id, func.max(PostProgress.updated_at).label("last"))
+    .join(Post, Post.id == PostProgress.post_id)
+    .join(CourseModule, _IN_COURSE)
+    .where(PostProgress.user_id.in_(_PARENTS))
+    .group_by(PostProgress.user_id)
+    .subquery("last_progress")
+)
+_ATTEMPTS = (
+    select(
+        QuizAttempt.user_id,
+        func.count(case((and_(_SUBMITTED, QuizAttempt.passed == false()), 1))).label("failed"),
+        func.max(func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)).label("last"),
+    )
+    .join(Post, Post.id == QuizAttempt.post_id)
+    .join(CourseModule, _IN_COURSE)
+    .where(QuizAttempt.user_id.in_(_PARENTS))
+    .group_by(QuizAttempt.user_id)
+    .subquery("attempts")
+)
+_MEMBERS = (
+    select(
+        GroupMember.user_id,
+        User.username,
+        CourseProgress.completed,
+        _LAST_PROGRESS.c.last.label("progress_at"),
+        _ATTEMPTS.c.failed,
+        _ATTEMPTS.c.last.label("attempt_at"),
+    )
+    .join(User, User.id == GroupMember.user_id)
+    .join(Role, Role.id == User.role_id)
+    .outerjoin(
+        CourseProgress,
+        and_(CourseProgress.user_id == GroupMember.user_id, CourseProgress.course_id == _COURSE_ID),
+    )
+    .outerjoin(_LAST_PROGRESS, _LAST_PROGRESS.c.user_id == GroupMember.user_id)
+    .outerjoin(_ATTEMPTS, _ATTEMPTS.c.user_id == GroupMember.user_id)
+    .where(GroupMember.group_id == _GROUP_ID, PARENT)
+    .order_by(GroupMember.joined_at, GroupMember.user_id)
+)
+
+
+def latest(*moments: datetime | None) -> datetime | None:
+    """The latest of the moments given, None when there is none."""
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def member_status(
+    *, completed: int, total: int, last: datetime | None, now: datetime, idle: timedelta
+) -> MemberStatus:
+    """`completed` when every post of the course is (and it has some); else `inactive` with
+    no activity in the course for `idle` (or none ever), else `active`."""
+    if total and completed >= total:
+        return MemberStatus.COMPLETED
+    if last is None or now - last >= idle:
+        return MemberStatus.INACTIVE
+    return MemberStatus.ACTIVE
+
+
+# --- 3. the posts ------------------------------------------------------------------------
+
+_POSTS = (
+    select(
+        Post.id.label("post_id"),
+        Post.title,
+        Post.module_id,
+        func.count(PostProgress.user_id).label("started"),
+        func.count(case((PostProgress.status == ProgressStatus.COMPLETED.value, 1))).label(
+            "completed"
+        ),
+    )
+    .select_from(CourseModule)
+    .join(Post, Post.module_id == CourseModule.module_id)
+    .outerjoin(
+        PostProgress,
+        and_(PostProgress.post_id == Post.id, PostProgress.user_id.in_(_PARENTS)),
+    )
+    .where(CourseModule.course_id == _COURSE_ID)
+    .group_by(Post.id, Post.title, Post.module_id, CourseModule.ordering, Post.ordering)
+    .order_by(CourseModule.ordering, Post.ordering, Post.id)
+)
+
+# --- 4 and 5. the questions: JSON table functions, one spelling per database -------------
+
+_COURSE_POSTS = select(Post.id).join(CourseModule, _IN_COURSE)
+_GONE = bindparam("gone", type_=BigInteger, expanding=True)
+_SAMPLES = bindparam("samples", type_=BigInteger, expanding=True)
+
+# (document, key): the JSON array at `document[key]` (the document itself without a key)
+# as a table of one column `value`, joined to the row that holds it.
+Elements = Callable[[ColumnElement[Any], str | None], FunctionElement[Any]]
+
+
+def _pg_elements(document: ColumnElement[Any], key: str | None) -> FunctionElement[Any]:
+    # A submitted attempt always holds an array; anything else (JSON null) is no element,
+    # where `json_array_elements` would fail on a scalar.
+    array = document if key is None else document[key]
+    guarded = case((func.json_typeof(array) == "array", array), else_=cast("[]", JSON))
+    return func.json_array_elements(guarded)
+
+
+def _pg_scalars(document: ColumnElement[Any], key: str | None) -> FunctionElement[Any]:
+    assert key is not None
+    return func.json_array_elements_text(document[key])
+
+
+def _sqlite_elements(document: ColumnElement[Any], key: str | None) -> FunctionElement[Any]:
+    # json_each of a non-array yields the value itself: filtered out by its null id.
+    return func.json_each(document) if key is None else func.json_each(document, f"$.{key}")
+
+
+def _table(elements: FunctionElement[Any], name: str) -> Any:
+    return elements.table_valued(column("value", JSON)).alias(name)
+
+
+def _id_of(value: Any, key: str) -> ColumnElement[int]:
+    return cast(value[key].as_string(), BigInteger)
+
+
+def _stats(elements: Elements, scalars: Elements) -> Select[Any]:
+    """One row per (quiz, question): `answered` (submitted attempts that held it), `correct`,
+    `current` (the quiz still holds it) and `sample` (the latest such attempt); then one
+    row per (quiz, question, option) chosen: `answered` holds how often it was chosen."""
+    result = _table(elements(QuizAttempt.results, None), "r")
+    of_members = and_(
+        _SUBMITTED,
+        QuizAttempt.post_id.in_(_COURSE_POSTS),
+        QuizAttempt.user_id.in_(_PARENTS),
+    )
+    graded = (
+        select(
+            QuizAttempt.post_id,
+            QuizAttempt.id.label("attempt_id"),
+            _id_of(result.c.value, "question_id").label("question_id"),
+            result.c.value["correct"].as_boolean().label("correct"),
+        )
+        .select_from(QuizAttempt)
+        .join(result, true())
+        .where(of_members)
+        .subquery("graded")
+    )
+    questions = select(
+        graded.c.post_id,
+        graded.c.question_id,
+        cast(null(), BigInteger).label("option_id"),
+        func.count().label("answered"),
+        func.count(case((graded.c.correct, 1))).label("correct"),
+        exists().where(QuizQuestion.id == graded.c.question_id).label("current"),
+        func.max(graded.c.attempt_id).label("sample"),
+    ).group_by(graded.c.post_id, graded.c.question_id)
+    result2 = _table(elements(QuizAttempt.results, None), "r")
+    picked = scalars(result2.c.value, "chosen_option_ids").table_valued("value").alias("c")
+    choices = (
+        select(
+            QuizAttempt.post_id,
+            _id_of(result2.c.value, "question_id").label("question_id"),
+            cast(picked.c.value, BigInteger).label("option_id"),
+        )
+        .select_from(QuizAttempt)
+        .join(result2, true())
+        .join(picked, true())
+        .where(of_members)
+        .subquery("choices")
+    )
+    options = select(
+        choices.c.post_id,
+        choices.c.question_id,
+        choices.c.option_id,
+        func.count().label("answered"),
+        literal(0, Integer).label("correct"),
+        literal(True, Boolean).label("current"),
+        literal(0, BigInteger).label("sample"),
+    ).group_by(choices.c.post_id, choices.c.question_id, choices.c.option_id)
+    both = union_all(questions, options).subquery("stats")
+    return select(*both.c)
+
+
+def _catalog(elements: Elements) -> Select[Any]:
+    """The course's quizzes as they are now (question and option positions), then the
+    questions named by `gone` as the attempts `samples` copied them (no positions)."""
+    now_held = (
+        select(
+            QuizQuestion.post_id,
+            QuizQuestion.id.label("question_id"),
+            QuizQuestion.prompt,
+            QuizQuestion.position.label("question_position"),
+            QuizOption.id.label("option_id"),
+            QuizOption.text,
+            QuizOption.position.label("option_position"),
+        )
+        .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
+        .where(QuizQuestion.post_id.in_(_COURSE_POSTS))
+    )
+    question = _table(elements(QuizAttempt.questions, None), "q")
+    option = _table(elements(question.c.value, "options"), "o")
+    question_id = _id_of(question.c.value, "id")
+    copied = (
+        select(
+            QuizAttempt.post_id,
+            question_id.label("question_id"),
+            question.c.value["prompt"].as_string().label("prompt"),
+            cast(null(), Integer).label("question_position"),
+            _id_of(option.c.value, "id").label("option_id"),
+            option.c.value["text"].as_string().label("text"),
+            cast(null(), Integer).label("option_position"),
+        )
+        .select_from(QuizAttempt)
+        .join(question, true())
+        .join(option, true())
+        .where(QuizAttempt.id.in_(_SAMPLES), question_id.in_(_GONE))
+    )
+    both = union_all(now_held, copied).subquery("catalog")
+    return select(*both.c)
+
+
+_STATEMENTS = {
+    "postgresql": (_stats(_pg_elements, _pg_scalars), _catalog(_pg_elements)),
+    "sqlite": (_stats(_sqlite_elements, _sqlite_elements), _catalog(_sqlite_elements)),
+}
+
+
+def _questions(
+    posts: list[dict[str, Any]], stats: list[dict[str, Any]], catalog: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The questions of the course's quizzes, in the course's post order, each quiz's current
+    questions in their authored order and those no longer in it after them (by id); options
+    in authored order (positions, else ids). Counts from `stats`, zero where none."""
+    order = {post["post_id"]: n for n, post in enumerate(posts)}
+    counted: dict[int, dict[str, Any]] = {}
+    chosen: dict[tuple[int, int], int] = {}
+    for row in stats:
+        if row["question_id"] is None:
+            continue
+        if row["option_id"] is None:
+            counted[row["question_id"]] = row
+        else:
+            chosen[(row["question_id"], row["option_id"])] = row["answered"]
+    found: dict[int, dict[str, Any]] = {}
+    for row in catalog:
+        entry = found.get(row["question_id"])
+        if entry is None:
+            position = row["question_position"]
+            entry = found[row["question_id"]] = {
+                "key": (order.get(row["post_id"], len(order)), position is None, position or 0),
+                "post_id": row["post_id"],
+                "prompt": row["prompt"] or "",
+                "options": {},
+            }
+        if row["option_id"] is not None:
+            entry["options"][row["option_id"]] = (row["option_position"] or 0, row["text"] or "")
+    for question_id, row in counted.items():  # answered but in no copy read: kept, untitled
+        if question_id not in found:
+            key = (order.get(row["post_id"], len(order)), True, 0)
+            found[question_id] = {
+                "key": key,
+                "post_id": row["post_id"],
+                "prompt": "",
+                "options": {},
+            }
+    for question_id, option_id in chosen:
+        entry = found.get(question_id)
+        if entry is not None and option_id not in entry["options"]:
+            entry["options"][option_id] = (0, "")
+    out = []
+    for question_id, entry in sorted(found.items(), key=lambda item: (item[1]["key"], item[0])):
+        stat = counted.get(question_id)
+        options = sorted(entry["options"].items(), key=lambda item: (item[1][0], item[0]))
+        out.append(
+            {
+                "post_id": entry["post_id"],
+                "question_id": question_id,
+                "prompt": entry["prompt"],
+                "answered": stat["answered"] if stat else 0,
+                "correct": stat["correct"] if stat else 0,
+                "options": [
+                    {
+                        "option_id": option_id,
+                        "text": text,
+                        "chosen": chosen.get((question_id, option_id), 0),
+                    }
+                    for option_id, (_, text) in options
+                ],
+            }
+        )
+    return out
+
+
+async def group_dashboard(
+    session: AsyncSession,
+    *,
+    group_id: int,
+    course_id: int,
+    viewer: Caller,
+    now: datetime,
+    inactivity_days: int,
+) -> dict[str, Any]:
+    """The dashboard of `group_id` for `course_id`, a dict in the keys, order and types of
+    `GroupDashboard`. NotFound: unknown group, unknown course, a course the group does not
+    have; Forbidden: a manager who neither owns nor moderates the group."""
+    await _check_course_readable(session, group_id=group_id, course_id=course_id, viewer=viewer)
+    params = {"group_id": group_id, "course_id": course_id}
+    members = await rows(session, _MEMBERS, **params)
+    posts = await rows(session, _POSTS, **params)
+    stats_stmt, catalog_stmt = _STATEMENTS[session.get_bind().dialect.name]
+    stats = await rows(session, stats_stmt, **params)
+    gone = {
+        row["question_id"]: row["sample"]
+        for row in stats
+        if row["option_id"] is None and row["question_id"] is not None and not row["current"]
+    }
+    catalog = await rows(
+        session,
+        catalog_stmt,
+        course_id=course_id,
+        gone=list(gone),
+        samples=sorted(set(gone.values())),
+    )
+    total = len(posts)
+    idle = timedelta(days=inactivity_days)
+    body_members = []
+    for row in members:
+        completed = row["completed"] or 0
+        last = latest(row["progress_at"], row["attempt_at"])
+        body_members.append(
+            {
+                "user_id": row["user_id"],
+                "username": row["username"],
+                "completed_posts": completed,
+                "total_posts": total,
+                "percent": percent(completed, total),
+                "last_activity_at": last,
+                "failed_attempts": row["failed"] or 0,
+                "status": member_status(
+                    completed=completed, total=total, last=last, now=now, idle=idle
+                ).value,
+            }
+        )
+    return {
+        "group_id": group_id,
+        "course_id": course_id,
+        "members": body_members,
+        "posts": posts,
+        "questions": _questions(posts, stats, catalog),
+    }
