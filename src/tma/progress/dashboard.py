@@ -215,10 +215,10 @@ _SAMPLES = bindparam("samples", type_=BigInteger, expanding=True)
 
 # (document, key): the JSON array at `document[key]` (the document itself without a key)
 # as a table of one column `value`, joined to the row that holds it.
-Elements = Callable[[ColumnElement[Any], str | None], FunctionElement[Any]]
+Elements = Callable[[Any, str | None], FunctionElement[Any]]
 
 
-def _pg_elements(document: ColumnElement[Any], key: str | None) -> FunctionElement[Any]:
+def _pg_elements(document: Any, key: str | None) -> FunctionElement[Any]:
     # A submitted attempt always holds an array; anything else (JSON null) is no element,
     # where `json_array_elements` would fail on a scalar.
     array = document if key is None else document[key]
@@ -226,12 +226,12 @@ def _pg_elements(document: ColumnElement[Any], key: str | None) -> FunctionEleme
     return func.json_array_elements(guarded)
 
 
-def _pg_scalars(document: ColumnElement[Any], key: str | None) -> FunctionElement[Any]:
+def _pg_scalars(document: Any, key: str | None) -> FunctionElement[Any]:
     assert key is not None
     return func.json_array_elements_text(document[key])
 
 
-def _sqlite_elements(document: ColumnElement[Any], key: str | None) -> FunctionElement[Any]:
+def _sqlite_elements(document: Any, key: str | None) -> FunctionElement[Any]:
     # json_each of a non-array yields the value itself: filtered out by its null id.
     return func.json_each(document) if key is None else func.json_each(document, f"$.{key}")
 

@@ -13,8 +13,8 @@ from tma.core.errors import responses
 from tma.core.pagination import json_response
 from tma.core.routing import PrefixedRouter, segment_beside
 from tma.core.schemas import row_adapter, row_list_adapter
-from tma.groups.dependencies import GroupIdPath
 from tma.core.types import MAX_ID
+from tma.groups.dependencies import GroupIdPath
 from tma.groups.privacy import check_sees_learner
 from tma.progress import dashboard, export, service, sync
 from tma.progress.dependencies import VisiblePostProgress, check_sees_user
