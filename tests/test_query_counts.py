@@ -1267,7 +1267,7 @@ async def test_list_notifications_statement_count_same_at_5_and_50_notifications
 # the caller; the access row (group, manages, course, assigned); the members with their
 # counters, latest activity and failed attempts; the posts with starts and completions; the
 # question statistics from the attempts' JSON; the question catalog
-DASHBOARD_STATEMENTS = 6
+DASHBOARD_STATEMENTS = 7
 
 
 async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):

@@ -21,7 +21,9 @@ the number of members, posts, attempts or questions (tests/test_query_counts.py)
    held by the latest attempt that answered it (only that attempt's JSON is expanded).
 """
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +35,9 @@ from sqlalchemy import (
     FunctionElement,
     Integer,
     Select,
+    Text,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -47,6 +51,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.errors import Forbidden, NotFound
@@ -110,59 +115,31 @@ async def _check_course_readable(
         raise NotFound(f"Course {course_id} not found in group {group_id}")
 
 
-# --- 2. the members ----------------------------------------------------------------------
+# --- 2 and 3. the members and the posts ---------------------------------------------------
 
 # The group's parents: its members whose system role is `user` (staff who belong to a group
 # run it; they are not followed by its dashboard).
 PARENT = Role.name == literal(SystemRole.USER.value)
-_PARENTS = (
-    select(GroupMember.user_id)
-    .join(User, User.id == GroupMember.user_id)
-    .join(Role, Role.id == User.role_id)
-    .where(GroupMember.group_id == _GROUP_ID, PARENT)
-)
-_IN_COURSE = and_(CourseModule.module_id == Post.module_id, CourseModule.course_id == _COURSE_ID)
 _SUBMITTED = QuizAttempt.status == AttemptStatus.SUBMITTED.value
+_DONE = PostProgress.status == ProgressStatus.COMPLETED.value
 
-_LAST_PROGRESS = (
-    select(PostProgress.user_id, func.max(PostProgress.updated_at).label("last"))
-    .join(Post, Post.id == PostProgress.post_id)
-    .join(CourseModule, _IN_COURSE)
-    .where(PostProgress.user_id.in_(_PARENTS))
-    .group_by(PostProgress.user_id)
-    .subquery("last_progress")
-)
-_ATTEMPTS = (
-    select(
-        QuizAttempt.user_id,
-        func.count(case((and_(_SUBMITTED, QuizAttempt.passed == false()), 1))).label("failed"),
-        func.max(func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)).label("last"),
-    )
-    .join(Post, Post.id == QuizAttempt.post_id)
-    .join(CourseModule, _IN_COURSE)
-    .where(QuizAttempt.user_id.in_(_PARENTS))
-    .group_by(QuizAttempt.user_id)
-    .subquery("attempts")
-)
 _MEMBERS = (
-    select(
-        GroupMember.user_id,
-        User.username,
-        CourseProgress.completed,
-        _LAST_PROGRESS.c.last.label("progress_at"),
-        _ATTEMPTS.c.failed,
-        _ATTEMPTS.c.last.label("attempt_at"),
-    )
+    select(GroupMember.user_id, User.username, CourseProgress.completed)
     .join(User, User.id == GroupMember.user_id)
     .join(Role, Role.id == User.role_id)
     .outerjoin(
         CourseProgress,
         and_(CourseProgress.user_id == GroupMember.user_id, CourseProgress.course_id == _COURSE_ID),
     )
-    .outerjoin(_LAST_PROGRESS, _LAST_PROGRESS.c.user_id == GroupMember.user_id)
-    .outerjoin(_ATTEMPTS, _ATTEMPTS.c.user_id == GroupMember.user_id)
     .where(GroupMember.group_id == _GROUP_ID, PARENT)
     .order_by(GroupMember.joined_at, GroupMember.user_id)
+)
+_POSTS = (
+    select(Post.id.label("post_id"), Post.title, Post.module_id)
+    .select_from(CourseModule)
+    .join(Post, Post.module_id == CourseModule.module_id)
+    .where(CourseModule.course_id == _COURSE_ID)
+    .order_by(CourseModule.ordering, Post.ordering, Post.id)
 )
 
 
@@ -184,38 +161,19 @@ def member_status(
     return MemberStatus.ACTIVE
 
 
-# --- 3. the posts ------------------------------------------------------------------------
-
-_POSTS = (
-    select(
-        Post.id.label("post_id"),
-        Post.title,
-        Post.module_id,
-        func.count(PostProgress.user_id).label("started"),
-        func.count(case((PostProgress.status == ProgressStatus.COMPLETED.value, 1))).label(
-            "completed"
-        ),
-    )
-    .select_from(CourseModule)
-    .join(Post, Post.module_id == CourseModule.module_id)
-    .outerjoin(
-        PostProgress,
-        and_(PostProgress.post_id == Post.id, PostProgress.user_id.in_(_PARENTS)),
-    )
-    .where(CourseModule.course_id == _COURSE_ID)
-    .group_by(Post.id, Post.title, Post.module_id, CourseModule.ordering, Post.ordering)
-    .order_by(CourseModule.ordering, Post.ordering, Post.id)
-)
-
-# --- 4 and 5. the questions: JSON table functions, one spelling per database -------------
-
-_COURSE_POSTS = select(Post.id).join(CourseModule, _IN_COURSE)
-_GONE = bindparam("gone", type_=BigInteger, expanding=True)
-_SAMPLES = bindparam("samples", type_=BigInteger, expanding=True)
+# --- one spelling per database: id sets and JSON table functions --------------------------
+#
+# The rows of statements 4-6 are those of the parents (`users`) on the course's posts
+# (`posts`), named by the ids statements 2 and 3 read, bound as one parameter each: a
+# PostgreSQL array (`= ANY(...)`), a JSON array on SQLite (`IN (SELECT value FROM
+# json_each(...))`). The planner then walks the posts' index and checks each row's user in
+# a set of known size, whatever the group's size (measured: joins to the memberships there
+# made PostgreSQL pair every post with every member first).
 
 # (document, key): the JSON array at `document[key]` (the document itself without a key)
 # as a table of one column `value`, joined to the row that holds it.
 Elements = Callable[[Any, str | None], FunctionElement[Any]]
+InIds = Callable[[Any, str], ColumnElement[bool]]
 
 
 def _pg_elements(document: Any, key: str | None) -> FunctionElement[Any]:
@@ -227,13 +185,23 @@ def _pg_elements(document: Any, key: str | None) -> FunctionElement[Any]:
 
 
 def _pg_scalars(document: Any, key: str | None) -> FunctionElement[Any]:
-    assert key is not None
-    return func.json_array_elements_text(document[key])
+    return func.json_array_elements_text(document if key is None else document[key])
+
+
+def _pg_in(column: Any, name: str) -> ColumnElement[bool]:
+    found: ColumnElement[bool] = column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
+    return found
 
 
 def _sqlite_elements(document: Any, key: str | None) -> FunctionElement[Any]:
     # json_each of a non-array yields the value itself: filtered out by its null id.
     return func.json_each(document) if key is None else func.json_each(document, f"$.{key}")
+
+
+def _sqlite_in(column: Any, name: str) -> ColumnElement[bool]:
+    ids = func.json_each(bindparam(name, type_=Text)).table_valued("value").alias(f"{name}_ids")
+    found: ColumnElement[bool] = column.in_(select(ids.c.value))
+    return found
 
 
 def _table(elements: FunctionElement[Any], name: str) -> Any:
@@ -244,27 +212,72 @@ def _id_of(value: Any, key: str) -> ColumnElement[int]:
     return cast(value[key].as_string(), BigInteger)
 
 
-def _stats(elements: Elements, scalars: Elements) -> Select[Any]:
-    """One row per (quiz, question): `answered` (submitted attempts that held it), `correct`,
-    `current` (the quiz still holds it) and `sample` (the latest such attempt); then one
-    row per (quiz, question, option) chosen: `answered` holds how often it was chosen."""
-    result = _table(elements(QuizAttempt.results, None), "r")
-    of_members = and_(
-        _SUBMITTED,
-        QuizAttempt.post_id.in_(_COURSE_POSTS),
-        QuizAttempt.user_id.in_(_PARENTS),
+def _activity(in_ids: InIds) -> Select[Any]:
+    """4. Per parent (`user`): the latest progress write on the course's posts; per parent
+    (`attempts`): failed attempts at them and the latest start or submit; per post
+    (`post`): the parents who started it (any stored status) and completed it."""
+    progress = and_(in_ids(PostProgress.post_id, "posts"), in_ids(PostProgress.user_id, "users"))
+    attempts = and_(in_ids(QuizAttempt.post_id, "posts"), in_ids(QuizAttempt.user_id, "users"))
+    zero = literal(0, BigInteger)
+    by_user = (
+        select(
+            literal("user").label("kind"),
+            PostProgress.user_id.label("id"),
+            zero.label("n"),
+            zero.label("m"),
+            func.max(PostProgress.updated_at).label("at"),
+        )
+        .where(progress)
+        .group_by(PostProgress.user_id)
     )
+    by_attempts = (
+        select(
+            literal("attempts"),
+            QuizAttempt.user_id,
+            func.count(case((and_(_SUBMITTED, QuizAttempt.passed == false()), 1))),
+            zero,
+            func.max(func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)),
+        )
+        .where(attempts)
+        .group_by(QuizAttempt.user_id)
+    )
+    by_post = (
+        select(
+            literal("post"),
+            PostProgress.post_id,
+            func.count(),
+            func.count(case((_DONE, 1))),
+            cast(null(), PostProgress.updated_at.type),
+        )
+        .where(progress)
+        .group_by(PostProgress.post_id)
+    )
+    both = union_all(by_user, by_attempts, by_post).subquery("activity")
+    return select(*both.c)
+
+
+def _stats(elements: Elements, scalars: Elements, in_ids: InIds) -> Select[Any]:
+    """5. One row per (quiz, question): `answered` (the parents' submitted attempts that
+    held it), `correct`, `current` (the quiz still holds it) and `sample` (the latest such
+    attempt); then one row per (quiz, question, option) chosen: `answered` holds how often
+    it was chosen. Each attempt's `results` is expanded once (a CTE both halves read)."""
+    result = _table(elements(QuizAttempt.results, None), "r")
     graded = (
         select(
             QuizAttempt.post_id,
             QuizAttempt.id.label("attempt_id"),
             _id_of(result.c.value, "question_id").label("question_id"),
             result.c.value["correct"].as_boolean().label("correct"),
+            result.c.value["chosen_option_ids"].label("chosen"),
         )
         .select_from(QuizAttempt)
         .join(result, true())
-        .where(of_members)
-        .subquery("graded")
+        .where(
+            _SUBMITTED,
+            in_ids(QuizAttempt.post_id, "posts"),
+            in_ids(QuizAttempt.user_id, "users"),
+        )
+        .cte("graded")
     )
     questions = select(
         graded.c.post_id,
@@ -272,21 +285,20 @@ def _stats(elements: Elements, scalars: Elements) -> Select[Any]:
         cast(null(), BigInteger).label("option_id"),
         func.count().label("answered"),
         func.count(case((graded.c.correct, 1))).label("correct"),
-        exists().where(QuizQuestion.id == graded.c.question_id).label("current"),
+        graded.c.question_id.in_(
+            select(QuizQuestion.id).where(in_ids(QuizQuestion.post_id, "posts"))
+        ).label("current"),
         func.max(graded.c.attempt_id).label("sample"),
     ).group_by(graded.c.post_id, graded.c.question_id)
-    result2 = _table(elements(QuizAttempt.results, None), "r")
-    picked = scalars(result2.c.value, "chosen_option_ids").table_valued("value").alias("c")
+    picked = scalars(graded.c.chosen, None).table_valued("value").alias("c")
     choices = (
         select(
-            QuizAttempt.post_id,
-            _id_of(result2.c.value, "question_id").label("question_id"),
+            graded.c.post_id,
+            graded.c.question_id,
             cast(picked.c.value, BigInteger).label("option_id"),
         )
-        .select_from(QuizAttempt)
-        .join(result2, true())
+        .select_from(graded)
         .join(picked, true())
-        .where(of_members)
         .subquery("choices")
     )
     options = select(
@@ -302,8 +314,12 @@ def _stats(elements: Elements, scalars: Elements) -> Select[Any]:
     return select(*both.c)
 
 
-def _catalog(elements: Elements) -> Select[Any]:
-    """The course's quizzes as they are now (question and option positions), then the
+_GONE = bindparam("gone", type_=BigInteger, expanding=True)
+_SAMPLES = bindparam("samples", type_=BigInteger, expanding=True)
+
+
+def _catalog(elements: Elements, in_ids: InIds) -> Select[Any]:
+    """6. The course's quizzes as they are now (question and option positions), then the
     questions named by `gone` as the attempts `samples` copied them (no positions)."""
     now_held = (
         select(
@@ -316,7 +332,7 @@ def _catalog(elements: Elements) -> Select[Any]:
             QuizOption.position.label("option_position"),
         )
         .outerjoin(QuizOption, QuizOption.question_id == QuizQuestion.id)
-        .where(QuizQuestion.post_id.in_(_COURSE_POSTS))
+        .where(in_ids(QuizQuestion.post_id, "posts"))
     )
     question = _table(elements(QuizAttempt.questions, None), "q")
     option = _table(elements(question.c.value, "options"), "o")
@@ -340,9 +356,27 @@ def _catalog(elements: Elements) -> Select[Any]:
     return select(*both.c)
 
 
-_STATEMENTS = {
-    "postgresql": (_stats(_pg_elements, _pg_scalars), _catalog(_pg_elements)),
-    "sqlite": (_stats(_sqlite_elements, _sqlite_elements), _catalog(_sqlite_elements)),
+@dataclass(frozen=True, slots=True)
+class _Spelling:
+    activity: Select[Any]
+    stats: Select[Any]
+    catalog: Select[Any]
+    ids: Callable[[list[int]], Any]  # a list of ids as the `in_ids` parameter takes it
+
+
+_SPELLINGS = {
+    "postgresql": _Spelling(
+        _activity(_pg_in),
+        _stats(_pg_elements, _pg_scalars, _pg_in),
+        _catalog(_pg_elements, _pg_in),
+        list,
+    ),
+    "sqlite": _Spelling(
+        _activity(_sqlite_in),
+        _stats(_sqlite_elements, _sqlite_elements, _sqlite_in),
+        _catalog(_sqlite_elements, _sqlite_in),
+        json.dumps,
+    ),
 }
 
 
@@ -425,11 +459,24 @@ async def group_dashboard(
     `GroupDashboard`. NotFound: unknown group, unknown course, a course the group does not
     have; Forbidden: a manager who neither owns nor moderates the group."""
     await _check_course_readable(session, group_id=group_id, course_id=course_id, viewer=viewer)
-    params = {"group_id": group_id, "course_id": course_id}
-    members = await rows(session, _MEMBERS, **params)
-    posts = await rows(session, _POSTS, **params)
-    stats_stmt, catalog_stmt = _STATEMENTS[session.get_bind().dialect.name]
-    stats = await rows(session, stats_stmt, **params)
+    members = await rows(session, _MEMBERS, group_id=group_id, course_id=course_id)
+    posts = await rows(session, _POSTS, course_id=course_id)
+    spelling = _SPELLINGS[session.get_bind().dialect.name]
+    ids = {
+        "users": spelling.ids([m["user_id"] for m in members]),
+        "posts": spelling.ids([p["post_id"] for p in posts]),
+    }
+    last_progress: dict[int, datetime] = {}
+    attempts: dict[int, tuple[int, datetime | None]] = {}
+    counts: dict[int, tuple[int, int]] = {}
+    for row in await rows(session, spelling.activity, **ids):
+        if row["kind"] == "user":
+            last_progress[row["id"]] = row["at"]
+        elif row["kind"] == "attempts":
+            attempts[row["id"]] = (row["n"], row["at"])
+        else:
+            counts[row["id"]] = (row["n"], row["m"])
+    stats = await rows(session, spelling.stats, **ids)
     gone = {
         row["question_id"]: row["sample"]
         for row in stats
@@ -437,8 +484,8 @@ async def group_dashboard(
     }
     catalog = await rows(
         session,
-        catalog_stmt,
-        course_id=course_id,
+        spelling.catalog,
+        posts=ids["posts"],
         gone=list(gone),
         samples=sorted(set(gone.values())),
     )
@@ -447,7 +494,8 @@ async def group_dashboard(
     body_members = []
     for row in members:
         completed = row["completed"] or 0
-        last = latest(row["progress_at"], row["attempt_at"])
+        failed, attempted_at = attempts.get(row["user_id"], (0, None))
+        last = latest(last_progress.get(row["user_id"]), attempted_at)
         body_members.append(
             {
                 "user_id": row["user_id"],
@@ -456,16 +504,21 @@ async def group_dashboard(
                 "total_posts": total,
                 "percent": percent(completed, total),
                 "last_activity_at": last,
-                "failed_attempts": row["failed"] or 0,
+                "failed_attempts": failed,
                 "status": member_status(
                     completed=completed, total=total, last=last, now=now, idle=idle
                 ).value,
             }
         )
+    body_posts = [
+        {**post, "started": started, "completed": done}
+        for post in posts
+        for started, done in (counts.get(post["post_id"], (0, 0)),)
+    ]
     return {
         "group_id": group_id,
         "course_id": course_id,
         "members": body_members,
-        "posts": posts,
+        "posts": body_posts,
         "questions": _questions(posts, stats, catalog),
     }
