@@ -184,10 +184,6 @@ def _pg_elements(document: Any, key: str | None) -> FunctionElement[Any]:
     return func.json_array_elements(guarded)
 
 
-def _pg_scalars(document: Any, key: str | None) -> FunctionElement[Any]:
-    return func.json_array_elements_text(document if key is None else document[key])
-
-
 def _pg_in(column: Any, name: str) -> ColumnElement[bool]:
     found: ColumnElement[bool] = column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
     return found
@@ -256,62 +252,76 @@ def _activity(in_ids: InIds) -> Select[Any]:
     return select(*both.c)
 
 
-def _stats(elements: Elements, scalars: Elements, in_ids: InIds) -> Select[Any]:
-    """5. One row per (quiz, question): `answered` (the parents' submitted attempts that
-    held it), `correct`, `current` (the quiz still holds it) and `sample` (the latest such
-    attempt); then one row per (quiz, question, option) chosen: `answered` holds how often
-    it was chosen. Each attempt's `results` is expanded once (a CTE both halves read)."""
-    result = _table(elements(QuizAttempt.results, None), "r")
-    graded = (
+@dataclass(frozen=True, slots=True)
+class _Results:
+    """Each attempt's `results` as a table joined to its row: the table, and its elements'
+    question id, whether graded right, and the chosen option ids (the JSON text stored)."""
+
+    table: Any
+    question_id: ColumnElement[Any]
+    correct: ColumnElement[Any]
+    chosen: ColumnElement[Any]
+
+
+def _pg_results() -> _Results:
+    # `json_to_recordset`: each attempt's text parsed once into typed columns (measured
+    # ahead of `json_array_elements` with `->>`, which parses each element again per key,
+    # and of a cast to jsonb). A submitted attempt always holds an array; anything else
+    # (JSON null) is no element, where the function would fail on a scalar.
+    guarded = case(
+        (func.json_typeof(QuizAttempt.results) == "array", QuizAttempt.results),
+        else_=cast("[]", JSON),
+    )
+    table = (
+        func.json_to_recordset(guarded)
+        .table_valued(
+            column("question_id", BigInteger),
+            column("correct", Boolean),
+            column("chosen_option_ids", Text),
+        )
+        .render_derived(name="r", with_types=True)
+    )
+    return _Results(table, table.c.question_id, table.c.correct, table.c.chosen_option_ids)
+
+
+def _sqlite_results() -> _Results:
+    table = _table(_sqlite_elements(QuizAttempt.results, None), "r")
+    value = table.c.value
+    return _Results(
+        table,
+        _id_of(value, "question_id"),
+        value["correct"].as_boolean(),
+        value["chosen_option_ids"].as_string(),
+    )
+
+
+def _stats(results: _Results, in_ids: InIds) -> Select[Any]:
+    """5. One row per (quiz, question, answer given): `answered` (the parents' submitted
+    attempts that held the question and chose exactly that), `correct` (those graded
+    right), `chosen` (the chosen option ids as the JSON text stored, decoded in Python: a
+    handful of patterns per question, however many attempts), `sample` (the latest such
+    attempt) and `current` (the quiz still holds the question)."""
+    return (
         select(
             QuizAttempt.post_id,
-            QuizAttempt.id.label("attempt_id"),
-            _id_of(result.c.value, "question_id").label("question_id"),
-            result.c.value["correct"].as_boolean().label("correct"),
-            result.c.value["chosen_option_ids"].label("chosen"),
+            results.question_id.label("question_id"),
+            results.chosen.label("chosen"),
+            func.count().label("answered"),
+            func.count(case((results.correct, 1))).label("correct"),
+            func.max(QuizAttempt.id).label("sample"),
+            results.question_id.in_(
+                select(QuizQuestion.id).where(in_ids(QuizQuestion.post_id, "posts"))
+            ).label("current"),
         )
         .select_from(QuizAttempt)
-        .join(result, true())
+        .join(results.table, true())
         .where(
             _SUBMITTED,
             in_ids(QuizAttempt.post_id, "posts"),
             in_ids(QuizAttempt.user_id, "users"),
         )
-        .cte("graded")
+        .group_by(QuizAttempt.post_id, results.question_id, results.chosen)
     )
-    questions = select(
-        graded.c.post_id,
-        graded.c.question_id,
-        cast(null(), BigInteger).label("option_id"),
-        func.count().label("answered"),
-        func.count(case((graded.c.correct, 1))).label("correct"),
-        graded.c.question_id.in_(
-            select(QuizQuestion.id).where(in_ids(QuizQuestion.post_id, "posts"))
-        ).label("current"),
-        func.max(graded.c.attempt_id).label("sample"),
-    ).group_by(graded.c.post_id, graded.c.question_id)
-    picked = scalars(graded.c.chosen, None).table_valued("value").alias("c")
-    choices = (
-        select(
-            graded.c.post_id,
-            graded.c.question_id,
-            cast(picked.c.value, BigInteger).label("option_id"),
-        )
-        .select_from(graded)
-        .join(picked, true())
-        .subquery("choices")
-    )
-    options = select(
-        choices.c.post_id,
-        choices.c.question_id,
-        choices.c.option_id,
-        func.count().label("answered"),
-        literal(0, Integer).label("correct"),
-        literal(True, Boolean).label("current"),
-        literal(0, BigInteger).label("sample"),
-    ).group_by(choices.c.post_id, choices.c.question_id, choices.c.option_id)
-    both = union_all(questions, options).subquery("stats")
-    return select(*both.c)
 
 
 _GONE = bindparam("gone", type_=BigInteger, expanding=True)
@@ -367,13 +377,13 @@ class _Spelling:
 _SPELLINGS = {
     "postgresql": _Spelling(
         _activity(_pg_in),
-        _stats(_pg_elements, _pg_scalars, _pg_in),
+        _stats(_pg_results(), _pg_in),
         _catalog(_pg_elements, _pg_in),
         list,
     ),
     "sqlite": _Spelling(
         _activity(_sqlite_in),
-        _stats(_sqlite_elements, _sqlite_elements, _sqlite_in),
+        _stats(_sqlite_results(), _sqlite_in),
         _catalog(_sqlite_elements, _sqlite_in),
         json.dumps,
     ),
@@ -390,12 +400,17 @@ def _questions(
     counted: dict[int, dict[str, Any]] = {}
     chosen: dict[tuple[int, int], int] = {}
     for row in stats:
-        if row["question_id"] is None:
+        question_id = row["question_id"]
+        if question_id is None:
             continue
-        if row["option_id"] is None:
-            counted[row["question_id"]] = row
-        else:
-            chosen[(row["question_id"], row["option_id"])] = row["answered"]
+        seen = counted.setdefault(
+            question_id, {"post_id": row["post_id"], "answered": 0, "correct": 0}
+        )
+        seen["answered"] += row["answered"]
+        seen["correct"] += row["correct"]
+        for option_id in set(json.loads(row["chosen"] or "[]")):
+            key = (question_id, int(option_id))
+            chosen[key] = chosen.get(key, 0) + row["answered"]
     found: dict[int, dict[str, Any]] = {}
     for row in catalog:
         entry = found.get(row["question_id"])
@@ -409,12 +424,11 @@ def _questions(
             }
         if row["option_id"] is not None:
             entry["options"][row["option_id"]] = (row["option_position"] or 0, row["text"] or "")
-    for question_id, row in counted.items():  # answered but in no copy read: kept, untitled
+    for question_id, seen in counted.items():  # answered but in no copy read: kept, untitled
         if question_id not in found:
-            key = (order.get(row["post_id"], len(order)), True, 0)
             found[question_id] = {
-                "key": key,
-                "post_id": row["post_id"],
+                "key": (order.get(seen["post_id"], len(order)), True, 0),
+                "post_id": seen["post_id"],
                 "prompt": "",
                 "options": {},
             }
@@ -477,11 +491,10 @@ async def group_dashboard(
         else:
             counts[row["id"]] = (row["n"], row["m"])
     stats = await rows(session, spelling.stats, **ids)
-    gone = {
-        row["question_id"]: row["sample"]
-        for row in stats
-        if row["option_id"] is None and row["question_id"] is not None and not row["current"]
-    }
+    gone: dict[int, int] = {}
+    for row in stats:
+        if row["question_id"] is not None and not row["current"]:
+            gone[row["question_id"]] = max(row["sample"], gone.get(row["question_id"], 0))
     catalog = await rows(
         session,
         spelling.catalog,
