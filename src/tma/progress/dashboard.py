@@ -49,6 +49,7 @@ from sqlalchemy import (
     null,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
@@ -123,8 +124,14 @@ PARENT = Role.name == literal(SystemRole.USER.value)
 _SUBMITTED = QuizAttempt.status == AttemptStatus.SUBMITTED.value
 _DONE = PostProgress.status == ProgressStatus.COMPLETED.value
 
-_MEMBERS = (
-    select(GroupMember.user_id, User.username, CourseProgress.completed)
+_MEMBER_ROWS = (
+    select(
+        literal("member").label("kind"),
+        GroupMember.user_id.label("id"),
+        User.username.label("name"),
+        CourseProgress.completed.label("number"),
+        func.row_number().over(order_by=(GroupMember.joined_at, GroupMember.user_id)).label("seq"),
+    )
     .join(User, User.id == GroupMember.user_id)
     .join(Role, Role.id == User.role_id)
     .outerjoin(
@@ -132,15 +139,23 @@ _MEMBERS = (
         and_(CourseProgress.user_id == GroupMember.user_id, CourseProgress.course_id == _COURSE_ID),
     )
     .where(GroupMember.group_id == _GROUP_ID, PARENT)
-    .order_by(GroupMember.joined_at, GroupMember.user_id)
 )
-_POSTS = (
-    select(Post.id.label("post_id"), Post.title, Post.module_id)
+_POST_ROWS = (
+    select(
+        literal("post"),
+        Post.id,
+        Post.title,
+        Post.module_id,
+        func.row_number().over(order_by=(CourseModule.ordering, Post.ordering, Post.id)),
+    )
     .select_from(CourseModule)
     .join(Post, Post.module_id == CourseModule.module_id)
     .where(CourseModule.course_id == _COURSE_ID)
-    .order_by(CourseModule.ordering, Post.ordering, Post.id)
 )
+_ROSTER = union_all(_MEMBER_ROWS, _POST_ROWS).subquery("roster")
+# 2. the parents in joining order with their completed posts in the course (`number`), then
+# 3. the course's posts in course order with their module (`number`): one statement.
+_MEMBERS_AND_POSTS = select(*_ROSTER.c).order_by(_ROSTER.c.kind, _ROSTER.c.seq)
 
 
 def latest(*moments: datetime | None) -> datetime | None:
@@ -208,48 +223,81 @@ def _id_of(value: Any, key: str) -> ColumnElement[int]:
     return cast(value[key].as_string(), BigInteger)
 
 
-def _activity(in_ids: InIds) -> Select[Any]:
-    """4. Per parent (`user`): the latest progress write on the course's posts; per parent
-    (`attempts`): failed attempts at them and the latest start or submit; per post
-    (`post`): the parents who started it (any stored status) and completed it."""
+# The columns of statement 4's rows, whatever their kind (each kind uses some of them).
+_FACT_COLUMNS = ("kind", "a", "b", "n", "m", "at", "chosen", "sample", "current")
+
+
+def _fact(kind: str, **values: Any) -> list[Any]:
+    """The columns of one kind of row of statement 4, typed nulls where it has no value."""
+    types: dict[str, Any] = {
+        "a": BigInteger,
+        "b": BigInteger,
+        "n": BigInteger,
+        "m": BigInteger,
+        "at": PostProgress.updated_at.type,
+        "chosen": Text,
+        "sample": BigInteger,
+        "current": Boolean,
+    }
+    out: list[Any] = [literal(kind).label("kind")]
+    for name, type_ in types.items():
+        value = values.get(name)
+        out.append((cast(null(), type_) if value is None else value).label(name))
+    return out
+
+
+def _activity(in_ids: InIds, *, grouping_sets: bool) -> list[Select[Any]]:
+    """Rows of statement 4. Per parent (`user`): the latest progress write on the course's
+    posts; per parent (`attempts`): failed attempts at them (`n`) and the latest start or
+    submit; per post (`post`): the parents who started it (`n`, any stored status) and
+    completed it (`m`). On PostgreSQL the progress rows are read once for both groupings
+    (GROUPING SETS); SQLite, which has none, reads them twice."""
     progress = and_(in_ids(PostProgress.post_id, "posts"), in_ids(PostProgress.user_id, "users"))
     attempts = and_(in_ids(QuizAttempt.post_id, "posts"), in_ids(QuizAttempt.user_id, "users"))
-    zero = literal(0, BigInteger)
-    by_user = (
-        select(
-            literal("user").label("kind"),
-            PostProgress.user_id.label("id"),
-            zero.label("n"),
-            zero.label("m"),
-            func.max(PostProgress.updated_at).label("at"),
-        )
-        .where(progress)
-        .group_by(PostProgress.user_id)
-    )
+    started, done = func.count(), func.count(case((_DONE, 1)))
+    last = func.max(PostProgress.updated_at)
     by_attempts = (
         select(
-            literal("attempts"),
-            QuizAttempt.user_id,
-            func.count(case((and_(_SUBMITTED, QuizAttempt.passed == false()), 1))),
-            zero,
-            func.max(func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)),
+            *_fact(
+                "attempts",
+                a=QuizAttempt.user_id,
+                n=func.count(case((and_(_SUBMITTED, QuizAttempt.passed == false()), 1))),
+                at=func.max(func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)),
+            )
         )
         .where(attempts)
         .group_by(QuizAttempt.user_id)
     )
-    by_post = (
-        select(
-            literal("post"),
-            PostProgress.post_id,
-            func.count(),
-            func.count(case((_DONE, 1))),
-            cast(null(), PostProgress.updated_at.type),
+    if grouping_sets:
+        by_post = func.grouping(PostProgress.user_id) == 1
+        both = (
+            select(
+                *_fact(
+                    "progress",
+                    a=func.coalesce(PostProgress.post_id, PostProgress.user_id),
+                    n=started,
+                    m=done,
+                    at=last,
+                    current=by_post,
+                )
+            )
+            .where(progress)
+            .group_by(
+                func.grouping_sets(tuple_(PostProgress.user_id), tuple_(PostProgress.post_id))
+            )
         )
+        return [both, by_attempts]
+    by_user = (
+        select(*_fact("progress", a=PostProgress.user_id, at=last, current=false()))
+        .where(progress)
+        .group_by(PostProgress.user_id)
+    )
+    posts = (
+        select(*_fact("progress", a=PostProgress.post_id, n=started, m=done, current=true()))
         .where(progress)
         .group_by(PostProgress.post_id)
     )
-    both = union_all(by_user, by_attempts, by_post).subquery("activity")
-    return select(*both.c)
+    return [by_user, posts, by_attempts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,22 +344,25 @@ def _sqlite_results() -> _Results:
 
 
 def _stats(results: _Results, in_ids: InIds) -> Select[Any]:
-    """5. One row per (quiz, question, answer given): `answered` (the parents' submitted
-    attempts that held the question and chose exactly that), `correct` (those graded
-    right), `chosen` (the chosen option ids as the JSON text stored, decoded in Python: a
-    handful of patterns per question, however many attempts), `sample` (the latest such
-    attempt) and `current` (the quiz still holds the question)."""
+    """Rows of statement 4, kind `answer`: one per (quiz `a`, question `b`, answer given):
+    `n` the parents' submitted attempts that held the question and chose exactly that,
+    `m` those graded right, `chosen` the chosen option ids (the JSON text stored, decoded
+    in Python: a handful of patterns per question, however many attempts), `sample` the
+    latest such attempt, `current` whether the quiz still holds the question."""
     return (
         select(
-            QuizAttempt.post_id,
-            results.question_id.label("question_id"),
-            results.chosen.label("chosen"),
-            func.count().label("answered"),
-            func.count(case((results.correct, 1))).label("correct"),
-            func.max(QuizAttempt.id).label("sample"),
-            results.question_id.in_(
-                select(QuizQuestion.id).where(in_ids(QuizQuestion.post_id, "posts"))
-            ).label("current"),
+            *_fact(
+                "answer",
+                a=QuizAttempt.post_id,
+                b=results.question_id,
+                n=func.count(),
+                m=func.count(case((results.correct, 1))),
+                chosen=results.chosen,
+                sample=func.max(QuizAttempt.id),
+                current=results.question_id.in_(
+                    select(QuizQuestion.id).where(in_ids(QuizQuestion.post_id, "posts"))
+                ),
+            )
         )
         .select_from(QuizAttempt)
         .join(results.table, true())
@@ -322,6 +373,15 @@ def _stats(results: _Results, in_ids: InIds) -> Select[Any]:
         )
         .group_by(QuizAttempt.post_id, results.question_id, results.chosen)
     )
+
+
+def _facts(results: _Results, in_ids: InIds, *, grouping_sets: bool) -> Select[Any]:
+    """4. Everything counted from the parents' rows on the course's posts, in one statement
+    (a UNION ALL of kinds, `_FACT_COLUMNS`)."""
+    both = union_all(
+        *_activity(in_ids, grouping_sets=grouping_sets), _stats(results, in_ids)
+    ).subquery("facts")
+    return select(*both.c)
 
 
 _GONE = bindparam("gone", type_=BigInteger, expanding=True)
@@ -368,22 +428,19 @@ def _catalog(elements: Elements, in_ids: InIds) -> Select[Any]:
 
 @dataclass(frozen=True, slots=True)
 class _Spelling:
-    activity: Select[Any]
-    stats: Select[Any]
+    facts: Select[Any]
     catalog: Select[Any]
     ids: Callable[[list[int]], Any]  # a list of ids as the `in_ids` parameter takes it
 
 
 _SPELLINGS = {
     "postgresql": _Spelling(
-        _activity(_pg_in),
-        _stats(_pg_results(), _pg_in),
+        _facts(_pg_results(), _pg_in, grouping_sets=True),
         _catalog(_pg_elements, _pg_in),
         list,
     ),
     "sqlite": _Spelling(
-        _activity(_sqlite_in),
-        _stats(_sqlite_results(), _sqlite_in),
+        _facts(_sqlite_results(), _sqlite_in, grouping_sets=False),
         _catalog(_sqlite_elements, _sqlite_in),
         json.dumps,
     ),
@@ -473,8 +530,15 @@ async def group_dashboard(
     `GroupDashboard`. NotFound: unknown group, unknown course, a course the group does not
     have; Forbidden: a manager who neither owns nor moderates the group."""
     await _check_course_readable(session, group_id=group_id, course_id=course_id, viewer=viewer)
-    members = await rows(session, _MEMBERS, group_id=group_id, course_id=course_id)
-    posts = await rows(session, _POSTS, course_id=course_id)
+    members: list[dict[str, Any]] = []
+    posts: list[dict[str, Any]] = []
+    for row in await rows(session, _MEMBERS_AND_POSTS, group_id=group_id, course_id=course_id):
+        if row["kind"] == "member":
+            members.append(
+                {"user_id": row["id"], "username": row["name"], "completed": row["number"]}
+            )
+        else:
+            posts.append({"post_id": row["id"], "title": row["name"], "module_id": row["number"]})
     spelling = _SPELLINGS[session.get_bind().dialect.name]
     ids = {
         "users": spelling.ids([m["user_id"] for m in members]),
@@ -483,18 +547,28 @@ async def group_dashboard(
     last_progress: dict[int, datetime] = {}
     attempts: dict[int, tuple[int, datetime | None]] = {}
     counts: dict[int, tuple[int, int]] = {}
-    for row in await rows(session, spelling.activity, **ids):
-        if row["kind"] == "user":
-            last_progress[row["id"]] = row["at"]
-        elif row["kind"] == "attempts":
-            attempts[row["id"]] = (row["n"], row["at"])
-        else:
-            counts[row["id"]] = (row["n"], row["m"])
-    stats = await rows(session, spelling.stats, **ids)
+    stats: list[dict[str, Any]] = []
     gone: dict[int, int] = {}
-    for row in stats:
-        if row["question_id"] is not None and not row["current"]:
-            gone[row["question_id"]] = max(row["sample"], gone.get(row["question_id"], 0))
+    for row in await rows(session, spelling.facts, **ids):
+        kind = row["kind"]
+        if kind == "answer":
+            stats.append(
+                {
+                    "post_id": row["a"],
+                    "question_id": row["b"],
+                    "chosen": row["chosen"],
+                    "answered": row["n"],
+                    "correct": row["m"],
+                }
+            )
+            if row["b"] is not None and not row["current"]:
+                gone[row["b"]] = max(row["sample"], gone.get(row["b"], 0))
+        elif kind == "attempts":
+            attempts[row["a"]] = (row["n"], row["at"])
+        elif row["current"]:  # progress per post
+            counts[row["a"]] = (row["n"], row["m"])
+        else:  # progress per parent
+            last_progress[row["a"]] = row["at"]
     catalog = await rows(
         session,
         spelling.catalog,
