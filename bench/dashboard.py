@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench.report import Target
 from bench.seed import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -132,7 +133,8 @@ def dataset(hashed: str, role_ids: dict[str, int]) -> dict[str, list[dict[str, A
     members += [member(DASHBOARD_GROUP, u) for u in parents]
     members += [member(EXPORT_GROUP, u) for u in exporters]
     courses, assigned, modules, links, posts = [], [], [], [], []
-    questions, options = [], []
+    questions: list[dict[str, Any]] = []
+    options: list[dict[str, Any]] = []
     quiz_ids: dict[int, list[int]] = {}
     course_posts: dict[int, list[int]] = {}
     next_module, next_post, next_question, next_option = 1, 1, 1, 1
@@ -223,11 +225,11 @@ def dataset(hashed: str, role_ids: dict[str, int]) -> dict[str, list[dict[str, A
             progress += [progress_row(uid, p, "completed") for p in course_posts[c][: j % 4]]
 
     by_quiz: dict[int, list[dict[str, Any]]] = {}
-    for q in questions:
-        by_quiz.setdefault(q["post_id"], []).append(q)
+    for question in questions:
+        by_quiz.setdefault(question["post_id"], []).append(question)
     opts_of: dict[int, list[dict[str, Any]]] = {}
-    for o in options:
-        opts_of.setdefault(o["question_id"], []).append(o)
+    for option in options:
+        opts_of.setdefault(option["question_id"], []).append(option)
     attempts = []
     attempt_id = 1
     for uid in parents:
@@ -458,17 +460,6 @@ def measure(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
     finally:
         server.stop()
         ceiling.stop()
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    measured: str
-    limit: str
-    ok: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "measured": self.measured, "target": self.limit, "pass": self.ok}
 
 
 def targets(block: dict[str, Any]) -> list[Target]:

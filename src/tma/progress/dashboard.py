@@ -1,24 +1,28 @@
 """A group's dashboard for one course (companion spec §5): where each parent stands, where
-people stop, which question confuses them. Five statements after the caller's, whatever
-the number of members, posts, attempts or questions (tests/test_query_counts.py):
+people stop, which question confuses them. Four statements after the caller's, whatever
+the number of parents, posts, attempts or questions (tests/test_query_counts.py):
 
 1. the access row: the group, whether the caller owns or moderates it, the course, whether
    the group has it (404/403 decided before any learner data is read);
-2. the members (system role `user`) in joining order, each with the course's completion
-   counter (`course_progress`), their latest progress write on the course's posts, and their
-   attempts at its quizzes (failed ones counted, the latest start or submit);
-3. the course's posts in course order, each with the members who started and completed it;
-4. the question statistics, aggregated by the database from the submitted attempts' own
-   `results` (JSON: `[{question_id, correct, chosen_option_ids, ...}]`, issue 23: an attempt
-   owns its questions) with the JSON table functions of each database: PostgreSQL's
-   `json_array_elements` / `json_array_elements_text`, SQLite's `json_each` (`_elements`).
-   One row per question (answered, correct) and per chosen option (chosen); nothing is
-   decoded in Python, and the rows returned are bounded by the questions and options, not
-   by the attempts;
-5. the question catalog: the course's quizzes as they are now (`quiz_questions`,
+2. the parents (members of system role `user`) in joining order with the course's
+   completion counter (`course_progress`), then the course's posts in course order;
+3. everything counted from the parents' rows on those posts (`_facts`), the ids of 2 bound
+   as one parameter each (a PostgreSQL array, a JSON array on SQLite): per parent the
+   latest progress write and their attempts (failed, latest); per post the parents who
+   started and completed it (on PostgreSQL both from one read: GROUPING SETS); and the
+   answers, aggregated by the database from the submitted attempts' own `results` (JSON
+   `[{question_id, correct, chosen_option_ids, ...}]`, issue 23: an attempt owns its
+   questions) with each database's JSON table functions: PostgreSQL's
+   `json_to_recordset` (each attempt's text parsed once, into typed columns), SQLite's
+   `json_each`. One row per question and answer pattern comes back, not per attempt;
+4. the question catalog: the course's quizzes as they are now (`quiz_questions`,
    `quiz_options`), and, for a question answered in attempts but no longer in its quiz
    (a quiz is replaced whole on edit, with new ids), its prompt and options from the copy
    held by the latest attempt that answered it (only that attempt's JSON is expanded).
+
+Measured (bench/dashboard.py, docs/performance.md): the JSON of the answers is the bulk
+of the database's work; subqueries on the memberships instead of bound id sets made
+PostgreSQL pair every post with every member first.
 """
 
 import json
@@ -116,7 +120,7 @@ async def _check_course_readable(
         raise NotFound(f"Course {course_id} not found in group {group_id}")
 
 
-# --- 2 and 3. the members and the posts ---------------------------------------------------
+# --- 2. the parents and the posts -------------------------------------------------------
 
 # The group's parents: its members whose system role is `user` (staff who belong to a group
 # run it; they are not followed by its dashboard).
@@ -154,7 +158,7 @@ _POST_ROWS = (
 )
 _ROSTER = union_all(_MEMBER_ROWS, _POST_ROWS).subquery("roster")
 # 2. the parents in joining order with their completed posts in the course (`number`), then
-# 3. the course's posts in course order with their module (`number`): one statement.
+# the course's posts in course order with their module (`number`): one statement.
 _MEMBERS_AND_POSTS = select(*_ROSTER.c).order_by(_ROSTER.c.kind, _ROSTER.c.seq)
 
 
@@ -178,8 +182,8 @@ def member_status(
 
 # --- one spelling per database: id sets and JSON table functions --------------------------
 #
-# The rows of statements 4-6 are those of the parents (`users`) on the course's posts
-# (`posts`), named by the ids statements 2 and 3 read, bound as one parameter each: a
+# The rows of statements 3 and 4 are those of the parents (`users`) on the course's posts
+# (`posts`), named by the ids statement 2 read, bound as one parameter each: a
 # PostgreSQL array (`= ANY(...)`), a JSON array on SQLite (`IN (SELECT value FROM
 # json_each(...))`). The planner then walks the posts' index and checks each row's user in
 # a set of known size, whatever the group's size (measured: joins to the memberships there
@@ -223,12 +227,12 @@ def _id_of(value: Any, key: str) -> ColumnElement[int]:
     return cast(value[key].as_string(), BigInteger)
 
 
-# The columns of statement 4's rows, whatever their kind (each kind uses some of them).
+# The columns of statement 3's rows, whatever their kind (each kind uses some of them).
 _FACT_COLUMNS = ("kind", "a", "b", "n", "m", "at", "chosen", "sample", "current")
 
 
 def _fact(kind: str, **values: Any) -> list[Any]:
-    """The columns of one kind of row of statement 4, typed nulls where it has no value."""
+    """The columns of one kind of row of statement 3, typed nulls where it has no value."""
     types: dict[str, Any] = {
         "a": BigInteger,
         "b": BigInteger,
@@ -247,7 +251,7 @@ def _fact(kind: str, **values: Any) -> list[Any]:
 
 
 def _activity(in_ids: InIds, *, grouping_sets: bool) -> list[Select[Any]]:
-    """Rows of statement 4. Per parent (`user`): the latest progress write on the course's
+    """Rows of statement 3. Per parent (`user`): the latest progress write on the course's
     posts; per parent (`attempts`): failed attempts at them (`n`) and the latest start or
     submit; per post (`post`): the parents who started it (`n`, any stored status) and
     completed it (`m`). On PostgreSQL the progress rows are read once for both groupings
@@ -344,7 +348,7 @@ def _sqlite_results() -> _Results:
 
 
 def _stats(results: _Results, in_ids: InIds) -> Select[Any]:
-    """Rows of statement 4, kind `answer`: one per (quiz `a`, question `b`, answer given):
+    """Rows of statement 3, kind `answer`: one per (quiz `a`, question `b`, answer given):
     `n` the parents' submitted attempts that held the question and chose exactly that,
     `m` those graded right, `chosen` the chosen option ids (the JSON text stored, decoded
     in Python: a handful of patterns per question, however many attempts), `sample` the
@@ -376,7 +380,7 @@ def _stats(results: _Results, in_ids: InIds) -> Select[Any]:
 
 
 def _facts(results: _Results, in_ids: InIds, *, grouping_sets: bool) -> Select[Any]:
-    """4. Everything counted from the parents' rows on the course's posts, in one statement
+    """3. Everything counted from the parents' rows on the course's posts, in one statement
     (a UNION ALL of kinds, `_FACT_COLUMNS`)."""
     both = union_all(
         *_activity(in_ids, grouping_sets=grouping_sets), _stats(results, in_ids)
@@ -389,7 +393,7 @@ _SAMPLES = bindparam("samples", type_=BigInteger, expanding=True)
 
 
 def _catalog(elements: Elements, in_ids: InIds) -> Select[Any]:
-    """6. The course's quizzes as they are now (question and option positions), then the
+    """4. The course's quizzes as they are now (question and option positions), then the
     questions named by `gone` as the attempts `samples` copied them (no positions)."""
     now_held = (
         select(
