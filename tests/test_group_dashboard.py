@@ -648,3 +648,25 @@ async def test_progress_csv_without_token_returns_401(client):
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.asyncio
+async def test_dashboard_of_a_group_without_parents_counts_nothing(
+    client, test_db, manager_headers, make_group, make_course, assign_course
+):
+    """A group of staff only: no member listed, every post at 0 started and 0 completed."""
+    group = await make_group()
+    course = await make_course()
+    await assign_course(group, course)
+    (post_id,) = await insert_posts(test_db, await insert_module(test_db, course.id))
+
+    response = await client.get(
+        f"/api/groups/{group.id}/dashboard?course_id={course.id}", headers=manager_headers
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["members"], body["questions"]) == ([], [])
+    assert [(p["post_id"], p["started"], p["completed"]) for p in body["posts"]] == [
+        (post_id, 0, 0)
+    ]
