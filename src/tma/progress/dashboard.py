@@ -251,11 +251,12 @@ def _fact(kind: str, **values: Any) -> list[Any]:
 
 
 def _activity(in_ids: InIds, *, grouping_sets: bool) -> list[Select[Any]]:
-    """Rows of statement 3. Per parent (`user`): the latest progress write on the course's
-    posts; per parent (`attempts`): failed attempts at them (`n`) and the latest start or
-    submit; per post (`post`): the parents who started it (`n`, any stored status) and
-    completed it (`m`). On PostgreSQL the progress rows are read once for both groupings
-    (GROUPING SETS); SQLite, which has none, reads them twice."""
+    """Rows of statement 3. Kind `progress`, per parent (`a` the user, `current` false):
+    the latest progress write on the course's posts (`at`); per post (`a` the post,
+    `current` true): the parents who started it (`n`, any stored status) and completed it
+    (`m`). Kind `attempts`, per parent (`a`): failed attempts at the course's quizzes (`n`)
+    and the latest start or submit (`at`). On PostgreSQL the progress rows are read once
+    for both groupings (GROUPING SETS); SQLite, which has none, reads them twice."""
     progress = and_(in_ids(PostProgress.post_id, "posts"), in_ids(PostProgress.user_id, "users"))
     attempts = and_(in_ids(QuizAttempt.post_id, "posts"), in_ids(QuizAttempt.user_id, "users"))
     started, done = func.count(), func.count(case((_DONE, 1)))
