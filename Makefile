@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs notify-crash flaky bench-offline
+.PHONY: help install install-runtime run test test-pg lint fmt check-migrations clean fuzz fuzz-ci load bench bench-instructions mutation fixture-docs notify-crash flaky bench-offline bench-dashboard
 
 help:
 	@echo "make run    - install, migrate, seed sample data, serve on http://$(HOST):$(PORT)"
@@ -114,6 +114,11 @@ bench: install
 # the bundle, sync batches, the Idempotency-Key layer's cost. Same database settings.
 bench-offline: install
 	$(BIN)/python -m bench.offline
+
+# Only the provider's-view lines of `make bench` (bench/dashboard.py, docs/contracts/dashboard.md):
+# the group dashboard's share of the SELECT 1 ceiling, the CSV export's server memory.
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard
 
 # CPU instructions per request under valgrind's callgrind (repeatable; for before/after
 # comparisons). Needs valgrind and the bench database filled by `make bench`.

@@ -196,6 +196,11 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     if "quizzes" in results:
         out.extend(quiz_targets(results["quizzes"]))
         errors += sum(int(e["errors"]) for e in results["quizzes"]["endpoints"].values())
+    if "dashboard" in results:
+        from bench import dashboard  # its own module: the lines of issue 26
+
+        out.extend(dashboard.targets(results["dashboard"]))
+        errors += sum(int(e["errors"]) for e in results["dashboard"]["endpoints"].values())
     out.append(Target("every measured request answered 2xx", f"{errors} errors", "0", errors == 0))
     return out
 
@@ -274,6 +279,11 @@ def table(results: dict[str, Any]) -> str:
     if "quizzes" in results:
         lines.append("")
         lines.extend(quiz_table(results["quizzes"], with_targets=False))
+    if "dashboard" in results:
+        from bench import dashboard
+
+        lines.append("")
+        lines.extend(dashboard.table(results["dashboard"], with_targets=False))
     lines.append("")
     lines.append("targets")
     for t in evaluate(results):

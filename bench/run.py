@@ -381,6 +381,14 @@ def measure_progress(url: str, seconds: float, log: Path, hashed: str) -> dict[s
     return progress.measure(url, seconds, log, hashed)
 
 
+def measure_dashboard(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
+    """The provider's view (bench/dashboard.py): the dashboard's share of the SELECT 1
+    ceiling and the CSV export's memory, on their own data set."""
+    from bench import dashboard
+
+    return dashboard.measure(url, seconds, log, hashed)
+
+
 def measure_quizzes(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
     """The quiz-engine lines (bench/quizzes.py), on their own data set."""
     from bench import quizzes
@@ -430,6 +438,7 @@ def main() -> int:
     print("offline (docs/offline.md)", flush=True)
     offline_block = offline.measure(url, seconds, log, hashed)
     quiz_block = measure_quizzes(url, seconds, log, hashed)
+    dashboard_block = measure_dashboard(url, seconds, log, hashed)
     flood["n"] = ns[-1]
     now = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -449,6 +458,7 @@ def main() -> int:
         "progress": progress_block,
         "offline": offline_block,
         "quizzes": quiz_block,
+        "dashboard": dashboard_block,
     }
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]
     results["elapsed_s"] = round(time.perf_counter() - started, 1)

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from factories import unique
 from offline import idempotency_layer
 from progress_factories import insert_course_content, insert_module, insert_posts, insert_quiz
+from tma.core.db import utcnow
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
-from tma.quizzes.models import QuizOption, QuizQuestion
+from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 STATEMENTS_PER_REQUEST = 3
@@ -1259,3 +1260,114 @@ async def test_list_notifications_statement_count_same_at_5_and_50_notifications
     assert response.status_code == 200
     assert counts == [LIST_STATEMENTS] * 4
     assert empty.count == STATEMENTS_PER_REQUEST
+
+
+# --- issue 26: the group dashboard --------------------------------------------------------
+
+# the caller; the access row (group, manages, course, assigned); the parents with their
+# counters and the course's posts; everything counted from their rows (progress per parent
+# and per post, attempts, the answers aggregated from the attempts' JSON); the question
+# catalog
+DASHBOARD_STATEMENTS = 5
+
+
+async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):
+    """`tries` submitted attempts at `quiz` per user, each holding the quiz's questions
+    (copied as an attempt copies them) and answering each with its first option."""
+    questions = [
+        {
+            "id": q,
+            "prompt": f"Question {n + 1}",
+            "kind": "multiple",
+            "explanation": None,
+            "options": [
+                {"id": o, "text": f"Option {m}", "is_correct": o in quiz.correct[n]}
+                for m, o in enumerate(quiz.options[n])
+            ],
+        }
+        for n, q in enumerate(quiz.questions)
+    ]
+    results = [
+        {
+            "question_id": q,
+            "correct": [quiz.options[n][0]] == quiz.correct[n],
+            "chosen_option_ids": [quiz.options[n][0]],
+            "correct_option_ids": quiz.correct[n],
+            "explanation": None,
+        }
+        for n, q in enumerate(quiz.questions)
+    ]
+    async with test_db.session() as session:
+        session.add_all(
+            QuizAttempt(
+                post_id=quiz.post_id,
+                user_id=user_id,
+                status="submitted",
+                submitted_at=utcnow(),
+                score=0,
+                passed=False,
+                results=results,
+                questions=questions,
+                saved_answers=[],
+            )
+            for user_id in user_ids
+            for _ in range(tries)
+        )
+        await session.commit()
+
+
+async def dashboard_world(test_db, owner_id, *, members, modules, posts, quizzes, tries):
+    """A group of `members` parents and one course of `modules` modules of `posts` posts
+    (every other completed by each parent) and `quizzes` quizzes of 3 questions, each
+    attempted `tries` times by every parent; the first question of the first quiz then
+    removed from it (its answers are read from the attempts' copies). (group id, course id)."""
+    parents = await insert_users(test_db, members)
+    (group_id,) = await insert_groups(test_db, 1, owner_id=owner_id, member_ids=parents)
+    (course_id,) = await insert_courses(test_db, 1, group_id=group_id)
+    await insert_course_content(
+        test_db, [course_id], modules=modules, posts=posts, completed_by=tuple(parents)
+    )
+    module_id = await insert_module(test_db, course_id)
+    made = []
+    for _ in range(quizzes):
+        quiz = await insert_quiz(test_db, module_id, [("multiple", [True, False, True])] * 3)
+        await insert_submitted_attempts(test_db, quiz, parents, tries=tries)
+        made.append(quiz)
+    async with test_db.session() as session:
+        gone = await session.get(QuizQuestion, made[0].questions[0])
+        await session.delete(gone)
+        await session.commit()
+    return group_id, course_id
+
+
+@pytest.mark.asyncio
+async def test_group_dashboard_statement_count_same_at_5_and_50_members(
+    client, manager_user, manager_headers, test_db, count_queries
+):
+    """GET /api/groups/{id}/dashboard as the group's owner: 5 statements for 5 parents x 1
+    module of 2 posts x 1 quiz tried once and for 50 parents x 5 modules of 5 posts x 4
+    quizzes tried 3 times each (a question of the first quiz gone in both: its texts come
+    from the attempts' copies)."""
+    counts = []
+    for members, modules, posts, quizzes, tries in ((SMALL, 1, 2, 1, 1), (LARGE, 5, 5, 4, 3)):
+        group_id, course_id = await dashboard_world(
+            test_db,
+            manager_user.id,
+            members=members,
+            modules=modules,
+            posts=posts,
+            quizzes=quizzes,
+            tries=tries,
+        )
+        url = f"/api/groups/{group_id}/dashboard?course_id={course_id}"
+        with count_queries() as queries:
+            response = await client.get(url, headers=manager_headers)
+        assert response.status_code == 200
+        body = response.json()
+        assert len(body["members"]) == members
+        assert len(body["questions"]) == 3 * quizzes
+        assert body["questions"][2]["answered"] == members * tries  # the gone one, last
+        assert body["questions"][2]["options"][0]["chosen"] == members * tries
+        counts.append(queries.count)
+
+    assert counts == [DASHBOARD_STATEMENTS] * 2

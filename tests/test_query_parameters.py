@@ -371,3 +371,29 @@ async def test_download_file_signed_url_still_applies_returns_200(
     assert response.status_code == 200
     assert response.content == b"%PDF-1.4 query parameters"
     assert unsigned.status_code == 401
+
+
+@known("GET /api/groups/{group_id}/dashboard")
+@pytest.mark.asyncio
+async def test_group_dashboard_course_id_still_applies_returns_200(
+    client: httpx.AsyncClient,
+    manager_headers: dict[str, str],
+    make_group: Any,
+    make_course: Any,
+    assign_course: Any,
+) -> None:
+    """`GET /api/groups/{id}/dashboard?course_id=`: the course named, not another of the
+    group's."""
+    group = await make_group()
+    await assign_course(group, await make_course())
+    second = await make_course()
+    await assign_course(group, second)
+
+    response = await client.get(
+        f"/api/groups/{group.id}/dashboard",
+        params={"course_id": second.id},
+        headers=manager_headers,
+    )
+
+    assert response.status_code == 200
+    assert response.json()["course_id"] == second.id

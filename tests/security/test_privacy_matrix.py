@@ -184,6 +184,8 @@ async def world(
 ENDPOINTS = {
     "group_detail": ("GET", "/api/groups/{gid}"),
     "group_progress": ("GET", "/api/groups/{gid}/progress"),
+    "dashboard": ("GET", "/api/groups/{gid}/dashboard?course_id={cid}"),
+    "progress_csv": ("GET", "/api/groups/{gid}/progress.csv"),
     "user_progress": ("GET", "/api/users/{pid}/progress"),
     "attempts": ("GET", "/api/quizzes/{qid}/attempts?user_id={pid}"),
     "users_list": ("GET", "/api/users"),
@@ -206,7 +208,8 @@ NOT_YOUR_GROUP = (403, "You don't have access to this group")
 NOT_YOUR_MEMBER = (403, "You may only see the data of members of groups you own or moderate")
 NOT_YOUR_GROUPS_PROGRESS = (403, "You may only see the progress of groups you own or moderate")
 
-# caller kind: (group detail, group progress, user progress, attempts, account endpoints)
+# caller kind: (group detail, group progress, user progress, attempts, account endpoints);
+# the group's dashboard and CSV export answer as its progress view does
 MATRIX: dict[str, tuple[Any, Any, Any, Any, Any]] = {
     "anonymous": (NOT_AUTHENTICATED,) * 5,
     "disabled_moderator": (DISABLED,) * 5,
@@ -280,6 +283,8 @@ def _expected(caller: str, endpoint: str) -> Any:
     return {
         "group_detail": group_detail,
         "group_progress": group_progress,
+        "dashboard": group_progress,
+        "progress_csv": group_progress,
         "user_progress": user_progress,
         "attempts": attempts,
     }.get(endpoint, accounts)
@@ -316,6 +321,24 @@ def _check_sees(world: World, endpoint: str, body: Any, caller: User) -> None:
                     }
                 ],
             }
+        ]
+    elif endpoint == "dashboard":
+        dana = [m for m in body["members"] if m["user_id"] == parent.id]
+        assert [
+            (m["completed_posts"], m["total_posts"], m["percent"], m["failed_attempts"])
+            for m in dana
+        ] == [(1, 2, 50, 0)]
+        assert [m["username"] for m in body["members"]] == [
+            "dana",
+            "other_parent",
+            "parent_moderator",
+        ]
+    elif endpoint == "progress_csv":
+        lines = [line.split(",") for line in body.splitlines()]
+        assert [line[:5] for line in lines[1:]] == [
+            ["dana", "First steps", "1", "2", "50"],
+            ["other_parent", "First steps", "0", "2", "0"],
+            ["parent_moderator", "First steps", "0", "2", "0"],
         ]
     elif endpoint == "user_progress":
         assert [
@@ -372,7 +395,9 @@ async def test_parent_data_endpoint_by_caller_kind_follows_the_privacy_rule(
     caller = getattr(world, attribute) if attribute else None
     headers = make_auth_headers(caller) if caller else {}
     method, template = ENDPOINTS[endpoint]
-    url = template.format(gid=world.oak.id, pid=world.parent.id, qid=world.quiz_id)
+    url = template.format(
+        gid=world.oak.id, pid=world.parent.id, qid=world.quiz_id, cid=world.course.id
+    )
     body = {} if method == "PATCH" else None
 
     response = await client.request(method, url, headers=headers, json=body)
@@ -381,7 +406,8 @@ async def test_parent_data_endpoint_by_caller_kind_follows_the_privacy_rule(
     if expected == SEES:
         assert response.status_code == 200, response.text
         assert caller is not None
-        _check_sees(world, endpoint, response.json(), caller)
+        body = response.text if endpoint == "progress_csv" else response.json()
+        _check_sees(world, endpoint, body, caller)
     elif expected == OWN_ONLY:
         assert response.status_code == 200, response.text
         assert caller is not None

@@ -173,3 +173,89 @@ class SyncResponse(ReadModel):
     )
 
     results: list[SyncResult]
+
+
+# --- GET /api/groups/{group_id}/dashboard --------------------------------------------------
+
+
+class MemberStatus(StrEnum):
+    """Where a member stands in the course: every post done, or by their recent activity."""
+
+    COMPLETED = "completed"
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+
+
+class DashboardMember(ReadModel):
+    user_id: int
+    username: str
+    completed_posts: int
+    total_posts: int
+    percent: int
+    last_activity_at: datetime | None
+    failed_attempts: int
+    status: MemberStatus
+
+
+class DashboardPost(ReadModel):
+    post_id: int
+    title: str
+    module_id: int
+    started: int
+    completed: int
+
+
+class DashboardOption(ReadModel):
+    option_id: int
+    text: str
+    chosen: int
+
+
+class DashboardQuestion(ReadModel):
+    post_id: int
+    question_id: int
+    prompt: str
+    answered: int
+    correct: int
+    options: list[DashboardOption]
+
+
+class GroupDashboard(ReadModel):
+    model_config = example(
+        group_id=2,
+        course_id=3,
+        members=[
+            {
+                "user_id": 9,
+                "username": "una",
+                "completed_posts": 5,
+                "total_posts": 11,
+                "percent": 45,
+                "last_activity_at": "2026-09-01T09:30:00Z",
+                "failed_attempts": 1,
+                "status": "active",
+            }
+        ],
+        posts=[
+            {"post_id": 12, "title": "Checks first", "module_id": 5, "started": 7, "completed": 4}
+        ],
+        questions=[
+            {
+                "post_id": 14,
+                "question_id": 31,
+                "prompt": "Which move is a check?",
+                "answered": 6,
+                "correct": 4,
+                "options": [
+                    {"option_id": 80, "text": "Bb5", "chosen": 4},
+                    {"option_id": 81, "text": "Nf3", "chosen": 2},
+                ],
+            }
+        ],
+    )
+
+    group_id: int
+    course_id: int
+    members: list[DashboardMember]
+    posts: list[DashboardPost]
+    questions: list[DashboardQuestion]
