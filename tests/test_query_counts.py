@@ -1259,3 +1259,37 @@ async def test_list_notifications_statement_count_same_at_5_and_50_notifications
     assert response.status_code == 200
     assert counts == [LIST_STATEMENTS] * 4
     assert empty.count == STATEMENTS_PER_REQUEST
+
+
+async def insert_children(test_db, user_id, how_many):
+    from datetime import date
+
+    from tma.children.models import Child
+
+    async with test_db.session() as session:
+        session.add_all(
+            Child(user_id=user_id, name=f"C{i}", birth_date=date(2024, 1, 1 + i))
+            for i in range(how_many)
+        )
+        await session.commit()
+
+
+@pytest.mark.asyncio
+async def test_list_children_statement_count_same_at_2_and_10_children(
+    client, test_db, test_user, user_headers, auth_headers, count_queries
+):
+    """The caller's children (and staff's read of them, with the privacy check): the caller,
+    (the parent's check,) the rows; whatever the number of children (at most 10)."""
+    counts = []
+    for how_many in (2, 8):
+        await insert_children(test_db, test_user.id, how_many)
+        for url, headers in (
+            ("/api/auth/me/children", user_headers),
+            (f"/api/users/{test_user.id}/children", auth_headers),
+        ):
+            with count_queries() as counter:
+                response = await client.get(url, headers=headers)
+            assert response.status_code == 200
+            counts.append(counter.count)
+
+    assert counts == [LIST_STATEMENTS, LIST_STATEMENTS + 1] * 2

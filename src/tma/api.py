@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from tma import health
 from tma.auth import router as auth
 from tma.bundle import router as bundle
+from tma.children import router as children
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
 from tma.files import router as files
@@ -37,6 +38,7 @@ PREFIX = "/api"
 PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
     notifications.me_router,
+    children.me_router,
     progress.groups_router,
     groups.router,
     courses.groups_router,
@@ -46,6 +48,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     posts.router,
     files.router,
     progress.users_router,
+    children.users_router,
     users.router,
     quizzes.router,
     quizzes.attempts_router,
