@@ -1060,13 +1060,14 @@ def _add_a_child_record(conn: Connection) -> None:
     conn.commit()
 
 
-def test_migration_0013_adds_children_keeping_every_row_and_the_profile_fields(
+def test_migration_0013_adds_children_and_age_ranges_keeping_every_row_and_profile_fields(
     scratch_url: str,
 ) -> None:
     """A database at 0011 with a parent whose profile names a child (born 29 February) and
     their progress goes to 0013: every row is as it was, the profile's `child_name` and
     `child_dob` untouched and nothing copied (the spec keeps the old fields as they are);
-    `children` takes a record of user 7. `downgrade 0011` drops it and keeps every row."""
+    modules and posts gain empty age bounds; `children` takes a record of user 7.
+    `downgrade 0011` drops the table and the bounds and keeps every row."""
     _off_loop(migrate.upgrade, scratch_url, "0003")
     _run_sync(scratch_url, _load_0003_progress)
     _off_loop(migrate.upgrade, scratch_url, "0011")
@@ -1081,6 +1082,8 @@ def test_migration_0013_adds_children_keeping_every_row_and_the_profile_fields(
         ("Sam", "2024-02-29")
     ]
     assert after["children"] == []
+    for table in ("modules", "posts"):  # every existing module and post: for every age
+        assert {(r["min_age_months"], r["max_age_months"]) for r in after[table]} == {(None, None)}
     _run_sync(scratch_url, _add_a_child_record)
     children = _run_sync(scratch_url, _every_row)["children"]
     assert [(c["user_id"], c["name"], str(c["birth_date"])) for c in children] == [
@@ -1091,3 +1094,5 @@ def test_migration_0013_adds_children_keeping_every_row_and_the_profile_fields(
 
     assert _run_sync(scratch_url, _every_row) == before
     assert "children" not in _run_sync(scratch_url, _tables)
+    for table in ("modules", "posts"):
+        assert "min_age_months" not in _run_sync(scratch_url, _columns(table))
