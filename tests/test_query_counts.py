@@ -1293,3 +1293,23 @@ async def test_list_children_statement_count_same_at_2_and_10_children(
             counts.append(counter.count)
 
     assert counts == [LIST_STATEMENTS, LIST_STATEMENTS + 1] * 2
+
+
+@pytest.mark.asyncio
+async def test_feed_statement_count_same_at_5_and_45_posts_and_any_children(
+    client, test_db, test_user, user_headers, user_course, count_queries
+):
+    """GET /api/feed: the caller, the children's birth dates, the page (a fourth counts
+    the total when the page is full): the same at 5 and 45 posts (a page of 50 shows
+    them all), 1 and 3 children."""
+    counts = []
+    for posts, children in ((SMALL, 1), (LARGE - 2 * SMALL, 3)):
+        await insert_children(test_db, test_user.id, children - (1 if children == 3 else 0))
+        await insert_course_content(test_db, [user_course.id], modules=1, posts=posts)
+        for url in ("/api/feed?limit=50", "/api/feed?limit=2"):
+            with count_queries() as counter:
+                response = await client.get(url, headers=user_headers)
+            assert response.status_code == 200
+            counts.append(counter.count)
+
+    assert counts == [3, 4, 3, 4]

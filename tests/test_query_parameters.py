@@ -412,3 +412,22 @@ async def test_list_user_children_limit_offset_still_apply_returns_200(
     item = await _second_of_two(client, f"/api/users/{test_user.id}/children", auth_headers)
 
     assert item["name"] == "Ben"
+
+
+@known("GET /api/feed")
+@pytest.mark.asyncio
+async def test_feed_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    user_course: Any,
+    make_module: Any,
+    make_post: Any,
+) -> None:
+    """`GET /api/feed?limit=1&offset=1`: the second post to do."""
+    module = await make_module(course=user_course)
+    await make_post(module)
+    second = await make_post(module)
+
+    item = await _second_of_two(client, "/api/feed", user_headers)
+
+    assert item["post_id"] == second.id

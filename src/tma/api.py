@@ -18,6 +18,7 @@ from tma.bundle import router as bundle
 from tma.children import router as children
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
+from tma.feed import router as feed
 from tma.files import router as files
 from tma.groups import router as groups
 from tma.modules import router as modules
@@ -43,6 +44,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     groups.router,
     courses.groups_router,
     bundle.router,
+    feed.router,
     courses.router,
     modules.router,
     posts.router,
