@@ -1296,14 +1296,14 @@ async def test_list_children_statement_count_same_at_2_and_10_children(
 
 
 @pytest.mark.asyncio
-async def test_feed_statement_count_same_at_5_and_45_posts_and_any_children(
+async def test_feed_statement_count_same_at_5_and_50_posts_and_any_children(
     client, test_db, test_user, user_headers, user_course, count_queries
 ):
-    """GET /api/feed: the caller, the children's birth dates, the page (a fourth counts
-    the total when the page is full): the same at 5 and 45 posts (a page of 50 shows
-    them all), 1 and 3 children."""
+    """GET /api/feed: the caller, the children's birth dates, the page with the total on
+    its rows: 3 statements at 5 and 50 posts, 1 and 3 children, a page whole or cut by
+    `limit`; an empty page past the end counts the total with a fourth."""
     counts = []
-    for posts, children in ((SMALL, 1), (LARGE - 2 * SMALL, 3)):
+    for posts, children in ((SMALL, 1), (LARGE - SMALL, 3)):
         await insert_children(test_db, test_user.id, children - (1 if children == 3 else 0))
         await insert_course_content(test_db, [user_course.id], modules=1, posts=posts)
         for url in ("/api/feed?limit=50", "/api/feed?limit=2"):
@@ -1311,5 +1311,10 @@ async def test_feed_statement_count_same_at_5_and_45_posts_and_any_children(
                 response = await client.get(url, headers=user_headers)
             assert response.status_code == 200
             counts.append(counter.count)
+    with count_queries() as empty:
+        response = await client.get("/api/feed?offset=1000", headers=user_headers)
 
-    assert counts == [3, 4, 3, 4]
+    assert response.status_code == 200
+    assert response.headers["X-Total-Count"] == str(LARGE)
+    assert counts == [3, 3, 3, 3]
+    assert empty.count == 4

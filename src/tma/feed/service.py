@@ -1,18 +1,20 @@
-"""The feed's one read: the caller's next posts, in one statement whatever the number of
-courses, modules and posts (a second counts the total when the page is full).
+"""The feed's one read: the caller's next posts and their total, in one statement whatever
+the number of courses, modules and posts (a second counts the total for an empty page).
 
 The statement, for a `user` U on day D with children of ages a1..an (months):
 
 1. `open_links`: the (course, module) links of the courses U sees (`course_visible_to`,
    tma.courses.visibility) whose module is open to U on D in that course
    (`open_condition`, tma.courses.availability), with the course's place in U's
-   assignments (`course_place`: the lowest `ordering` among the course's assignments to
-   U's groups, then the earliest assignment) and the module's `ordering` in the course.
+   assignments (`course_places`: the lowest `ordering` among the course's assignments to
+   U's groups, then the earliest assignment; grouped once, not per row) and the module's
+   `ordering` in the course.
 2. Their posts that U has not completed and that some child fits (one child inside both
    the post's and its module's range; a missing bound always fits); no child: no filter.
 3. A post in several of those courses (a module shared by two) is listed once, under the
    first of them: `ROW_NUMBER() OVER (PARTITION BY post ...)`, kept where it is 1.
-4. Ordered by course place, module ordering, post ordering (ids break ties).
+4. Ordered by course place, module ordering, post ordering (ids break ties); the total
+   rides on each row (`count(*) OVER ()`), so the page needs no second statement.
 
 The children's ages are bound parameters (`age_0` ...), one statement per number of
 children built at import (0 to `MAX_CHILDREN`): nothing is built per request.
@@ -22,9 +24,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Integer,
-    ScalarSelect,
+    Select,
     and_,
     bindparam,
     exists,
@@ -34,12 +37,12 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from tma.children.models import MAX_CHILDREN
 from tma.children.service import child_ages
 from tma.core.db import ID
 from tma.core.pagination import ListQuery, Page
+from tma.core.reads import first, named, rows
 from tma.courses.availability import open_condition
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.visibility import course_visible_to
@@ -52,20 +55,21 @@ _VIEWER = bindparam("viewer_id", type_=ID)
 _TODAY = bindparam("today", type_=Date)
 
 
-def course_place(course_id: Any, user_id: Any, column: Any) -> ScalarSelect[Any]:
-    """The smallest `column` of the course's assignments to the user's groups: where the
-    course stands in the user's assignment order."""
-    assignment = aliased(GroupCourse)
-    member = aliased(GroupMember)
+def course_places(user_id: Any) -> Any:
+    """Where each course stands in the user's assignment order: the lowest `ordering` of
+    its assignments to the user's groups, then the earliest of them (one row per course,
+    computed once per statement; who sees which course is `course_visible_to`'s alone,
+    the feed joins this only for the order)."""
     return (
-        select(func.min(column(assignment)))
-        .where(
-            assignment.course_id == course_id,
-            member.group_id == assignment.group_id,
-            member.user_id == user_id,
+        select(
+            GroupCourse.course_id.label("course_id"),
+            func.min(GroupCourse.ordering).label("course_place"),
+            func.min(GroupCourse.date_assigned).label("course_assigned"),
         )
-        .correlate_except(assignment, member)
-        .scalar_subquery()
+        .join(GroupMember, GroupMember.group_id == GroupCourse.group_id)
+        .where(GroupMember.user_id == user_id)
+        .group_by(GroupCourse.course_id)
+        .subquery("course_places")
     )
 
 
@@ -81,18 +85,18 @@ def _fits(age: Any) -> Any:
     )
 
 
-def _feed(children: int) -> ListQuery:  # pragma: no mutate block (built at import)
+def _feed(children: int) -> Select[Any]:  # pragma: no mutate block (built at import)
     link = CourseModule
+    places = course_places(_VIEWER)
     open_links = (
         select(
             link.course_id,
             link.module_id,
             link.ordering.label("module_place"),
-            course_place(link.course_id, _VIEWER, lambda a: a.ordering).label("course_place"),
-            course_place(link.course_id, _VIEWER, lambda a: a.date_assigned).label(
-                "course_assigned"
-            ),
+            places.c.course_place,
+            places.c.course_assigned,
         )
+        .outerjoin(places, places.c.course_id == link.course_id)
         .where(course_visible_to(link.course_id, _VIEWER), open_condition(link, _VIEWER, _TODAY))
         .subquery("open_links")
     )
@@ -134,7 +138,6 @@ def _feed(children: int) -> ListQuery:  # pragma: no mutate block (built at impo
         .where(~done, fitting)
         .subquery("ranked")
     )
-    first = ranked.c.nth == 1
     keys = (
         "post_id",
         "title",
@@ -148,15 +151,26 @@ def _feed(children: int) -> ListQuery:  # pragma: no mutate block (built at impo
         "module_min",
         "module_max",
     )
-    return ListQuery(
-        select(*(ranked.c[key] for key in keys))
-        .where(first)
-        .order_by(*(ranked.c[f"o{i}"] for i in range(len(order)))),
-        count=select(ranked.c.post_id).where(first),
+    # The whole feed's length rides on each row (a window aggregate is computed before
+    # LIMIT), so a page is one statement; only an empty page asks for it separately.
+    return named(
+        select(*(ranked.c[key] for key in keys), func.count().over().label("total"))
+        .where(ranked.c.nth == 1)
+        .order_by(*(ranked.c[f"o{i}"] for i in range(len(order))))
+        .limit(bindparam("limit", type_=BigInteger))
+        .offset(bindparam("offset", type_=BigInteger))
     )
 
 
+def _total(feed: Select[Any]) -> Select[Any]:  # pragma: no mutate block (built at import)
+    """The feed's length alone, for a page past its end."""
+    inner = feed.limit(None).offset(None).order_by(None).subquery("feed")
+    return select(func.count().label("total")).select_from(inner)
+
+
+# One statement per number of children, and its count: nothing is built per request.
 _FEEDS = {children: _feed(children) for children in range(MAX_CHILDREN + 1)}
+_TOTALS = {children: _total(feed) for children, feed in _FEEDS.items()}
 
 
 def _child_ids(row: dict[str, Any], ages: list[tuple[int, int]]) -> list[int]:
@@ -181,9 +195,14 @@ async def feed(
     ages = await child_ages(session, user_id=caller.id, child_dob=caller.child_dob, today=today)
     ages = ages[:MAX_CHILDREN]
     params: dict[str, Any] = {f"age_{i}": age for i, (_, age) in enumerate(ages)}
-    found, total = await _FEEDS[len(ages)].page(
-        session, page, viewer_id=caller.id, today=today, **params
-    )
+    params.update(viewer_id=caller.id, today=today)
+    limit = ListQuery.NO_LIMIT if page.limit is None else page.limit
+    found = await rows(session, _FEEDS[len(ages)], limit=limit, offset=page.offset, **params)
+    if found:
+        total = int(found[0]["total"])
+    else:
+        counted = await first(session, _TOTALS[len(ages)], **params)
+        total = int(counted["total"]) if counted else 0
     items = [
         {
             "post_id": row["post_id"],
