@@ -2,7 +2,7 @@
 
 - `GET /api/feed` for a parent with 3 children (6, 30 and 60 months old), in a group
   assigned 5 courses x 10 modules x 20 posts (1,000 posts). A third of the modules and a
-  quarter of the posts carry age ranges (some fitting nobody), the parent completed the
+  half of the posts carry age ranges (a quarter fitting nobody), the parent completed the
   first 30 posts of the first course: the feed filters by progress, availability,
   visibility and age on every request.
 
