@@ -13,7 +13,7 @@ Needs valgrind (`callgrind_control` with it) and the bench database as `make ben
 learning-content cases (`course`, `module`, `posts`) need the data of `make bench`'s N runs
 (`python -m bench.seed 10` loads it alone); the progress cases (`progress`,
 `group-progress`) the data set of `python -m bench.progress`, which is what a whole
-`make bench` leaves. Each case
+`make bench` leaves; `feed` the data set of `python -m bench.feed`. Each case
 runs in its own process under callgrind: the app is built, 50 requests warm it up
 uninstrumented, then instrumentation is switched on for `count` sequential requests straight
 into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
@@ -47,6 +47,7 @@ CASES = (
     "posts",
     "progress",
     "group-progress",
+    "feed",
     "select1",
     "const",
 )
@@ -100,6 +101,7 @@ async def _measure(case: str, count: int) -> None:
     from sqlalchemy import select
 
     from bench.ceilings import create_ceiling_app
+    from bench.feed import FEED_PARENT
     from bench.progress import PARENT_USERNAME, PROGRESS_GROUP
     from bench.seed import ADMIN_USERNAME
     from tma.core.config import get_settings
@@ -117,7 +119,8 @@ async def _measure(case: str, count: int) -> None:
     else:
         app = create_app()
         async with app.state.db.sessionmaker() as session:
-            caller = PARENT_USERNAME if case == "progress" else ADMIN_USERNAME
+            callers = {"progress": PARENT_USERNAME, "feed": FEED_PARENT}
+            caller = callers.get(case, ADMIN_USERNAME)
             user = await session.scalar(select(User.id).where(User.username == caller))
             group = await session.scalar(select(Group.id).order_by(Group.id).limit(1))
             progress_group = await session.scalar(
@@ -136,6 +139,7 @@ async def _measure(case: str, count: int) -> None:
             "posts": f"/api/posts?module_id={module}",
             "progress": "/api/progress",
             "group-progress": f"/api/groups/{progress_group}/progress",
+            "feed": "/api/feed",
         }
         needs = {"course": linked, "module": module, "posts": module}
         needs["group-progress"] = progress_group

@@ -1042,3 +1042,57 @@ def test_migration_0011_adds_notification_tables_keeping_every_row_and_drops_the
     _off_loop(migrate.upgrade, scratch_url, "0011")
     again = _run_sync(scratch_url, _every_row)
     assert (again["notifications"], again["push_tokens"]) == ([], [])
+
+
+def _give_user_7_a_profile_child(conn: Connection) -> None:
+    conn.execute(text("UPDATE users SET child_name = 'Sam', child_dob = '2024-02-29' WHERE id = 7"))
+    conn.commit()
+
+
+def _add_a_child_record(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO children (user_id, name, birth_date, created_at, updated_at) "
+            "VALUES (7, 'Kim', '2025-01-31', :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+
+
+def test_migration_0013_adds_children_and_age_ranges_keeping_every_row_and_profile_fields(
+    scratch_url: str,
+) -> None:
+    """A database at 0011 with a parent whose profile names a child (born 29 February) and
+    their progress goes to 0013: every row is as it was, the profile's `child_name` and
+    `child_dob` untouched and nothing copied (the spec keeps the old fields as they are);
+    modules and posts gain empty age bounds; `children` takes a record of user 7.
+    `downgrade 0011` drops the table and the bounds and keeps every row."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0011")
+    _run_sync(scratch_url, _give_user_7_a_profile_child)
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0013")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    assert [(u["child_name"], str(u["child_dob"])) for u in after["users"]] == [
+        ("Sam", "2024-02-29")
+    ]
+    assert after["children"] == []
+    for table in ("modules", "posts"):  # every existing module and post: for every age
+        assert {(r["min_age_months"], r["max_age_months"]) for r in after[table]} == {(None, None)}
+    _run_sync(scratch_url, _add_a_child_record)
+    children = _run_sync(scratch_url, _every_row)["children"]
+    assert [(c["user_id"], c["name"], str(c["birth_date"])) for c in children] == [
+        (7, "Kim", "2025-01-31")
+    ]
+
+    _off_loop(migrate.downgrade, scratch_url, "0011")
+
+    assert _run_sync(scratch_url, _every_row) == before
+    assert "children" not in _run_sync(scratch_url, _tables)
+    for table in ("modules", "posts"):
+        assert "min_age_months" not in _run_sync(scratch_url, _columns(table))

@@ -13,7 +13,17 @@ from sqlalchemy import update
 from tma.courses.models import Module
 from tma.modules.schemas import ModuleDetail
 
-MODULE_FIELDS = {"id", "title", "description", "color", "post_count", "created_at", "updated_at"}
+MODULE_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "color",
+    "min_age_months",
+    "max_age_months",
+    "post_count",
+    "created_at",
+    "updated_at",
+}
 # The detail's keys in the starter's mobile client (its `getModuleDetail`).
 CLIENT_KEYS = {"module_id", "module_title", "module_description", "module_color"}
 TOO_BIG_ID = 2**63
@@ -433,7 +443,7 @@ async def test_get_module_carries_the_mobile_clients_keys_returns_200(
         None,
         "#2980B9",
     )
-    assert list(body)[7:11] == [
+    assert list(body)[9:13] == [
         "module_id",
         "module_title",
         "module_description",

@@ -29,6 +29,8 @@ POST_FIELDS = {
     "file_id",
     "file_url",
     "ordering",
+    "min_age_months",
+    "max_age_months",
     "created_at",
     "updated_at",
 }
@@ -63,6 +65,8 @@ def post_body(post_id, module_id, title, ordering, **fields):
         "file_id": fields.pop("file_id", None),
         "file_url": fields.pop("file_url", None),
         "ordering": ordering,
+        "min_age_months": fields.pop("min_age_months", None),
+        "max_age_months": fields.pop("max_age_months", None),
         "created_at": UTC_TIMESTAMP,
         "updated_at": UTC_TIMESTAMP,
         **fields,

@@ -1316,6 +1316,19 @@ async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):
         await session.commit()
 
 
+async def insert_children(test_db, user_id, how_many):
+    from datetime import date
+
+    from tma.children.models import Child
+
+    async with test_db.session() as session:
+        session.add_all(
+            Child(user_id=user_id, name=f"C{i}", birth_date=date(2024, 1, 1 + i))
+            for i in range(how_many)
+        )
+        await session.commit()
+
+
 async def dashboard_world(test_db, owner_id, *, members, modules, posts, quizzes, tries):
     """A group of `members` parents and one course of `modules` modules of `posts` posts
     (every other completed by each parent) and `quizzes` quizzes of 3 questions, each
@@ -1371,3 +1384,49 @@ async def test_group_dashboard_statement_count_same_at_5_and_50_members(
         counts.append(queries.count)
 
     assert counts == [DASHBOARD_STATEMENTS] * 2
+
+
+@pytest.mark.asyncio
+async def test_list_children_statement_count_same_at_2_and_10_children(
+    client, test_db, test_user, user_headers, auth_headers, count_queries
+):
+    """The caller's children (and staff's read of them, with the privacy check): the caller,
+    (the parent's check,) the rows; whatever the number of children (at most 10)."""
+    counts = []
+    for how_many in (2, 8):
+        await insert_children(test_db, test_user.id, how_many)
+        for url, headers in (
+            ("/api/auth/me/children", user_headers),
+            (f"/api/users/{test_user.id}/children", auth_headers),
+        ):
+            with count_queries() as counter:
+                response = await client.get(url, headers=headers)
+            assert response.status_code == 200
+            counts.append(counter.count)
+
+    assert counts == [LIST_STATEMENTS, LIST_STATEMENTS + 1] * 2
+
+
+@pytest.mark.asyncio
+async def test_feed_statement_count_same_at_5_and_50_posts_and_any_children(
+    client, test_db, test_user, user_headers, user_course, count_queries
+):
+    """GET /api/feed: the caller, the children's birth dates, the page with the total on
+    its rows: 3 statements at 5 and 50 posts, 1 and 3 children, a page whole or cut by
+    `limit`; an empty page past the end counts the total with a fourth."""
+    counts = []
+    for posts, children in ((SMALL, 1), (LARGE - SMALL, 3)):
+        await insert_children(test_db, test_user.id, children - (1 if children == 3 else 0))
+        await insert_course_content(test_db, [user_course.id], modules=1, posts=posts)
+        for url in ("/api/feed?limit=50", "/api/feed?limit=2"):
+            with count_queries() as counter:
+                response = await client.get(url, headers=user_headers)
+            assert response.status_code == 200
+            counts.append(counter.count)
+    with count_queries() as empty:
+        response = await client.get("/api/feed?offset=1000", headers=user_headers)
+
+    assert response.status_code == 200
+    assert response.headers["X-Total-Count"] == str(LARGE)
+    assert counts == [3, 3, 3, 3]
+    assert empty.count == 4

@@ -397,3 +397,63 @@ async def test_group_dashboard_course_id_still_applies_returns_200(
 
     assert response.status_code == 200
     assert response.json()["course_id"] == second.id
+
+
+@known("GET /api/auth/me/children")
+@pytest.mark.asyncio
+async def test_list_my_children_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """`GET /api/auth/me/children?limit=1&offset=1`: the second child recorded."""
+    for name in ("Ana", "Ben"):
+        added = await client.post(
+            "/api/auth/me/children",
+            json={"name": name, "birth_date": "2024-01-01"},
+            headers=user_headers,
+        )
+        assert added.status_code == 201
+
+    item = await _second_of_two(client, "/api/auth/me/children", user_headers)
+
+    assert item["name"] == "Ben"
+
+
+@known("GET /api/users/{user_id}/children")
+@pytest.mark.asyncio
+async def test_list_user_children_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    auth_headers: dict[str, str],
+    test_user: Any,
+) -> None:
+    """`GET /api/users/{id}/children?limit=1&offset=1`: the parent's second child."""
+    for name in ("Ana", "Ben"):
+        added = await client.post(
+            "/api/auth/me/children",
+            json={"name": name, "birth_date": "2024-01-01"},
+            headers=user_headers,
+        )
+        assert added.status_code == 201
+
+    item = await _second_of_two(client, f"/api/users/{test_user.id}/children", auth_headers)
+
+    assert item["name"] == "Ben"
+
+
+@known("GET /api/feed")
+@pytest.mark.asyncio
+async def test_feed_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    user_course: Any,
+    make_module: Any,
+    make_post: Any,
+) -> None:
+    """`GET /api/feed?limit=1&offset=1`: the second post to do."""
+    module = await make_module(course=user_course)
+    await make_post(module)
+    second = await make_post(module)
+
+    item = await _second_of_two(client, "/api/feed", user_headers)
+
+    assert item["post_id"] == second.id

@@ -15,8 +15,10 @@ from fastapi.routing import APIRoute
 from tma import health
 from tma.auth import router as auth
 from tma.bundle import router as bundle
+from tma.children import router as children
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
+from tma.feed import router as feed
 from tma.files import router as files
 from tma.groups import router as groups
 from tma.modules import router as modules
@@ -37,9 +39,11 @@ PREFIX = "/api"
 PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     auth.router,
     notifications.me_router,
+    children.me_router,
     progress.groups_router,
     groups.router,
     courses.groups_router,
+    feed.router,
     courses.router,
     # After the courses' routes although it shares their prefix: a course's bundle is read
     # once per download, the course list and detail all day; each route passed costs those.
@@ -48,6 +52,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     posts.router,
     files.router,
     progress.users_router,
+    children.users_router,
     users.router,
     quizzes.router,
     quizzes.attempts_router,

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from tma.children.models import Child
 from tma.core.db import Base
 from tma.core.idempotency import IdempotencyKey
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
@@ -13,6 +14,7 @@ from tma.users.models import Role, User
 
 __all__ = [
     "Base",
+    "Child",
     "Course",
     "CourseModule",
     "CourseProgress",

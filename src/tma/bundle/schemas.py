@@ -46,6 +46,8 @@ class Bundle(ReadModel):
                 "title": "Checks first",
                 "description": None,
                 "color": None,
+                "min_age_months": None,
+                "max_age_months": None,
                 "post_count": 1,
                 "created_at": "2026-09-01T09:30:00Z",
                 "updated_at": "2026-09-01T09:30:00Z",

@@ -58,6 +58,24 @@ GroupName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_no_nul),
 ]
+# A module's or post's age bound in whole months (companion spec §4): 0 to 216 (18 years).
+AgeMonths = Annotated[int, Field(strict=True, ge=0, le=216)]
+AGE_RANGE_ERROR = "min_age_months must not be greater than max_age_months"
+
+
+def age_range_error(low: int | None, high: int | None) -> str | None:
+    """What is wrong with an age range (a missing bound is no bound), or None."""
+    if low is not None and high is not None and low > high:
+        return AGE_RANGE_ERROR
+    return None
+
+
+# A child's name (companion spec §4): 1-100 characters once trimmed.
+ChildName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_nul),
+]
 CourseTitle = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),

@@ -21,6 +21,10 @@ class Module(ListedMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     color: Mapped[str | None] = mapped_column(String(7))
+    # The ages it is for, in whole months (null: no bound; checked by the API, 0-216,
+    # min <= max): the feed fits it to a parent's children (tma.feed).
+    min_age_months: Mapped[int | None] = mapped_column(Integer)
+    max_age_months: Mapped[int | None] = mapped_column(Integer)
 
 
 class CourseModule(Base):

@@ -58,7 +58,7 @@ async def get_module(
     return json_response(_MODULE_DETAIL, module)
 
 
-@router.patch("/{module_id}", response_model=ModuleRead, responses=responses(404, 422))
+@router.patch("/{module_id}", response_model=ModuleRead, responses=responses(400, 404, 422))
 async def update_module(
     module_id: ModuleIdPath, body: ModuleUpdate, _admin: AdminUser, session: SessionDep
 ) -> ModuleRead:

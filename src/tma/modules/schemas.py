@@ -1,9 +1,12 @@
 """Request and response bodies of the modules domain."""
 
 from datetime import datetime
+from typing import Self
+
+from pydantic import model_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Description, HexColor, Title
+from tma.core.types import AgeMonths, Description, HexColor, Title, age_range_error
 from tma.posts.schemas import POST_EXAMPLE, PostRead
 
 
@@ -20,6 +23,15 @@ class ModuleCreate(WriteModel):
     title: Title
     description: Description | None = None
     color: HexColor | None = None
+    min_age_months: AgeMonths | None = None
+    max_age_months: AgeMonths | None = None
+
+    @model_validator(mode="after")
+    def _age_range(self) -> Self:
+        error = age_range_error(self.min_age_months, self.max_age_months)
+        if error:
+            raise ValueError(error)
+        return self
 
 
 class ModuleUpdate(WriteModel):
@@ -32,6 +44,16 @@ class ModuleUpdate(WriteModel):
     title: Title | None = None
     description: Description | None = None
     color: HexColor | None = None
+    # Checked against each other when both are sent; against the stored one by the service.
+    min_age_months: AgeMonths | None = None
+    max_age_months: AgeMonths | None = None
+
+    @model_validator(mode="after")
+    def _age_range(self) -> Self:
+        error = age_range_error(self.min_age_months, self.max_age_months)
+        if error:
+            raise ValueError(error)
+        return self
 
 
 MODULE_EXAMPLE = {
@@ -39,6 +61,8 @@ MODULE_EXAMPLE = {
     "title": "Checks first",
     "description": "Before any move, look at every check.",
     "color": "#C0392B",
+    "min_age_months": 12,
+    "max_age_months": 36,
     "post_count": 1,
     "created_at": "2026-09-01T09:30:00Z",
     "updated_at": "2026-09-01T09:30:00Z",
@@ -52,6 +76,8 @@ class ModuleRead(ReadModel):
     title: str
     description: str | None
     color: str | None
+    min_age_months: int | None
+    max_age_months: int | None
     post_count: int
     created_at: datetime
     updated_at: datetime

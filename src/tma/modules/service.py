@@ -9,10 +9,11 @@ from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.config import Settings
 from tma.core.db import ID
-from tma.core.errors import Forbidden, NotFound
+from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.reads import first, named, rows, visible_head
+from tma.core.types import age_range_error
 from tma.courses import availability
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
@@ -26,6 +27,8 @@ MODULE_COLUMNS = (
     Module.title,
     Module.description,
     Module.color,
+    Module.min_age_months,
+    Module.max_age_months,
     post_count_of(Module.id).label("post_count"),
     Module.created_at,
     Module.updated_at,
@@ -98,6 +101,8 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Module.title,
             Module.description,
             Module.color,
+            Module.min_age_months,
+            Module.max_age_months,
             Module.created_at,
             Module.updated_at,
             flag.label("visible"),
@@ -150,6 +155,8 @@ async def module_detail(
         "title": module["title"],
         "description": module["description"],
         "color": module["color"],
+        "min_age_months": module["min_age_months"],
+        "max_age_months": module["max_age_months"],
         "post_count": len(posts),
         "created_at": module["created_at"],
         "updated_at": module["updated_at"],
@@ -173,11 +180,20 @@ async def create_module(session: AsyncSession, *, data: ModuleCreate) -> dict[st
 async def update_module(
     session: AsyncSession, *, module_id: int, data: ModuleUpdate
 ) -> dict[str, Any]:
-    """Change a module's title, description or color; 404 if it is gone."""
+    """Change a module's title, description, color or age range; 404 if it is gone; 400
+    for a bound sent alone that would pass the stored other one."""
     module = await session.get(Module, module_id)
     if module is None:
         raise NotFound(f"Module {module_id} not found")
-    for field, value in data.changes().items():
+    changes = data.changes()
+    ages = (
+        changes.get("min_age_months", module.min_age_months),
+        changes.get("max_age_months", module.max_age_months),
+    )
+    if error := age_range_error(*ages):
+        await session.rollback()
+        raise Conflict(error)
+    for field, value in changes.items():
         setattr(module, field, value)
     await session.commit()
     found = await load_module(session, module_id=module_id)

@@ -53,6 +53,9 @@ class Post(TimestampMixin, Base):
         String(64), ForeignKey("files.id", ondelete="RESTRICT"), index=True
     )
     ordering: Mapped[int] = mapped_column(Integer)
+    # The ages it is for, in whole months, as a module's (tma.courses.models.Module).
+    min_age_months: Mapped[int | None] = mapped_column(Integer)
+    max_age_months: Mapped[int | None] = mapped_column(Integer)
     # A quiz's pass mark in percent (null for other types).
     pass_mark: Mapped[int | None] = mapped_column(Integer)
     # A quiz's settings (companion.md §2; meaningless on other types, left at the defaults).

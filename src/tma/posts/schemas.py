@@ -7,7 +7,17 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import Description, Id, Markdown, Position, Text, Title, WebUrl
+from tma.core.types import (
+    AgeMonths,
+    Description,
+    Id,
+    Markdown,
+    Position,
+    Text,
+    Title,
+    WebUrl,
+    age_range_error,
+)
 from tma.posts.models import PostType
 from tma.progress.models import ProgressStatus
 from tma.quizzes.models import QuestionKind, Reveal
@@ -116,6 +126,8 @@ class PostCreate(WriteModel):
     file_id: FileId | None = None
     ordering: Position | None = None
     quiz: QuizWrite | None = None
+    min_age_months: AgeMonths | None = None
+    max_age_months: AgeMonths | None = None
 
     @model_validator(mode="after")
     def _fields_of_type(self) -> Self:
@@ -130,6 +142,9 @@ class PostCreate(WriteModel):
                 raise ValueError(f"{post_type} posts need {name}")
             if post_type != self.post_type and present:
                 raise ValueError(f"only {post_type} posts have {name}")
+        error = age_range_error(self.min_age_months, self.max_age_months)
+        if error:
+            raise ValueError(error)
         return self
 
 
@@ -148,6 +163,16 @@ class PostUpdate(WriteModel):
     file_id: FileId | None = None
     ordering: Position | None = None
     quiz: QuizWrite | None = None
+    # Checked against each other when both are sent; against the stored one by the service.
+    min_age_months: AgeMonths | None = None
+    max_age_months: AgeMonths | None = None
+
+    @model_validator(mode="after")
+    def _age_range(self) -> Self:
+        error = age_range_error(self.min_age_months, self.max_age_months)
+        if error:
+            raise ValueError(error)
+        return self
 
 
 # The example post of the OpenAPI document, in `PostRead`'s keys (also in PostDetail's and
@@ -162,6 +187,8 @@ POST_EXAMPLE: dict[str, Any] = {
     "file_id": None,
     "file_url": None,
     "ordering": 1,
+    "min_age_months": None,
+    "max_age_months": None,
     "created_at": "2026-09-01T09:30:00Z",
     "updated_at": "2026-09-01T09:30:00Z",
 }
@@ -179,6 +206,8 @@ class PostRead(ReadModel):
     file_id: str | None
     file_url: str | None
     ordering: int
+    min_age_months: int | None
+    max_age_months: int | None
     created_at: datetime
     updated_at: datetime
 

@@ -18,6 +18,7 @@ from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
 from tma.core.reads import first
+from tma.core.types import age_range_error
 from tma.courses import availability
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
@@ -39,6 +40,8 @@ POST_COLUMNS = (
     Post.video_url,
     Post.file_id,
     Post.ordering,
+    Post.min_age_months,
+    Post.max_age_months,
     Post.created_at,
     Post.updated_at,
 )
@@ -279,6 +282,8 @@ async def add_post(session: AsyncSession, *, data: PostCreate) -> Post:
         video_url=data.video_url,
         file_id=data.file_id,
         ordering=position,
+        min_age_months=data.min_age_months,
+        max_age_months=data.max_age_months,
     )
     session.add(post)
     await session.flush()
@@ -323,6 +328,13 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
         if name in changes and current != post_type:
             await session.rollback()
             raise Conflict(f"Only {post_type} posts have {name}; this post is of type {current}")
+    ages = (
+        changes.get("min_age_months", post.min_age_months),
+        changes.get("max_age_months", post.max_age_months),
+    )
+    if error := age_range_error(*ages):
+        await session.rollback()
+        raise Conflict(error)
     ordering = changes.pop("ordering", None)
     if target is not None and target != post.module_id:
         await POSITIONS.close_gap(session, post.module_id, post.ordering)
