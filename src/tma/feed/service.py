@@ -55,7 +55,7 @@ _VIEWER = bindparam("viewer_id", type_=ID)
 _TODAY = bindparam("today", type_=Date)
 
 
-def course_places(user_id: Any) -> Any:
+def course_places(user_id: Any) -> Any:  # pragma: no mutate block (part of `_feed`)
     """Where each course stands in the user's assignment order: the lowest `ordering` of
     its assignments to the user's groups, then the earliest of them (one row per course,
     computed once per statement; who sees which course is `course_visible_to`'s alone,
@@ -73,11 +73,11 @@ def course_places(user_id: Any) -> Any:
     )
 
 
-def _inside(low: Any, high: Any, age: Any) -> Any:
+def _inside(low: Any, high: Any, age: Any) -> Any:  # pragma: no mutate block (part of `_feed`)
     return and_(or_(low.is_(None), low <= age), or_(high.is_(None), high >= age))
 
 
-def _fits(age: Any) -> Any:
+def _fits(age: Any) -> Any:  # pragma: no mutate block (part of `_feed`)
     """One child of `age` fits the post and its module."""
     return and_(
         _inside(Post.min_age_months, Post.max_age_months, age),
