@@ -78,7 +78,7 @@ async def list_notifications(
     found = await hot_rows(session, _LIST, **window)
     counts = found[0] if found else (await hot_rows(session, _COUNTS, user_id=user_id))[0]
     total, read = int(counts["total"]), int(counts["read"])
-    return [dict(row.items()) for row in found], total, total - read
+    return [dict(row) for row in found], total, total - read
 
 
 async def mark_read(
