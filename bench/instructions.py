@@ -11,7 +11,8 @@ runs on a shared machine. For comparing a change before and after, not for absol
 Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
 (`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). The
 learning-content cases (`course`, `module`, `posts`) need the data of `make bench`'s N runs
-(`python -m bench.seed 10` loads it alone); the progress cases (`progress`,
+(`python -m bench.seed 10` loads it alone, with the admin's 60 notifications that the
+`notifications` case pages through); the progress cases (`progress`,
 `group-progress`) the data set of `python -m bench.progress`, which is what a whole
 `make bench` leaves; `feed` the data set of `python -m bench.feed`. Each case
 runs in its own process under callgrind: the app is built, 50 requests warm it up
@@ -48,6 +49,7 @@ CASES = (
     "progress",
     "group-progress",
     "feed",
+    "notifications",
     "select1",
     "const",
 )
@@ -140,6 +142,7 @@ async def _measure(case: str, count: int) -> None:
             "progress": "/api/progress",
             "group-progress": f"/api/groups/{progress_group}/progress",
             "feed": "/api/feed",
+            "notifications": "/api/notifications?limit=20",  # the admin's 60 (bench.seed)
         }
         needs = {"course": linked, "module": module, "posts": module}
         needs["group-progress"] = progress_group

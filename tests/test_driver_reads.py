@@ -375,3 +375,45 @@ async def test_a_value_the_statement_binds_itself_reaches_the_driver(test_db: An
     through_sqlalchemy, through_driver = await both_paths(test_db.db, statement)
 
     assert through_driver == through_sqlalchemy == [{"x": 41, "two": 2}]
+
+
+@pytest.mark.asyncio
+async def test_notification_page_with_json_data_is_the_same_through_the_driver(
+    test_db: Any, make_user: Callable[..., Awaitable[User]]
+) -> None:
+    """The notification list's page (a JSON `data` column, window counts, a null and a set
+    `read_at`): same values and types on both paths; `data` a dict on each."""
+    from tma.notifications.models import Notification
+    from tma.notifications.service import _LIST
+
+    user = await make_user()
+    made = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)
+    async with test_db.session() as session:
+        for n, data in enumerate(
+            ({"course_id": 4, "module_id": 9}, {"group_id": 2, "behind": [5]})
+        ):
+            session.add(
+                Notification(
+                    user_id=user.id,
+                    kind="group_digest",
+                    subject=f"group:{n}",
+                    period="2027-W10",
+                    title=f"Digest {n}",
+                    body="Two parents behind.",
+                    data=data,
+                    created_at=made,
+                    read_at=made if n == 0 else None,
+                )
+            )
+        await session.commit()
+
+    through_sqlalchemy, through_driver = await both_paths(
+        test_db.db, _LIST, user_id=user.id, limit=20, offset=0
+    )
+
+    assert typed(through_driver) == typed(through_sqlalchemy)
+    assert [row["data"] for row in through_driver] == [
+        {"group_id": 2, "behind": [5]},
+        {"course_id": 4, "module_id": 9},
+    ]
+    assert [(row["total"], row["read"]) for row in through_driver] == [(2, 1), (2, 1)]

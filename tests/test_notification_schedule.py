@@ -8,7 +8,7 @@ Contract: docs/contracts/notifications.md; the rules: docs/notifications.md.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,6 @@ from tma.courses.models import GroupCourse
 from tma.notifications.models import Notification, NotificationSettings, PushToken
 from tma.notifications.queue import Queue
 from tma.notifications.rules import Quiet, reminder_period
-from tma.notifications.schedule import OpenedModule, use_opened_modules
 from tma.progress.models import PostProgress
 
 ASSIGNED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday (ISO week 2027-W09)
@@ -81,10 +80,15 @@ async def notifier(app, test_settings, test_db):
             await queue.stop()
 
 
-async def set_assigned(test_db, course_id, when):
+async def set_assigned(test_db, course_id, when, start_date=None):
+    """The course's assignments made at `when`, starting on `start_date` (default: that
+    day, as the service does)."""
+    start = when.date() if start_date is None else start_date
     async with test_db.session() as session:
         await session.execute(
-            update(GroupCourse).where(GroupCourse.course_id == course_id).values(date_assigned=when)
+            update(GroupCourse)
+            .where(GroupCourse.course_id == course_id)
+            .values(date_assigned=when, start_date=start)
         )
         await session.commit()
 
@@ -174,6 +178,43 @@ async def test_reminder_after_inactivity_days_once_per_week(notifier, world, tes
     assert brief(await notifier.rows(test_user.id, "reminder")) == [
         reminder(world.course, "2027-W10"),
         reminder(world.course, "2027-W11"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_reminder_counts_from_the_start_date_not_the_assignment(
+    notifier, world, test_db, test_user
+):
+    """Assigned on 2027-03-01 but starting on 2027-03-10: no reminder a week after the
+    assignment, none at 2027-03-16T23:59:59Z, one from 2027-03-17T00:00:00Z (7 days after
+    00:00 UTC of the start date)."""
+    await set_assigned(test_db, world.course.id, ASSIGNED, date(2027, 3, 10))
+
+    await notifier.run("2027-03-08T09:00:00Z")
+    await notifier.run("2027-03-16T23:59:59Z")
+    assert await notifier.rows(test_user.id, "reminder") == []
+    await notifier.run("2027-03-17T00:00:00Z")
+    assert brief(await notifier.rows(test_user.id, "reminder")) == [
+        reminder(world.course, "2027-W11")
+    ]
+
+
+@pytest.mark.asyncio
+async def test_reminder_counts_from_the_earliest_start_date_over_the_groups(
+    notifier, world, test_db, test_user, make_group, add_member, assign_course
+):
+    """The course also assigned to the parent's other group, starting 2027-02-20 (before
+    the assignment on 2027-03-01): the reference is 2027-02-20, so the reminder is due at
+    once on the assignment day; with the later start alone it would wait until 03-08."""
+    elm = await make_group(name="Elm class")
+    await add_member(elm, test_user)
+    await assign_course(elm, world.course, start_date=date(2027, 2, 20))
+
+    await notifier.run("2027-02-26T23:59:59Z")
+    assert await notifier.rows(test_user.id, "reminder") == []
+    await notifier.run("2027-02-27T00:00:00Z")
+    assert brief(await notifier.rows(test_user.id, "reminder")) == [
+        reminder(world.course, "2027-W08")
     ]
 
 
@@ -472,37 +513,126 @@ async def test_reminder_cap_per_rolling_week_across_spring_forward(
 # --- module_available and the group digest -------------------------------------------------
 
 
+def module_available(course_id, module_id, title):
+    return {
+        "kind": "module_available",
+        "subject": f"module:{module_id}:course:{course_id}",
+        "period": "",
+        "title": f"Now open: {title}",
+        "data": {"course_id": course_id, "module_id": module_id},
+    }
+
+
 @pytest.mark.asyncio
-async def test_module_available_once_per_module_from_the_availability_source(
-    notifier, world, test_db, test_user
+async def test_module_available_on_its_release_day_once_by_the_availability_rule(
+    notifier, world, test_db, test_user, make_module, link_module, client, user_headers, clock
 ):
-    """The availability rule says which scheduled modules are open for a user at `now`:
-    each is announced once (`data` with `course_id` and `module_id`), however many passes."""
-    module_id = await insert_module(test_db, world.course.id, title="Week 2")
+    """ "Week 2" released on day 7 of the course started 2027-03-01: it opens at
+    2027-03-08T00:00:00Z, when the module detail stops being 403 for the parent (the same
+    rule): a pass one second before announces nothing, the pass at that instant announces
+    it once, later passes not again. The parent is in New York with quiet hours 18:00 to
+    08:00: 00:00 UTC is 19:00 there, so the push waits for 08:00 local (13:00 UTC)."""
+    week2 = await make_module(title="Week 2")
+    await link_module(world.course, week2, release_after_days=7)
+    await set_prefs(
+        test_db, test_user.id, timezone=NEW_YORK, quiet_start="18:00", quiet_end="08:00"
+    )
+    await add_token(test_db, test_user.id)
 
-    async def opened(session, user_id, now):
-        if now >= at("2027-03-08T00:00:00Z"):
-            return [OpenedModule(world.course.id, module_id, "Week 2")]
-        return []
+    clock.set("2027-03-07T23:59:59Z")
+    closed = await client.get(f"/api/modules/{week2.id}", headers=user_headers)
+    await notifier.run(clock.now)
+    assert await notifier.rows(test_user.id, "module_available") == []
 
-    previous = use_opened_modules(opened)
-    try:
-        await notifier.run("2027-03-07T09:00:00Z")
-        assert await notifier.rows(test_user.id, "module_available") == []
-        await notifier.run("2027-03-08T09:00:00Z")
-        await notifier.run("2027-03-09T09:00:00Z")
-    finally:
-        use_opened_modules(previous)
+    clock.set("2027-03-08T00:00:00Z")
+    opened = await client.get(f"/api/modules/{week2.id}", headers=user_headers)
+    await notifier.run(clock.now)
+    first = await notifier.rows(test_user.id, "module_available")
+    for later in ("2027-03-08T00:15:00Z", "2027-03-08T13:00:00Z", "2027-03-10T09:00:00Z"):
+        await notifier.run(later)
 
-    assert brief(await notifier.rows(test_user.id, "module_available")) == [
-        {
-            "kind": "module_available",
-            "subject": f"module:{module_id}:course:{world.course.id}",
-            "period": "",
-            "title": "Now open: Week 2",
-            "data": {"course_id": world.course.id, "module_id": module_id},
-        }
+    assert closed.status_code == 403
+    assert closed.json() == {"detail": "Opens at 2027-03-08T00:00:00Z"}
+    assert opened.status_code == 200
+    assert brief(first) == [module_available(world.course.id, week2.id, "Week 2")]
+    assert first[0]["push_status"] == "pending"
+    assert first[0]["deliver_after"] == at("2027-03-08T13:00:00Z")
+    rows = await notifier.rows(test_user.id, "module_available")
+    assert brief(rows, "subject", "push_status") == [
+        {"subject": f"module:{week2.id}:course:{world.course.id}", "push_status": "sent"}
     ]
+    pushed = [m for m in notifier.push.messages() if m["title"] == "Now open: Week 2"]
+    assert len(pushed) == 1
+
+
+@pytest.mark.asyncio
+async def test_module_available_when_the_module_before_is_finished_in_a_sequential_course(
+    notifier, world, test_db, test_user, make_module, link_module, client, auth_headers
+):
+    """A sequential course: "Week 2" (released on day 0) opens when the parent completes
+    the last post of "Module A": nothing while one post is left, one `module_available`
+    at the pass after the completion, not again later; a module the schedule opened long
+    before the lookback (day 0, 2027-03-01) is not announced a week on."""
+    made = await client.patch(
+        f"/api/courses/{world.course.id}", json={"sequential": True}, headers=auth_headers
+    )
+    week2 = await make_module(title="Week 2")
+    await link_module(world.course, week2)
+
+    await progress(test_db, test_user.id, world.posts[0], at("2027-03-09T10:00:00Z"), "completed")
+    await notifier.run("2027-03-09T12:00:00Z")
+    assert await notifier.rows(test_user.id, "module_available") == []
+
+    await progress(test_db, test_user.id, world.posts[1], at("2027-03-09T12:30:00Z"), "completed")
+    await notifier.run("2027-03-09T12:29:59Z")
+    assert await notifier.rows(test_user.id, "module_available") == []
+    await notifier.run("2027-03-09T12:30:00Z")
+    await notifier.run("2027-03-09T12:45:00Z")
+    await notifier.run("2027-03-11T09:00:00Z")
+
+    assert made.status_code == 200
+    assert brief(await notifier.rows(test_user.id, "module_available")) == [
+        module_available(world.course.id, week2.id, "Week 2")
+    ]
+
+
+@pytest.mark.asyncio
+async def test_module_available_per_parent_each_at_their_own_start(
+    notifier,
+    world,
+    test_db,
+    test_user,
+    make_user,
+    make_group,
+    add_member,
+    assign_course,
+    make_module,
+    link_module,
+):
+    """The same course in a second group starting 2027-03-04: "Week 2" (day 7) opens for
+    `test_user` on 03-08 and for the other parent on 03-11; staff in the group never get it."""
+    birch = await make_group(name="Birch class")
+    other = await make_user()
+    staff = await make_user(role="manager")
+    await add_member(birch, other)
+    await add_member(birch, staff, role="moderator")
+    await assign_course(birch, world.course, start_date=date(2027, 3, 4))
+    week2 = await make_module(title="Week 2")
+    await link_module(world.course, week2, release_after_days=7)
+
+    await notifier.run("2027-03-08T00:00:00Z")
+    mine = await notifier.rows(test_user.id, "module_available")
+    theirs_early = await notifier.rows(other.id, "module_available")
+    await notifier.run("2027-03-10T23:59:59Z")
+    await notifier.run("2027-03-11T00:00:00Z")
+
+    assert brief(mine) == [module_available(world.course.id, week2.id, "Week 2")]
+    assert theirs_early == []
+    assert brief(await notifier.rows(other.id, "module_available")) == [
+        module_available(world.course.id, week2.id, "Week 2")
+    ]
+    assert await notifier.rows(staff.id, "module_available") == []
+    assert brief(await notifier.rows(test_user.id, "module_available")) == brief(mine)
 
 
 @pytest.mark.asyncio

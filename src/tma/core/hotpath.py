@@ -1,10 +1,12 @@
 """The one special read path: a pre-built SELECT run straight on the asyncpg connection.
 
-Fenced here. Used by the list helper (`tma.core.pagination.ListQuery`, every list) and by
-three details: the caller behind every token (`users.service.find_caller`), the group
-detail (`groups.service.group_detail`) and the course detail (`courses.service.
-course_detail`). Each measured against the same code with this path off
-(`BENCH_HOT_PATH=off`, which sends the same statements through the session) on the same run,
+Fenced here. Used by the list helper (`tma.core.pagination.ListQuery`, every list), by the
+notification list (`notifications.service.list_notifications`, one windowed statement:
+docs/notifications.md "The list's speed") and by three details: the caller behind every
+token (`users.service.find_caller`), the group detail (`groups.service.group_detail`) and
+the course detail (`courses.service.course_detail`). Each measured against the same code
+with this path off (`BENCH_HOT_PATH=off`, which sends the same statements through the
+session) on the same run,
 `python -m bench.instructions me detail groups course 100` (callgrind, instructions per
 request, N = 10; docs/performance.md "One read path"): GET /api/auth/me 1.75x,
 GET /api/groups/{id} 1.70x, GET /api/groups 1.65x, GET /api/courses/{id} 1.66x.
@@ -24,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Boolean, Column, Date, Enum, Integer, Label, String
+from sqlalchemy import JSON, Boolean, Column, Date, Enum, Integer, Label, String
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.types import NullType
@@ -43,8 +45,10 @@ SESSION_KEY = "tma.hotpath"
 
 # The column types asyncpg returns as SQLAlchemy would (no result processing that changes a
 # value): what a statement on this path may select. `UTCDateTime`: asyncpg gives an aware
-# UTC datetime for `timestamptz`, as the type's processor does.
-_SAFE_TYPES = (Integer, String, Boolean, Date, UTCDateTime, NullType)
+# UTC datetime for `timestamptz`, as the type's processor does. `JSON`: SQLAlchemy's asyncpg
+# dialect decodes `json` in the driver (the codec it sets on each connection, with the
+# engine's deserializer) and adds no result processing.
+_SAFE_TYPES = (Integer, String, Boolean, Date, UTCDateTime, JSON, NullType)
 
 
 def driver_safe(statement: AnySelect) -> AnySelect:
@@ -94,7 +98,7 @@ class HotPath:
     async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> Sequence[NamedRow]:
         """Every row of a pre-built read-only `statement`, outside any transaction
         (autocommit, like every GET). Only for columns the driver returns as SQLAlchemy
-        would (integers, text, booleans, dates, `UTCDateTime`)."""
+        would (integers, text, booleans, dates, `UTCDateTime`, JSON)."""
         sql, names, defaults = self._compile(statement)
         for listener in self.listeners:
             listener(sql)

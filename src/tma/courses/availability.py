@@ -25,10 +25,12 @@ number of statements stays the same; only a refusal (403) reads the reason with 
 For other packages:
 - `module_access(session, module_id=, user_id=, now=)`: whether M is open to U at `now`,
   else when it opens or what locks it.
-- `opened_between(session, after=, until=)`: every (user, module) whose release came in
-  `(after, until]` and that is open to the user at `until` (the notifications' pass).
+- `opened_between(session, after=, until=, user_ids=)`: every (user, module) that opened in
+  `(after, until]` (its release came, or in a sequential course the module before was
+  finished) and is open to the user at `until`: the notifications' `module_available`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -50,13 +52,13 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from tma.core.db import ID
+from tma.core.db import ID, UTCDateTime
 from tma.core.errors import Forbidden
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.visibility import course_visible_to
 from tma.groups.models import GroupMember
-from tma.posts.models import post_count_of
-from tma.progress.models import ModuleProgress
+from tma.posts.models import Post, post_count_of
+from tma.progress.models import ModuleProgress, PostProgress
 from tma.users.models import Role, SystemRole, User
 
 
@@ -254,7 +256,16 @@ async def refusal(
     return Forbidden(reason or NOT_OPEN)
 
 
-def _opened() -> Any:  # pragma: no mutate block  (built once, at import)
+def _learner(user: Any) -> Any:
+    return exists(
+        select(User.id)
+        .join(Role, Role.id == User.role_id)
+        .where(User.id == user, Role.name == SystemRole.USER.value)
+    )
+
+
+def _scheduled() -> Any:  # pragma: no mutate block  (built once, at import)
+    """The pairs whose release day is in `(after, until]` (days), open at `until`."""
     link = aliased(CourseModule)
     other = aliased(CourseModule)
     member = aliased(GroupMember)
@@ -268,11 +279,6 @@ def _opened() -> Any:  # pragma: no mutate block  (built once, at import)
         course_visible_to(other.course_id, user),
         opens_on(other, user) <= after,
     )
-    learner = (
-        select(User.id)
-        .join(Role, Role.id == User.role_id)
-        .where(User.id == user, Role.name == SystemRole.USER.value)
-    )
     return (
         select(user.label("user_id"), link.module_id, link.course_id, release.label("opens_on"))
         .distinct()
@@ -280,7 +286,7 @@ def _opened() -> Any:  # pragma: no mutate block  (built once, at import)
         .join(assignment, assignment.group_id == member.group_id)
         .join(link, link.course_id == assignment.course_id)
         .where(
-            exists(learner),
+            _learner(user),
             release > after,
             release <= until,
             ~earlier,
@@ -289,13 +295,60 @@ def _opened() -> Any:  # pragma: no mutate block  (built once, at import)
     )
 
 
-_OPENED = _opened()
+def _unlocked() -> Any:  # pragma: no mutate block  (built once, at import)
+    """The pairs of a sequential course whose module before was finished by the user in
+    `(after_at, until_at]` (instants: its last post completed then), open at `until`."""
+    link = aliased(CourseModule)
+    before = aliased(CourseModule)
+    course = aliased(Course)
+    member = aliased(GroupMember)
+    assignment = aliased(GroupCourse)
+    post = aliased(Post)
+    user = member.user_id
+    finished = (
+        select(func.max(PostProgress.completed_at))
+        .join(post, post.id == PostProgress.post_id)
+        .where(PostProgress.user_id == user, post.module_id == before.module_id)
+        .correlate_except(PostProgress, post)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            user.label("user_id"),
+            link.module_id,
+            link.course_id,
+            opens_on(link, user).label("opens_on"),
+            finished.label("finished_at"),
+        )
+        .distinct()
+        .select_from(member)
+        .join(assignment, assignment.group_id == member.group_id)
+        .join(course, and_(course.id == assignment.course_id, course.sequential))
+        .join(link, link.course_id == course.id)
+        .join(
+            before, and_(before.course_id == link.course_id, before.ordering == link.ordering - 1)
+        )
+        .where(
+            _learner(user),
+            finished > bindparam("after_at", type_=UTCDateTime()),
+            finished <= bindparam("until_at", type_=UTCDateTime()),
+            module_open_to(link.module_id, user, bindparam("until", type_=Date)),
+        )
+    )
+
+
+_USERS: Any = bindparam("user_ids", expanding=True)
+_SCHEDULED = _scheduled()
+_SCHEDULED_OF = _SCHEDULED.where(_SCHEDULED.selected_columns.user_id.in_(_USERS))
+_UNLOCKED = _unlocked()
+_UNLOCKED_OF = _UNLOCKED.where(_UNLOCKED.selected_columns.user_id.in_(_USERS))
 
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """A module that opened for a user: when (00:00 UTC of its release day) and in which
-    course (the lowest id among those that opened it then)."""
+    """A module that opened for a user: when (00:00 UTC of its release day, or the moment
+    the user finished the module before it in a sequential course) and in which course (the
+    lowest id among those that opened it then)."""
 
     user_id: int
     module_id: int
@@ -304,21 +357,34 @@ class Opened:
 
 
 async def opened_between(
-    session: AsyncSession, *, after: datetime, until: datetime
+    session: AsyncSession,
+    *,
+    after: datetime,
+    until: datetime,
+    user_ids: Sequence[int] | None = None,
 ) -> list[Opened]:
-    """Every (user, module) the release schedule opened in `(after, until]`: the module's
-    first release over the user's courses falls in it, and the module is open to the user
-    at `until` (a module still locked by a sequential course is left out: it opens by the
-    user's own progress). Users with the system role `user` only. One statement; the
-    pairs ordered by user, then module."""
-    params = {"after": today_of(after), "until": today_of(until)}
-    rows = (await session.execute(_OPENED, params)).mappings().all()
-    order = sorted(
-        rows, key=lambda r: (r["user_id"], r["module_id"], r["opens_on"], r["course_id"])
-    )
-    found: dict[tuple[int, int], Opened] = {}
-    for row in order:  # the earliest release of each pair first, then the lowest course id
-        key = (row["user_id"], row["module_id"])
-        if key not in found:
-            found[key] = Opened(key[0], key[1], row["course_id"], midnight(row["opens_on"]))
-    return list(found.values())
+    """Every (user, module) that opened in `(after, until]` and is open to the user at
+    `until`: the module's first release over the user's courses falls in it (days, UTC),
+    or, in a sequential course, the user finished the module before it then (a module
+    released but still locked is left out until that moment). Users with the system role
+    `user` only; `user_ids` narrows them. Two statements; the pairs ordered by user, then
+    module, each once (its earliest opening, then the lowest course id)."""
+    days = {"after": today_of(after), "until": today_of(until)}
+    narrowed = {} if user_ids is None else {"user_ids": list(user_ids)}
+    scheduled = _SCHEDULED if user_ids is None else _SCHEDULED_OF
+    unlocked = _UNLOCKED if user_ids is None else _UNLOCKED_OF
+    found: list[tuple[int, int, datetime, int]] = []
+    for row in (await session.execute(scheduled, {**days, **narrowed})).mappings():
+        found.append(
+            (row["user_id"], row["module_id"], midnight(row["opens_on"]), row["course_id"])
+        )
+    moments = {"after_at": after, "until_at": until, "until": days["until"]}
+    for row in (await session.execute(unlocked, {**moments, **narrowed})).mappings():
+        release = row["opens_on"]
+        # Released after the module before was finished: the release opened it (above).
+        if release is None or midnight(release) <= row["finished_at"]:
+            found.append((row["user_id"], row["module_id"], row["finished_at"], row["course_id"]))
+    pairs: dict[tuple[int, int], Opened] = {}
+    for user_id, module_id, opened_at, course_id in sorted(found):
+        pairs.setdefault((user_id, module_id), Opened(user_id, module_id, course_id, opened_at))
+    return list(pairs.values())

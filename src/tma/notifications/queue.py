@@ -209,12 +209,14 @@ class Queue:
         async def work(session: AsyncSession, runtime: Runtime) -> int:
             settled = 0
             failure: Exception | None = None
+            opened = await schedule.opened_modules(session, user_ids=user_ids, now=instant)
             for user_id in user_ids:
                 await schedule.notify_user(
                     session,
                     user_id=user_id,
                     now=instant,
                     inactivity_days=runtime.settings.inactivity_days,
+                    opened=opened.get(user_id, []),
                 )
                 try:
                     settled += await schedule.deliver_user(

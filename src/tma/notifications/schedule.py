@@ -7,11 +7,12 @@ Reminder rule (docs/notifications.md): a parent (system role `user`, active) who
 settings allow reminders, with no activity (a progress write on any post) for
 `inactivity_days`, is reminded once per period (their ISO week, or half-week with
 `twice_weekly`) of the unfinished course whose own last activity (or, with none, its
-start: the day it was first assigned to one of their groups) is the oldest, among the
+start: 00:00 UTC of the earliest `start_date` of its assignments to their groups, the
+release schedule's start) is the oldest, among the
 unfinished courses whose reference is itself `inactivity_days` old. A course is unfinished
 while the parent has completed fewer posts than it has."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,9 @@ from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.errors import NotFound
 from tma.core.reads import rows
-from tma.courses.models import Course, CourseModule, GroupCourse
+from tma.courses import availability
+from tma.courses.availability import Opened
+from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember, GroupRole
 from tma.notifications import service
 from tma.notifications.delivery import Channels, DeliveryError
@@ -55,38 +58,72 @@ _USER = bindparam("user_id", type_=BigInteger)
 USERS_PER_JOB = 25
 
 
-# --- the modules that opened: the availability rule's, once it is on main ----------------
+# --- the modules that opened: the availability rule's -----------------------------------
+
+# A pass announces the modules that opened in the last OPENED_LOOKBACK (the same module is
+# announced once however many passes see it: the unique key); a pass every few minutes
+# needs much less, the rest covers a schedule that did not run for a while.
+OPENED_LOOKBACK = timedelta(days=3)
+_MODULE_TITLES = select(Module.id, Module.title).where(
+    Module.id.in_(bindparam("module_ids", expanding=True))
+)
 
 
-@dataclass(frozen=True, slots=True)
-class OpenedModule:
-    """A module of one of the user's courses that was scheduled and is open at `now`."""
-
-    course_id: int
-    module_id: int
-    title: str
-
-
-OpenedModules = Callable[[AsyncSession, int, datetime], Awaitable[Sequence[OpenedModule]]]
-
-
-async def no_release_schedule(
-    session: AsyncSession, user_id: int, now: datetime
-) -> Sequence[OpenedModule]:
-    """Without a release schedule every module is open from the assignment on: none
-    "opens" later, so none is announced."""
-    return ()
+_ASSIGNED_AT = (
+    select(
+        GroupMember.user_id,
+        GroupCourse.course_id,
+        func.min(GroupCourse.date_assigned).label("assigned_at"),
+    )
+    .join(GroupCourse, GroupCourse.group_id == GroupMember.group_id)
+    .where(
+        GroupMember.user_id.in_(bindparam("user_ids", expanding=True)),
+        GroupCourse.course_id.in_(bindparam("course_ids", expanding=True)),
+    )
+    .group_by(GroupMember.user_id, GroupCourse.course_id)
+)
 
 
-_opened_modules: OpenedModules = no_release_schedule
-
-
-def use_opened_modules(source: OpenedModules) -> OpenedModules:
-    """Where `module_available` learns which modules opened (the availability rule of
-    `tma.courses.availability` registers itself here); returns the previous source."""
-    global _opened_modules
-    previous, _opened_modules = _opened_modules, source
-    return previous
+async def opened_modules(
+    session: AsyncSession, *, user_ids: Sequence[int], now: datetime
+) -> dict[int, list[tuple[Opened, str]]]:
+    """Per user, the modules that opened for them in `(now - OPENED_LOOKBACK, now]` by
+    the one availability rule (`tma.courses.availability.opened_between`: the release
+    schedule, or the module before finished in a sequential course), with their titles;
+    leaving out a module that opened before its course was first assigned to one of the
+    user's groups (open from the assignment on: `course_assigned` announced it). Four
+    statements at most, whatever the number of users."""
+    if not user_ids:
+        return {}
+    opened = await availability.opened_between(
+        session, after=now - OPENED_LOOKBACK, until=now, user_ids=user_ids
+    )
+    if not opened:
+        return {}
+    assigned = {
+        (r["user_id"], r["course_id"]): r["assigned_at"]
+        for r in await rows(
+            session,
+            _ASSIGNED_AT,
+            user_ids=sorted({item.user_id for item in opened}),
+            course_ids=sorted({item.course_id for item in opened}),
+        )
+    }
+    later = [
+        item
+        for item in opened
+        if item.opened_at > assigned.get((item.user_id, item.course_id), item.opened_at)
+    ]
+    if not later:
+        return {}
+    module_ids = sorted({item.module_id for item in later})
+    titles = {
+        r["id"]: r["title"] for r in await rows(session, _MODULE_TITLES, module_ids=module_ids)
+    }
+    found: dict[int, list[tuple[Opened, str]]] = {}
+    for item in later:
+        found.setdefault(item.user_id, []).append((item, titles[item.module_id]))
+    return found
 
 
 # --- who the pass looks at --------------------------------------------------------------
@@ -125,7 +162,7 @@ _mine = (
     select(
         GroupMember.user_id,
         GroupCourse.course_id,
-        func.min(GroupCourse.date_assigned).label("start"),
+        func.min(GroupCourse.start_date).label("start"),
     )
     .join(GroupCourse, GroupCourse.group_id == GroupMember.group_id)
     .where(GroupMember.user_id.in_(_USERS))
@@ -194,7 +231,7 @@ async def behind_of(
         user_id = row["user_id"]
         if user_id not in idle_users or row["completed"] >= row["total"]:
             continue
-        since = row["last_activity"] or row["start"]
+        since = row["last_activity"] or availability.midnight(row["start"])
         if now - since >= idle:
             candidates.setdefault(user_id, []).append(Behind(row["course_id"], row["title"], since))
     return {
@@ -212,10 +249,17 @@ async def behind_in(
 
 
 async def notify_user(
-    session: AsyncSession, *, user_id: int, now: datetime, inactivity_days: int
+    session: AsyncSession,
+    *,
+    user_id: int,
+    now: datetime,
+    inactivity_days: int,
+    opened: Sequence[tuple[Opened, str]] | None = None,
 ) -> None:
     """One user's rows as of `now`: a reminder when due, a `module_available` for each
-    module that opened. Committed; e-mail and push are `deliver_user`'s."""
+    module that opened (`opened`: given by the caller that read them for a batch of users
+    with `opened_modules`, else read here). Committed; e-mail and push are
+    `deliver_user`'s."""
     prefs = await service.settings_of(session, user_id=user_id)
     frequency = ReminderFrequency(prefs["reminders"])
     if frequency is not ReminderFrequency.NEVER:
@@ -232,15 +276,18 @@ async def notify_user(
                 data={"course_id": behind.course_id},
                 now=now,
             )
-    for module in await _opened_modules(session, user_id, now):
+    if opened is None:
+        mine = await opened_modules(session, user_ids=[user_id], now=now)
+        opened = mine.get(user_id, [])
+    for module, title in opened:
         await service.notify(
             session,
             user_ids=[user_id],
             kind=NotificationKind.MODULE_AVAILABLE,
             subject=f"module:{module.module_id}:course:{module.course_id}",
             period="",
-            title=f"Now open: {module.title}"[:200],
-            body=f"{module.title} is open: have a look.",
+            title=f"Now open: {title}"[:200],
+            body=f"{title} is open: have a look.",
             data={"course_id": module.course_id, "module_id": module.module_id},
             now=now,
         )

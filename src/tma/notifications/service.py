@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import upsert
 from tma.core.errors import NotFound
+from tma.core.hotpath import driver_safe, hot_rows
 from tma.core.pagination import Page
-from tma.core.reads import first, rows
+from tma.core.reads import first
 from tma.courses.models import Course
 from tma.courses.service import on_course_assigned
 from tma.groups.models import Group, GroupMember
@@ -42,8 +43,9 @@ _n = Notification.__table__.c
 _MINE = _n.user_id == bindparam("user_id", type_=BigInteger)
 # Newest first (ids grow with time). The whole list's total and unread count ride on each
 # row (window aggregates are computed before LIMIT), so a page is one statement; only an
-# empty page (an offset past the end, or no notification) asks for them separately.
-_LIST = (
+# empty page (an offset past the end, or no notification) asks for them separately. Both
+# run on the hot path (`core/hotpath.py`, as every list does).
+_LIST = driver_safe(
     select(
         _n.id,
         _n.kind,
@@ -60,7 +62,9 @@ _LIST = (
     .limit(bindparam("limit", type_=BigInteger))
     .offset(bindparam("offset", type_=BigInteger))
 )
-_COUNTS = select(func.count().label("total"), func.count(_n.read_at).label("read")).where(_MINE)
+_COUNTS = driver_safe(
+    select(func.count().label("total"), func.count(_n.read_at).label("read")).where(_MINE)
+)
 NO_LIMIT = 2**63 - 1
 
 
@@ -71,11 +75,10 @@ async def list_notifications(
     of the whole list."""
     limit = NO_LIMIT if page.limit is None else page.limit
     window = {"user_id": user_id, "limit": limit, "offset": page.offset}
-    found = await rows(session, _LIST, **window)
-    counts = found[0] if found else await first(session, _COUNTS, **window)
-    assert counts is not None  # an aggregate without GROUP BY: one row
+    found = await hot_rows(session, _LIST, **window)
+    counts = found[0] if found else (await hot_rows(session, _COUNTS, user_id=user_id))[0]
     total, read = int(counts["total"]), int(counts["read"])
-    return found, total, total - read
+    return [dict(row) for row in found], total, total - read
 
 
 async def mark_read(
