@@ -20,9 +20,9 @@ A pure-ASGI middleware, so every listed route gets it without a line in the rout
 documents declare the 304 (`tma.core.openapi`).
 """
 
-import xxhash
 import re
 
+import xxhash
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CACHE_CONTROL = b"private, no-cache"

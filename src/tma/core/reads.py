@@ -30,6 +30,8 @@ class NamedRow(Protocol):
 
     def keys(self) -> Iterable[str]: ...
 
+    def items(self) -> Iterable[tuple[str, Any]]: ...
+
 
 R = TypeVar("R", bound=NamedRow)
 

@@ -23,8 +23,6 @@ from tma.users.models import Role, SystemRole, User
 from tma.users.schemas import ProfileUpdate, UserCreate, UserRead
 
 _CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
-# The columns of `UserRead` (the caller's, less the token cut-off that only auth reads).
-_READ_USER_KEYS = tuple(key for key in _CALLER_USER_KEYS if key != "tokens_valid_after")
 
 
 # The rules of the packages built on accounts that a deletion must keep, run in order under
@@ -91,33 +89,19 @@ async def find_by_username(session: AsyncSession, *, username: str) -> User | No
     return await session.scalar(_users().where(User.username_key == username_key(username)))
 
 
-_READ_KEYS_AND_ROLE = tuple(UserRead.model_fields)  # `UserRead`'s order, `role` included
-_ROLE_AT = _READ_KEYS_AND_ROLE.index("role")
-_BEFORE_ROLE, _AFTER_ROLE = _READ_KEYS_AND_ROLE[:_ROLE_AT], _READ_KEYS_AND_ROLE[_ROLE_AT + 1 :]
-
-
-def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """A user row (`UserRead`'s columns and its role's name and description) shaped like
-    `UserRead`; `roles` shares one role dict between the rows of a list."""
-    role_id = row["role_id"]
-    role = roles.get(role_id)
-    if role is None:
-        role = {"id": role_id, "name": row["role_name"], "description": row["role_description"]}
-        roles[role_id] = role
-    user = {key: row[key] for key in _BEFORE_ROLE}
-    user["role"] = role
-    for key in _AFTER_ROLE:
-        user[key] = row[key]
-    user["avatar_url"] = absolute(row["avatar_url"])  # as `UserRead` gives it
-    return user
-
-
 # The columns of `UserRead` as plain rows, the role's beside them: a list of 10,000 users
-# then costs no ORM object, identity-map entry or attribute validation per row.
+# then costs no ORM object, identity-map entry or attribute validation per row. Selected in
+# `UserRead`'s order, the role's id named `role` where `role` goes and its name and
+# description last, so that one `dict(row.items())` (keys from the row's own names; 12,000
+# instructions a row where reading the keys one by one took 13,500) is the body's dict:
+# `role` is then replaced in place by its (shared) dict, and the serializer writes only
+# `UserRead`'s fields.
 _USER_LIST = ListQuery(
     select(
-        *(_users_table.c[key] for key in _READ_USER_KEYS),
-        _users_table.c.role_id,
+        *(
+            _users_table.c.role_id.label("role") if key == "role" else _users_table.c[key]
+            for key in UserRead.model_fields
+        ),
         Role.name.label("role_name"),
         Role.description.label("role_description"),
     )
@@ -125,6 +109,20 @@ _USER_LIST = ListQuery(
     .order_by(User.created_at, User.id),
     count=select(User.id),
 )
+
+
+def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A row of `_USER_LIST` shaped like `UserRead` (two more keys its serializer leaves
+    out); `roles` shares one role dict between the rows of a list."""
+    user = dict(row.items())
+    role_id = user["role"]
+    role = roles.get(role_id)
+    if role is None:
+        role = {"id": role_id, "name": user["role_name"], "description": user["role_description"]}
+        roles[role_id] = role
+    user["role"] = role  # in place: the key keeps its position
+    user["avatar_url"] = absolute(user["avatar_url"])  # as `UserRead` gives it
+    return user
 
 
 async def list_user_rows(session: AsyncSession, *, page: Page) -> tuple[list[dict[str, Any]], int]:
