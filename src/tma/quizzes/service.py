@@ -45,7 +45,7 @@ from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
 from tma.quizzes import engine
 from tma.quizzes.models import AttemptStatus, QuizAttempt
-from tma.quizzes.schemas import Answer, AttemptRead
+from tma.quizzes.schemas import Answer
 from tma.users.caller import Caller
 from tma.users.service import is_staff
 
@@ -248,27 +248,27 @@ NO_LIMIT = 2**63 - 1
 # --- the Attempt body --------------------------------------------------------------------
 
 
-def attempt_read(row: Any, *, reveal: bool) -> AttemptRead:
-    """The Attempt of `row` (a mapping of `ATTEMPT_COLUMNS`' names), its results' answers
-    and explanations only when `reveal`."""
+def attempt_read(row: Any, *, reveal: bool) -> dict[str, Any]:
+    """The Attempt body of `row` (a mapping of `ATTEMPT_COLUMNS`' names), its results'
+    answers and explanations only when `reveal`: a dict in `AttemptRead`'s shape and order,
+    dumped by the router without a validation pass (`json_response`; the suite checks it
+    against the model, `TMA_CHECK_BODIES`)."""
     results = row["results"]
-    return AttemptRead.model_validate(
-        {
-            "id": row["id"],
-            "post_id": row["post_id"],
-            "user_id": row["user_id"],
-            "status": row["status"],
-            "started_at": row["started_at"],
-            "submitted_at": row["submitted_at"],
-            "deadline": row["deadline"],
-            "timed_out": row["timed_out"],
-            "score": row["score"],
-            "passed": row["passed"],
-            "questions": engine.shown_questions(row["questions"]),
-            "saved_answers": row["saved_answers"],
-            "results": results if reveal else engine.withheld(results),
-        }
-    )
+    return {
+        "id": row["id"],
+        "post_id": row["post_id"],
+        "user_id": row["user_id"],
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "submitted_at": row["submitted_at"],
+        "deadline": row["deadline"],
+        "timed_out": row["timed_out"],
+        "score": row["score"],
+        "passed": row["passed"],
+        "questions": engine.shown_questions(row["questions"]),
+        "saved_answers": row["saved_answers"],
+        "results": results if reveal else engine.withheld(results),
+    }
 
 
 def _reveals(row: Any, viewer: Caller) -> bool:
@@ -392,7 +392,7 @@ async def start_attempt(
     post_id: int,
     now: datetime,
     rng: random.Random,
-) -> tuple[AttemptRead, bool]:
+) -> tuple[dict[str, Any], bool]:
     """The caller's attempt in progress at this quiz, started now unless one is already in
     progress (then that one; `created` False). 404 unknown post, 403 not seen, 400 not a
     quiz. An attempt in progress past its deadline and grace is graded first (timed out),
@@ -520,7 +520,7 @@ async def _readable(session: AsyncSession, attempt_id: int, viewer: Caller, now:
 
 async def get_attempt(
     session: AsyncSession, *, attempt_id: int, viewer: Caller, now: datetime
-) -> AttemptRead:
+) -> dict[str, Any]:
     """One attempt (its owner's, or staff's per the privacy rule); one in progress past its
     deadline and grace is graded first (timed out)."""
     row = await _readable(session, attempt_id, viewer, now)
@@ -538,7 +538,7 @@ async def list_attempts(
     viewer: Caller,
     page: Page,
     now: datetime,
-) -> tuple[list[AttemptRead], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """The user's attempts at this quiz, newest first, and how many in all; their attempt in
     progress past its deadline and grace is graded first (timed out)."""
     require_quiz(post.post_type)
@@ -578,7 +578,7 @@ async def _own_in_progress(
 
 async def save_answers(
     session: AsyncSession, *, attempt_id: int, caller: Caller, answers: list[Answer], now: datetime
-) -> AttemptRead:
+) -> dict[str, Any]:
     """Replace the saved choice of each named question of the caller's attempt in progress
     (checked as a submit checks them); 400 once it is submitted or past its deadline."""
     row = await _own_in_progress(session, attempt_id, caller, "answer", now)
@@ -607,7 +607,7 @@ async def submit_attempt(
     caller: Caller,
     answers: list[Answer] | None,
     now: datetime,
-) -> AttemptRead:
+) -> dict[str, Any]:
     """Grade and close the caller's attempt on its saved answers with the body's taken over
     them, question by question; a pass completes the post. Up to the deadline + 30 s it is
     graded as usual; after that it is expired: graded on the answers saved in time
