@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from tma.core.db import utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.ordering import lock_parent
-from tma.core.reads import rows
+from tma.core.reads import execute_core, rows
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
@@ -117,7 +117,7 @@ async def advance(
         "now": now,
         "completed_at": now if completed else None,
     }
-    row = (await session.execute(stmt, params)).first()
+    row = (await execute_core(session, stmt, params)).first()
     return None if row is None else dict(zip(_PROGRESS_KEYS, row, strict=True))
 
 
@@ -149,8 +149,13 @@ async def lock_post(session: AsyncSession, *, post_id: int, module_id: int) -> N
         if session.get_bind().dialect.name == "sqlite":
             held = await lock_parent(session, Module, module_id)
         else:
-            held = await session.scalar(_SHARE_MODULE, {"module_id": module_id}) is not None
-        now_in = await session.scalar(_POST_MODULE, {"post_id": post_id}) if held else None
+            found = await execute_core(session, _SHARE_MODULE, {"module_id": module_id})
+            held = found.first() is not None
+        now_in = (
+            (await execute_core(session, _POST_MODULE, {"post_id": post_id})).scalar()
+            if held
+            else None
+        )
         if now_in is None:
             await session.rollback()
             raise NotFound(f"Post {post_id} not found")

@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased
 
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
-from tma.core.reads import first, named, rows
+from tma.core.reads import execute_core, first, named, rows
 from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
@@ -189,7 +189,7 @@ _LOCK_IN_PROGRESS = {
 
 async def _lock_in_progress(session: AsyncSession, attempt_id: int) -> RowMapping | None:
     statement = _LOCK_IN_PROGRESS[session.get_bind().dialect.name]
-    return (await session.execute(statement, {"attempt_id": attempt_id})).mappings().first()
+    return (await execute_core(session, statement, {"attempt_id": attempt_id})).mappings().first()
 
 
 # A new attempt (its columns as parameters) and the closing of one in progress.
@@ -323,8 +323,8 @@ async def _close(
             "results": results,
             "timed_out": timed_out,
         }
-        closed = await session.execute(_CLOSE, {"attempt_id": attempt_id, **values})
-        if closed.rowcount != 1:  # type: ignore[attr-defined]  # (never under the lock)
+        closed = await execute_core(session, _CLOSE, {"attempt_id": attempt_id, **values})
+        if closed.rowcount != 1:  # (never under the lock)
             await session.rollback()
             return None
         try:
@@ -451,7 +451,7 @@ async def start_attempt(
         "pass_mark": pass_mark_of(state["pass_mark"]),
     }
     try:
-        attempt["id"] = await session.scalar(_INSERT, attempt)
+        attempt["id"] = (await execute_core(session, _INSERT, attempt)).scalar_one()
         await progress.advance(
             session,
             user_id=user_id,
@@ -595,7 +595,7 @@ async def save_answers(
     merged = engine.saved_of(saved["saved_answers"])
     merged.update(chosen)
     stored = engine.saved_list(questions, merged)
-    await session.execute(_SAVE, {"attempt_id": attempt_id, "saved_answers": stored})
+    await execute_core(session, _SAVE, {"attempt_id": attempt_id, "saved_answers": stored})
     await session.commit()
     return attempt_read({**row, "saved_answers": stored}, reveal=True)
 
