@@ -1042,3 +1042,62 @@ def test_migration_0011_adds_notification_tables_keeping_every_row_and_drops_the
     _off_loop(migrate.upgrade, scratch_url, "0011")
     again = _run_sync(scratch_url, _every_row)
     assert (again["notifications"], again["push_tokens"]) == ([], [])
+
+
+def _load_empty_quiz(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO posts (id, module_id, title, post_type, ordering, created_at, "
+            "updated_at) VALUES (7, 1, 'Empty', 'quiz', 5, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+
+
+def test_migration_0012_fills_each_quizs_question_bank_from_its_tables_and_drops_it_down(
+    scratch_url: str,
+) -> None:
+    """A database at 0011 with a quiz of two questions, a quiz without questions and text
+    posts goes to 0012: every row is kept; each quiz post's `question_bank` holds its
+    questions as an attempt copies them (authored order, options with `is_correct`), the
+    empty quiz `[]`, every other post null. `downgrade 0011` gives every row back as it
+    was."""
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    _run_sync(scratch_url, _load_quizzes_at_0007)
+    _off_loop(migrate.upgrade, scratch_url, "0011")
+    _run_sync(scratch_url, _load_empty_quiz)
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0012")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    banks = {post["id"]: post["question_bank"] for post in after["posts"]}
+    q11 = {
+        "id": 11,
+        "prompt": "Q11",
+        "kind": "single",
+        "explanation": "why",
+        "options": [
+            {"id": 21, "text": "O21", "is_correct": True},
+            {"id": 22, "text": "O22", "is_correct": False},
+        ],
+    }
+    q12 = {
+        "id": 12,
+        "prompt": "Q12",
+        "kind": "multiple",
+        "explanation": "why",
+        "options": [
+            {"id": 23, "text": "O23", "is_correct": True},
+            {"id": 24, "text": "O24", "is_correct": True},
+        ],
+    }
+    assert banks.pop(6) == [q11, q12]
+    assert banks.pop(7) == []
+    assert banks and set(banks.values()) == {None}
+
+    _off_loop(migrate.downgrade, scratch_url, "0011")
+
+    assert _run_sync(scratch_url, _every_row) == before

@@ -39,7 +39,7 @@ from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import load_questions, pass_mark_of
+from tma.posts.quiz import pass_mark_of
 from tma.progress import service as progress
 from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
@@ -139,6 +139,7 @@ def _start_statement(staff: bool) -> Any:
             Post.shuffle_options,
             Post.questions_per_attempt,
             Post.reveal,
+            Post.question_bank,
             _submitted_count(Post.id, _USER_ID).label("submitted"),
             _passed_any(Post.id, _USER_ID).label("passed_any"),
             _latest_submitted(Post.id, _USER_ID, "passed").label("last_passed"),
@@ -428,7 +429,6 @@ async def start_attempt(
         available = state["last_submitted_at"] + timedelta(minutes=state["cooldown_minutes"])
         if now < available:
             raise Conflict(f"Next attempt available at {engine.iso(available)}")
-    questions = await load_questions(session, post_id=post_id)
     attempt: dict[str, Any] = {
         "post_id": post_id,
         "user_id": user_id,
@@ -440,7 +440,7 @@ async def start_attempt(
         "score": None,
         "passed": None,
         "questions": engine.draw(
-            questions,
+            state["question_bank"] or [],
             per_attempt=state["questions_per_attempt"],
             shuffle_questions=state["shuffle_questions"],
             shuffle_options=state["shuffle_options"],

@@ -100,9 +100,7 @@ def upgrade() -> None:
     op.add_column("posts", sa.Column("question_bank", sa.JSON(), nullable=True))
     bind = op.get_bind()
     for post_id, bank in _banks(bind).items():
-        bind.execute(
-            sa.update(_posts).where(_posts.c.id == post_id).values(question_bank=bank)
-        )
+        bind.execute(sa.update(_posts).where(_posts.c.id == post_id).values(question_bank=bank))
 
 
 def downgrade() -> None:
