@@ -124,7 +124,7 @@ async def _quiz_cases(app: Any, case: str, count: int) -> None:
     """`quiz-start` or `quiz-submit` on the data set of `bench.quizzes` (loaded by `_count`
     before the run): `count` parents each start and submit once (warm-up), then each starts
     again, and either the starts are counted or the submits that follow them."""
-    from bench.quizzes import QUIZ_POST_ID, USERS_PER_CONNECTION, CONNECTIONS, _right_answers
+    from bench.quizzes import CONNECTIONS, QUIZ_POST_ID, USERS_PER_CONNECTION, _right_answers
     from tma.core.config import get_settings
     from tma.core.security import create_access_token
 

@@ -1096,7 +1096,8 @@ def test_migration_0012_fills_each_quizs_question_bank_from_its_tables_and_drops
     }
     assert banks.pop(6) == [q11, q12]
     assert banks.pop(7) == []
-    assert banks and set(banks.values()) == {None}
+    assert banks
+    assert set(banks.values()) == {None}
 
     _off_loop(migrate.downgrade, scratch_url, "0011")
 

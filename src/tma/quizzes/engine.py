@@ -1,12 +1,12 @@
 """The rules of a quiz attempt that need no database: the draw and shuffle of its questions,
 checking answers, grading, the deadline and its grace, and `reveal`.
 
-An attempt owns its questions: `draw` copies them when it starts (prompt, kind,
-explanation, options with `is_correct`: the quiz's `question_bank`) in the attempt's own order, and everything after
-(checking, grading, showing) reads that copy, never the quiz, so an edit of the quiz never
-changes an attempt. Grading: a question is correct only when the chosen options are
-exactly its correct ones; `score` = round(100 x correct / questions) to the nearest integer
-(halves up); `passed` = score >= pass_mark.
+An attempt owns its questions: `draw` copies them from the quiz's `question_bank` when it
+starts (prompt, kind, explanation, options with `is_correct`) in the attempt's own order,
+and everything after (checking, grading, showing) reads that copy, never the quiz, so an
+edit of the quiz never changes an attempt. Grading: a question is correct only when the
+chosen options are exactly its correct ones; `score` = round(100 x correct / questions) to
+the nearest integer (halves up); `passed` = score >= pass_mark.
 """
 
 import random

@@ -8,8 +8,8 @@ from tma.core.clock import Chance, Now
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
-from tma.core.schemas import row_adapter, row_list_adapter
 from tma.core.routing import PrefixedRouter
+from tma.core.schemas import row_adapter, row_list_adapter
 from tma.core.types import MAX_ID
 from tma.groups.privacy import check_sees_learner
 from tma.posts.dependencies import PostIdPath, VisiblePost
