@@ -231,11 +231,13 @@ async def _measure(case: str, count: int) -> None:
 
 
 def _seed_quizzes(url: str) -> None:
-    """The data set of `bench.quizzes`, loaded afresh (the same rows on every run)."""
+    """The data set of `bench.quizzes`, loaded afresh (the same rows on every run), into the
+    bench database migrated to head first (its other rows go with the tables emptied)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from bench import quizzes
     from bench.seed import ADMIN_PASSWORD
+    from tma.core import migrate
     from tma.core.config import Settings
     from tma.core.security import PasswordHasher
 
@@ -246,6 +248,7 @@ def _seed_quizzes(url: str) -> None:
         finally:
             await engine.dispose()
 
+    migrate.upgrade(url)
     asyncio.run(load())
 
 
