@@ -45,12 +45,3 @@ async def now_of(request: Request) -> datetime:
     clock = request.app.dependency_overrides.get(now, now)
     moment: datetime = await clock()
     return moment
-
-
-async def chance_of(request: Request) -> random.Random:
-    """`chance`, as overridden for the app (`app.dependency_overrides[chance]`), read without
-    a dependency: for the quiz start, a measured line (docs/performance.md, "The quiz
-    engine"), as `now_of` for the clock."""
-    source = request.app.dependency_overrides.get(chance, chance)
-    rng: random.Random = await source()
-    return rng

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Path, Query, Response, status
 
-from tma.core.clock import Now, chance_of, now_of
+from tma.core.clock import Chance, Now
 from tma.core.db import SessionDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
@@ -77,15 +77,13 @@ async def start_attempt(
     post_id: PostIdPath,
     user: CurrentUser,
     session: SessionDep,
-    request: Request,
+    now: Now,
+    rng: Chance,
 ) -> Response:
     """Start an attempt at the quiz (201): its questions drawn and shuffled as the quiz
     says, kept for it; or get the one you have in progress (200)."""
     # The post, whether you see it and your attempts at it are one statement of the service
     # (no `VisiblePostProgress`: the start is a measured line, docs/performance.md).
-    # The clock and the random source without dependencies of their own (each about
-    # 200,000 instructions a request to resolve; docs/performance.md).
-    now, rng = await now_of(request), await chance_of(request)
     attempt, created = await service.start_attempt(
         session, caller=user, post_id=post_id, now=now, rng=rng
     )
@@ -123,12 +121,11 @@ async def submit_attempt(
     body: AttemptSubmit,
     user: CurrentUser,
     session: SessionDep,
-    request: Request,
+    now: Now,
 ) -> Response:
     """Submit your attempt: the body's answers over the saved ones, graded by the server
     against the attempt's own questions, final (a `user`: while the quiz's module is open to
     them)."""
-    now = await now_of(request)  # no dependency of its own, as the start
     attempt = await service.submit_attempt(
         session, attempt_id=attempt_id, caller=user, answers=body.answers, now=now
     )

@@ -118,7 +118,8 @@ def _latest_submitted(post_id: Any, user_id: Any, column: str) -> Any:
 
 
 # What a start decides on, in one statement: whether the post exists and the caller sees
-# it (staff see every post: the other variant), its type, the quiz's settings, the caller's
+# it (staff see every post: the other variant), its type, the quiz's settings and its
+# questions to draw from (`question_bank`, one JSON column), the caller's
 # attempts at it (how many submitted, whether one passed, the latest's outcome and time) and
 # their attempt in progress, if any (its columns null otherwise).
 def _start_statement(staff: bool) -> Any:
