@@ -6,7 +6,7 @@ runs on a shared machine. For comparing a change before and after, not for absol
     python -m bench.instructions select1 group-progress progress
     python -m bench.instructions detail me 200   # some cases, 200 requests each
     BENCH_HOT_PATH=off python -m bench.instructions me detail course   # without the hot path
-    BENCH_CALLGRIND_DIR=/tmp/cg python -m bench.instructions groups  # keep callgrind.groups.out
+    BENCH_CALLGRIND_DIR=/tmp python -m bench.instructions quiz-start   # keep callgrind.<case>.out
 
 Needs valgrind (`callgrind_control` with it) and the bench database as `make bench` left it
 (`TMA_BENCH_DATABASE_URL`; run `make bench`, or `BENCH_NS=10 make bench`, first). The
@@ -14,7 +14,14 @@ learning-content cases (`course`, `module`, `posts`) need the data of `make benc
 (`python -m bench.seed 10` loads it alone, with the admin's 60 notifications that the
 `notifications` case pages through); the progress cases (`progress`,
 `group-progress`) the data set of `python -m bench.progress`, which is what a whole
-`make bench` leaves; `feed` the data set of `python -m bench.feed`. Each case
+`make bench` leaves; `feed` the data set of `python -m bench.feed`. The quiz cases (`quiz-start`, `quiz-submit`: issue 23's two lines)
+load the data set of `bench.quizzes` themselves before they run (a quiz of 50 questions
+drawing 20, both shuffles on, 128 parents; the tables are emptied first, so the other
+cases' data is gone after them: name them last), so every run counts the same requests
+on the same rows: each of `count` parents (at most 128) starts an attempt and submits it
+with every answer right once to warm up, uninstrumented; then `quiz-start` counts each
+one's next start, and `quiz-submit` starts them uninstrumented and counts each submit.
+Each case
 runs in its own process under callgrind: the app is built, 50 requests warm it up
 uninstrumented, then instrumentation is switched on for `count` sequential requests straight
 into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
@@ -24,6 +31,7 @@ used, access log included; `select1` and `const` are the ceiling app's two route
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -50,22 +58,38 @@ CASES = (
     "group-progress",
     "feed",
     "notifications",
+    "quiz-start",
+    "quiz-submit",
     "select1",
     "const",
 )
 # What `make bench-instructions` counts with no case named: the data these need is there
 # after any `make bench` (the content and progress cases need one data set each, above).
 DEFAULT_CASES = ("me", "detail", "groups", "select1", "const")
+QUIZ_CASES = ("quiz-start", "quiz-submit")
 WARM_UP = 50
 
 
-async def _call(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> None:
+async def _call(
+    app: Any,
+    target: str,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    method: str = "GET",
+    body: bytes = b"",
+    expect: int = 200,
+) -> bytes:
+    """One request straight into the ASGI app; its body. An error when it answers other
+    than `expect`."""
     path, _, query = target.partition("?")
+    if body:
+        headers = [*headers, (b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(body)).encode()))
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
@@ -79,14 +103,15 @@ async def _call(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> No
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
-    if sent[0]["status"] != 200:
-        raise RuntimeError(f"GET {target} answered {sent[0]['status']}")
+    if sent[0]["status"] != expect:
+        raise RuntimeError(f"{method} {target} answered {sent[0]['status']}")
+    return b"".join(m.get("body", b"") for m in sent[1:])
 
 
 def _instrument(on: bool) -> None:
@@ -96,6 +121,47 @@ def _instrument(on: bool) -> None:
         capture_output=True,
     )
     time.sleep(0.3)  # the request is served at callgrind's next check
+
+
+async def _quiz_cases(app: Any, case: str, count: int) -> None:
+    """`quiz-start` or `quiz-submit` on the data set of `bench.quizzes` (loaded by `_count`
+    before the run): `count` parents each start and submit once (warm-up), then each starts
+    again, and either the starts are counted or the submits that follow them."""
+    from bench.quizzes import CONNECTIONS, QUIZ_POST_ID, USERS_PER_CONNECTION, _right_answers
+    from tma.core.config import get_settings
+    from tma.core.security import create_access_token
+
+    parents = CONNECTIONS * USERS_PER_CONNECTION
+    if count > parents:
+        raise SystemExit(f"the quiz cases count at most {parents} requests (one per parent)")
+    settings = get_settings()
+    callers = [
+        [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+        for token in (create_access_token(uid, settings) for uid in range(2, count + 2))
+    ]
+    start = f"/api/quizzes/{QUIZ_POST_ID}/attempts"
+
+    async def starts() -> list[dict[str, Any]]:
+        return [
+            json.loads(await _call(app, start, headers, method="POST", expect=201))
+            for headers in callers
+        ]
+
+    async def submits(attempts: list[dict[str, Any]]) -> None:
+        for headers, attempt in zip(callers, attempts, strict=True):
+            target = f"/api/quiz-attempts/{attempt['id']}/submit"
+            await _call(app, target, headers, method="POST", body=_right_answers(attempt))
+
+    await submits(await starts())  # warm-up
+    if case == "quiz-start":
+        _instrument(True)
+        await starts()
+        _instrument(False)
+    else:
+        attempts = await starts()
+        _instrument(True)
+        await submits(attempts)
+        _instrument(False)
 
 
 async def _measure(case: str, count: int) -> None:
@@ -115,6 +181,11 @@ async def _measure(case: str, count: int) -> None:
     from tma.users.models import User
 
     headers: list[tuple[bytes, bytes]] = [(b"host", b"bench")]
+    if case in QUIZ_CASES:
+        app = create_app()
+        await _quiz_cases(app, case, count)
+        await app.state.db.dispose()
+        return
     if case in ("select1", "const"):
         app = create_ceiling_app()
         path = f"/{case}"
@@ -166,12 +237,36 @@ async def _measure(case: str, count: int) -> None:
     await app.state.db.dispose()
 
 
+def _seed_quizzes(url: str) -> None:
+    """The data set of `bench.quizzes`, loaded afresh (the same rows on every run), into the
+    bench database migrated to head first (its other rows go with the tables emptied)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bench import quizzes
+    from bench.seed import ADMIN_PASSWORD
+    from tma.core import migrate
+    from tma.core.config import Settings
+    from tma.core.security import PasswordHasher
+
+    async def load() -> None:
+        engine = create_async_engine(url)
+        try:
+            await quizzes.seed(engine, PasswordHasher(Settings()).hash_sync(ADMIN_PASSWORD))
+        finally:
+            await engine.dispose()
+
+    migrate.upgrade(url)
+    asyncio.run(load())
+
+
 def _count(case: str, count: int) -> int:
     """Instructions per request of one case, from a callgrind run of this module."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         log = Path(tmp) / "valgrind.log"
         url = os.environ.get("TMA_BENCH_DATABASE_URL", DEFAULT_URL)
+        if case in QUIZ_CASES:
+            _seed_quizzes(url)
         env = {**os.environ, "TMA_DATABASE_URL": url}
         run = subprocess.run(
             [
@@ -195,7 +290,7 @@ def _count(case: str, count: int) -> int:
         if run.returncode != 0:
             raise RuntimeError(f"{case} failed:\n{run.stderr[-3000:]}")
         keep = os.environ.get("BENCH_CALLGRIND_DIR")
-        if keep:  # for callgrind_annotate: where the instructions went, function by function
+        if keep:  # for callgrind_annotate: where the instructions went, per function
             shutil.copy(out, Path(keep) / f"callgrind.{case}.out")
         collected = re.search(r"Collected : (\d+)", log.read_text())
         if collected is None:
@@ -214,7 +309,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"unknown case(s) {sorted(unknown)}; known: {', '.join(CASES)}")
     results = {case: _count(case, count) for case in cases}
     for case, per_request in results.items():
-        line = f"{case:<8}{per_request:>12,} instructions/request"
+        line = f"{case:<12}{per_request:>12,} instructions/request"
         if "select1" in results and case != "select1":
             line += f"   SELECT 1 ceiling / this: {results['select1'] / per_request:.0%}"
         print(line)

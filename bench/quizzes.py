@@ -114,6 +114,7 @@ def dataset(hashed_password: str, role_ids: dict[str, int]) -> dict[str, list[di
         for uid in range(2, parents + 2)
     ]
     questions, options = [], []
+    bank: list[dict[str, Any]] = []  # the post's `question_bank`: the same, as attempts copy it
     for q in range(1, QUESTIONS + 1):
         questions.append(
             {
@@ -135,6 +136,18 @@ def dataset(hashed_password: str, role_ids: dict[str, int]) -> dict[str, list[di
                     "is_correct": o == 1,
                 }
             )
+        bank.append(
+            {
+                "id": q,
+                "prompt": questions[-1]["prompt"],
+                "kind": "single",
+                "explanation": questions[-1]["explanation"],
+                "options": [
+                    {"id": o["id"], "text": o["text"], "is_correct": o["is_correct"]}
+                    for o in options[-OPTIONS:]
+                ],
+            }
+        )
     return {
         "users": users,
         "groups": [
@@ -164,6 +177,7 @@ def dataset(hashed_password: str, role_ids: dict[str, int]) -> dict[str, list[di
                 "questions_per_attempt": DRAWN,
                 "shuffle_questions": True,
                 "shuffle_options": True,
+                "question_bank": bank,
                 "created_at": _at(1),
                 "updated_at": _at(1),
             }

@@ -348,7 +348,7 @@ def progress_table(block: dict[str, Any], *, with_targets: bool = True) -> list[
 QUIZ_SHARE = 0.25
 # tests/test_query_counts.py: START_STATEMENTS, SUBMIT_STATEMENTS (a passing submit).
 QUIZ_MAX_STATEMENTS = {
-    "POST /api/quizzes/{id}/attempts": 5,
+    "POST /api/quizzes/{id}/attempts": 4,
     "POST /api/quiz-attempts/{id}/submit": 7,
 }
 

@@ -10,6 +10,7 @@ from factories import TestDatabase, unique
 from tma.core.db import utcnow
 from tma.courses.models import CourseModule, Module
 from tma.posts.models import Post
+from tma.posts.quiz import fill_question_bank
 from tma.progress.models import PostProgress
 from tma.quizzes.models import QuizOption, QuizQuestion
 
@@ -110,6 +111,7 @@ async def insert_quiz(
             quiz.questions.append(question.id)
             quiz.options.append([o.id for o in options])
             quiz.correct.append([o.id for o in options if o.is_correct])
+        await fill_question_bank(session, post_id=post_id)
         await session.commit()
     return quiz
 

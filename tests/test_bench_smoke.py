@@ -346,7 +346,7 @@ def test_bench_quiz_targets_share_and_statement_lines() -> None:
     start, submit = "POST /api/quizzes/{id}/attempts", "POST /api/quiz-attempts/{id}/submit"
     block = {
         "seeded": {"questions": 50, "drawn": 20, "parents": 128},
-        "endpoints": {start: _endpoint(300.0, 5), submit: _endpoint(200.0, 7)},
+        "endpoints": {start: _endpoint(300.0, 4), submit: _endpoint(200.0, 7)},
         "paired": {
             "select1": [1000.0, 900.0, 1100.0],
             start: [300.0, 260.0, 280.0],

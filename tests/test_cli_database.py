@@ -39,7 +39,9 @@ APPLIED = [
     "companion.md §2)",
     "applied 0009 -> 0010: Release schedule and sequential courses (issues 23 and 24)",
     "applied 0010 -> 0011: Notifications, notification settings and push tokens (issue 24)",
-    "applied 0011 -> 0013: Children records, and the ages modules and posts are for (issue 25)",
+    "applied 0011 -> 0012: A quiz's questions kept whole on its post (`posts.question_bank`), "
+    "for starting attempts",
+    "applied 0012 -> 0013: Children records, and the ages modules and posts are for (issue 25)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

@@ -37,7 +37,7 @@ def test_adding_an_endpoint_code_blocks_are_the_files_code() -> None:
         "src/tma/courses/service.py",
         "src/tma/courses/router.py",
         "src/tma/core/db.py",
-        "src/tma/progress/service.py",
+        "src/tma/notifications/service.py",
     ]
     missing = [path for path, code in blocks if code not in (ROOT / path).read_text("utf-8")]
     assert missing == []

@@ -1044,6 +1044,66 @@ def test_migration_0011_adds_notification_tables_keeping_every_row_and_drops_the
     assert (again["notifications"], again["push_tokens"]) == ([], [])
 
 
+def _load_empty_quiz(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO posts (id, module_id, title, post_type, ordering, created_at, "
+            "updated_at) VALUES (7, 1, 'Empty', 'quiz', 5, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+
+
+def test_migration_0012_fills_each_quizs_question_bank_from_its_tables_and_drops_it_down(
+    scratch_url: str,
+) -> None:
+    """A database at 0011 with a quiz of two questions, a quiz without questions and text
+    posts goes to 0012: every row is kept; each quiz post's `question_bank` holds its
+    questions as an attempt copies them (authored order, options with `is_correct`), the
+    empty quiz `[]`, every other post null. `downgrade 0011` gives every row back as it
+    was."""
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    _run_sync(scratch_url, _load_quizzes_at_0007)
+    _off_loop(migrate.upgrade, scratch_url, "0011")
+    _run_sync(scratch_url, _load_empty_quiz)
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0012")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    banks = {post["id"]: post["question_bank"] for post in after["posts"]}
+    q11 = {
+        "id": 11,
+        "prompt": "Q11",
+        "kind": "single",
+        "explanation": "why",
+        "options": [
+            {"id": 21, "text": "O21", "is_correct": True},
+            {"id": 22, "text": "O22", "is_correct": False},
+        ],
+    }
+    q12 = {
+        "id": 12,
+        "prompt": "Q12",
+        "kind": "multiple",
+        "explanation": "why",
+        "options": [
+            {"id": 23, "text": "O23", "is_correct": True},
+            {"id": 24, "text": "O24", "is_correct": True},
+        ],
+    }
+    assert banks.pop(6) == [q11, q12]
+    assert banks.pop(7) == []
+    assert banks
+    assert set(banks.values()) == {None}
+
+    _off_loop(migrate.downgrade, scratch_url, "0011")
+
+    assert _run_sync(scratch_url, _every_row) == before
+
+
 def _give_user_7_a_profile_child(conn: Connection) -> None:
     conn.execute(text("UPDATE users SET child_name = 'Sam', child_dob = '2024-02-29' WHERE id = 7"))
     conn.commit()
@@ -1063,14 +1123,14 @@ def _add_a_child_record(conn: Connection) -> None:
 def test_migration_0013_adds_children_and_age_ranges_keeping_every_row_and_profile_fields(
     scratch_url: str,
 ) -> None:
-    """A database at 0011 with a parent whose profile names a child (born 29 February) and
+    """A database at 0012 with a parent whose profile names a child (born 29 February) and
     their progress goes to 0013: every row is as it was, the profile's `child_name` and
     `child_dob` untouched and nothing copied (the spec keeps the old fields as they are);
     modules and posts gain empty age bounds; `children` takes a record of user 7.
-    `downgrade 0011` drops the table and the bounds and keeps every row."""
+    `downgrade 0012` drops the table and the bounds and keeps every row."""
     _off_loop(migrate.upgrade, scratch_url, "0003")
     _run_sync(scratch_url, _load_0003_progress)
-    _off_loop(migrate.upgrade, scratch_url, "0011")
+    _off_loop(migrate.upgrade, scratch_url, "0012")
     _run_sync(scratch_url, _give_user_7_a_profile_child)
     before = _run_sync(scratch_url, _every_row)
 
@@ -1090,7 +1150,7 @@ def test_migration_0013_adds_children_and_age_ranges_keeping_every_row_and_profi
         (7, "Kim", "2025-01-31")
     ]
 
-    _off_loop(migrate.downgrade, scratch_url, "0011")
+    _off_loop(migrate.downgrade, scratch_url, "0012")
 
     assert _run_sync(scratch_url, _every_row) == before
     assert "children" not in _run_sync(scratch_url, _tables)

@@ -20,6 +20,7 @@ from tma.core.db import utcnow
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
+from tma.posts.quiz import fill_question_bank
 from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
@@ -294,6 +295,9 @@ async def insert_module_with_posts(test_db, posts, *, course_id=None, questions=
                 QuizOption(question_id=question.id, position=k + 1, text="O", is_correct=k == 0)
                 for k in range(3)
             )
+        if questions:
+            await session.flush()
+            await fill_question_bank(session, post_id=rows[0].id)
         await session.commit()
         return module.id, [row.id for row in rows]
 
@@ -517,10 +521,10 @@ USER_PROGRESS_STATEMENTS = (
 )
 GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
-# the caller; the post with whether the caller sees it, the quiz's settings and the user's
-# attempts at it (how many, the latest, the one in progress); the questions to draw from;
-# the insert; the progress
-START_STATEMENTS = 5
+# the caller; the post with whether the caller sees it, the quiz's settings, its questions
+# to draw from (`question_bank`) and the user's attempts at it (how many, the latest, the
+# one in progress); the insert; the progress
+START_STATEMENTS = 4
 # PUT /api/progress: the caller, the post with the caller's progress on it, the post's
 # module locked, the post re-read under that lock, the upsert; the last three are left out
 # when the status would not move forward

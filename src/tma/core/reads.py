@@ -56,6 +56,17 @@ async def _execute(
     return await (await session.connection()).execute(statement, params)
 
 
+async def execute_core(
+    session: AsyncSession, statement: Any, params: dict[str, Any]
+) -> CursorResult[Any]:
+    """A Core statement built once (an INSERT, UPDATE or locking SELECT of a write) on the
+    session's connection, in its transaction, without the ORM's execution steps (for an
+    UPDATE its synchronize pass over the identity map, for an INSERT its bulk-persistence
+    path: together about as much as the statement; docs/performance.md, "The quiz engine").
+    For statements whose rows the session holds no objects of."""
+    return await _execute(session, statement, params)
+
+
 _KEYS: "weakref.WeakKeyDictionary[AnySelect, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 
 

@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -70,6 +71,11 @@ class Post(TimestampMixin, Base):
     reveal: Mapped[str] = mapped_column(
         String(20), default="after_submit", server_default="after_submit"
     )
+    # A quiz's questions as an attempt copies them (`[{id, prompt, kind, explanation,
+    # options: [{id, text, is_correct}]}]`, authored order), written with the questions
+    # (tma.posts.quiz.write_questions) and read by an attempt's start in its one statement
+    # (migration 0012; docs/performance.md, "The quiz engine"); null for other posts.
+    question_bank: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 def post_count_of(module_id: Any) -> ScalarSelect[int]:

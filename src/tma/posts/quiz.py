@@ -4,8 +4,9 @@ GET /api/quizzes/{post_id} and grading (tma.quizzes.service)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.db import ID
@@ -128,15 +129,16 @@ async def load_quiz(session: AsyncSession, *, post: Post, staff: bool) -> QuizRe
 
 
 async def write_questions(
-    session: AsyncSession, *, post_id: int, questions: Sequence[QuestionWrite], replace: bool
+    session: AsyncSession, *, post: Post, questions: Sequence[QuestionWrite], replace: bool
 ) -> None:
-    """Store the quiz's questions and options in the given order (positions from 1); with
+    """Store the quiz's questions and options in the given order (positions from 1), and
+    the same as the post's `question_bank` (what an attempt's start draws from); with
     `replace`, the post's questions before are deleted first (a quiz is replaced whole)."""
     if replace:
-        await session.execute(delete(QuizQuestion).where(QuizQuestion.post_id == post_id))
+        await session.execute(delete(QuizQuestion).where(QuizQuestion.post_id == post.id))
     rows = [
         QuizQuestion(
-            post_id=post_id,
+            post_id=post.id,
             position=position,
             prompt=question.prompt,
             kind=question.kind.value,
@@ -146,10 +148,50 @@ async def write_questions(
     ]
     session.add_all(rows)
     await session.flush()  # the questions' ids, for their options
-    session.add_all(
-        QuizOption(
-            question_id=row.id, position=position, text=option.text, is_correct=option.is_correct
-        )
+    options = [
+        [
+            QuizOption(
+                question_id=row.id,
+                position=position,
+                text=option.text,
+                is_correct=option.is_correct,
+            )
+            for position, option in enumerate(question.options, start=1)
+        ]
         for row, question in zip(rows, questions, strict=True)
-        for position, option in enumerate(question.options, start=1)
-    )
+    ]
+    session.add_all(option for of_question in options for option in of_question)
+    await session.flush()  # the options' ids, for the bank
+    post.question_bank = [
+        bank_entry(
+            Question(
+                row.id,
+                row.prompt,
+                row.kind,
+                row.explanation,
+                [(o.id, o.text, o.is_correct) for o in of_question],
+            )
+        )
+        for row, of_question in zip(rows, options, strict=True)
+    ]
+
+
+def bank_entry(question: Question) -> dict[str, Any]:
+    """One question of a quiz's `question_bank`, as an attempt stores it."""
+    return {
+        "id": question.id,
+        "prompt": question.prompt,
+        "kind": question.kind,
+        "explanation": question.explanation,
+        "options": [
+            {"id": oid, "text": text, "is_correct": correct}
+            for oid, text, correct in question.options
+        ],
+    }
+
+
+async def fill_question_bank(session: AsyncSession, *, post_id: int) -> None:
+    """Set a quiz post's `question_bank` from its tables (for questions stored other than by
+    `write_questions`: the test factories). The caller commits."""
+    bank = [bank_entry(q) for q in await load_questions(session, post_id=post_id)]
+    await session.execute(update(Post).where(Post.id == post_id).values(question_bank=bank))

@@ -289,9 +289,7 @@ async def add_post(session: AsyncSession, *, data: PostCreate) -> Post:
     await session.flush()
     if data.quiz is not None:
         set_quiz_settings(post, data.quiz)
-        await write_questions(
-            session, post_id=post.id, questions=data.quiz.questions, replace=False
-        )
+        await write_questions(session, post=post, questions=data.quiz.questions, replace=False)
     return post
 
 
@@ -349,7 +347,7 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
         setattr(post, name, value)
     if data.quiz is not None:
         set_quiz_settings(post, data.quiz)
-        await write_questions(session, post_id=post.id, questions=data.quiz.questions, replace=True)
+        await write_questions(session, post=post, questions=data.quiz.questions, replace=True)
     post.updated_at = utcnow()
     await _commit(session, f"File {changes.get('file_id')}")
     return post

@@ -19,14 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from tma.core.db import upsert, utcnow
+from tma.core.db import utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.ordering import lock_parent
-from tma.core.reads import rows
+from tma.core.reads import execute_core, rows
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
@@ -54,22 +55,17 @@ def percent(done: int, total: int) -> int:
     return done * 100 // total if total else 0
 
 
-async def advance(
-    session: AsyncSession, *, user_id: int, post_id: int, status: str, now: datetime | None = None
-) -> dict[str, Any] | None:
-    """Move the user's status on the post forward to `status` (never back), in one
-    statement that holds also under concurrent writers (`INSERT ... ON CONFLICT`).
-    `completed_at` is set once; `started_at` is the earliest `now` that moved the post (an
-    offline event may be older than the one that started it). Returns the row written, or
-    None when nothing changed. The caller commits."""
-    now = now or utcnow()
-    completed = status == COMPLETED
-    stmt = upsert(session, PostProgress).values(
-        user_id=user_id,
-        post_id=post_id,
-        status=status,
+def _advance_statement(dialect: Any, completed: bool) -> Any:
+    """`advance`'s statement for one dialect (`postgresql` or `sqlite`'s `insert`), built
+    once at import: the values are bound parameters (`user_id`, `post_id`, `status`,
+    `now`, `completed_at`)."""
+    now = bindparam("now", type_=PostProgress.updated_at.type)
+    stmt = dialect.insert(PostProgress).values(
+        user_id=bindparam("user_id", type_=PostProgress.user_id.type),
+        post_id=bindparam("post_id", type_=PostProgress.post_id.type),
+        status=bindparam("status", type_=PostProgress.status.type),
         updated_at=now,
-        completed_at=now if completed else None,
+        completed_at=bindparam("completed_at", type_=PostProgress.completed_at.type),
         started_at=now,
     )
     if completed:
@@ -92,9 +88,37 @@ async def advance(
         stmt = stmt.on_conflict_do_nothing(
             index_elements=[PostProgress.user_id, PostProgress.post_id]
         )
-    stmt = stmt.returning(*PROGRESS_COLUMNS)
-    row = (await session.execute(stmt)).mappings().first()
-    return dict(row) if row is not None else None
+    return stmt.returning(*PROGRESS_COLUMNS)
+
+
+_ADVANCE = {
+    (dialect.__name__.rsplit(".", 1)[-1], completed): _advance_statement(dialect, completed)
+    for dialect in (postgresql, sqlite)
+    for completed in (False, True)
+}
+_PROGRESS_KEYS = tuple(str(column.key) for column in PROGRESS_COLUMNS)
+
+
+async def advance(
+    session: AsyncSession, *, user_id: int, post_id: int, status: str, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Move the user's status on the post forward to `status` (never back), in one
+    statement that holds also under concurrent writers (`INSERT ... ON CONFLICT`).
+    `completed_at` is set once; `started_at` is the earliest `now` that moved the post (an
+    offline event may be older than the one that started it). Returns the row written, or
+    None when nothing changed. The caller commits."""
+    now = now or utcnow()
+    completed = status == COMPLETED
+    stmt = _ADVANCE[session.get_bind().dialect.name, completed]
+    params = {
+        "user_id": user_id,
+        "post_id": post_id,
+        "status": status,
+        "now": now,
+        "completed_at": now if completed else None,
+    }
+    row = (await execute_core(session, stmt, params)).first()
+    return None if row is None else dict(zip(_PROGRESS_KEYS, row, strict=True))
 
 
 def _as_read(post: CallerPost) -> dict[str, Any]:
@@ -107,6 +131,15 @@ def _as_read(post: CallerPost) -> dict[str, Any]:
     }
 
 
+# `lock_post`'s statements on PostgreSQL, built once.
+_SHARE_MODULE = (
+    select(Module.id)
+    .where(Module.id == bindparam("module_id", type_=BigInteger))
+    .with_for_update(read=True)
+)
+_POST_MODULE = select(Post.module_id).where(Post.id == bindparam("post_id", type_=BigInteger))
+
+
 async def lock_post(session: AsyncSession, *, post_id: int, module_id: int) -> None:
     """Take the lock a progress write needs before it writes (see the module docstring): the
     post's module FOR SHARE (on SQLite the database's write lock), then the post re-read
@@ -116,10 +149,12 @@ async def lock_post(session: AsyncSession, *, post_id: int, module_id: int) -> N
         if session.get_bind().dialect.name == "sqlite":
             held = await lock_parent(session, Module, module_id)
         else:
-            found = select(Module.id).where(Module.id == module_id).with_for_update(read=True)
-            held = await session.scalar(found) is not None
+            found = await execute_core(session, _SHARE_MODULE, {"module_id": module_id})
+            held = found.first() is not None
         now_in = (
-            await session.scalar(select(Post.module_id).where(Post.id == post_id)) if held else None
+            (await execute_core(session, _POST_MODULE, {"post_id": post_id})).scalar()
+            if held
+            else None
         )
         if now_in is None:
             await session.rollback()

@@ -1,12 +1,12 @@
 """The rules of a quiz attempt that need no database: the draw and shuffle of its questions,
 checking answers, grading, the deadline and its grace, and `reveal`.
 
-An attempt owns its questions: `draw` copies them when it starts (prompt, kind,
-explanation, options with `is_correct`) in the attempt's own order, and everything after
-(checking, grading, showing) reads that copy, never the quiz, so an edit of the quiz never
-changes an attempt. Grading: a question is correct only when the chosen options are
-exactly its correct ones; `score` = round(100 x correct / questions) to the nearest integer
-(halves up); `passed` = score >= pass_mark.
+An attempt owns its questions: `draw` copies them from the quiz's `question_bank` when it
+starts (prompt, kind, explanation, options with `is_correct`) in the attempt's own order,
+and everything after (checking, grading, showing) reads that copy, never the quiz, so an
+edit of the quiz never changes an attempt. Grading: a question is correct only when the
+chosen options are exactly its correct ones; `score` = round(100 x correct / questions) to
+the nearest integer (halves up); `passed` = score >= pass_mark.
 """
 
 import random
@@ -28,39 +28,31 @@ Chosen = dict[int, list[int]]  # question id -> option ids chosen
 
 
 def draw(
-    questions: Sequence[Question],
+    bank: Snapshot,
     *,
     per_attempt: int | None,
     shuffle_questions: bool,
     shuffle_options: bool,
     rng: random.Random,
 ) -> Snapshot:
-    """The questions of a new attempt: `per_attempt` of them drawn at random (all when
+    """The questions of a new attempt, from the quiz's `question_bank` (its questions as an
+    attempt stores them, authored order): `per_attempt` of them drawn at random (all when
     None), in authored order unless `shuffle_questions`, each one's options in authored
-    order unless `shuffle_options`."""
-    chosen = list(questions)
+    order unless `shuffle_options`. The bank's dicts are shared, not copied, where nothing
+    changes (the snapshot is only stored and read)."""
+    chosen = list(bank)
     if per_attempt is not None and per_attempt < len(chosen):
         picked = sorted(rng.sample(range(len(chosen)), per_attempt))
         chosen = [chosen[i] for i in picked]
     if shuffle_questions:
         rng.shuffle(chosen)
+    if not shuffle_options:
+        return chosen
     snapshot: Snapshot = []
     for question in chosen:
-        options = list(question.options)
-        if shuffle_options:
-            rng.shuffle(options)
-        snapshot.append(
-            {
-                "id": question.id,
-                "prompt": question.prompt,
-                "kind": question.kind,
-                "explanation": question.explanation,
-                "options": [
-                    {"id": oid, "text": text, "is_correct": correct}
-                    for oid, text, correct in options
-                ],
-            }
-        )
+        options = list(question["options"])
+        rng.shuffle(options)
+        snapshot.append({**question, "options": options})
     return snapshot
 
 

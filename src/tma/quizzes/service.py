@@ -34,18 +34,18 @@ from sqlalchemy.orm import aliased
 
 from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.pagination import Page
-from tma.core.reads import first, named, rows
+from tma.core.reads import execute_core, first, named, rows
 from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import load_questions, pass_mark_of
+from tma.posts.quiz import pass_mark_of
 from tma.progress import service as progress
 from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
 from tma.quizzes import engine
 from tma.quizzes.models import AttemptStatus, QuizAttempt
-from tma.quizzes.schemas import Answer, AttemptRead
+from tma.quizzes.schemas import Answer
 from tma.users.caller import Caller
 from tma.users.service import is_staff
 
@@ -121,7 +121,8 @@ def _latest_submitted(post_id: Any, user_id: Any, column: str) -> Any:  # pragma
 
 
 # What a start decides on, in one statement: whether the post exists and the caller sees
-# it (staff see every post: the other variant), its type, the quiz's settings, the caller's
+# it (staff see every post: the other variant), its type, the quiz's settings and its
+# questions to draw from (`question_bank`, one JSON column), the caller's
 # attempts at it (how many submitted, whether one passed, the latest's outcome and time) and
 # their attempt in progress, if any (its columns null otherwise).
 def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
@@ -142,6 +143,7 @@ def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
             Post.shuffle_options,
             Post.questions_per_attempt,
             Post.reveal,
+            Post.question_bank,
             _submitted_count(Post.id, _USER_ID).label("submitted"),
             _passed_any(Post.id, _USER_ID).label("passed_any"),
             _latest_submitted(Post.id, _USER_ID, "passed").label("last_passed"),
@@ -192,7 +194,7 @@ _LOCK_IN_PROGRESS = {
 
 async def _lock_in_progress(session: AsyncSession, attempt_id: int) -> RowMapping | None:
     statement = _LOCK_IN_PROGRESS[session.get_bind().dialect.name]
-    return (await session.execute(statement, {"attempt_id": attempt_id})).mappings().first()
+    return (await execute_core(session, statement, {"attempt_id": attempt_id})).mappings().first()
 
 
 # A new attempt (its columns as parameters) and the closing of one in progress.
@@ -251,27 +253,27 @@ NO_LIMIT = 2**63 - 1
 # --- the Attempt body --------------------------------------------------------------------
 
 
-def attempt_read(row: Any, *, reveal: bool) -> AttemptRead:
-    """The Attempt of `row` (a mapping of `ATTEMPT_COLUMNS`' names), its results' answers
-    and explanations only when `reveal`."""
+def attempt_read(row: Any, *, reveal: bool) -> dict[str, Any]:
+    """The Attempt body of `row` (a mapping of `ATTEMPT_COLUMNS`' names), its results'
+    answers and explanations only when `reveal`: a dict in `AttemptRead`'s shape and order,
+    dumped by the router without a validation pass (`json_response`; the suite checks it
+    against the model, `TMA_CHECK_BODIES`)."""
     results = row["results"]
-    return AttemptRead.model_validate(
-        {
-            "id": row["id"],
-            "post_id": row["post_id"],
-            "user_id": row["user_id"],
-            "status": row["status"],
-            "started_at": row["started_at"],
-            "submitted_at": row["submitted_at"],
-            "deadline": row["deadline"],
-            "timed_out": row["timed_out"],
-            "score": row["score"],
-            "passed": row["passed"],
-            "questions": engine.shown_questions(row["questions"]),
-            "saved_answers": row["saved_answers"],
-            "results": results if reveal else engine.withheld(results),
-        }
-    )
+    return {
+        "id": row["id"],
+        "post_id": row["post_id"],
+        "user_id": row["user_id"],
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "submitted_at": row["submitted_at"],
+        "deadline": row["deadline"],
+        "timed_out": row["timed_out"],
+        "score": row["score"],
+        "passed": row["passed"],
+        "questions": engine.shown_questions(row["questions"]),
+        "saved_answers": row["saved_answers"],
+        "results": results if reveal else engine.withheld(results),
+    }
 
 
 def _reveals(row: Any, viewer: Caller) -> bool:
@@ -326,8 +328,8 @@ async def _close(
             "results": results,
             "timed_out": timed_out,
         }
-        closed = await session.execute(_CLOSE, {"attempt_id": attempt_id, **values})
-        if closed.rowcount != 1:  # type: ignore[attr-defined]  # (never under the lock)
+        closed = await execute_core(session, _CLOSE, {"attempt_id": attempt_id, **values})
+        if closed.rowcount != 1:  # (never under the lock)
             await session.rollback()
             return None
         try:
@@ -395,7 +397,7 @@ async def start_attempt(
     post_id: int,
     now: datetime,
     rng: random.Random,
-) -> tuple[AttemptRead, bool]:
+) -> tuple[dict[str, Any], bool]:
     """The caller's attempt in progress at this quiz, started now unless one is already in
     progress (then that one; `created` False). 404 unknown post, 403 not seen, 400 not a
     quiz. An attempt in progress past its deadline and grace is graded first (timed out),
@@ -431,7 +433,6 @@ async def start_attempt(
         available = state["last_submitted_at"] + timedelta(minutes=state["cooldown_minutes"])
         if now < available:
             raise Conflict(f"Next attempt available at {engine.iso(available)}")
-    questions = await load_questions(session, post_id=post_id)
     attempt: dict[str, Any] = {
         "post_id": post_id,
         "user_id": user_id,
@@ -443,7 +444,7 @@ async def start_attempt(
         "score": None,
         "passed": None,
         "questions": engine.draw(
-            questions,
+            state["question_bank"] or [],
             per_attempt=state["questions_per_attempt"],
             shuffle_questions=state["shuffle_questions"],
             shuffle_options=state["shuffle_options"],
@@ -454,7 +455,7 @@ async def start_attempt(
         "pass_mark": pass_mark_of(state["pass_mark"]),
     }
     try:
-        attempt["id"] = await session.scalar(_INSERT, attempt)
+        attempt["id"] = (await execute_core(session, _INSERT, attempt)).scalar_one()
         await progress.advance(
             session,
             user_id=user_id,
@@ -523,7 +524,7 @@ async def _readable(session: AsyncSession, attempt_id: int, viewer: Caller, now:
 
 async def get_attempt(
     session: AsyncSession, *, attempt_id: int, viewer: Caller, now: datetime
-) -> AttemptRead:
+) -> dict[str, Any]:
     """One attempt (its owner's, or staff's per the privacy rule); one in progress past its
     deadline and grace is graded first (timed out)."""
     row = await _readable(session, attempt_id, viewer, now)
@@ -541,7 +542,7 @@ async def list_attempts(
     viewer: Caller,
     page: Page,
     now: datetime,
-) -> tuple[list[AttemptRead], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """The user's attempts at this quiz, newest first, and how many in all; their attempt in
     progress past its deadline and grace is graded first (timed out)."""
     require_quiz(post.post_type)
@@ -581,7 +582,7 @@ async def _own_in_progress(
 
 async def save_answers(
     session: AsyncSession, *, attempt_id: int, caller: Caller, answers: list[Answer], now: datetime
-) -> AttemptRead:
+) -> dict[str, Any]:
     """Replace the saved choice of each named question of the caller's attempt in progress
     (checked as a submit checks them); 400 once it is submitted or past its deadline."""
     row = await _own_in_progress(session, attempt_id, caller, "answer", now)
@@ -598,7 +599,7 @@ async def save_answers(
     merged = engine.saved_of(saved["saved_answers"])
     merged.update(chosen)
     stored = engine.saved_list(questions, merged)
-    await session.execute(_SAVE, {"attempt_id": attempt_id, "saved_answers": stored})
+    await execute_core(session, _SAVE, {"attempt_id": attempt_id, "saved_answers": stored})
     await session.commit()
     return attempt_read({**row, "saved_answers": stored}, reveal=True)
 
@@ -610,7 +611,7 @@ async def submit_attempt(
     caller: Caller,
     answers: list[Answer] | None,
     now: datetime,
-) -> AttemptRead:
+) -> dict[str, Any]:
     """Grade and close the caller's attempt on its saved answers with the body's taken over
     them, question by question; a pass completes the post. Up to the deadline + 30 s it is
     graded as usual; after that it is expired: graded on the answers saved in time

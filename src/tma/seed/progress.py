@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tma.core.db import utcnow
 from tma.courses.models import Course, CourseModule
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import load_questions, pass_mark_of
+from tma.posts.quiz import bank_entry, load_questions, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.models import ProgressStatus
 from tma.quizzes import engine
@@ -40,7 +40,7 @@ async def _attempt(
     """A submitted attempt graded as the API grades it: every answer right, or none given.
     Returns whether it passed."""
     snapshot = engine.draw(
-        await load_questions(session, post_id=post_id),
+        [bank_entry(q) for q in await load_questions(session, post_id=post_id)],
         per_attempt=None,
         shuffle_questions=False,
         shuffle_options=False,

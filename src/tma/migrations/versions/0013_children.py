@@ -12,7 +12,7 @@ read as having one child born on `child_dob`): nothing is copied, so a client th
 writing the profile fields sees exactly what it wrote. No existing value changes.
 Downgrade drops the table and the four columns.
 
-Revision 0013, after 0011, of 2026-12-07.
+Revision 0013, after 0012, of 2026-12-07.
 """
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from alembic import op
 from tma.core.db import UTCDateTime
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
