@@ -63,9 +63,12 @@ def _run_at_import_only(source: str) -> dict[str, ast.FunctionDef | ast.AsyncFun
                     if isinstance(n, ast.Name)
                 } & set(functions)
                 continue
-            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name):
-                if child.func.id in functions:
-                    names.add(child.func.id)
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Name)
+                and child.func.id in functions
+            ):
+                names.add(child.func.id)
             names |= called(child, skip_bodies)
         return names
 
