@@ -17,11 +17,11 @@ learning-content cases (`course`, `module`, `posts`) need the data of `make benc
 `make bench` leaves; `feed` the data set of `python -m bench.feed`. The quiz cases
 (`quiz-start`, `quiz-submit`: issue 23's two lines) load the data set of `bench.quizzes`
 themselves before they run (a quiz of 50 questions drawing 20, both shuffles on, 128
-parents; the tables are emptied first, so the other is gone after them: name them last), so every run counts the same requests on the same
-rows: each of `count` parents (at most 128) starts an attempt and submits it
-with every answer right once to warm up, uninstrumented; then `quiz-start` counts each
-one's next start, and `quiz-submit` starts them uninstrumented and counts each submit.
-Each case
+parents; the tables are emptied first, so the other cases' data is gone after them: name
+them last), so every run counts the same requests on the same rows: each of `count`
+parents (at most 128) starts an attempt and submits it with every answer right once to
+warm up, uninstrumented; then `quiz-start` counts each one's next start, and `quiz-submit`
+starts them uninstrumented and counts each submit. Each case
 runs in its own process under callgrind: the app is built, 50 requests warm it up
 uninstrumented, then instrumentation is switched on for `count` sequential requests straight
 into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
