@@ -518,15 +518,20 @@ GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
 # the caller; the post with whether the caller sees it, the quiz's settings and the user's
 # attempts at it (how many, the latest, the one in progress); the questions to draw from;
-# the insert; the progress
-START_STATEMENTS = 5
+# the insert; the progress; its learning events (attempt_started, post_started: one
+# multi-row INSERT, issue 26)
+START_STATEMENTS = 6
 # PUT /api/progress: the caller, the post with the caller's progress on it, the post's
 # module locked, the post re-read under that lock, the upsert; the last three are left out
-# when the status would not move forward
-PUT_PROGRESS_STATEMENTS = [5, 5, 2]
+# when the status would not move forward. Learning events (issue 26): a write that moved
+# adds their INSERT (+1), a completion also the INSERT ... SELECT of the module and course
+# completions read from the counters (+2 in all); the webhook outbox is a trigger's.
+PUT_PROGRESS_STATEMENTS = [6, 7, 2]
 # the caller, the attempt (with its own questions), the module locked, the post re-read
-# under that lock, the attempt's row locked with its saved answers, the close, the progress
-SUBMIT_STATEMENTS = 7
+# under that lock, the attempt's row locked with its saved answers, the close, the progress;
+# the learning events (attempt_submitted, post_completed) and, on a pass, the module and
+# course completions (+2, issue 26; a failing submit adds 1)
+SUBMIT_STATEMENTS = 9
 
 
 async def progress_world(test_db, user_id, *, courses, modules, posts, members=(), owner=None):
@@ -1040,8 +1045,10 @@ async def test_membership_changes_statement_counts_by_an_owner(
 
 # POST /api/progress/sync: the caller, the events seen before, the posts' modules locked,
 # the posts with the caller's progress and visibility, one upsert of every post that moved,
-# one insert of the events remembered.
-SYNC_STATEMENTS = 6
+# one insert of the events remembered; the learning events of the posts that moved (one
+# multi-row INSERT) and, as the batch completes posts, the module and course completions
+# (one INSERT ... SELECT): +2 whatever the batch's size (issue 26).
+SYNC_STATEMENTS = 8
 # An Idempotency-Key adds the claim (one INSERT) and the stored response (one UPDATE); a
 # replay is the claim and the read of the stored row, and runs nothing else.
 KEY_STATEMENTS = 2

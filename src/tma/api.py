@@ -17,6 +17,7 @@ from tma.auth import router as auth
 from tma.bundle import router as bundle
 from tma.core.routing import PrefixedRouter
 from tma.courses import router as courses
+from tma.events import router as events
 from tma.files import router as files
 from tma.groups import router as groups
 from tma.modules import router as modules
@@ -51,6 +52,8 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     quizzes.attempts_router,
     progress.router,
     notifications.router,
+    events.events_router,
+    events.router,
 )
 
 # Login, register and health need no token; nor does a file download (an avatar opens

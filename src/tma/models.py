@@ -3,6 +3,7 @@
 from tma.core.db import Base
 from tma.core.idempotency import IdempotencyKey
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.events.models import LearningEvent, Webhook, WebhookDelivery, WebhookTry
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
 from tma.notifications.models import Notification, NotificationSettings, PushToken
@@ -20,6 +21,7 @@ __all__ = [
     "GroupCourse",
     "GroupMember",
     "IdempotencyKey",
+    "LearningEvent",
     "Module",
     "ModuleProgress",
     "Notification",
@@ -34,4 +36,7 @@ __all__ = [
     "StoredFile",
     "SyncedEvent",
     "User",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookTry",
 ]

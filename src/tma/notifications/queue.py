@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 from taskiq import (
@@ -44,6 +45,7 @@ from taskiq_redis import ListRedisScheduleSource, RedisAsyncResultBackend, Redis
 
 from tma.core.config import Settings
 from tma.core.db import Database
+from tma.events import delivery
 from tma.notifications import schedule
 from tma.notifications.delivery import Channels, DeliveryError
 
@@ -109,6 +111,15 @@ class Queue:
         self.notify_users = task(self._notify_users, "tma.notify_users")
         self.group_digest = task(self._group_digest, "tma.group_digest")
         self.deliver = task(self._deliver, "tma.deliver")
+        poll = settings.webhook_poll_seconds
+        # Webhook deliveries and xAPI pushes (tma.events): drained every `poll` seconds.
+        self.deliver_events = task(
+            self._deliver_events,
+            "tma.deliver_events",
+            schedule=[{"interval": poll}] if poll else [],
+            retry_on_error=False,  # the outbox keeps its own tries and backoff
+        )
+        self._http: httpx.AsyncClient | None = None
         sources: list[ScheduleSource] = [LabelScheduleSource(self.broker)]
         if self.retry_source is not None:
             sources.append(self.retry_source)
@@ -161,6 +172,9 @@ class Queue:
 
     async def _shutdown(self, _state: Any = None) -> None:
         runtime, self.runtime = self.runtime, None
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
         if runtime is not None:
             await runtime.channels.close()
             if runtime.own_db:
@@ -259,6 +273,30 @@ class Queue:
 
         return int(await self._session(work))
 
+    async def _deliver_events(self, now: str | None = None) -> int:
+        """The webhook deliveries due as of `now` (default: the clock), batch after batch
+        while batches come full (tma.events.delivery); returns how many were tried."""
+        instant = _instant(now)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=delivery.TIMEOUT_SECONDS)
+        http = self._http
+
+        async def work(session: AsyncSession, runtime: Runtime) -> int:
+            tried = 0
+            while True:
+                batch = await delivery.deliver_due(
+                    session,
+                    http=http,
+                    now=instant,
+                    lease_seconds=runtime.settings.webhook_lease_seconds,
+                    allow_private=runtime.settings.webhook_allow_private,
+                )
+                tried += batch
+                if batch < delivery.BATCH:
+                    return tried
+
+        return int(await self._session(work))
+
     # --- running --------------------------------------------------------------------------
 
     async def run_pass(self, now: datetime) -> dict[str, int]:
@@ -335,7 +373,9 @@ async def notification_schedule(settings: Settings, db: Database) -> AsyncIterat
     """The app's part of the schedule: with no `TMA_QUEUE_URL`, jobs run in the app
     process, so its scheduler runs here (the periodic pass every
     `TMA_NOTIFY_INTERVAL_MINUTES`); with a queue, the `tma worker` processes run both."""
-    if settings.queue_url is not None or not settings.notify_interval_minutes:
+    if settings.queue_url is not None or not (
+        settings.notify_interval_minutes or settings.webhook_poll_seconds
+    ):
         yield
         return
     queue = Queue(settings, db=db)
