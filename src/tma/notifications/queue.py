@@ -315,10 +315,16 @@ class Queue:
         until `stop` is set."""
         from taskiq.cli.scheduler.run import SchedulerLoop
 
+        # The sources read their schedules at start-up (the label source collects the
+        # tasks' `schedule` labels then; not started, it has none and nothing periodic runs).
+        for source in self.scheduler.sources:
+            await source.startup()
         loop = SchedulerLoop(self.scheduler)
         runner = asyncio.create_task(loop.run())
         await stop.wait()
         runner.cancel()
+        for source in self.scheduler.sources:
+            await source.shutdown()
 
 
 class _StreamBroker(RedisStreamBroker):
