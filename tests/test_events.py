@@ -363,3 +363,150 @@ async def test_events_go_with_their_user_and_outlive_their_post(
         left = await session.scalar(select(func.count()).select_from(LearningEvent))
 
     assert left == 0
+
+
+# --- GET /api/xapi/statements --------------------------------------------------------------
+
+
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    from xapi_schema import STATEMENT
+
+    return Draft202012Validator(STATEMENT)
+
+
+@pytest.mark.asyncio
+async def test_xapi_statements_are_valid_and_map_each_event(
+    client, world, test_user, user_headers, auth_headers, clock
+):
+    """Every event as an xAPI 1.0.3 statement valid against the statement schema: an
+    account actor on the server's base URL, ADL verbs (attempted, completed, passed,
+    failed), an activity under the base URL, `result` with `score.scaled`, `success`,
+    `completion`; a stable id per event."""
+    start = await client.post(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers)
+    assert start.status_code == 201
+    failed = await client.post(
+        f"/api/quiz-attempts/{start.json()['id']}/submit",
+        json={"answers": []},
+        headers=user_headers,
+    )
+    assert failed.status_code == 200
+    clock.advance(minutes=1)
+    again = await client.post(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers)
+    passed = await client.post(
+        f"/api/quiz-attempts/{again.json()['id']}/submit",
+        json=all_right(world.quiz),
+        headers=user_headers,
+    )
+    assert passed.status_code == 200
+    await put(client, world.post_b, "completed", user_headers)
+    events = await events_of(client, auth_headers)
+
+    response = await client.get("/api/xapi/statements", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    body = response.json()
+    assert body["more"] == ""
+    statements = body["statements"]
+    validator = _validator()
+    from xapi_schema import score_in_range
+
+    for statement in statements:
+        assert sorted(e.message for e in validator.iter_errors(statement)) == []
+        assert score_in_range(statement)
+    base = "http://test"
+    verb = "http://adlnet.gov/expapi/verbs/"
+    quiz, b = f"{base}/api/posts/{world.quiz.post_id}", world.post_b
+    assert [
+        (s["verb"]["id"].removeprefix(verb), s["object"]["id"], s.get("result")) for s in statements
+    ] == [
+        ("attempted", quiz, None),  # attempt_started
+        ("attempted", quiz, None),  # post_started
+        (
+            "failed",
+            quiz,
+            {
+                "score": {"scaled": 0.0, "raw": 0, "min": 0, "max": 100},
+                "success": False,
+                "completion": True,
+            },
+        ),
+        ("attempted", quiz, None),
+        (
+            "passed",
+            quiz,
+            {
+                "score": {"scaled": 1.0, "raw": 100, "min": 0, "max": 100},
+                "success": True,
+                "completion": True,
+            },
+        ),
+        ("completed", quiz, {"completion": True}),
+        ("attempted", f"{base}/api/posts/{b}", None),
+        ("completed", f"{base}/api/posts/{b}", {"completion": True}),
+        ("completed", f"{base}/api/modules/{world.module_b}", {"completion": True}),
+    ]
+    assert {s["actor"]["account"]["name"] for s in statements} == {str(test_user.id)}
+    assert {s["actor"]["account"]["homePage"] for s in statements} == {base}
+    assert [s["timestamp"] for s in statements] == [e["occurred_at"] for e in events]
+    # Stable: the same event is the same statement, on every read.
+    second = await client.get("/api/xapi/statements", headers=auth_headers)
+    assert second.json() == body
+    assert len({s["id"] for s in statements}) == len(statements)
+
+
+@pytest.mark.asyncio
+async def test_xapi_statements_page_with_more_and_since(
+    client, world, user_headers, auth_headers, test_db
+):
+    for post in world.posts_a:
+        await put(client, post, "completed", user_headers)
+
+    first = await client.get("/api/xapi/statements?limit=3", headers=auth_headers)
+    assert first.status_code == 200
+    more = first.json()["more"]
+    assert more.startswith("http://test/api/xapi/statements?after=")
+    rest = await client.get(more.removeprefix("http://test"), headers=auth_headers)
+    assert rest.status_code == 200
+    everything = (await client.get("/api/xapi/statements", headers=auth_headers)).json()
+
+    assert first.json()["statements"] + rest.json()["statements"] == everything["statements"]
+    assert rest.json()["more"] == ""
+    stored = everything["statements"][-1]["stored"]
+    later = await client.get(f"/api/xapi/statements?since={stored}", headers=auth_headers)
+    assert later.status_code == 200
+    assert later.json() == {"statements": [], "more": ""}
+    earlier = await client.get(
+        "/api/xapi/statements?since=2020-01-01T00:00:00Z", headers=auth_headers
+    )
+    assert earlier.json() == everything
+
+
+@pytest.mark.asyncio
+async def test_xapi_statements_are_for_admins(client, manager_headers, user_headers):
+    for headers in (manager_headers, user_headers):
+        response = await client.get("/api/xapi/statements", headers=headers)
+        assert response.status_code == 403
+    anonymous = await client.get("/api/xapi/statements")
+    assert anonymous.status_code == 401
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        "since=2026-03-05",
+        "since=2026-03-05T10:00:00",
+        "limit=0",
+        "limit=1001",
+        "after=-1",
+        "format=exact",
+    ],
+)
+async def test_xapi_statements_bad_query_returns_422(client, auth_headers, query):
+    response = await client.get(f"/api/xapi/statements?{query}", headers=auth_headers)
+
+    assert response.status_code == 422

@@ -54,6 +54,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     notifications.router,
     events.events_router,
     events.router,
+    events.xapi_router,
 )
 
 # Login, register and health need no token; nor does a file download (an avatar opens

@@ -10,14 +10,16 @@ from tma.core.db import SessionDep
 from tma.core.deps import SettingsDep
 from tma.core.errors import responses
 from tma.core.pagination import PageDep, json_response, list_response
+from tma.core.public_url import public_base
 from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
-from tma.core.types import MAX_ID
-from tma.events import service
+from tma.core.types import MAX_ID, IsoInstant
+from tma.events import service, xapi
 from tma.events.dependencies import AdminWebhook
 from tma.events.schemas import (
     DeliveryRead,
     EventRead,
+    StatementPage,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
@@ -29,6 +31,7 @@ _EVENTS = row_list_adapter(EventRead)
 _WEBHOOK = row_adapter(WebhookRead)
 _WEBHOOKS = row_list_adapter(WebhookRead)
 _CREATED = row_adapter(WebhookCreated)
+_STATEMENTS = row_adapter(StatementPage)
 # `try` is a Python keyword: the row's key is the JSON's, the model's field an alias of it.
 DeliveryRow: Any = TypedDict(
     "DeliveryRow",
@@ -43,6 +46,7 @@ DeliveryRow: Any = TypedDict(
 )
 _DELIVERIES: TypeAdapter[Any] = TypeAdapter(list[DeliveryRow])
 
+xapi_router = PrefixedRouter(prefix="/xapi", tags=["events"], responses=responses(401, 403))
 events_router = PrefixedRouter(prefix="/events", tags=["events"], responses=responses(401, 403))
 router = PrefixedRouter(prefix="/webhooks", tags=["webhooks"], responses=responses(401, 403))
 
@@ -119,3 +123,22 @@ async def list_webhook_deliveries(
     """Each try of delivering an event to the webhook, oldest first; `X-Total-Count`."""
     found, total = await service.list_deliveries(session, hook=hook, page=page)
     return list_response(_DELIVERIES, found, total)
+
+
+@xapi_router.get("/statements", response_model=StatementPage, responses=responses(422))
+async def list_xapi_statements(
+    _admin: AdminUser,
+    session: SessionDep,
+    since: Annotated[
+        IsoInstant | None, Query(description="Only statements stored after this instant")
+    ] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Events after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 100,
+) -> Response:
+    """The learning events as xAPI 1.0.3 statements, by id; `more` pages on."""
+    page = await xapi.list_statements(
+        session, base=public_base(), since=since, after=after, limit=limit
+    )
+    response = json_response(_STATEMENTS, page)
+    response.headers["X-Experience-API-Version"] = xapi.VERSION
+    return response

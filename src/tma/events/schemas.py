@@ -139,3 +139,36 @@ class DeliveryRead(ReadModel):
     status_code: int | None
     error: str | None
     created_at: datetime
+
+
+class StatementPage(ReadModel):
+    """A page of xAPI 1.0.3 statements and the URL of the next one ("" at the end)."""
+
+    model_config = example(
+        statements=[
+            {
+                "id": "0f5ec3a6-8d63-5e44-a1bb-3b3f33a4d4a9",
+                "actor": {
+                    "objectType": "Agent",
+                    "account": {"homePage": "https://tma.example.org", "name": "7"},
+                },
+                "verb": {
+                    "id": "http://adlnet.gov/expapi/verbs/completed",
+                    "display": {"en-US": "completed"},
+                },
+                "object": {
+                    "objectType": "Activity",
+                    "id": "https://tma.example.org/api/courses/5",
+                    "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+                },
+                "result": {"completion": True},
+                "timestamp": "2026-12-07T09:00:00Z",
+                "stored": "2026-12-07T09:00:00Z",
+                "version": "1.0.3",
+            }
+        ],
+        more="",
+    )
+
+    statements: list[dict[str, Any]]
+    more: str
