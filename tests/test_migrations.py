@@ -1082,9 +1082,9 @@ def test_migration_0014_adds_events_and_webhooks_keeping_every_row_and_drops_the
     _off_loop(migrate.upgrade, scratch_url, "0014")
 
     after = _run_sync(scratch_url, _every_row)
-    new = ("learning_events", "webhooks", "webhook_deliveries", "webhook_tries")
+    new = ("learning_events", "webhooks", "webhook_deliveries", "webhook_tries", "xapi_pushes")
     assert _as_before(after, before) == before
-    assert [after[name] for name in new] == [[], [], [], []]
+    assert [after[name] for name in new] == [[], [], [], [], []]
     _run_sync(scratch_url, _load_events_at_0014)
     loaded = _run_sync(scratch_url, _every_row)
     assert [(e["type"], e["key"]) for e in loaded["learning_events"]] == [
@@ -1108,4 +1108,4 @@ def test_migration_0014_adds_events_and_webhooks_keeping_every_row_and_drops_the
     assert not set(new) & set(_run_sync(scratch_url, _tables))
     _off_loop(migrate.upgrade, scratch_url, "0014")
     again = _run_sync(scratch_url, _every_row)
-    assert [again[name] for name in new] == [[], [], [], []]
+    assert [again[name] for name in new] == [[], [], [], [], []]

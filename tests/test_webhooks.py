@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from progress_factories import insert_module, insert_posts
@@ -563,3 +564,50 @@ async def test_delivery_log_pages_with_total(
     assert page.status_code == 200
     assert page.headers["X-Total-Count"] == "4"
     assert page.json() == every[1:3]
+
+
+# --- pushing xAPI statements to an LRS -----------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_statements_are_pushed_to_the_lrs_once_and_again_after_a_failure(
+    client, app, test_settings, test_db, auth_headers, user_headers, parent_post
+):
+    """With `TMA_LRS_URL`, the job POSTs the statements not yet taken, as a JSON array with
+    `X-Experience-API-Version` and the configured `Authorization`: the same statements
+    `GET /api/xapi/statements` gives, each valid. An LRS answering 503 keeps them owed: the
+    next run sends the same ids; once taken, nothing is sent again."""
+    from jsonschema import Draft202012Validator
+
+    from xapi_schema import STATEMENT
+
+    with WebhookReceiver(Script(statuses=[503])) as lrs:
+        settings = test_settings.model_copy(
+            update={
+                "lrs_url": lrs.url,
+                "lrs_auth": SecretStr("Basic a2V5OnNlY3JldA=="),
+                "public_url": "http://test",
+            }
+        )
+        queue = Queue(settings, db=app.state.db)
+        await queue.start()
+        try:
+            await complete(client, parent_post, user_headers)
+            runs = [await Deliverer(queue).run(T0 + timedelta(seconds=s)) for s in (0, 5, 10)]
+        finally:
+            await queue.stop()
+        got = lrs.script.received()
+
+    listed = await client.get("/api/xapi/statements", headers=auth_headers)
+    assert listed.status_code == 200
+    assert runs == [0, 4, 0]
+    assert len(got) == 2
+    assert got[0].body == got[1].body  # the failed push, sent again as it was
+    for received in got:
+        assert received.headers["x-experience-api-version"] == "1.0.3"
+        assert received.headers["authorization"] == "Basic a2V5OnNlY3JldA=="
+        assert received.headers["content-type"] == "application/json"
+    pushed = got[1].json()
+    assert pushed == listed.json()["statements"]
+    validator = Draft202012Validator(STATEMENT)
+    assert [list(validator.iter_errors(s)) for s in pushed] == [[]] * 4

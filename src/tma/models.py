@@ -3,7 +3,7 @@
 from tma.core.db import Base
 from tma.core.idempotency import IdempotencyKey
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
-from tma.events.models import LearningEvent, Webhook, WebhookDelivery, WebhookTry
+from tma.events.models import LearningEvent, Webhook, WebhookDelivery, WebhookTry, XapiPush
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
 from tma.notifications.models import Notification, NotificationSettings, PushToken
@@ -39,4 +39,5 @@ __all__ = [
     "Webhook",
     "WebhookDelivery",
     "WebhookTry",
+    "XapiPush",
 ]

@@ -8,6 +8,7 @@
   trigger on `learning_events` (migration 0014) in the event's own statement: an event is
   never recorded without its deliveries, nor a delivery kept for a rolled-back event.
 - `webhook_tries`: the delivery log, one row per HTTP try.
+- `xapi_pushes`: how far the events were pushed to the LRS (`TMA_LRS_URL`), one row.
 """
 
 from datetime import datetime
@@ -132,3 +133,15 @@ class WebhookTry(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class XapiPush(Base):
+    """How far the events were pushed to the Learning Record Store: one row (`id` 1),
+    the last event id the LRS acknowledged, and the last failure."""
+
+    __tablename__ = "xapi_pushes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_event_id: Mapped[int] = mapped_column(ID)
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))

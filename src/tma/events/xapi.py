@@ -8,16 +8,19 @@ user id: no e-mail or name leaves the server). Verbs from ADL's vocabulary: a st
 post, module or course as an activity under the base URL.
 """
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import BigInteger, Integer, bindparam, select
+import httpx
+from sqlalchemy import BigInteger, Integer, bindparam, case, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tma.core.db import UTCDateTime
+from tma.core.db import UTCDateTime, upsert
 from tma.core.reads import rows
-from tma.events.models import LearningEvent
+from tma.events.models import LearningEvent, XapiPush
 from tma.events.service import EVENT_COLUMNS
 
 VERSION = "1.0.3"
@@ -103,7 +106,7 @@ STATEMENT_ROWS = (
 
 
 async def list_statements(
-    session: Any, *, base: str, since: datetime | None, after: int, limit: int
+    session: AsyncSession, *, base: str, since: datetime | None, after: int, limit: int
 ) -> dict[str, Any]:
     """`{statements, more}`: the statements of the events stored after `since` (exclusive)
     with id > `after`, by id, at most `limit`; `more` the URL of the next page, or ""."""
@@ -122,3 +125,60 @@ async def list_statements(
             query["since"] = _iso(since)
         more = f"{base}/api/xapi/statements?{urlencode(query)}"
     return {"statements": [statement(row, base) for row in page], "more": more}
+
+
+# --- pushing to a Learning Record Store ---------------------------------------------------
+
+PUSH_BATCH = 100
+_PUSH_KEY = 1
+
+
+async def push(
+    session: AsyncSession,
+    *,
+    http: httpx.AsyncClient,
+    lrs_url: str,
+    authorization: str | None,
+    base: str,
+    now: datetime,
+) -> int:
+    """POST the next statements (up to `PUSH_BATCH`, after the last event the LRS took)
+    to the LRS's statements resource, then move the mark past them; a failure keeps the
+    mark (the next run sends the same statements: an LRS keeps a statement id once) and
+    records the error. Returns how many the LRS took."""
+    state = await session.get(XapiPush, _PUSH_KEY)
+    last = state.last_event_id if state is not None else 0
+    found = await rows(session, STATEMENT_ROWS, after=last, since=EPOCH, limit=PUSH_BATCH)
+    await session.commit()
+    if not found:
+        return 0
+    headers = {"Content-Type": "application/json", "X-Experience-API-Version": VERSION}
+    if authorization:
+        headers["Authorization"] = authorization
+    body = json.dumps([statement(row, base) for row in found], separators=(",", ":"))
+    error: str | None = None
+    try:
+        response = await http.post(lrs_url, content=body.encode(), headers=headers)
+        if not 200 <= response.status_code < 300:
+            error = f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    taken = found[-1]["id"] if error is None else last
+    stmt = upsert(session, XapiPush).values(
+        id=_PUSH_KEY, last_event_id=taken, pushed_at=now, last_error=error
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[XapiPush.id],
+            set_={
+                # Never back: another worker may have pushed further meanwhile.
+                "last_event_id": case(
+                    (XapiPush.last_event_id > taken, XapiPush.last_event_id), else_=taken
+                ),
+                "pushed_at": now,
+                "last_error": error,
+            },
+        )
+    )
+    await session.commit()
+    return len(found) if error is None else 0

@@ -45,7 +45,7 @@ from taskiq_redis import ListRedisScheduleSource, RedisAsyncResultBackend, Redis
 
 from tma.core.config import Settings
 from tma.core.db import Database
-from tma.events import delivery
+from tma.events import delivery, xapi
 from tma.notifications import schedule
 from tma.notifications.delivery import Channels, DeliveryError
 
@@ -275,7 +275,9 @@ class Queue:
 
     async def _deliver_events(self, now: str | None = None) -> int:
         """The webhook deliveries due as of `now` (default: the clock), batch after batch
-        while batches come full (tma.events.delivery); returns how many were tried."""
+        while batches come full (tma.events.delivery), then with `TMA_LRS_URL` the xAPI
+        statements not yet pushed (tma.events.xapi); returns how many were tried and
+        pushed."""
         instant = _instant(now)
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=delivery.TIMEOUT_SECONDS)
@@ -293,6 +295,22 @@ class Queue:
                 )
                 tried += batch
                 if batch < delivery.BATCH:
+                    break
+            settings = runtime.settings
+            if settings.lrs_url is None:
+                return tried
+            auth = settings.lrs_auth.get_secret_value() if settings.lrs_auth else None
+            while True:
+                pushed = await xapi.push(
+                    session,
+                    http=http,
+                    lrs_url=settings.lrs_url,
+                    authorization=auth,
+                    base=(settings.public_url or "http://localhost").rstrip("/"),
+                    now=instant,
+                )
+                tried += pushed
+                if pushed < xapi.PUSH_BATCH:
                     return tried
 
         return int(await self._session(work))

@@ -2,10 +2,11 @@
 
 - `learning_events`: append-only, `(user_id, key)` unique (each event once).
 - `webhooks`, `webhook_deliveries` (the outbox), `webhook_tries` (the delivery log).
+- `xapi_pushes`: how far the events were pushed to the LRS (one row once pushing starts).
 - A trigger on `learning_events` writes one `webhook_deliveries` row per active webhook
   that wants the event's type, in the statement that records the event.
 
-New tables only: no existing row changes. Downgrade drops the trigger and the four tables.
+New tables only: no existing row changes. Downgrade drops the trigger and the five tables.
 
 Revision 0014, after 0011, of 2026-12-07.
 """
@@ -149,10 +150,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_tries_webhook_id_id", "webhook_tries", ["webhook_id", "id"])
     op.create_index("ix_webhook_tries_event_id", "webhook_tries", ["event_id"])
+    op.create_table(
+        "xapi_pushes",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("last_event_id", ID, nullable=False),
+        sa.Column("pushed_at", UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.String(500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_xapi_pushes"),
+    )
     execute_for_dialect(POSTGRESQL, SQLITE)
 
 
 def downgrade() -> None:
+    op.drop_table("xapi_pushes")
     drop_triggers([("learning_events_outbox", "learning_events")], ["learning_events_outbox"])
     op.drop_index("ix_webhook_tries_event_id", table_name="webhook_tries")
     op.drop_index("ix_webhook_tries_webhook_id_id", table_name="webhook_tries")
