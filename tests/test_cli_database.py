@@ -39,6 +39,7 @@ APPLIED = [
     "companion.md §2)",
     "applied 0009 -> 0010: Release schedule and sequential courses (issues 23 and 24)",
     "applied 0010 -> 0011: Notifications, notification settings and push tokens (issue 24)",
+    "applied 0011 -> 0014: Learning events, webhooks and their outbox (issue 26)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

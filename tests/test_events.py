@@ -510,3 +510,36 @@ async def test_xapi_statements_bad_query_returns_422(client, auth_headers, query
     response = await client.get(f"/api/xapi/statements?{query}", headers=auth_headers)
 
     assert response.status_code == 422
+
+
+@pytest.mark.asyncio
+async def test_a_timed_out_attempt_records_its_submission_at_the_deadline(
+    client, world, test_db, user_headers, auth_headers, clock
+):
+    """An attempt past its deadline and grace is graded by the next request that touches
+    it: `attempt_submitted` once, at the deadline, `timed_out` true."""
+    from tma.posts.models import Post
+
+    async with test_db.session() as session:
+        post = await session.get(Post, world.quiz.post_id)
+        post.time_limit_minutes = 1
+        await session.commit()
+    started = await client.post(f"/api/quizzes/{world.quiz.post_id}/attempts", headers=user_headers)
+    assert started.status_code == 201
+    clock.advance(minutes=5)
+
+    for _ in range(2):
+        read = await client.get(f"/api/quiz-attempts/{started.json()['id']}", headers=user_headers)
+        assert read.status_code == 200
+        assert read.json()["timed_out"] is True
+
+    events = await events_of(client, auth_headers)
+    assert [(e["type"], e["occurred_at"], e["data"]) for e in events] == [
+        ("attempt_started", "2026-03-05T10:00:00Z", {}),
+        ("post_started", "2026-03-05T10:00:00Z", {}),
+        (
+            "attempt_submitted",
+            "2026-03-05T10:01:00Z",
+            {"score": 0, "passed": False, "timed_out": True},
+        ),
+    ]

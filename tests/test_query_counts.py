@@ -1266,3 +1266,64 @@ async def test_list_notifications_statement_count_same_at_5_and_50_notifications
     assert response.status_code == 200
     assert counts == [LIST_STATEMENTS] * 4
     assert empty.count == STATEMENTS_PER_REQUEST
+
+
+# --- issue 26: the event log and the statements read in one statement --------------------
+
+EVENTS_STATEMENTS = 2  # the caller, the page of events (scoped by the privacy rule)
+
+
+async def _events_of(test_db, user_id, count):
+    from datetime import UTC, datetime
+
+    from tma.events.models import LearningEvent
+
+    at = datetime(2027, 3, 1, tzinfo=UTC)
+    async with test_db.session() as session:
+        session.add_all(
+            LearningEvent(
+                type="post_started",
+                user_id=user_id,
+                key=f"post_started:{unique('p')}",
+                occurred_at=at,
+                post_id=1,
+                recorded_at=at,
+            )
+            for _ in range(count)
+        )
+        await session.commit()
+
+
+@pytest.mark.asyncio
+async def test_list_events_and_statements_statement_count_same_at_5_and_50_events(
+    client, test_db, test_user, manager_user, auth_headers, manager_headers, count_queries
+):
+    """GET /api/events (an admin's and a manager's, scoped) and GET /api/xapi/statements:
+    two statements each at 5 and at 50 events."""
+    group = Group(name=unique("g"), created_by=manager_user.id)
+    async with test_db.session() as session:
+        session.add(group)
+        await session.flush()
+        session.add_all(
+            [
+                GroupMember(group_id=group.id, user_id=manager_user.id, role="owner"),
+                GroupMember(group_id=group.id, user_id=test_user.id, role="member"),
+            ]
+        )
+        await session.commit()
+    counts = []
+    for total in (5, 50):
+        await _events_of(test_db, test_user.id, total - (5 if total == 50 else 0))
+        for url, headers in (
+            ("/api/events?limit=1000", auth_headers),
+            ("/api/events?limit=1000", manager_headers),
+            ("/api/xapi/statements?limit=1000", auth_headers),
+        ):
+            with count_queries() as queries:
+                response = await client.get(url, headers=headers)
+            assert response.status_code == 200
+            body = response.json()
+            assert len(body if isinstance(body, list) else body["statements"]) == total
+            counts.append(queries.count)
+
+    assert counts == [EVENTS_STATEMENTS] * 6

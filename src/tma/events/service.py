@@ -106,7 +106,7 @@ async def check_destination(url: str, *, allow_private: bool) -> None:
     except ValueError:
         try:
             found = await asyncio.get_running_loop().getaddrinfo(host, None)
-        except OSError:
+        except (OSError, UnicodeError, ValueError):  # no such name; not encodable as one
             raise Conflict(f"Webhook URL host {host} does not resolve") from None
         addresses = [str(info[4][0]) for info in found]
     if not addresses or not all(_public(address) for address in addresses):
