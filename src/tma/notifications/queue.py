@@ -21,6 +21,7 @@ Failed jobs are retried with exponential backoff and jitter (taskiq's
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -44,11 +45,13 @@ from taskiq.schedule_sources import LabelScheduleSource
 from taskiq_redis import ListRedisScheduleSource, RedisAsyncResultBackend, RedisStreamBroker
 
 from tma.core.config import Settings
-from tma.core.db import Database
+from tma.core.db import Database, unavailable_database_error
+from tma.core.logging import JsonFormatter
 from tma.events import delivery, xapi
 from tma.notifications import schedule
 from tma.notifications.delivery import Channels, DeliveryError
 
+_log = logging.getLogger("tma.events")
 RETRIES = 5
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 15 * 60
@@ -313,7 +316,14 @@ class Queue:
                 if pushed < xapi.PUSH_BATCH:
                     return tried
 
-        return int(await self._session(work))
+        try:
+            return int(await self._session(work))
+        except Exception as exc:
+            if unavailable_database_error(exc) is None:
+                raise
+            # The next poll tries again; one line, no trace (as a request logs it).
+            _log.warning("deliver_events: database unavailable", extra={"error": repr(exc)})
+            return 0
 
     # --- running --------------------------------------------------------------------------
 
@@ -402,6 +412,13 @@ async def notification_schedule(settings: Settings, db: Database) -> AsyncIterat
     ):
         yield
         return
+    # The jobs' own logs (taskiq's: a job that failed) as JSON lines, like the app's.
+    taskiq_log = logging.getLogger("taskiq")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in taskiq_log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        taskiq_log.addHandler(handler)
+        taskiq_log.propagate = False
     queue = Queue(settings, db=db)
     await queue.start()
     stop = asyncio.Event()
