@@ -42,6 +42,7 @@ APPLIED = [
     "applied 0011 -> 0012: A quiz's questions kept whole on its post (`posts.question_bank`), "
     "for starting attempts",
     "applied 0012 -> 0013: Children records, and the ages modules and posts are for (issue 25)",
+    "applied 0013 -> 0014: Learning events, webhooks and their outbox (issue 26)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

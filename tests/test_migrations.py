@@ -1156,3 +1156,70 @@ def test_migration_0013_adds_children_and_age_ranges_keeping_every_row_and_profi
     assert "children" not in _run_sync(scratch_url, _tables)
     for table in ("modules", "posts"):
         assert "min_age_months" not in _run_sync(scratch_url, _columns(table))
+
+
+def _load_events_at_0014(conn: Connection) -> None:
+    """At 0014: two webhooks (one inactive, one wanting only completions) and two events of
+    user 7: the trigger owes the active webhook the completion only."""
+    conn.execute(
+        text(
+            "INSERT INTO webhooks (id, url, secret, event_types, active, created_at) VALUES "
+            "(1, 'https://hooks.example.org/a', 's1', ',post_completed,', true, :now), "
+            "(2, 'https://hooks.example.org/b', 's2', ',post_started,post_completed,', "
+            "false, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO learning_events (id, type, user_id, key, occurred_at, post_id, "
+            "recorded_at) VALUES (1, 'post_started', 7, 'post_started:5', :now, 5, :now), "
+            "(2, 'post_completed', 7, 'post_completed:5', :now, 5, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.commit()
+
+
+def test_migration_0014_adds_events_and_webhooks_keeping_every_row_and_drops_them_down(
+    scratch_url: str,
+) -> None:
+    """A database at 0013 holding progress goes to 0014: every row is kept, the four new
+    tables start empty; an event recorded then gets its outbox rows from the trigger (one
+    per active webhook wanting its type), and the same key twice is refused; `downgrade
+    0013` keeps every older row and drops the tables and the trigger; up again, empty."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0013")
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0014")
+
+    after = _run_sync(scratch_url, _every_row)
+    new = ("learning_events", "webhooks", "webhook_deliveries", "webhook_tries", "xapi_pushes")
+    assert _as_before(after, before) == before
+    assert [after[name] for name in new] == [[], [], [], [], []]
+    _run_sync(scratch_url, _load_events_at_0014)
+    loaded = _run_sync(scratch_url, _every_row)
+    assert [(e["type"], e["key"]) for e in loaded["learning_events"]] == [
+        ("post_started", "post_started:5"),
+        ("post_completed", "post_completed:5"),
+    ]
+    assert [
+        (d["event_id"], d["webhook_id"], d["status"], d["tries"], d["next_try_at"])
+        for d in loaded["webhook_deliveries"]
+    ] == [(2, 1, "pending", 0, None)]
+    duplicate = (
+        "INSERT INTO learning_events (type, user_id, key, occurred_at, recorded_at) "
+        "VALUES ('post_started', 7, 'post_started:5', '2026-01-01', '2026-01-01')"
+    )
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        _run_sync(scratch_url, _query(duplicate))
+
+    _off_loop(migrate.downgrade, scratch_url, "0013")
+
+    assert _run_sync(scratch_url, _every_row) == before
+    assert not set(new) & set(_run_sync(scratch_url, _tables))
+    _off_loop(migrate.upgrade, scratch_url, "0014")
+    again = _run_sync(scratch_url, _every_row)
+    assert [again[name] for name in new] == [[], [], [], [], []]

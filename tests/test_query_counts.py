@@ -523,15 +523,20 @@ GROUP_PROGRESS_STATEMENTS = 2  # the caller, the group x members x courses
 QUIZ_STATEMENTS = 3  # the caller, the post (with visibility), the questions with options
 # the caller; the post with whether the caller sees it, the quiz's settings, its questions
 # to draw from (`question_bank`) and the user's attempts at it (how many, the latest, the
-# one in progress); the insert; the progress
-START_STATEMENTS = 4
+# one in progress); the insert; the progress; its learning events (attempt_started,
+# post_started: one multi-row INSERT, issue 26)
+START_STATEMENTS = 5
 # PUT /api/progress: the caller, the post with the caller's progress on it, the post's
 # module locked, the post re-read under that lock, the upsert; the last three are left out
-# when the status would not move forward
-PUT_PROGRESS_STATEMENTS = [5, 5, 2]
+# when the status would not move forward. Learning events (issue 26): a write that moved
+# adds their INSERT (+1), a completion also the INSERT ... SELECT of the module and course
+# completions read from the counters (+2 in all); the webhook outbox is a trigger's.
+PUT_PROGRESS_STATEMENTS = [6, 7, 2]
 # the caller, the attempt (with its own questions), the module locked, the post re-read
-# under that lock, the attempt's row locked with its saved answers, the close, the progress
-SUBMIT_STATEMENTS = 7
+# under that lock, the attempt's row locked with its saved answers, the close, the progress;
+# the learning events (attempt_submitted, post_completed) and, on a pass, the module and
+# course completions (+2, issue 26; a failing submit adds 1)
+SUBMIT_STATEMENTS = 9
 
 
 async def progress_world(test_db, user_id, *, courses, modules, posts, members=(), owner=None):
@@ -1045,8 +1050,10 @@ async def test_membership_changes_statement_counts_by_an_owner(
 
 # POST /api/progress/sync: the caller, the events seen before, the posts' modules locked,
 # the posts with the caller's progress and visibility, one upsert of every post that moved,
-# one insert of the events remembered.
-SYNC_STATEMENTS = 6
+# one insert of the events remembered; the learning events of the posts that moved (one
+# multi-row INSERT) and, as the batch completes posts, the module and course completions
+# (one INSERT ... SELECT): +2 whatever the batch's size (issue 26).
+SYNC_STATEMENTS = 8
 # An Idempotency-Key adds the claim (one INSERT) and the stored response (one UPDATE); a
 # replay is the claim and the read of the stored row, and runs nothing else.
 KEY_STATEMENTS = 2
@@ -1320,6 +1327,32 @@ async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):
         await session.commit()
 
 
+# --- issue 26: the event log and the statements read in one statement --------------------
+
+EVENTS_STATEMENTS = 2  # the caller, the page of events (scoped by the privacy rule)
+
+
+async def _events_of(test_db, user_id, count):
+    from datetime import UTC, datetime
+
+    from tma.events.models import LearningEvent
+
+    at = datetime(2027, 3, 1, tzinfo=UTC)
+    async with test_db.session() as session:
+        session.add_all(
+            LearningEvent(
+                type="post_started",
+                user_id=user_id,
+                key=f"post_started:{unique('p')}",
+                occurred_at=at,
+                post_id=1,
+                recorded_at=at,
+            )
+            for _ in range(count)
+        )
+        await session.commit()
+
+
 async def insert_children(test_db, user_id, how_many):
     from datetime import date
 
@@ -1434,3 +1467,38 @@ async def test_feed_statement_count_same_at_5_and_50_posts_and_any_children(
     assert response.headers["X-Total-Count"] == str(LARGE)
     assert counts == [3, 3, 3, 3]
     assert empty.count == 4
+
+
+@pytest.mark.asyncio
+async def test_list_events_and_statements_statement_count_same_at_5_and_50_events(
+    client, test_db, test_user, manager_user, auth_headers, manager_headers, count_queries
+):
+    """GET /api/events (an admin's and a manager's, scoped) and GET /api/xapi/statements:
+    two statements each at 5 and at 50 events."""
+    group = Group(name=unique("g"), created_by=manager_user.id)
+    async with test_db.session() as session:
+        session.add(group)
+        await session.flush()
+        session.add_all(
+            [
+                GroupMember(group_id=group.id, user_id=manager_user.id, role="owner"),
+                GroupMember(group_id=group.id, user_id=test_user.id, role="member"),
+            ]
+        )
+        await session.commit()
+    counts = []
+    for total in (5, 50):
+        await _events_of(test_db, test_user.id, total - (5 if total == 50 else 0))
+        for url, headers in (
+            ("/api/events?limit=1000", auth_headers),
+            ("/api/events?limit=1000", manager_headers),
+            ("/api/xapi/statements?limit=1000", auth_headers),
+        ):
+            with count_queries() as queries:
+                response = await client.get(url, headers=headers)
+            assert response.status_code == 200
+            body = response.json()
+            assert len(body if isinstance(body, list) else body["statements"]) == total
+            counts.append(queries.count)
+
+    assert counts == [EVENTS_STATEMENTS] * 6

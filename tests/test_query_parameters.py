@@ -457,3 +457,91 @@ async def test_feed_limit_offset_still_apply_returns_200(
     item = await _second_of_two(client, "/api/feed", user_headers)
 
     assert item["post_id"] == second.id
+
+
+async def _three_events(test_db: Any, user_id: int) -> list[int]:
+    """Three learning events of `user_id`, their ids in order."""
+    from tma.events.models import LearningEvent
+
+    at = datetime(2027, 3, 1, tzinfo=UTC)
+    async with test_db.session() as session:
+        rows = [
+            LearningEvent(
+                type="post_started",
+                user_id=user_id,
+                key=f"post_started:{n}",
+                occurred_at=at,
+                post_id=n,
+                recorded_at=at,
+            )
+            for n in (1, 2, 3)
+        ]
+        session.add_all(rows)
+        await session.commit()
+        return [row.id for row in rows]
+
+
+@known("GET /api/events")
+@pytest.mark.asyncio
+async def test_list_events_after_limit_still_apply_returns_200(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], test_db: Any, test_user: Any
+) -> None:
+    """`GET /api/events?after=<first>&limit=1`: exactly the second event."""
+    first, second, _ = await _three_events(test_db, test_user.id)
+
+    response = await client.get(f"/api/events?after={first}&limit=1", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()] == [second]
+
+
+@known("GET /api/xapi/statements")
+@pytest.mark.asyncio
+async def test_list_xapi_statements_since_after_limit_still_apply_returns_200(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], test_db: Any, test_user: Any
+) -> None:
+    """`?since=<before them>&after=<first>&limit=1`: the second event's statement, and a
+    `more` to the third."""
+    first, second, _ = await _three_events(test_db, test_user.id)
+
+    response = await client.get(
+        f"/api/xapi/statements?since=2027-02-01T00:00:00Z&after={first}&limit=1",
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 200
+    (statement,) = response.json()["statements"]
+    assert statement["object"]["id"] == "http://test/api/posts/2"
+    assert f"after={second}" in response.json()["more"]
+
+
+@known("GET /api/webhooks/{webhook_id}/deliveries")
+@pytest.mark.asyncio
+async def test_list_webhook_deliveries_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], test_db: Any, test_user: Any
+) -> None:
+    """`?limit=1&offset=1` of a log of two tries: the second."""
+    from tma.events.models import Webhook, WebhookTry
+
+    first, _, _ = await _three_events(test_db, test_user.id)
+    async with test_db.session() as session:
+        hook = Webhook(url="https://hooks.example.org/x", secret="s", event_types=",", active=True)
+        session.add(hook)
+        await session.flush()
+        for number in (1, 2):
+            session.add(
+                WebhookTry(
+                    webhook_id=hook.id,
+                    event_id=first,
+                    delivery_id="d",
+                    try_number=number,
+                    status_code=500,
+                    error="HTTP 500",
+                )
+            )
+        await session.commit()
+        hook_id = hook.id
+
+    item = await _second_of_two(client, f"/api/webhooks/{hook_id}/deliveries", auth_headers)
+
+    assert item["try"] == 2

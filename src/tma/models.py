@@ -4,6 +4,7 @@ from tma.children.models import Child
 from tma.core.db import Base
 from tma.core.idempotency import IdempotencyKey
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.events.models import LearningEvent, Webhook, WebhookDelivery, WebhookTry, XapiPush
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
 from tma.notifications.models import Notification, NotificationSettings, PushToken
@@ -22,6 +23,7 @@ __all__ = [
     "GroupCourse",
     "GroupMember",
     "IdempotencyKey",
+    "LearningEvent",
     "Module",
     "ModuleProgress",
     "Notification",
@@ -36,4 +38,8 @@ __all__ = [
     "StoredFile",
     "SyncedEvent",
     "User",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookTry",
+    "XapiPush",
 ]

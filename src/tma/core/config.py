@@ -159,6 +159,21 @@ class Settings(BaseSettings):
     # The Expo push API (tests point it at a local receiver); empty: no push is sent.
     expo_push_url: str = "https://exp.host/--/api/v2/push/send"
 
+    # Webhooks (tma.events, docs/events.md): URLs that name or resolve to a private,
+    # loopback, link-local or reserved address are refused unless this is true.
+    webhook_allow_private: bool = False
+    # Due webhook deliveries (and xAPI pushes) are looked for this often, in the app
+    # process or the `tma worker` with the scheduler; 0: never by themselves.
+    webhook_poll_seconds: int = Field(default=5, ge=0, le=3600)
+    # A delivery taken by a job is another job's after this long (a worker that died
+    # between sending and recording: the receiver gets it again, same delivery id).
+    webhook_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    # xAPI statements are pushed to this Learning Record Store (its statements resource,
+    # `https://lrs.example.org/xAPI/statements`); unset: not pushed.
+    lrs_url: str | None = Field(default=None, pattern=r"^https?://.+$")
+    # The LRS's `Authorization` header (`Basic ...`); unset: none.
+    lrs_auth: SecretStr | None = None
+
     log_level: str = "INFO"
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

@@ -21,6 +21,7 @@ Failed jobs are retried with exponential backoff and jitter (taskiq's
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 from taskiq import (
@@ -43,10 +45,13 @@ from taskiq.schedule_sources import LabelScheduleSource
 from taskiq_redis import ListRedisScheduleSource, RedisAsyncResultBackend, RedisStreamBroker
 
 from tma.core.config import Settings
-from tma.core.db import Database
+from tma.core.db import Database, unavailable_database_error
+from tma.core.logging import JsonFormatter
+from tma.events import delivery, xapi
 from tma.notifications import schedule
 from tma.notifications.delivery import Channels, DeliveryError
 
+_log = logging.getLogger("tma.events")
 RETRIES = 5
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 15 * 60
@@ -109,6 +114,15 @@ class Queue:
         self.notify_users = task(self._notify_users, "tma.notify_users")
         self.group_digest = task(self._group_digest, "tma.group_digest")
         self.deliver = task(self._deliver, "tma.deliver")
+        poll = settings.webhook_poll_seconds
+        # Webhook deliveries and xAPI pushes (tma.events): drained every `poll` seconds.
+        self.deliver_events = task(
+            self._deliver_events,
+            "tma.deliver_events",
+            schedule=[{"interval": poll}] if poll else [],
+            retry_on_error=False,  # the outbox keeps its own tries and backoff
+        )
+        self._http: httpx.AsyncClient | None = None
         sources: list[ScheduleSource] = [LabelScheduleSource(self.broker)]
         if self.retry_source is not None:
             sources.append(self.retry_source)
@@ -161,6 +175,9 @@ class Queue:
 
     async def _shutdown(self, _state: Any = None) -> None:
         runtime, self.runtime = self.runtime, None
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
         if runtime is not None:
             await runtime.channels.close()
             if runtime.own_db:
@@ -261,6 +278,55 @@ class Queue:
 
         return int(await self._session(work))
 
+    async def _deliver_events(self, now: str | None = None) -> int:
+        """The webhook deliveries due as of `now` (default: the clock), batch after batch
+        while batches come full (tma.events.delivery), then with `TMA_LRS_URL` the xAPI
+        statements not yet pushed (tma.events.xapi); returns how many were tried and
+        pushed."""
+        instant = _instant(now)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=delivery.TIMEOUT_SECONDS)
+        http = self._http
+
+        async def work(session: AsyncSession, runtime: Runtime) -> int:
+            tried = 0
+            while True:
+                batch = await delivery.deliver_due(
+                    session,
+                    http=http,
+                    now=instant,
+                    lease_seconds=runtime.settings.webhook_lease_seconds,
+                    allow_private=runtime.settings.webhook_allow_private,
+                )
+                tried += batch
+                if batch < delivery.BATCH:
+                    break
+            settings = runtime.settings
+            if settings.lrs_url is None:
+                return tried
+            auth = settings.lrs_auth.get_secret_value() if settings.lrs_auth else None
+            while True:
+                pushed = await xapi.push(
+                    session,
+                    http=http,
+                    lrs_url=settings.lrs_url,
+                    authorization=auth,
+                    base=(settings.public_url or "http://localhost").rstrip("/"),
+                    now=instant,
+                )
+                tried += pushed
+                if pushed < xapi.PUSH_BATCH:
+                    return tried
+
+        try:
+            return int(await self._session(work))
+        except Exception as exc:
+            if unavailable_database_error(exc) is None:
+                raise
+            # The next poll tries again; one line, no trace (as a request logs it).
+            _log.warning("deliver_events: database unavailable", extra={"error": repr(exc)})
+            return 0
+
     # --- running --------------------------------------------------------------------------
 
     async def run_pass(self, now: datetime) -> dict[str, int]:
@@ -279,10 +345,16 @@ class Queue:
         until `stop` is set."""
         from taskiq.cli.scheduler.run import SchedulerLoop
 
+        # The sources read their schedules at start-up (the label source collects the
+        # tasks' `schedule` labels then; not started, it has none and nothing periodic runs).
+        for source in self.scheduler.sources:
+            await source.startup()
         loop = SchedulerLoop(self.scheduler)
         runner = asyncio.create_task(loop.run())
         await stop.wait()
         runner.cancel()
+        for source in self.scheduler.sources:
+            await source.shutdown()
 
 
 class _StreamBroker(RedisStreamBroker):
@@ -337,9 +409,18 @@ async def notification_schedule(settings: Settings, db: Database) -> AsyncIterat
     """The app's part of the schedule: with no `TMA_QUEUE_URL`, jobs run in the app
     process, so its scheduler runs here (the periodic pass every
     `TMA_NOTIFY_INTERVAL_MINUTES`); with a queue, the `tma worker` processes run both."""
-    if settings.queue_url is not None or not settings.notify_interval_minutes:
+    if settings.queue_url is not None or not (
+        settings.notify_interval_minutes or settings.webhook_poll_seconds
+    ):
         yield
         return
+    # The jobs' own logs (taskiq's: a job that failed) as JSON lines, like the app's.
+    taskiq_log = logging.getLogger("taskiq")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in taskiq_log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        taskiq_log.addHandler(handler)
+        taskiq_log.propagate = False
     queue = Queue(settings, db=db)
     await queue.start()
     stop = asyncio.Event()

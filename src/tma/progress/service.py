@@ -29,6 +29,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from tma.core.ordering import lock_parent
 from tma.core.reads import execute_core, rows
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.events.record import record_progress
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post, PostType
@@ -185,6 +186,8 @@ async def update_progress(
         await lock_post(session, post_id=post.id, module_id=post.module_id)
         try:
             row = await advance(session, user_id=user_id, post_id=post.id, status=status)
+            if row is not None:
+                await record_progress(session, user_id=user_id, written=[(post.module_id, row)])
             await session.commit()
         except IntegrityError:
             # A row the write refers to went meanwhile: the caller (their account deleted),

@@ -33,6 +33,7 @@ from tma.core.errors import Busy, Unauthorized
 from tma.core.reads import named, rows
 from tma.courses import availability
 from tma.courses.models import Module
+from tma.events.record import record_progress
 from tma.posts.models import Post, PostType
 from tma.posts.service import post_visible_to
 from tma.progress.models import PostProgress, ProgressStatus, SyncedEvent
@@ -50,6 +51,13 @@ _USER = bindparam("user_id", type_=BigInteger)
 _POSTS = bindparam("post_ids", expanding=True, type_=BigInteger)
 _EVENTS = bindparam("event_ids", expanding=True, type_=String)
 _TODAY = bindparam("today", type_=Date)
+# What the upsert returns of each row it wrote: enough for the row's learning events.
+_WRITTEN = (
+    PostProgress.post_id,
+    PostProgress.status,
+    PostProgress.started_at,
+    PostProgress.completed_at,
+)
 
 _SEEN = select(SyncedEvent.event_id).where(
     SyncedEvent.user_id == _USER, SyncedEvent.event_id.in_(_EVENTS)
@@ -182,10 +190,10 @@ def _plan(
 
 async def _write(
     session: AsyncSession, user_id: int, moved: dict[int, dict[str, Any]], now: datetime
-) -> None:
+) -> list[dict[str, Any]]:
     """Every post that moved in one upsert, forward only also against a write that came in
     meanwhile (an `in_progress` never overwrites a row; a completion only one not completed),
-    `started_at` the earlier of the two."""
+    `started_at` the earlier of the two. Returns the rows it wrote (for their events)."""
     stmt = upsert(session, PostProgress).values(
         [{"user_id": user_id, "post_id": post_id, **state} for post_id, state in moved.items()]
     )
@@ -204,7 +212,8 @@ async def _write(
         },
         where=and_(PostProgress.status != COMPLETED, new.status == COMPLETED),
     )
-    await session.execute(stmt)
+    written = await session.execute(stmt.returning(*_WRITTEN))
+    return [dict(row) for row in written.mappings()]
 
 
 async def apply_events(
@@ -235,7 +244,12 @@ async def apply_events(
         results, moved, remember = _plan(events, posts, seen, now)
         try:
             if moved:
-                await _write(session, user_id, moved, now)
+                written = await _write(session, user_id, moved, now)
+                await record_progress(
+                    session,
+                    user_id=user_id,
+                    written=[(posts[row["post_id"]]["module_id"], row) for row in written],
+                )
             if remember:
                 keep = upsert(session, SyncedEvent).values(
                     [{"user_id": user_id, "created_at": now, **item} for item in remember]

@@ -37,6 +37,7 @@ from tma.core.pagination import Page
 from tma.core.reads import execute_core, first, named, rows
 from tma.courses import availability
 from tma.courses.visibility import module_visible_to
+from tma.events.record import record_attempt_started, record_attempt_submitted
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
 from tma.posts.quiz import pass_mark_of
@@ -341,6 +342,7 @@ async def _close(
                     status=ProgressStatus.COMPLETED.value,
                     now=submitted_at,
                 )
+            await record_attempt_submitted(session, attempt=row, values=values)
             await session.commit()
         except IntegrityError:
             # A course the completion adds to was deleted meanwhile (the next try no
@@ -463,6 +465,7 @@ async def start_attempt(
             status=ProgressStatus.IN_PROGRESS.value,
             now=now,
         )
+        await record_attempt_started(session, attempt=attempt, module_id=state["module_id"])
         await session.commit()
     # Alike in shape with `_close`'s write above: each writes progress, commits, and on a
     # lost race rolls back and re-reads; what each re-reads and answers differs.
