@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.hotpath import driver_safe, hot_rows
-from tma.core.reads import NamedRow, named
+from tma.core.reads import NamedRow, column_keys, named
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**31 - 1
@@ -82,6 +82,7 @@ class ListQuery:
         self.rows = rows.limit(bindparam("limit", type_=BigInteger)).offset(
             bindparam("offset", type_=BigInteger)
         )
+        self.keys = column_keys(self.rows)
 
     @classmethod
     def scoped(
@@ -105,7 +106,7 @@ class ListQuery:
         }
 
     async def page(
-        self, session: AsyncSession, page: Page, *, shape: Shape = dict, **params: Any
+        self, session: AsyncSession, page: Page, *, shape: Shape | None = None, **params: Any
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of rows (dicts by column name, or as `shape` makes each: its read
         model's dict, once per row) and the length of the whole list.
@@ -117,16 +118,21 @@ class ListQuery:
         return rows, total
 
     async def page_of(
-        self, session: AsyncSession, page: Page, *, shape: Shape = dict, **params: Any
+        self, session: AsyncSession, page: Page, *, shape: Shape | None = None, **params: Any
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
         """`page` for the children of one parent read with it in one statement (a list
         built with `child`): also the first row as read (the parent's columns; None when
         no row came back: no such parent, or a page past the end)."""
         limit = self.NO_LIMIT if page.limit is None else page.limit
-        found = [
-            shape(row)
-            for row in await hot_rows(session, self.rows, limit=limit, offset=page.offset, **params)
-        ]
+        read = await hot_rows(session, self.rows, limit=limit, offset=page.offset, **params)
+        if shape is None:
+            # A row's values come in its statement's column order on both paths (`named`
+            # and `driver_safe` made the SQL's names these keys), and the keys are the
+            # interned strings of `column_keys`, which the serializer matches by identity.
+            keys = self.keys
+            found = [dict(zip(keys, row.values(), strict=True)) for row in read]
+        else:
+            found = [shape(row) for row in read]
         head = found[0] if found else None
         rows = found if self.child is None else [r for r in found if r[self.child] is not None]
         if len(rows) < limit and (rows or not page.offset):

@@ -16,7 +16,6 @@ from tma.core.hotpath import hot_rows
 from tma.core.identity import email_key, username_key
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
-from tma.core.reads import NamedRow
 from tma.core.security import PasswordHasher
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
@@ -92,10 +91,8 @@ async def find_by_username(session: AsyncSession, *, username: str) -> User | No
 # The columns of `UserRead` as plain rows, the role's beside them: a list of 10,000 users
 # then costs no ORM object, identity-map entry or attribute validation per row. Selected in
 # `UserRead`'s order, the role's id named `role` where `role` goes and its name and
-# description last, so that one `dict(row.items())` (keys from the row's own names; 12,000
-# instructions a row where reading the keys one by one took 13,500) is the body's dict:
-# `role` is then replaced in place by its (shared) dict, and the serializer writes only
-# `UserRead`'s fields.
+# description last, so that the list helper's dict of a row (keys from the row's own names)
+# is the body's dict; the serializer writes only `UserRead`'s fields.
 _USER_LIST = ListQuery(
     select(
         *(
@@ -111,24 +108,29 @@ _USER_LIST = ListQuery(
 )
 
 
-def user_row(row: NamedRow, roles: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """A row of `_USER_LIST` shaped like `UserRead` (two more keys its serializer leaves
-    out); `roles` shares one role dict between the rows of a list."""
-    user = dict(row.items())
-    role_id = user["role"]
-    role = roles.get(role_id)
-    if role is None:
-        role = {"id": role_id, "name": user["role_name"], "description": user["role_description"]}
-        roles[role_id] = role
-    user["role"] = role  # in place: the key keeps its position
-    user["avatar_url"] = absolute(user["avatar_url"])  # as `UserRead` gives it
-    return user
-
-
 async def list_user_rows(session: AsyncSession, *, page: Page) -> tuple[list[dict[str, Any]], int]:
-    """Users oldest first as plain dicts shaped like `UserRead`, and how many in all."""
-    roles: dict[int, dict[str, Any]] = {}  # one dict per role, shared by the page's users
-    return await _USER_LIST.page(session, page, shape=lambda row: user_row(row, roles))
+    """Users oldest first as plain dicts shaped like `UserRead` (two more keys its
+    serializer leaves out), and how many in all.
+
+    Each row is already the body's dict (`_USER_LIST`); `role` is then replaced in place by
+    its role's dict, one per role shared by the page's users, and a stored file path made
+    absolute, in one loop (no function call per row: a list can be 10,000 users)."""
+    users, total = await _USER_LIST.page(session, page)
+    roles: dict[int, dict[str, Any]] = {}
+    for user in users:
+        role_id = user["role"]
+        role = roles.get(role_id)
+        if role is None:
+            role = {
+                "id": role_id,
+                "name": user["role_name"],
+                "description": user["role_description"],
+            }
+            roles[role_id] = role
+        user["role"] = role  # in place: the key keeps its position
+        if user["avatar_url"] is not None:
+            user["avatar_url"] = absolute(user["avatar_url"])  # as `UserRead` gives it
+    return users, total
 
 
 async def get_role(session: AsyncSession, *, name: str) -> Role:
