@@ -3,7 +3,7 @@
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -68,6 +68,24 @@ def age_range_error(low: int | None, high: int | None) -> str | None:
     if low is not None and high is not None and low > high:
         return AGE_RANGE_ERROR
     return None
+
+
+class _AgeRanged(Protocol):
+    min_age_months: int | None
+    max_age_months: int | None
+
+
+_Ranged = TypeVar("_Ranged", bound=_AgeRanged)
+
+
+def checked_age_range(body: _Ranged) -> _Ranged:
+    """A body's `min_age_months` and `max_age_months` against each other (a 422 when the
+    first is greater): the after-validator of every body that has them, as
+    `_age_range = model_validator(mode="after")(checked_age_range)`."""
+    error = age_range_error(body.min_age_months, body.max_age_months)
+    if error:
+        raise ValueError(error)
+    return body
 
 
 # A child's name (companion spec §4): 1-100 characters once trimmed.

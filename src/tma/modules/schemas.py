@@ -1,12 +1,11 @@
 """Request and response bodies of the modules domain."""
 
 from datetime import datetime
-from typing import Self
 
 from pydantic import model_validator
 
 from tma.core.schemas import ReadModel, WriteModel, example
-from tma.core.types import AgeMonths, Description, HexColor, Title, age_range_error
+from tma.core.types import AgeMonths, Description, HexColor, Title, checked_age_range
 from tma.posts.schemas import POST_EXAMPLE, PostRead
 
 
@@ -26,12 +25,7 @@ class ModuleCreate(WriteModel):
     min_age_months: AgeMonths | None = None
     max_age_months: AgeMonths | None = None
 
-    @model_validator(mode="after")
-    def _age_range(self) -> Self:
-        error = age_range_error(self.min_age_months, self.max_age_months)
-        if error:
-            raise ValueError(error)
-        return self
+    _age_range = model_validator(mode="after")(checked_age_range)
 
 
 class ModuleUpdate(WriteModel):
@@ -48,12 +42,7 @@ class ModuleUpdate(WriteModel):
     min_age_months: AgeMonths | None = None
     max_age_months: AgeMonths | None = None
 
-    @model_validator(mode="after")
-    def _age_range(self) -> Self:
-        error = age_range_error(self.min_age_months, self.max_age_months)
-        if error:
-            raise ValueError(error)
-        return self
+    _age_range = model_validator(mode="after")(checked_age_range)
 
 
 MODULE_EXAMPLE = {

@@ -17,6 +17,7 @@ from tma.core.types import (
     Title,
     WebUrl,
     age_range_error,
+    checked_age_range,
 )
 from tma.posts.models import PostType
 from tma.progress.models import ProgressStatus
@@ -167,12 +168,7 @@ class PostUpdate(WriteModel):
     min_age_months: AgeMonths | None = None
     max_age_months: AgeMonths | None = None
 
-    @model_validator(mode="after")
-    def _age_range(self) -> Self:
-        error = age_range_error(self.min_age_months, self.max_age_months)
-        if error:
-            raise ValueError(error)
-        return self
+    _age_range = model_validator(mode="after")(checked_age_range)
 
 
 # The example post of the OpenAPI document, in `PostRead`'s keys (also in PostDetail's and
