@@ -78,6 +78,15 @@ class _AgeRanged(Protocol):
 _Ranged = TypeVar("_Ranged", bound=_AgeRanged)
 
 
+def changed_age_range_error(changes: dict[str, Any], stored: _AgeRanged) -> str | None:
+    """What is wrong with the age range a change leaves (its bounds, else the stored ones),
+    or None: a PATCH that sends one bound is checked against the other as stored."""
+    return age_range_error(
+        changes.get("min_age_months", stored.min_age_months),
+        changes.get("max_age_months", stored.max_age_months),
+    )
+
+
 def checked_age_range(body: _Ranged) -> _Ranged:
     """A body's `min_age_months` and `max_age_months` against each other (a 422 when the
     first is greater): the after-validator of every body that has them, as

@@ -13,7 +13,7 @@ from tma.core.errors import Conflict, Forbidden, NotFound
 from tma.core.ordering import lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.reads import first, named, rows, visible_head
-from tma.core.types import age_range_error
+from tma.core.types import changed_age_range_error
 from tma.courses import availability
 from tma.courses.models import Course, CourseModule, Module
 from tma.courses.service import LINK_POSITIONS
@@ -22,13 +22,17 @@ from tma.modules.schemas import ModuleCreate, ModuleUpdate
 from tma.posts.models import Post, post_count_of
 from tma.posts.service import POST_COLUMNS, post_dict
 
-MODULE_COLUMNS = (
+# A module's own columns, in `ModuleRead`'s order: the list's and the detail's.
+_MODULE_FIELDS = (
     Module.id,
     Module.title,
     Module.description,
     Module.color,
     Module.min_age_months,
     Module.max_age_months,
+)
+MODULE_COLUMNS = (
+    *_MODULE_FIELDS,
     post_count_of(Module.id).label("post_count"),
     Module.created_at,
     Module.updated_at,
@@ -97,12 +101,7 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
     posts = [column.label(f"post_{column.key}") for column in POST_COLUMNS]
     return (
         select(
-            Module.id,
-            Module.title,
-            Module.description,
-            Module.color,
-            Module.min_age_months,
-            Module.max_age_months,
+            *_MODULE_FIELDS,
             Module.created_at,
             Module.updated_at,
             flag.label("visible"),
@@ -186,11 +185,7 @@ async def update_module(
     if module is None:
         raise NotFound(f"Module {module_id} not found")
     changes = data.changes()
-    ages = (
-        changes.get("min_age_months", module.min_age_months),
-        changes.get("max_age_months", module.max_age_months),
-    )
-    if error := age_range_error(*ages):
+    if error := changed_age_range_error(changes, module):
         await session.rollback()
         raise Conflict(error)
     for field, value in changes.items():

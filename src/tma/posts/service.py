@@ -18,7 +18,7 @@ from tma.core.ordering import Ordering, lock_parent
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
 from tma.core.reads import first
-from tma.core.types import age_range_error
+from tma.core.types import changed_age_range_error
 from tma.courses import availability
 from tma.courses.models import Module
 from tma.courses.visibility import module_visible_to
@@ -326,11 +326,7 @@ async def update_post(session: AsyncSession, *, post_id: int, data: PostUpdate) 
         if name in changes and current != post_type:
             await session.rollback()
             raise Conflict(f"Only {post_type} posts have {name}; this post is of type {current}")
-    ages = (
-        changes.get("min_age_months", post.min_age_months),
-        changes.get("max_age_months", post.max_age_months),
-    )
-    if error := age_range_error(*ages):
+    if error := changed_age_range_error(changes, post):
         await session.rollback()
         raise Conflict(error)
     ordering = changes.pop("ordering", None)
