@@ -38,6 +38,8 @@ async def add_child(
     return ChildRead.model_validate(await service.create_child(session, user_id=user.id, data=body))
 
 
+# The edit and delete routes have every domain's shape (tma.courses.router, the webhooks'
+# in tma.events.router): the owner check as a dependency, one service call.
 @me_router.patch("/{child_id}", response_model=ChildRead, responses=responses(404, 422))
 async def update_child(
     child: OwnChild, body: ChildUpdate, session: SessionDep, now: Now

@@ -6,6 +6,8 @@ from tma.core.schemas import ReadModel, WriteModel, example
 from tma.core.types import ChildName, IsoDate
 
 
+# Read and write models are field lists with an example: alike in shape with every other
+# domain's (UserRead, PostProgressRead, MemberAdded), sharing nothing but the shape.
 class ChildRead(ReadModel):
     """A child as every endpoint returns it."""
 

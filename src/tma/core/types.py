@@ -161,6 +161,7 @@ def _date_text_only(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_date_text_only)]
 
+# Alike in shape with the date check above: each parses its own format strictly.
 _ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 

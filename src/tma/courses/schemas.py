@@ -27,6 +27,8 @@ class CourseCreate(WriteModel):
     sequential: StrictBool = False
 
 
+# Alike in shape with the other PATCH bodies (GroupUpdate, ModuleUpdate): each its own
+# fields, each optional.
 class CourseUpdate(WriteModel):
     """PATCH body: title, description and/or sequential; a title may not be cleared."""
 

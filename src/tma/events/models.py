@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# The column types of its tables: an import list alike with the other models modules'
+# (tma.quizzes.models, tma.posts.models).
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -114,6 +116,7 @@ class WebhookDelivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+# Alike in shape with WebhookDelivery above: each table its indexes and AUTOINCREMENT.
 class WebhookTry(Base):
     """One HTTP try of a delivery: the delivery log."""
 

@@ -46,6 +46,8 @@ DeliveryRow: Any = TypedDict(
 )
 _DELIVERIES: TypeAdapter[Any] = TypeAdapter(list[DeliveryRow])
 
+# The preamble every domain's router has (imports of its models, adapters, routers):
+# alike in shape with tma.courses.router's and tma.progress.router's.
 xapi_router = PrefixedRouter(prefix="/xapi", tags=["events"], responses=responses(401, 403))
 events_router = PrefixedRouter(prefix="/events", tags=["events"], responses=responses(401, 403))
 router = PrefixedRouter(prefix="/webhooks", tags=["webhooks"], responses=responses(401, 403))

@@ -104,6 +104,8 @@ class WebhookRead(ReadModel):
     created_at: datetime
 
 
+# Alike in shape with WebhookRead (and other read models' fields): the one more field is
+# the secret shown once.
 class WebhookCreated(WebhookRead):
     """A webhook just created, with its signing secret: shown this once."""
 

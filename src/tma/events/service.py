@@ -19,6 +19,8 @@ from tma.users.caller import Caller
 
 # --- events -------------------------------------------------------------------------------
 
+# The statements' parameters and columns, built once: alike in shape with the sync's
+# (tma.progress.sync) and every read module's.
 _AFTER = bindparam("after", type_=BigInteger)
 _LIMIT = bindparam("limit", type_=Integer)
 _VIEWER = bindparam("viewer_id", type_=BigInteger)

@@ -115,6 +115,8 @@ def _feed(children: int) -> Select[Any]:  # pragma: no mutate block (built at im
         Post.ordering,
         Post.id,
     )
+    # Labels alike in shape with the bundle's statement (tma.bundle.service): each labels the
+    # columns of its own joins for its own rows.
     ranked = (
         select(
             Post.id.label("post_id"),

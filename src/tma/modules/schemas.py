@@ -28,6 +28,8 @@ class ModuleCreate(WriteModel):
     _age_range = model_validator(mode="after")(checked_age_range)
 
 
+# Alike in shape with ModuleCreate and the other PATCH bodies (PostUpdate): the same
+# fields, each optional here.
 class ModuleUpdate(WriteModel):
     """PATCH body: any of title, description, color; a title may not be cleared."""
 

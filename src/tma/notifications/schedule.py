@@ -69,6 +69,8 @@ _MODULE_TITLES = select(Module.id, Module.title).where(
 )
 
 
+# Alike in shape with `_mine` below and the CSV export's per-parent statements: each
+# groups its own table's rows per parent.
 _ASSIGNED_AT = (
     select(
         GroupMember.user_id,

@@ -176,6 +176,8 @@ async def write_questions(
     ]
 
 
+# A dict of one stored row, alike in shape with the other row-to-dict functions
+# (tma.progress.service._as_read): each its own keys.
 def bank_entry(question: Question) -> dict[str, Any]:
     """One question of a quiz's `question_bank`, as an attempt stores it."""
     return {

@@ -149,6 +149,8 @@ class PostCreate(WriteModel):
         return self
 
 
+# Alike in shape with PostCreate above (and the other PATCH bodies, ModuleUpdate,
+# CourseUpdate): the same fields, each optional here; a body declares its fields one a line.
 class PostUpdate(WriteModel):
     """PATCH body: any field of the post but its type; `module_id` and/or `ordering` move
     it; `quiz` replaces the quiz whole. A field of another type's post is a 400."""

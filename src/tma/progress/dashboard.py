@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+# The SQL constructs these statements use: an import list alike with the feed's.
 from sqlalchemy import (
     JSON,
     BigInteger,

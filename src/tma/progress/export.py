@@ -81,6 +81,8 @@ _LAST_PROGRESS = (
     .group_by(PostProgress.user_id, CourseModule.course_id)
     .subquery("last_progress")
 )
+# Alike in shape with _LAST_PROGRESS above and tma.notifications.schedule's statements:
+# each the latest time of its own table per parent and course.
 _LAST_ATTEMPT = (
     select(
         QuizAttempt.user_id,

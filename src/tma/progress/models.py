@@ -11,6 +11,8 @@ from tma.core.db import ID, Base, UTCDateTime, utcnow
 
 # Shaped like tma.users.models.SystemRole and tma.groups.models.GroupRole (a three-valued
 # StrEnum before its table); the values are this column's own.
+# Like the other StrEnums before their tables: alike in shape only, each names the
+# values of its own column.
 class ProgressStatus(StrEnum):
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"

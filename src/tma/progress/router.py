@@ -29,6 +29,8 @@ from tma.progress.schemas import (
 )
 from tma.users.dependencies import CurrentUser, StaffUser, UserIdPath
 
+# The preamble every domain's router has (its models' adapters, then its routers): alike
+# in shape with tma.courses.router's, tma.groups.router's and tma.events.router's.
 _COURSES = row_list_adapter(CourseProgress)
 _GROUP = row_adapter(GroupProgress)
 _DASHBOARD = row_adapter(GroupDashboard)

@@ -26,6 +26,8 @@ class ProgressUpdate(WriteModel):
     status: ProgressTarget
 
 
+# Alike in shape with the other read models (UserRead, ChildRead, GroupMemberRead): a
+# field list and its example.
 class PostProgressRead(ReadModel):
     model_config = example(
         post_id=12,
@@ -205,6 +207,8 @@ class DashboardPost(ReadModel):
     completed: int
 
 
+# The dashboard's models (companion spec §5): field lists alike in shape with the group
+# progress models above, each the spec's own keys.
 class DashboardOption(ReadModel):
     option_id: int
     text: str
