@@ -1,7 +1,6 @@
 """Lists: the `limit`/`offset` parameters, the one list helper (`ListQuery`), the
 `X-Total-Count` header and list bodies serialized by their response models."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -11,7 +10,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.hotpath import driver_safe, hot_rows
-from tma.core.reads import NamedRow, column_keys, named
+from tma.core.reads import column_keys, named
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**31 - 1
@@ -44,9 +43,6 @@ async def page_params(  # async: no worker-thread hop per request
 
 
 PageDep = Annotated[Page, Depends(page_params)]
-
-
-Shape = Callable[[NamedRow], dict[str, Any]]
 
 
 class ListQuery:
@@ -106,33 +102,30 @@ class ListQuery:
         }
 
     async def page(
-        self, session: AsyncSession, page: Page, *, shape: Shape | None = None, **params: Any
+        self, session: AsyncSession, page: Page, **params: Any
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of rows (dicts by column name, or as `shape` makes each: its read
-        model's dict, once per row) and the length of the whole list.
+        """One page of rows (dicts by column name, in the statement's column order) and the
+        length of the whole list.
 
         The total is counted only when the page cannot tell it: a page that stops short of
         its limit (or has none) reached the end of the list, so the total is `offset` plus
         its rows (unless it is empty past an `offset`)."""
-        _, rows, total = await self.page_of(session, page, shape=shape, **params)
+        _, rows, total = await self.page_of(session, page, **params)
         return rows, total
 
     async def page_of(
-        self, session: AsyncSession, page: Page, *, shape: Shape | None = None, **params: Any
+        self, session: AsyncSession, page: Page, **params: Any
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
         """`page` for the children of one parent read with it in one statement (a list
         built with `child`): also the first row as read (the parent's columns; None when
         no row came back: no such parent, or a page past the end)."""
         limit = self.NO_LIMIT if page.limit is None else page.limit
         read = await hot_rows(session, self.rows, limit=limit, offset=page.offset, **params)
-        if shape is None:
-            # A row's values come in its statement's column order on both paths (`named`
-            # and `driver_safe` made the SQL's names these keys), and the keys are the
-            # interned strings of `column_keys`, which the serializer matches by identity.
-            keys = self.keys
-            found = [dict(zip(keys, row.values(), strict=True)) for row in read]
-        else:
-            found = [shape(row) for row in read]
+        # A row's values come in its statement's column order on both paths (`named` and
+        # `driver_safe` made the SQL's names these keys), and the keys are the interned
+        # strings of `column_keys`, which the serializer matches by identity.
+        keys = self.keys
+        found = [dict(zip(keys, row.values(), strict=True)) for row in read]
         head = found[0] if found else None
         rows = found if self.child is None else [r for r in found if r[self.child] is not None]
         if len(rows) < limit and (rows or not page.offset):

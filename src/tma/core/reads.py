@@ -33,8 +33,6 @@ class NamedRow(Protocol):
 
     def values(self) -> Iterable[Any]: ...
 
-    def items(self) -> Iterable[tuple[str, Any]]: ...
-
 
 R = TypeVar("R", bound=NamedRow)
 
