@@ -19,8 +19,10 @@ from sqlalchemy import (
     BigInteger,
     Date,
     RowMapping,
+    Text,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -41,7 +43,7 @@ from tma.courses.visibility import module_visible_to
 from tma.events.record import record_attempt_started, record_attempt_submitted
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import pass_mark_of
+from tma.posts.quiz import Question, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
@@ -124,7 +126,7 @@ def _latest_submitted(post_id: Any, user_id: Any, column: str) -> Any:  # pragma
 
 # What a start decides on, in one statement: whether the post exists and the caller sees
 # it (staff see every post: the other variant), its type, the quiz's settings and its
-# questions to draw from (`question_bank`, one JSON column), the caller's
+# questions to draw from (`question_bank`, one JSON column, read as text), the caller's
 # attempts at it (how many submitted, whether one passed, the latest's outcome and time) and
 # their attempt in progress, if any (its columns null otherwise).
 def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
@@ -145,7 +147,9 @@ def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
             Post.shuffle_options,
             Post.questions_per_attempt,
             Post.reveal,
-            Post.question_bank,
+            # As its JSON text (both databases keep it as written): decoded once per distinct
+            # text (`engine.bank_of`), not on every start.
+            cast(Post.question_bank, Text).label("question_bank"),
             _submitted_count(Post.id, _USER_ID).label("submitted"),
             _passed_any(Post.id, _USER_ID).label("passed_any"),
             _latest_submitted(Post.id, _USER_ID, "passed").label("last_passed"),
@@ -310,13 +314,16 @@ async def _close(
     answers: engine.Chosen | None,
     now: datetime,
     timed_out: bool,
+    questions: list[Question] | None = None,
 ) -> dict[str, Any] | None:
     """Grade the attempt of `row` on its saved answers with `answers` taken over them,
     close it and, on a pass, complete its post: `timed_out` closes it as of its deadline.
-    Returns the columns written, or None when it was closed meanwhile (by another submit or
-    read): it is graded once."""
+    `questions`: the attempt's, when the caller has them already. Returns the columns
+    written, or None when it was closed meanwhile (by another submit or read): it is graded
+    once."""
     attempt_id, post_id, module_id = row["id"], row["post_id"], row["module_id"]
-    questions = engine.questions_of(row["questions"])
+    if questions is None:
+        questions = engine.questions_of(row["questions"])
     pass_mark = pass_mark_of(row["attempt_pass_mark"])
     submitted_at = row["deadline"] if timed_out else now
     for _ in range(3):
@@ -459,7 +466,7 @@ async def start_attempt(
         "score": None,
         "passed": None,
         "questions": engine.draw(
-            state["question_bank"] or [],
+            engine.bank_of(state["question_bank"]),
             per_attempt=state["questions_per_attempt"],
             shuffle_questions=state["shuffle_questions"],
             shuffle_options=state["shuffle_options"],
@@ -639,10 +646,11 @@ async def submit_attempt(
             return attempt_read(row, reveal=_reveals(row, caller))
         raise Conflict(ALREADY_SUBMITTED)
     timed_out = engine.expired(row["deadline"], now)
-    chosen = None
-    if not timed_out:
-        chosen = engine.check_answers(engine.questions_of(row["questions"]), answers or ())
-    values = await _close(session, row, answers=chosen, now=now, timed_out=timed_out)
+    questions = engine.questions_of(row["questions"])
+    chosen = None if timed_out else engine.check_answers(questions, answers or ())
+    values = await _close(
+        session, row, answers=chosen, now=now, timed_out=timed_out, questions=questions
+    )
     if values is None:  # closed meanwhile by another request
         again = await _own_in_progress(session, attempt_id, caller, "submit", now)
         if again["timed_out"]:
