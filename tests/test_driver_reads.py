@@ -417,3 +417,73 @@ async def test_notification_page_with_json_data_is_the_same_through_the_driver(
         {"course_id": 4, "module_id": 9},
     ]
     assert [(row["total"], row["read"]) for row in through_driver] == [(2, 1), (2, 1)]
+
+
+@pytest.mark.asyncio
+async def test_quiz_start_and_attempt_reads_are_the_same_through_the_driver_and_sqlalchemy(
+    client: httpx.AsyncClient,
+    auth_headers: dict[str, str],
+    user_headers: dict[str, str],
+    test_user: User,
+    user_course: Any,
+    make_module: Callable[..., Awaitable[Any]],
+    test_db: Any,
+) -> None:
+    """The first read of a quiz start (a `user`'s and staff's variant) and of a submit, save
+    or read of an attempt (`tma.quizzes.service`), for a timed quiz with one attempt
+    submitted and one in progress: same rows, values and types on both paths (JSON
+    questions, saved answers and results as Python lists, null and set timestamps, counts
+    and flags)."""
+    from tma.quizzes import service as quizzes
+
+    module = await make_module(course=user_course)
+    questions = [
+        {
+            "prompt": f"Q{n}",
+            "kind": "single",
+            "explanation": f"Why {n}",
+            "options": [
+                {"text": "right", "is_correct": True},
+                {"text": "wrong", "is_correct": False},
+            ],
+        }
+        for n in (1, 2)
+    ]
+    created = await client.post(
+        "/api/posts",
+        json={
+            "module_id": module.id,
+            "title": "Checks",
+            "post_type": "quiz",
+            "quiz": {"pass_mark": 100, "time_limit_minutes": 5, "questions": questions},
+        },
+        headers=auth_headers,
+    )
+    assert created.status_code == 201, created.text
+    post_id = created.json()["id"]
+    url = f"/api/quizzes/{post_id}/attempts"
+    done = (await client.post(url, headers=user_headers)).json()
+    submitted = await client.post(
+        f"/api/quiz-attempts/{done['id']}/submit", json={}, headers=user_headers
+    )
+    assert submitted.json()["score"] == 0
+    open_attempt = (await client.post(url, headers=user_headers)).json()
+    today = date(2027, 3, 8)
+
+    for staff in (False, True):
+        start = quizzes._START[staff]
+        through_sqlalchemy, through_driver = await both_paths(
+            test_db.db, start, post_id=post_id, user_id=test_user.id, today=today
+        )
+
+        assert len(through_driver) == 1
+        assert typed(through_driver) == typed(through_sqlalchemy)
+        assert (through_driver[0]["id"], through_driver[0]["submitted"]) == (open_attempt["id"], 1)
+    for attempt in (done, open_attempt):
+        through_sqlalchemy, through_driver = await both_paths(
+            test_db.db, quizzes._ATTEMPT, attempt_id=attempt["id"], viewer_id=1, today=today
+        )
+
+        assert len(through_driver) == 1
+        assert typed(through_driver) == typed(through_sqlalchemy)
+        assert isinstance(through_driver[0]["questions"], list)

@@ -9,7 +9,12 @@ with this path off (`BENCH_HOT_PATH=off`, which sends the same statements throug
 session) on the same run,
 `python -m bench.instructions me detail groups course 100` (callgrind, instructions per
 request, N = 10; docs/performance.md "One read path"): GET /api/auth/me 1.75x,
-GET /api/groups/{id} 1.70x, GET /api/groups 1.65x, GET /api/courses/{id} 1.66x.
+GET /api/groups/{id} 1.70x, GET /api/groups 1.65x, GET /api/courses/{id} 1.66x. Also the
+first read of a quiz start and of an attempt's submit, save or read
+(`quizzes.service._read_one`, before the request's transaction opens): a smaller share of
+those writes, `python -m bench.instructions quiz-start quiz-submit 100` 7.92M -> 7.40M
+(start) and 9.06M -> 8.59M (submit) instructions per request (docs/performance.md, "The
+quiz engine's lines after the learning events").
 Everything else reads through the session (`tma.core.reads`, whose rules hold here too:
 rows are read by name). On SQLite, with SQL echo on, or inside a transaction the session's
 own path runs instead. The rows are what SQLAlchemy would return:

@@ -47,7 +47,7 @@ def named(statement: AnySelect) -> AnySelect:
 
 
 async def _execute(
-    session: AsyncSession, statement: AnySelect, params: dict[str, Any]
+    session: AsyncSession, statement: AnySelect, params: dict[str, Any] | list[dict[str, Any]]
 ) -> CursorResult[Any]:
     # On the session's connection (its transaction, if one is open): a SELECT of columns
     # needs no ORM loading, and Core's path costs about three quarters of the ORM's
@@ -58,13 +58,14 @@ async def _execute(
 
 
 async def execute_core(
-    session: AsyncSession, statement: Any, params: dict[str, Any]
+    session: AsyncSession, statement: Any, params: dict[str, Any] | list[dict[str, Any]]
 ) -> CursorResult[Any]:
     """A Core statement built once (an INSERT, UPDATE or locking SELECT of a write) on the
     session's connection, in its transaction, without the ORM's execution steps (for an
     UPDATE its synchronize pass over the identity map, for an INSERT its bulk-persistence
     path: together about as much as the statement; docs/performance.md, "The quiz engine").
-    For statements whose rows the session holds no objects of."""
+    For statements whose rows the session holds no objects of. A list of parameter sets
+    runs it once per set, in one executemany (one statement sent)."""
     return await _execute(session, statement, params)
 
 

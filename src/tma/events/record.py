@@ -20,8 +20,9 @@ meanwhile: adding, moving or deleting a post takes the module's lock FOR UPDATE,
 waits for the progress write's FOR SHARE (tma.progress.service). A module or course is
 completed once per user: content added later and completed too records nothing more.
 
-Statements: one multi-row INSERT of the direct events, and one INSERT ... SELECT of the
-completions when the write completed a post. The outbox costs none (a trigger).
+Statements: one INSERT of the direct events (an executemany, sent once), and one
+INSERT ... SELECT of the completions when the write completed a post. The outbox costs
+none (a trigger).
 """
 
 from collections.abc import Iterable, Sequence
@@ -45,7 +46,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from tma.core.db import ID, UTCDateTime, upsert, utcnow
+from tma.core.db import ID, UTCDateTime, utcnow
+from tma.core.reads import execute_core
 from tma.courses.models import CourseModule
 from tma.events.models import EventType, LearningEvent
 from tma.posts.models import Post
@@ -171,13 +173,41 @@ _DONE = union_all(_MODULES_DONE, _COURSES_DONE).subquery("done")
 _COLUMNS = ("type", "user_id", "key", "occurred_at", "course_id", "module_id", "recorded_at")
 
 
-def _completions_insert(session: AsyncSession) -> Any:
+# Built once per dialect at import (`_INSERTS`): not mutated (tests/README.md "Mutation
+# testing"); every event written runs them.
+def _inserts(dialect: Any) -> tuple[Any, Any]:  # pragma: no mutate block
+    """The two statements of `record` for one dialect (`postgresql` or `sqlite`): the
+    direct events (one row of bound parameters, run once per event in one executemany) and
+    the completions (`INSERT ... SELECT`), each once per `(user_id, key)`."""
+    table = LearningEvent.__table__
+    events = dialect.insert(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in _EVENT_COLUMNS}
+    )
     # SQLite parses `INSERT ... SELECT ... ON CONFLICT` only with a WHERE on the SELECT.
     source = select(*(_DONE.c[name] for name in _COLUMNS)).where(_DONE.c.user_id == _USER)
-    # A Core insert of the table: the ORM would take the parameters for a bulk insert.
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(LearningEvent.__table__).from_select(list(_COLUMNS), source)
-    return stmt.on_conflict_do_nothing(index_elements=["user_id", "key"])
+    completions = dialect.insert(table).from_select(list(_COLUMNS), source)
+    return (
+        events.on_conflict_do_nothing(index_elements=["user_id", "key"]),
+        completions.on_conflict_do_nothing(index_elements=["user_id", "key"]),
+    )
+
+
+_EVENT_COLUMNS = (
+    "type",
+    "user_id",
+    "key",
+    "occurred_at",
+    "course_id",
+    "module_id",
+    "post_id",
+    "attempt_id",
+    "data",
+    "recorded_at",
+)
+# Core statements of the table, run on the session's connection (`execute_core`): the
+# ORM would take them for a bulk insert, and a statement built per call would have its
+# cache key computed, and a multi-row VALUES its SQL compiled, on every call.
+_INSERTS = {"postgresql": _inserts(postgresql), "sqlite": _inserts(sqlite)}
 
 
 async def record(
@@ -190,15 +220,14 @@ async def record(
     `completed_in=(user_id, module_ids)` (a write that completed posts of those modules)
     the modules and courses of theirs the user has now completed. The caller commits."""
     now = utcnow()
+    insert_events, insert_completions = _INSERTS[session.get_bind().dialect.name]
     if events:
-        stmt = upsert(session, LearningEvent).values(
-            [{**row, "recorded_at": now} for row in events]
-        )
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["user_id", "key"]))
+        await execute_core(session, insert_events, [{**row, "recorded_at": now} for row in events])
     if completed_in is not None and completed_in[1]:
         user_id, module_ids = completed_in
-        await session.execute(
-            _completions_insert(session),
+        await execute_core(
+            session,
+            insert_completions,
             {"user_id": user_id, "module_ids": sorted(set(module_ids)), "now": now},
         )
 

@@ -9,9 +9,11 @@ chosen options are exactly its correct ones; `score` = round(100 x correct / que
 the nearest integer (halves up); `passed` = score >= pass_mark.
 """
 
+import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from tma.core.errors import Conflict
@@ -25,6 +27,21 @@ GRACE = timedelta(seconds=30)
 
 Snapshot = list[dict[str, Any]]  # an attempt's questions, as stored (QuizAttempt.questions)
 Chosen = dict[int, list[int]]  # question id -> option ids chosen
+
+
+# How many quizzes' decoded banks a process keeps (the most recently started).
+BANKS_KEPT = 64
+
+
+@lru_cache(maxsize=BANKS_KEPT)
+def bank_of(text: str | None) -> Snapshot:
+    """A quiz's `question_bank` from its JSON text as stored (none: no questions), decoded
+    once per distinct text and shared: decoding the bank was the largest single cost of a
+    start (a quiz of 50 questions: about a fifth of its instructions, docs/performance.md).
+    Keyed by the whole text, so an edited bank is a new entry and never a stale one. The
+    result is shared by every start of that quiz: nothing may change it (`draw` copies
+    what it reorders)."""
+    return [] if text is None else json.loads(text)
 
 
 def draw(

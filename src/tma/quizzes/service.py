@@ -19,8 +19,10 @@ from sqlalchemy import (
     BigInteger,
     Date,
     RowMapping,
+    Text,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -33,14 +35,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from tma.core.errors import Conflict, Forbidden, NotFound
+from tma.core.hotpath import driver_safe, hot_rows
 from tma.core.pagination import Page
-from tma.core.reads import execute_core, first, named, rows
+from tma.core.reads import NamedRow, execute_core, first, named, rows
 from tma.courses import availability
 from tma.courses.visibility import module_visible_to
 from tma.events.record import record_attempt_started, record_attempt_submitted
 from tma.groups.privacy import NOT_YOUR_MEMBER, is_admin, is_manager, manages_member
 from tma.posts.models import Post, PostType
-from tma.posts.quiz import pass_mark_of
+from tma.posts.quiz import Question, pass_mark_of
 from tma.progress import service as progress
 from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
@@ -123,7 +126,7 @@ def _latest_submitted(post_id: Any, user_id: Any, column: str) -> Any:  # pragma
 
 # What a start decides on, in one statement: whether the post exists and the caller sees
 # it (staff see every post: the other variant), its type, the quiz's settings and its
-# questions to draw from (`question_bank`, one JSON column), the caller's
+# questions to draw from (`question_bank`, one JSON column, read as text), the caller's
 # attempts at it (how many submitted, whether one passed, the latest's outcome and time) and
 # their attempt in progress, if any (its columns null otherwise).
 def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
@@ -144,7 +147,9 @@ def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
             Post.shuffle_options,
             Post.questions_per_attempt,
             Post.reveal,
-            Post.question_bank,
+            # As its JSON text (both databases keep it as written): decoded once per distinct
+            # text (`engine.bank_of`), not on every start.
+            cast(Post.question_bank, Text).label("question_bank"),
             _submitted_count(Post.id, _USER_ID).label("submitted"),
             _passed_any(Post.id, _USER_ID).label("passed_any"),
             _latest_submitted(Post.id, _USER_ID, "passed").label("last_passed"),
@@ -155,26 +160,28 @@ def _start_statement(staff: bool) -> Any:  # pragma: no mutate block
     )
 
 
-_START = {staff: named(_start_statement(staff)) for staff in (False, True)}
+_START = {staff: driver_safe(named(_start_statement(staff))) for staff in (False, True)}
 
 # One attempt with what reading, saving or submitting it needs, in one statement: its quiz's
 # module and `reveal` settings, whether its owner still sees the quiz, whether the viewer
 # manages a group of the owner (privacy), and the owner's attempts at the quiz (reveal).
-_ATTEMPT = named(
-    select(
-        *ATTEMPT_COLUMNS,
-        Post.module_id,
-        Post.reveal,
-        Post.max_attempts,
-        module_visible_to(Post.module_id, A.user_id).label("owner_sees"),
-        # A `user` reads, saves and submits only while the module is open to them.
-        availability.module_open_to(Post.module_id, A.user_id, _TODAY).label("owner_open"),
-        manages_member(_VIEWER_ID, A.user_id).label("viewer_manages"),
-        _submitted_count(A.post_id, A.user_id).label("submitted"),
-        _passed_any(A.post_id, A.user_id).label("passed_any"),
+_ATTEMPT = driver_safe(
+    named(
+        select(
+            *ATTEMPT_COLUMNS,
+            Post.module_id,
+            Post.reveal,
+            Post.max_attempts,
+            module_visible_to(Post.module_id, A.user_id).label("owner_sees"),
+            # A `user` reads, saves and submits only while the module is open to them.
+            availability.module_open_to(Post.module_id, A.user_id, _TODAY).label("owner_open"),
+            manages_member(_VIEWER_ID, A.user_id).label("viewer_manages"),
+            _submitted_count(A.post_id, A.user_id).label("submitted"),
+            _passed_any(A.post_id, A.user_id).label("passed_any"),
+        )
+        .join(Post, Post.id == A.post_id)
+        .where(A.id == _ATTEMPT_ID)
     )
-    .join(Post, Post.id == A.post_id)
-    .where(A.id == _ATTEMPT_ID)
 )
 
 # The attempt's row locked while still in progress, with the answers saved so far, in one
@@ -191,6 +198,16 @@ _LOCK_IN_PROGRESS = {
     .values(status=A.status)
     .returning(A.saved_answers),
 }
+
+
+async def _read_one(session: AsyncSession, statement: Any, **params: Any) -> NamedRow | None:
+    """The first row of `statement` (`_START`, `_ATTEMPT`), read by name, or None. The first
+    read of a start, a submit, a save or a read of an attempt: it runs before the request's
+    transaction opens (at READ COMMITTED each statement reads its own snapshot anyway), so
+    on PostgreSQL it goes on the hot path (`tma.core.hotpath`), whose driver-level read
+    costs no cache key (the start's takes ~200 us to hash) nor SQLAlchemy's execution."""
+    found = await hot_rows(session, statement, **params)
+    return found[0] if found else None
 
 
 async def _lock_in_progress(session: AsyncSession, attempt_id: int) -> RowMapping | None:
@@ -297,13 +314,16 @@ async def _close(
     answers: engine.Chosen | None,
     now: datetime,
     timed_out: bool,
+    questions: list[Question] | None = None,
 ) -> dict[str, Any] | None:
     """Grade the attempt of `row` on its saved answers with `answers` taken over them,
     close it and, on a pass, complete its post: `timed_out` closes it as of its deadline.
-    Returns the columns written, or None when it was closed meanwhile (by another submit or
-    read): it is graded once."""
+    `questions`: the attempt's, when the caller has them already. Returns the columns
+    written, or None when it was closed meanwhile (by another submit or read): it is graded
+    once."""
     attempt_id, post_id, module_id = row["id"], row["post_id"], row["module_id"]
-    questions = engine.questions_of(row["questions"])
+    if questions is None:
+        questions = engine.questions_of(row["questions"])
     pass_mark = pass_mark_of(row["attempt_pass_mark"])
     submitted_at = row["deadline"] if timed_out else now
     for _ in range(3):
@@ -411,7 +431,7 @@ async def start_attempt(
     statement = _START[is_staff(caller)]
     for _ in range(3):
         today = availability.today_of(now)
-        state = await first(session, statement, post_id=post_id, user_id=user_id, today=today)
+        state = await _read_one(session, statement, post_id=post_id, user_id=user_id, today=today)
         if state is None:
             raise NotFound(f"Post {post_id} not found")
         if not state["sees"]:
@@ -446,7 +466,7 @@ async def start_attempt(
         "score": None,
         "passed": None,
         "questions": engine.draw(
-            state["question_bank"] or [],
+            engine.bank_of(state["question_bank"]),
             per_attempt=state["questions_per_attempt"],
             shuffle_questions=state["shuffle_questions"],
             shuffle_options=state["shuffle_options"],
@@ -472,7 +492,7 @@ async def start_attempt(
     except IntegrityError:
         await session.rollback()
         today = availability.today_of(now)
-        state = await first(session, statement, post_id=post_id, user_id=user_id, today=today)
+        state = await _read_one(session, statement, post_id=post_id, user_id=user_id, today=today)
         if state is None:
             # The quiz was deleted meanwhile (the attempt's key waited for that delete):
             # as unknown as if it had gone before.
@@ -486,18 +506,18 @@ async def start_attempt(
 # --- read, list ----------------------------------------------------------------------------
 
 
-async def _attempt(
-    session: AsyncSession, attempt_id: int, viewer: Caller, now: datetime
-) -> dict[str, Any]:
+async def _attempt(session: AsyncSession, attempt_id: int, viewer: Caller, now: datetime) -> Any:
     today = availability.today_of(now)
-    row = await first(session, _ATTEMPT, attempt_id=attempt_id, viewer_id=viewer.id, today=today)
+    row = await _read_one(
+        session, _ATTEMPT, attempt_id=attempt_id, viewer_id=viewer.id, today=today
+    )
     if row is None:
         raise NotFound(f"Attempt {attempt_id} not found")
     return row
 
 
 async def _check_owner_may_open(
-    session: AsyncSession, row: dict[str, Any], caller: Caller, now: datetime
+    session: AsyncSession, row: Any, caller: Caller, now: datetime
 ) -> None:
     # The owner, a `user`: 403 for a quiz they no longer see, or whose module is not open
     # to them now (with the reason: when it opens, or what to finish first).
@@ -626,10 +646,11 @@ async def submit_attempt(
             return attempt_read(row, reveal=_reveals(row, caller))
         raise Conflict(ALREADY_SUBMITTED)
     timed_out = engine.expired(row["deadline"], now)
-    chosen = None
-    if not timed_out:
-        chosen = engine.check_answers(engine.questions_of(row["questions"]), answers or ())
-    values = await _close(session, row, answers=chosen, now=now, timed_out=timed_out)
+    questions = engine.questions_of(row["questions"])
+    chosen = None if timed_out else engine.check_answers(questions, answers or ())
+    values = await _close(
+        session, row, answers=chosen, now=now, timed_out=timed_out, questions=questions
+    )
     if values is None:  # closed meanwhile by another request
         again = await _own_in_progress(session, attempt_id, caller, "submit", now)
         if again["timed_out"]:
