@@ -417,3 +417,38 @@ async def test_notification_page_with_json_data_is_the_same_through_the_driver(
         {"course_id": 4, "module_id": 9},
     ]
     assert [(row["total"], row["read"]) for row in through_driver] == [(2, 1), (2, 1)]
+
+
+@pytest.mark.asyncio
+async def test_feed_page_total_and_birth_dates_are_the_same_through_the_driver(
+    test_db: Any, test_user: User, user_course: Any
+) -> None:
+    """The feed's reads (the children's birth dates, the page with its window total, the
+    total of an empty page): same values and types on both paths, the feed's order kept."""
+    from progress_factories import insert_course_content
+    from tma.children.models import Child
+    from tma.children.service import _BIRTH_DATES
+    from tma.feed.service import _FEEDS, _TOTALS
+
+    async with test_db.session() as session:
+        session.add_all(
+            Child(user_id=test_user.id, name=f"C{i}", birth_date=date(2024, 1, 1 + i))
+            for i in range(2)
+        )
+        await session.commit()
+    await insert_course_content(
+        test_db, [user_course.id], modules=2, posts=3, completed_by=(test_user.id,)
+    )
+    today = date(2026, 6, 1)
+    params = {"viewer_id": test_user.id, "today": today, "age_0": 29, "age_1": 29}
+
+    births = await both_paths(test_db.db, _BIRTH_DATES, user_id=test_user.id)
+    page = await both_paths(test_db.db, _FEEDS[2], limit=2, offset=1, **params)
+    empty = await both_paths(test_db.db, _TOTALS[2], **params)
+
+    for through_sqlalchemy, through_driver in (births, page, empty):
+        assert typed(through_driver) == typed(through_sqlalchemy)
+    assert [row["birth_date"] for row in births[1]] == [date(2024, 1, 1), date(2024, 1, 2)]
+    # Left: module 1's "Post 1", module 2's "Post 0" and "Post 2" (every other post done).
+    assert [(row["title"], row["total"]) for row in page[1]] == [("Post 0", 3), ("Post 2", 3)]
+    assert empty[1] == [{"total": 3}]
