@@ -486,6 +486,7 @@ async def test_progress_reads_are_the_same_through_the_driver(
         assert through_driver
         assert typed(through_driver) == typed(through_sqlalchemy)
     assert [(row["total"], row["completed"]) for row in mine[1]] == [(3, 2), (3, 1)]
-    assert isinstance(mine[1][0]["last"], datetime) and mine[1][0]["last"].tzinfo is not None
+    assert isinstance(mine[1][0]["last"], datetime)
+    assert mine[1][0]["last"].tzinfo is not None
     assert {row["completed"] for row in group[1] if row["user_id"] == test_user.id} == {3}
     assert {row["manages"] for row in managed[1]} == {True}

@@ -26,8 +26,8 @@ from sqlalchemy.orm import aliased
 
 from tma.core.db import utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
-from tma.core.ordering import lock_parent
 from tma.core.hotpath import driver_safe, hot_rows
+from tma.core.ordering import lock_parent
 from tma.core.reads import NamedRow, execute_core
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.events.record import record_progress
