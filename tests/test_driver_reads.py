@@ -487,3 +487,75 @@ async def test_quiz_start_and_attempt_reads_are_the_same_through_the_driver_and_
         assert len(through_driver) == 1
         assert typed(through_driver) == typed(through_sqlalchemy)
         assert isinstance(through_driver[0]["questions"], list)
+
+
+async def test_feed_page_total_and_birth_dates_are_the_same_through_the_driver(
+    test_db: Any, test_user: User, user_course: Any
+) -> None:
+    """The feed's reads (the children's birth dates, the page with its window total, the
+    total of an empty page): same values and types on both paths, the feed's order kept."""
+    from progress_factories import insert_course_content
+    from tma.children.models import Child
+    from tma.children.service import _BIRTH_DATES
+    from tma.feed.service import _FEEDS, _TOTALS
+
+    async with test_db.session() as session:
+        session.add_all(
+            Child(user_id=test_user.id, name=f"C{i}", birth_date=date(2024, 1, 1 + i))
+            for i in range(2)
+        )
+        await session.commit()
+    await insert_course_content(
+        test_db, [user_course.id], modules=2, posts=3, completed_by=(test_user.id,)
+    )
+    today = date(2026, 6, 1)
+    params = {"viewer_id": test_user.id, "today": today, "age_0": 29, "age_1": 29}
+
+    births = await both_paths(test_db.db, _BIRTH_DATES, user_id=test_user.id)
+    page = await both_paths(test_db.db, _FEEDS[2], limit=2, offset=1, **params)
+    empty = await both_paths(test_db.db, _TOTALS[2], **params)
+
+    for through_sqlalchemy, through_driver in (births, page, empty):
+        assert typed(through_driver) == typed(through_sqlalchemy)
+    assert [row["birth_date"] for row in births[1]] == [date(2024, 1, 1), date(2024, 1, 2)]
+    # Left: module 1's "Post 1", module 2's "Post 0" and "Post 2" (every other post done).
+    assert [(row["title"], row["total"]) for row in page[1]] == [("Post 0", 3), ("Post 2", 3)]
+    assert empty[1] == [{"total": 3}]
+
+
+@pytest.mark.asyncio
+async def test_progress_reads_are_the_same_through_the_driver(
+    test_db: Any, test_user: User, manager_user: User, user_course: Any
+) -> None:
+    """A parent's course progress (counts, the latest change as an aware datetime, a course
+    with modules) and a group's members x courses (as an admin and as its manager): same
+    values and types on both paths."""
+    from progress_factories import insert_course_content
+    from tma.courses.models import GroupCourse
+    from tma.progress import service as progress
+
+    await insert_course_content(
+        test_db, [user_course.id], modules=2, posts=3, completed_by=(test_user.id,)
+    )
+    async with test_db.session() as session:
+        group_id = await session.scalar(
+            select(GroupCourse.group_id).where(GroupCourse.course_id == user_course.id)
+        )
+
+    mine = await both_paths(test_db.db, progress._COURSE_ROWS, user_id=test_user.id)
+    group = await both_paths(test_db.db, progress._GROUP_PROGRESS, group_id=group_id)
+    managed = await both_paths(
+        test_db.db,
+        progress._GROUP_PROGRESS_FOR_MANAGER,
+        group_id=group_id,
+        viewer_id=manager_user.id,
+    )
+
+    for through_sqlalchemy, through_driver in (mine, group, managed):
+        assert through_driver
+        assert typed(through_driver) == typed(through_sqlalchemy)
+    assert [(row["total"], row["completed"]) for row in mine[1]] == [(3, 2), (3, 1)]
+    assert isinstance(mine[1][0]["last"], datetime)
+    assert mine[1][0]["last"].tzinfo is not None
+    assert {row["completed"] for row in group[1] if row["user_id"] == test_user.id} == {3}
+    assert {row["manages"] for row in managed[1]} == {True}

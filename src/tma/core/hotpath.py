@@ -2,19 +2,22 @@
 
 Fenced here. Used by the list helper (`tma.core.pagination.ListQuery`, every list), by the
 notification list (`notifications.service.list_notifications`, one windowed statement:
-docs/notifications.md "The list's speed") and by three details: the caller behind every
+docs/notifications.md "The list's speed"), by three details: the caller behind every
 token (`users.service.find_caller`), the group detail (`groups.service.group_detail`) and
-the course detail (`courses.service.course_detail`). Each measured against the same code
-with this path off (`BENCH_HOT_PATH=off`, which sends the same statements through the
-session) on the same run,
+the course detail (`courses.service.course_detail`), and by the feed (`feed.service.feed`,
+with the children's birth dates of `children.service.child_ages`) and the progress reads
+(`progress.service.user_course_progress`, `progress.service.group_progress`). Each
+measured against the same code with this path off (`BENCH_HOT_PATH=off`, which sends the
+same statements through the session) on the same run,
 `python -m bench.instructions me detail groups course 100` (callgrind, instructions per
 request, N = 10; docs/performance.md "One read path"): GET /api/auth/me 1.75x,
-GET /api/groups/{id} 1.70x, GET /api/groups 1.65x, GET /api/courses/{id} 1.66x. Also the
-first read of a quiz start and of an attempt's submit, save or read
-(`quizzes.service._read_one`, before the request's transaction opens): a smaller share of
-those writes, `python -m bench.instructions quiz-start quiz-submit 100` 7.92M -> 7.40M
-(start) and 9.06M -> 8.59M (submit) instructions per request (docs/performance.md, "The
-quiz engine's lines after the learning events").
+GET /api/groups/{id} 1.70x, GET /api/groups 1.65x, GET /api/courses/{id} 1.66x; on the
+data sets of `bench.feed` and `bench.progress`: GET /api/feed 1.87x, GET /api/progress
+1.59x, GET /api/groups/{id}/progress 1.76x. Also the first read of a quiz start and of an
+attempt's submit, save or read (`quizzes.service._read_one`, before the request's
+transaction opens): a smaller share of those writes, `python -m bench.instructions
+quiz-start quiz-submit 100` 7.92M -> 7.40M (start) and 9.06M -> 8.59M (submit) instructions
+per request (docs/performance.md, "The quiz engine's lines after the learning events").
 Everything else reads through the session (`tma.core.reads`, whose rules hold here too:
 rows are read by name). On SQLite, with SQL echo on, or inside a transaction the session's
 own path runs instead. The rows are what SQLAlchemy would return:

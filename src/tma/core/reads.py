@@ -9,7 +9,7 @@
 - Bodies are serialized by the response models (`tma.core.pagination.list_response`,
   `json_response`, or a model returned from the route).
 - One fenced exception: `tma.core.hotpath` (the reads measured at 1.5x or more: the lists,
-  the caller, the group and course details).
+  the caller, the group and course details, the feed, the progress reads).
 """
 
 import sys

@@ -19,8 +19,9 @@ attempts are 403 otherwise, with the reason (`module_access`).
 The rule is written once, as two SQL fragments per (link, user): `opens_on` (the release
 day) and `locked_by` (the title of the unfinished module before, or NULL), and one
 decision on them, `state` (in Python, on rows) and `open_condition` (the same in SQL, for
-an EXISTS). Reads add the fragments as columns of the statement they already run, so the
-number of statements stays the same; only a refusal (403) reads the reason with one more.
+an EXISTS; `open_from` when the read already holds the course's start and flag). Reads
+add the fragments as columns of the statement they already run, so the number of
+statements stays the same; only a refusal (403) reads the reason with one more.
 
 For other packages:
 - `module_access(session, module_id=, user_id=, now=)`: whether M is open to U at `now`,
@@ -44,6 +45,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -156,6 +158,17 @@ def locked_by(link: Any, user_id: Any) -> ScalarSelect[str]:
 def open_condition(link: Any, user_id: Any, today: Any) -> ColumnElement[bool]:
     """`state(...) == open` in SQL: released by `today` and not locked."""
     return and_(opens_on(link, user_id) <= today, locked_by(link, user_id).is_(None))
+
+
+def open_from(
+    link: Any, start: Any, sequential: Any, user_id: Any, today: Any
+) -> ColumnElement[bool]:
+    """`open_condition` for a read that already holds, per link, the course's start for the
+    user (`start_of`'s value, e.g. grouped once with the user's assignments) and the course's
+    `sequential` flag: the same rule without a start subquery per link, and the lock looked
+    for only in a sequential course (`locked_by` is NULL in any other)."""
+    released = _days_after(start, link.release_after_days) <= today
+    return and_(released, or_(~sequential, locked_by(link, user_id).is_(None)))
 
 
 def module_open_to(module_id: Any, user_id: Any, today: Any) -> ColumnElement[bool]:

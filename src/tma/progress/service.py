@@ -26,8 +26,9 @@ from sqlalchemy.orm import aliased
 
 from tma.core.db import utcnow
 from tma.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from tma.core.hotpath import driver_safe, hot_rows
 from tma.core.ordering import lock_parent
-from tma.core.reads import execute_core, rows
+from tma.core.reads import NamedRow, execute_core
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.events.record import record_progress
 from tma.groups import privacy
@@ -221,7 +222,7 @@ _DONE = PostProgress.status == COMPLETED
 # One row per (course assigned to the user's groups, module of that course), a course
 # without modules as one row with a null module: the module's posts, the user's completed
 # posts among them, and the latest change of the user's progress on them.
-_COURSE_ROWS = (
+_COURSE_ROWS = driver_safe(
     select(
         Course.id.label("course_id"),
         Course.title,
@@ -249,7 +250,7 @@ _COURSE_ROWS = (
 )
 
 
-def _courses_from_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _courses_from_rows(rows: Sequence[NamedRow]) -> list[dict[str, Any]]:
     courses: list[dict[str, Any]] = []
     course: dict[str, Any] = {"course_id": None}
     for row in rows:
@@ -290,7 +291,7 @@ async def user_course_progress(session: AsyncSession, *, user_id: int) -> list[d
     """The user's progress in each course assigned to their groups (each course once),
     oldest course first, its modules in the course's `ordering`: one statement. Dicts
     shaped like `CourseProgress`."""
-    return _courses_from_rows(await rows(session, _COURSE_ROWS, user_id=user_id))
+    return _courses_from_rows(await hot_rows(session, _COURSE_ROWS, user_id=user_id))
 
 
 # --- a group's members -------------------------------------------------------------------
@@ -312,13 +313,13 @@ _COURSE_TOTALS = (
 # `course_progress`, kept by triggers: one row per member and course, not per module): one
 # row per pair, one row of nulls for a group with neither, members with a null course for
 # a group without courses, courses with a null member for a group without members.
-_GROUP_PROGRESS = (
+_GROUP_PROGRESS = driver_safe(
     select(
         GroupMember.user_id,
         User.username,
         GroupCourse.course_id,
         Course.title,
-        _COURSE_TOTALS.c.total,
+        _COURSE_TOTALS.c.total.label("total"),
         CourseProgress.completed,
     )
     .select_from(Group)
@@ -347,8 +348,10 @@ _GROUP_PROGRESS = (
 
 # For a manager, one more column: whether they own or moderate the group (the same value on
 # every row; it does not depend on the row, so the database evaluates it once).
-_GROUP_PROGRESS_FOR_MANAGER = _GROUP_PROGRESS.add_columns(
-    privacy.manages_group(bindparam("viewer_id", type_=BigInteger), _GROUP_ID).label("manages")
+_GROUP_PROGRESS_FOR_MANAGER = driver_safe(
+    _GROUP_PROGRESS.add_columns(
+        privacy.manages_group(bindparam("viewer_id", type_=BigInteger), _GROUP_ID).label("manages")
+    )
 )
 
 
@@ -359,9 +362,9 @@ async def group_progress(session: AsyncSession, *, group_id: int, viewer: Caller
     NotFound for an unknown group; Forbidden for a manager who neither owns nor moderates
     it (decided in the same statement, on the memberships as they are now)."""
     if privacy.is_admin(viewer):
-        found = await rows(session, _GROUP_PROGRESS, group_id=group_id)
+        found = await hot_rows(session, _GROUP_PROGRESS, group_id=group_id)
     else:
-        found = await rows(
+        found = await hot_rows(
             session, _GROUP_PROGRESS_FOR_MANAGER, group_id=group_id, viewer_id=viewer.id
         )
         if found and not (privacy.is_manager(viewer) and found[0]["manages"]):
