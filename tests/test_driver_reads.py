@@ -489,6 +489,7 @@ async def test_quiz_start_and_attempt_reads_are_the_same_through_the_driver_and_
         assert isinstance(through_driver[0]["questions"], list)
 
 
+@pytest.mark.asyncio
 async def test_feed_page_total_and_birth_dates_are_the_same_through_the_driver(
     test_db: Any, test_user: User, user_course: Any
 ) -> None:
