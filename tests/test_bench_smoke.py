@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +84,34 @@ async def test_bench_app_statement_counter_counts_one_statement_for_health(
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             await client.post("/__bench/reset")
+            health = await client.get("/api/health")
+            stats = (await client.get("/__bench/stats")).json()
+    finally:
+        await app.state.db.dispose()
+
+    assert health.status_code == 200
+    assert stats == {"statements": 1}
+
+
+@pytest.mark.asyncio
+async def test_bench_app_statement_counter_leaves_out_statements_sent_outside_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement the app sends by itself (a background job's poll) between two requests is
+    not a request's statement: the counter sees the request's one and not the job's."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
+    await reset_database(url)
+    monkeypatch.setenv("TMA_DATABASE_URL", url)
+    monkeypatch.setenv("TMA_LOG_LEVEL", "WARNING")
+    from bench.server import create_bench_app
+
+    app = create_bench_app()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            await client.post("/__bench/reset")
+            async with app.state.db.engine.connect() as conn:  # as a job would, outside requests
+                await conn.execute(text("SELECT 1"))
             health = await client.get("/api/health")
             stats = (await client.get("/__bench/stats")).json()
     finally:
