@@ -1,5 +1,6 @@
-"""Which language a read is written in (the rule; tma.i18n applies it): `Accept-Language`, else the user's `language`,
-else the default (`TMA_DEFAULT_LANGUAGE`); docs/contracts/translations.md, "Negotiation".
+"""Which language a read is written in (the rule; tma.i18n applies it): `Accept-Language`,
+else the user's `language`, else the default (`TMA_DEFAULT_LANGUAGE`);
+docs/contracts/translations.md, "Negotiation".
 
 Libraries, not hand parsing: Werkzeug's `parse_accept_header` reads the header's q-values
 (malformed entries dropped, never an error) and Babel checks each tag against CLDR

@@ -38,12 +38,8 @@ class Translation(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    course_id: Mapped[int | None] = mapped_column(
-        ID, ForeignKey("courses.id", ondelete="CASCADE")
-    )
-    module_id: Mapped[int | None] = mapped_column(
-        ID, ForeignKey("modules.id", ondelete="CASCADE")
-    )
+    course_id: Mapped[int | None] = mapped_column(ID, ForeignKey("courses.id", ondelete="CASCADE"))
+    module_id: Mapped[int | None] = mapped_column(ID, ForeignKey("modules.id", ondelete="CASCADE"))
     post_id: Mapped[int | None] = mapped_column(ID, ForeignKey("posts.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(LANGUAGE_MAX))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)

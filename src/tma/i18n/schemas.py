@@ -23,7 +23,7 @@ class QuestionTranslation(WriteModel):
     id: Id
     prompt: Prompt | None = None
     explanation: Description | None = None
-    options: Annotated[list[OptionTranslation], Field(max_length=10)] = []
+    options: Annotated[list[OptionTranslation], Field(max_length=10, default_factory=list)]
 
 
 class QuizTranslation(WriteModel):

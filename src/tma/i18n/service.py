@@ -61,9 +61,7 @@ def _invalid(loc: list[str | int], message: str) -> InvalidInput:
     return InvalidInput(message, loc=["body", *loc])
 
 
-async def _check_quiz(
-    session: AsyncSession, post: Any, quiz: Mapping[str, Any]
-) -> None:
+async def _check_quiz(session: AsyncSession, post: Any, quiz: Mapping[str, Any]) -> None:
     """The quiz part of a post's translation names only that quiz's questions and each
     question's options, each once (422 otherwise)."""
     if post["post_type"] != "quiz":
@@ -97,9 +95,7 @@ async def _check_quiz(
                 )
 
 
-_READ = select(
-    T.language, T.fields, T.created_at, T.updated_at
-)
+_READ = select(T.language, T.fields, T.created_at, T.updated_at)
 
 
 async def write_translation(
@@ -119,12 +115,12 @@ async def write_translation(
     column = _COLUMNS[_kind(kind)]
     target = await _object(session, kind, object_id)
     if fields is None:
-        result = await session.execute(
-            delete(T).where(column == object_id, T.language == language)
-        )
+        result = await session.execute(delete(T).where(column == object_id, T.language == language))
         if result.rowcount == 0:  # type: ignore[attr-defined]
             await session.rollback()
-            raise NotFound(f"{kind.capitalize()} {object_id} has no {language} translation: not found")
+            raise NotFound(
+                f"{kind.capitalize()} {object_id} has no {language} translation: not found"
+            )
     else:
         for name in fields:
             if name not in FIELDS[kind]:
@@ -213,9 +209,7 @@ class Translator:
 
     languages: tuple[str, ...]
     default: str
-    _targets: list[tuple[str, int, dict[str, Any], Mapping[str, str]]] = field(
-        default_factory=list
-    )
+    _targets: list[tuple[str, int, dict[str, Any], Mapping[str, str]]] = field(default_factory=list)
     _quizzes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     def add(self, kind: str, object_id: int, body: dict[str, Any], keys: Mapping[str, str]) -> None:
@@ -245,8 +239,10 @@ class Translator:
             module_ids=sorted(ids["module"]),
             post_ids=sorted(ids["post"]),
         ):
-            kind = "course" if row["course_id"] is not None else (
-                "module" if row["module_id"] is not None else "post"
+            kind = (
+                "course"
+                if row["course_id"] is not None
+                else ("module" if row["module_id"] is not None else "post")
             )
             object_id = row["course_id"] or row["module_id"] or row["post_id"]
             found[(kind, object_id, row["language"])] = row["fields"]
@@ -284,4 +280,3 @@ def translate_questions(questions: list[dict[str, Any]], quiz: Mapping[str, Any]
         for option in question.get("options", []):
             if option.get("id") in texts:
                 option["text"] = texts[option["id"]]
-

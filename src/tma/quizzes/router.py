@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Response, status
+from fastapi import Depends, Path, Query, Request, Response, status
 
 from tma.core.clock import Chance, Now
 from tma.core.db import SessionDep
@@ -12,6 +12,8 @@ from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.core.types import MAX_ID
 from tma.groups.privacy import check_sees_learner
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.texts import translate_quiz
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.quiz import load_quiz
 from tma.posts.schemas import QuizRead, QuizStaffRead
@@ -56,12 +58,16 @@ AttemptsOwner = Annotated[int, Depends(attempts_owner)]
     "/{post_id}", response_model=QuizStaffRead | QuizRead, responses=responses(400, 404, 422)
 )
 async def get_quiz(
-    post: VisiblePost, user: CurrentUser, session: SessionDep
+    post: VisiblePost, user: CurrentUser, session: SessionDep, request: Request, response: Response
 ) -> QuizStaffRead | QuizRead:
     """A quiz's questions and options in authored order; the correct answers and the
-    explanations for managers and admins only (the `quiz` of post detail)."""
+    explanations for managers and admins only (the `quiz` of post detail); in your
+    language where translated."""
     service.require_quiz(post.post_type)
-    return await load_quiz(session, post=post, staff=is_staff(user))
+    quiz = await load_quiz(session, post=post, staff=is_staff(user))
+    quiz, language = await translate_quiz(session, translator(request, user), post.id, quiz)
+    in_language(response, language)
+    return quiz
 
 
 @router.post(
