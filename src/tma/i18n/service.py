@@ -210,17 +210,18 @@ class Translator:
     languages: tuple[str, ...]
     default: str
     _targets: list[tuple[str, int, dict[str, Any], Mapping[str, str]]] = field(default_factory=list)
-    _quizzes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    _quizzes: list[tuple[int, dict[str, Any], str]] = field(default_factory=list)
 
     def add(self, kind: str, object_id: int, body: dict[str, Any], keys: Mapping[str, str]) -> None:
         """Translate `body[key]` by the object's field `keys[key]`' translation."""
         if self.languages:
             self._targets.append((kind, object_id, body, keys))
 
-    def add_quiz(self, post_id: int, quiz: dict[str, Any]) -> None:
-        """Translate a quiz body's questions (`prompt`, `explanation`) and options (`text`)."""
+    def add_quiz(self, post_id: int, quiz: dict[str, Any], id_key: str = "id") -> None:
+        """Translate a quiz body's `questions` (`prompt`, `explanation`; each named by
+        `id_key`) and their `options` (`text`)."""
         if self.languages:
-            self._quizzes.append((post_id, quiz))
+            self._quizzes.append((post_id, quiz, id_key))
 
     async def apply(self, session: AsyncSession) -> str:
         """Look the translations up and write them in; the response's language."""
@@ -229,7 +230,7 @@ class Translator:
         ids: dict[str, set[int]] = {kind: set() for kind in KINDS}
         for kind, object_id, _, _ in self._targets:
             ids[kind].add(object_id)
-        ids["post"].update(post_id for post_id, _ in self._quizzes)
+        ids["post"].update(post_id for post_id, _, _ in self._quizzes)
         found: dict[tuple[str, int, str], dict[str, Any]] = {}
         for row in await rows(
             session,
@@ -256,20 +257,22 @@ class Translator:
                 for key, name in keys.items():
                     if name in fields and key in body:
                         body[key] = fields[name]
-        for post_id, quiz in self._quizzes:
+        for post_id, quiz, id_key in self._quizzes:
             fields = found.get(("post", post_id, language))
             if fields and "quiz" in fields:
-                translate_questions(quiz.get("questions", []), fields["quiz"])
+                translate_questions(quiz.get("questions") or [], fields["quiz"], id_key)
         return language
 
 
-def translate_questions(questions: list[dict[str, Any]], quiz: Mapping[str, Any]) -> None:
+def translate_questions(
+    questions: list[dict[str, Any]], quiz: Mapping[str, Any], id_key: str = "id"
+) -> None:
     """Write a quiz translation's texts into question bodies (`id`, `prompt`,
     `explanation`, `options` of `id` and `text`), by id; an explanation the body holds as
     null stays null (hidden stays hidden), and nothing but texts is touched."""
     by_id = {question["id"]: question for question in quiz.get("questions", [])}
     for question in questions:
-        given = by_id.get(question.get("id"))
+        given = by_id.get(question.get(id_key))
         if given is None:
             continue
         if given.get("prompt") is not None and "prompt" in question:

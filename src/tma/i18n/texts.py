@@ -108,11 +108,30 @@ async def translate_quiz(
     return type(quiz).model_validate(body), language
 
 
-async def translate_questions(
-    session: AsyncSession, t: Translator, post_id: int, questions: list[dict[str, Any]]
+async def translate_attempts(
+    session: AsyncSession, t: Translator, attempts: MutableSequence[dict[str, Any]]
 ) -> str:
-    """Question bodies of an attempt (`prompt`, `explanation` where shown, `options`)."""
-    t.add_quiz(post_id, {"questions": questions})
+    """Attempt bodies: their questions' texts, and their results' explanations where the
+    reveal rule shows them (a withheld one is null and stays null)."""
+    for attempt in attempts:
+        t.add_quiz(attempt["post_id"], attempt)
+        if attempt.get("results"):
+            t.add_quiz(attempt["post_id"], {"questions": attempt["results"]}, "question_id")
+    return await t.apply(session)
+
+
+async def translate_bundle(session: AsyncSession, t: Translator, bundle: dict[str, Any]) -> str:
+    """A course bundle: the course and its outline, each module, its posts and quizzes."""
+    course = bundle["course"]
+    t.add("course", course["id"], course, COURSE)
+    for item in course["modules"]:
+        t.add("module", item["module_id"], item, MODULE_ITEM)
+    for module in bundle["modules"]:
+        t.add("module", module["id"], module, {**MODULE, **MODULE_ITEM})
+        for post in module["posts"]:
+            t.add("post", post["id"], post, POST)
+            if post.get("quiz") is not None:
+                t.add_quiz(post["id"], post["quiz"])
     return await t.apply(session)
 
 
