@@ -171,4 +171,4 @@ async def test_seed_has_a_course_in_spanish(client, sample):
     first = quiz.json()["questions"][0]
     assert first["prompt"] == "¿Qué obliga a hacer un jaque al otro jugador?"
     assert first["explanation"] is None
-    assert [o["text"] for o in first["options"]][0] == "Responder al jaque enseguida"
+    assert first["options"][0]["text"] == "Responder al jaque enseguida"

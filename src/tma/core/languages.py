@@ -14,6 +14,9 @@ from babel.core import get_locale_identifier
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+# At most this many languages are looked for (the best ones): a read joins its translations
+# in its own statement with one bound parameter per language (tma.i18n.service.SLOTS).
+MAX_WANTED = 4
 # Headers longer than this are parsed each time, not remembered (a bounded cache of short
 # keys: the headers phones send are a few dozen characters).
 _CACHED_HEADER_MAX = 200
@@ -85,7 +88,7 @@ def _negotiate(header: str | None, user_language: str | None, default: str) -> t
         accepted.append(tag)
     if not named and user_language:
         accepted = [user_language]
-    return _chain(accepted, refused, default)
+    return _chain(accepted, refused, default)[:MAX_WANTED]
 
 
 def wanted(header: str | None, user_language: str | None, default: str) -> tuple[str, ...]:
@@ -93,7 +96,8 @@ def wanted(header: str | None, user_language: str | None, default: str) -> tuple
 
     `Accept-Language` decides when it names a known language or `*` (by q-value; q=0
     refuses a language, `es-MX` falls back to `es`); else the user's `language`; the
-    default ends the chain. Never raises: a malformed header counts as no header."""
+    default ends the chain, of at most `MAX_WANTED` languages. Never raises: a malformed
+    header counts as no header."""
     if header is not None and len(header) > _CACHED_HEADER_MAX:
         return _negotiate(header, user_language, default)
     return _cached(header, user_language, default)

@@ -62,10 +62,18 @@ async def get_course(
     its availability for you."""
     now = await now_of(request)  # the `now` dependency's clock, without its cost
     # Existence and visibility come with the outline in one statement (docs/performance.md).
+    # The translations come in the same statement (docs/contracts/translations.md).
+    wanted = translator(request, user)
+    found: service.Found = {}
     course = await service.course_detail(
-        session, course_id=course_id, viewer_id=viewer_id(user), today=today_of(now)
+        session,
+        course_id=course_id,
+        viewer_id=viewer_id(user),
+        today=today_of(now),
+        languages=wanted.languages,
+        translations=found,
     )
-    language = await translate_course(session, translator(request, user), course)
+    language = await translate_course(session, wanted, course, found)
     return in_language(json_response(_COURSE_DETAIL, course), language)
 
 

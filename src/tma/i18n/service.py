@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, literal, or_, select
+from sqlalchemy import String, bindparam, case, delete, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tma.core.db import ID, upsert
 from tma.core.errors import InvalidInput, NotFound
+from tma.core.languages import MAX_WANTED
 from tma.core.pagination import ListQuery, Page
 from tma.core.reads import first, rows
 from tma.courses.models import Course, Module
@@ -185,6 +187,32 @@ async def list_translations(
 
 # --- the translated reads -----------------------------------------------------------------
 
+# A read looks for at most this many languages (tma.core.languages.wanted keeps the best
+# ones): the bound parameters `language_0`... of a statement that joins its translations.
+SLOTS = MAX_WANTED
+LANGUAGE_SLOTS = tuple(bindparam(f"language_{i}", type_=String) for i in range(SLOTS))
+
+
+def slot_params(languages: tuple[str, ...]) -> dict[str, str]:
+    """The `language_<i>` parameters of `best_translation` (unused slots: "", no tag)."""
+    return {f"language_{i}": languages[i] if i < len(languages) else "" for i in range(SLOTS)}
+
+
+def best_translation(kind: str, ref: Any) -> Any:
+    """The id of the translation of `ref` (the object's id column in the enclosing
+    statement) in the best of the wanted languages it has (`LANGUAGE_SLOTS`), else null:
+    for a LEFT JOIN of `translations` inside a read's own statement (no statement more)."""
+    inner = aliased(Translation)
+    rank = case(*((inner.language == slot, i) for i, slot in enumerate(LANGUAGE_SLOTS)))
+    return (
+        select(inner.id)
+        .where(getattr(inner, f"{kind}_id") == ref, inner.language.in_(LANGUAGE_SLOTS))
+        .order_by(rank)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 _LOOKUP = select(T.course_id, T.module_id, T.post_id, T.language, T.fields).where(
     T.language.in_(bindparam("languages", expanding=True)),
     or_(
@@ -223,15 +251,23 @@ class Translator:
         if self.languages:
             self._quizzes.append((post_id, quiz, id_key))
 
-    async def apply(self, session: AsyncSession) -> str:
-        """Look the translations up and write them in; the response's language."""
+    async def apply(
+        self,
+        session: AsyncSession,
+        found: dict[tuple[str, int, str], dict[str, Any]] | None = None,
+    ) -> str:
+        """Look the translations up and write them in; the response's language. `found`:
+        the translations the read's own statement joined (each object's in the best
+        wanted language it has: `best_translation`), looked up no further."""
         if not self._targets and not self._quizzes:
             return self.default
+        if found is not None:
+            return self._write(found)
         ids: dict[str, set[int]] = {kind: set() for kind in KINDS}
         for kind, object_id, _, _ in self._targets:
             ids[kind].add(object_id)
         ids["post"].update(post_id for post_id, _, _ in self._quizzes)
-        found: dict[tuple[str, int, str], dict[str, Any]] = {}
+        looked_up: dict[tuple[str, int, str], dict[str, Any]] = {}
         for row in await rows(
             session,
             _LOOKUP,
@@ -246,7 +282,10 @@ class Translator:
                 else ("module" if row["module_id"] is not None else "post")
             )
             object_id = row["course_id"] or row["module_id"] or row["post_id"]
-            found[(kind, object_id, row["language"])] = row["fields"]
+            looked_up[(kind, object_id, row["language"])] = row["fields"]
+        return self._write(looked_up)
+
+    def _write(self, found: dict[tuple[str, int, str], dict[str, Any]]) -> str:
         present = {language for _, _, language in found}
         language = next((lang for lang in self.languages if lang in present), None)
         if language is None:

@@ -27,12 +27,18 @@ def _dicts(rows: MutableSequence[Any]) -> MutableSequence[dict[str, Any]]:
     return rows
 
 
-async def translate_course(session: AsyncSession, t: Translator, course: dict[str, Any]) -> str:
-    """A course detail: the course and its outline items."""
+async def translate_course(
+    session: AsyncSession,
+    t: Translator,
+    course: dict[str, Any],
+    found: dict[tuple[str, int, str], dict[str, Any]] | None = None,
+) -> str:
+    """A course detail: the course and its outline items (`found`: their translations,
+    joined by the detail's own statement)."""
     t.add("course", course["id"], course, COURSE)
     for item in course["modules"]:
         t.add("module", item["module_id"], item, MODULE_ITEM)
-    return await t.apply(session)
+    return await t.apply(session, found)
 
 
 async def translate_courses(
