@@ -4,10 +4,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     bindparam,
+    cast,
     delete,
     exists,
     func,
@@ -168,10 +171,11 @@ def _detail(
     course_t, module_t = aliased(Translation), aliased(Translation)
     texts = (
         [
+            # As text, decoded once each: the course's repeats on every outline row.
             course_t.language.label("course_language"),
-            course_t.fields.label("course_fields"),
+            cast(course_t.fields, String).label("course_fields"),
             module_t.language.label("module_language"),
-            module_t.fields.label("module_fields"),
+            cast(module_t.fields, String).label("module_fields"),
         ]
         if translated
         else []
@@ -238,11 +242,12 @@ async def course_detail(
     )
     if languages and translations is not None:
         if course["course_language"] is not None:
-            translations[("course", course_id, course["course_language"])] = course["course_fields"]
+            key = ("course", course_id, course["course_language"])
+            translations[key] = from_json(course["course_fields"])
         for row in found:
             if row["module_language"] is not None:
                 key = ("module", row["module_id"], row["module_language"])
-                translations[key] = row["module_fields"]
+                translations[key] = from_json(row["module_fields"])
     return {
         "id": course["id"],
         "title": course["title"],
