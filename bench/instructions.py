@@ -52,6 +52,7 @@ CASES = (
     "courses",
     "users",
     "course",
+    "course-es",
     "module",
     "posts",
     "progress",
@@ -208,6 +209,8 @@ async def _measure(case: str, count: int) -> None:
             "courses": "/api/courses",
             "users": "/api/users",
             "course": f"/api/courses/{linked}",
+            # The same course detail in Spanish (bench.seed translates it and its modules).
+            "course-es": f"/api/courses/{linked}",
             "module": f"/api/modules/{module}",
             "posts": f"/api/posts?module_id={module}",
             "progress": "/api/progress",
@@ -215,7 +218,7 @@ async def _measure(case: str, count: int) -> None:
             "feed": "/api/feed",
             "notifications": "/api/notifications?limit=20",  # the admin's 60 (bench.seed)
         }
-        needs = {"course": linked, "module": module, "posts": module}
+        needs = {"course": linked, "course-es": linked, "module": module, "posts": module}
         needs["group-progress"] = progress_group
         if user is None or group is None or needs.get(case, group) is None:
             raise SystemExit(
@@ -224,6 +227,8 @@ async def _measure(case: str, count: int) -> None:
             )
         token = create_access_token(user, get_settings())
         headers.append((b"authorization", f"Bearer {token}".encode()))
+        if case == "course-es":
+            headers.append((b"accept-language", b"es"))
         path = paths[case]
     if os.environ.get("BENCH_HOT_PATH") == "off" and hasattr(app.state, "db"):
         # The same reads through the session: what the hot path saves (docs/performance.md).

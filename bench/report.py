@@ -51,6 +51,9 @@ CEILING_SHARES = {
     "GET /api/notifications": 0.5,
 }
 CEILING_ENDPOINTS = tuple(CEILING_SHARES)
+# Issue 25: a read in another language against the same read in the default one, measured
+# in the same alternation: at least this share of its req/s.
+LANGUAGE_LINES = {"GET /api/courses/{id} es": ("GET /api/courses/{id}", 0.9)}
 LOGIN_CORE_FACTOR = 1.2  # login req/s above this many single-core hash rates = parallel
 
 
@@ -140,6 +143,19 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
                 min(shares) >= share,
             )
         )
+
+    for name, (base, share) in LANGUAGE_LINES.items():
+        paired = [runs[n]["paired"] for n in ns if name in runs[n].get("paired", {})]
+        if paired:
+            shares = [median(p[name]) / median(p[base]) for p in paired]
+            out.append(
+                Target(
+                    f"{name}: req/s of {base}",
+                    " / ".join(f"{s:.0%}" for s in shares),
+                    f">= {share:.0%} at every N (alternated)",
+                    min(shares) >= share,
+                )
+            )
 
     users = "GET /api/users"
     if USERS_N in runs:

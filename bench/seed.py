@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
+from tma.i18n.models import Translation
 from tma.notifications.models import Notification
 from tma.posts.models import Post
 from tma.users.models import Role, User
@@ -35,6 +36,7 @@ BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Children first, so a plain DELETE never trips a foreign key.
 TABLES = (
+    Translation,
     Notification,
     Post,
     GroupCourse,
@@ -214,16 +216,53 @@ def content(course_id: int) -> dict[str, list[dict[str, Any]]]:
                     "updated_at": _at(pid),
                 }
             )
-    return {"modules": modules, "course_module_links": module_links, "posts": posts}
+    # Spanish texts of the course and its modules: the `course-es` line reads the course
+    # detail in Spanish (bench.instructions, docs/performance.md "Languages").
+    translations = [
+        {
+            "course_id": course_id,
+            "module_id": None,
+            "post_id": None,
+            "language": "es",
+            "fields": {
+                "title": "Pensar tres jugadas por delante",
+                "description": "Jaques primero.",
+            },
+            "created_at": _at(1),
+            "updated_at": _at(1),
+        },
+        *(
+            {
+                "course_id": None,
+                "module_id": m["id"],
+                "post_id": None,
+                "language": "es",
+                "fields": {
+                    "title": f"Módulo {m['id']}",
+                    "description": "Jaques, capturas, amenazas.",
+                },
+                "created_at": _at(1),
+                "updated_at": _at(1),
+            }
+            for m in modules
+        ),
+    ]
+    return {
+        "modules": modules,
+        "course_module_links": module_links,
+        "posts": posts,
+        "translations": translations,
+    }
 
 
 async def bulk_insert(
     conn: AsyncConnection, rows: dict[str, list[dict[str, Any]]], tables: Sequence[Any]
 ) -> None:
     """Insert `rows[key]` into each `(model, key)` table in order (parents first); executemany:
-    SQLAlchemy batches these into multi-row INSERTs. Empty data sets are skipped."""
+    SQLAlchemy batches these into multi-row INSERTs. Empty or absent data sets are skipped
+    (a data set of its own may leave a table out: the `translations` of `content`)."""
     for model, key in tables:
-        if rows[key]:
+        if rows.get(key):
             await conn.execute(insert(cast(Table, model.__table__)), rows[key])
 
 
@@ -248,6 +287,7 @@ CONTENT_TABLES = (
     (Module, "modules"),
     (CourseModule, "course_module_links"),
     (Post, "posts"),
+    (Translation, "translations"),
 )
 
 

@@ -35,6 +35,7 @@ USER_FIELDS = frozenset(
         "is_active",
         "created_at",
         "updated_at",
+        "language",
     }
 )
 
@@ -69,8 +70,9 @@ def user_body(
     is_active: bool = True,
     **profile: str | date | None,
 ) -> dict[str, Any]:
-    """The exact User body: profile fields default to null, `child_dob` may be a `date`."""
-    unknown = set(profile) - set(PROFILE_FIELDS)
+    """The exact User body: profile fields and `language` default to null, `child_dob` may
+    be a `date`."""
+    unknown = set(profile) - {*PROFILE_FIELDS, "language"}
     if unknown:
         raise TypeError(f"not profile fields: {sorted(unknown)}")
     fields = {name: profile.get(name) for name in PROFILE_FIELDS}
@@ -86,4 +88,5 @@ def user_body(
         "is_active": is_active,
         "created_at": UTC_TIMESTAMP,
         "updated_at": UTC_TIMESTAMP,
+        "language": profile.get("language"),
     }

@@ -155,6 +155,7 @@ SETUP_ADMIN = Caller(
     is_active=True,
     created_at=datetime(2026, 1, 1, tzinfo=UTC),
     updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    language=None,
     tokens_valid_after=None,
 )
 

@@ -65,8 +65,8 @@ def test_every_setting_is_documented_in_configuration_md() -> None:
     documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     names = [f"TMA_{name.upper()}" for name in Settings.model_fields]
     # 38, the eight of notifications (issue 24), idempotency_ttl_hours (issue 22), the five
-    # of webhooks and xAPI (issue 26)
-    assert len(names) == 52
+    # of webhooks and xAPI (issue 26), default_language (issue 25)
+    assert len(names) == 53
     assert [name for name in names if f"`{name}`" not in documented] == []
 
 

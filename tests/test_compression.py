@@ -41,7 +41,8 @@ async def test_large_response_to_a_client_without_gzip_is_plain_and_varies(
     client, auth_headers, make_course
 ):
     """A body over 1 KiB to a client that asks for no gzip: the plain bytes, and `Vary:
-    Accept-Encoding`, as Starlette's middleware would send."""
+    Accept-Encoding`, as Starlette's middleware would send (beside the translated read's
+    `Accept-Language`, docs/contracts/translations.md)."""
     for n in range(3):
         await make_course(title=f"Course {n}", description="x" * 1000)
 
@@ -51,7 +52,8 @@ async def test_large_response_to_a_client_without_gzip_is_plain_and_varies(
 
         assert response.status_code == 200
         assert "content-encoding" not in response.headers
-        assert _vary(response) == ["Accept-Encoding", "Origin"]  # Origin: the CORS layer
+        # Accept-Language: a translated read; Origin: the CORS layer
+        assert _vary(response) == ["Accept-Language", "Accept-Encoding", "Origin"]
         assert int(response.headers["content-length"]) == len(response.content) > 1024
 
 
@@ -64,7 +66,8 @@ async def test_small_response_to_a_client_without_gzip_names_no_vary(client, aut
 
     assert response.status_code == 200
     assert len(response.content) <= 1024
-    assert _vary(response) == ["Origin"]  # the CORS layer's, not compression's
+    # the translated read's and the CORS layer's, not compression's
+    assert _vary(response) == ["Accept-Language", "Origin"]
 
 
 def _vary(response) -> list[str]:

@@ -560,3 +560,46 @@ async def test_progress_reads_are_the_same_through_the_driver(
     assert mine[1][0]["last"].tzinfo is not None
     assert {row["completed"] for row in group[1] if row["user_id"] == test_user.id} == {3}
     assert {row["manages"] for row in managed[1]} == {True}
+
+
+@pytest.mark.asyncio
+async def test_translated_course_detail_rows_are_the_same_through_the_driver_and_sqlalchemy(
+    test_db: Any,
+    client: httpx.AsyncClient,
+    auth_headers: dict[str, str],
+    make_course: Callable[..., Awaitable[Any]],
+    make_module: Callable[..., Awaitable[Any]],
+) -> None:
+    """The course detail's statement that joins the translations (issue 25): a course
+    translated into es-MX and es with one module translated into es and one not, read for
+    staff wanting (es-MX, es): same rows, same types (the translated fields as text), on
+    both paths."""
+    from tma.courses import service as courses
+    from tma.i18n.service import slot_params
+
+    course = await make_course(title="Openings")
+    first = await make_module(title="Checks", course=course)
+    await make_module(title="Pins", course=course)
+    for kind, object_id, language in (
+        ("course", course.id, "es-MX"),
+        ("course", course.id, "es"),
+        ("module", first.id, "es"),
+    ):
+        stored = await client.put(
+            f"/api/translations/{kind}/{object_id}/{language}",
+            json={"title": f"{language} {object_id}"},
+            headers=auth_headers,
+        )
+        assert stored.status_code == 200
+    params = {"course_id": course.id, "viewer_id": None, **slot_params(("es-MX", "es"))}
+
+    through_sqlalchemy, through_driver = await both_paths(
+        test_db.db, courses._DETAIL[(False, True)], **params
+    )
+
+    assert len(through_driver) == 2
+    assert typed(through_driver) == typed(through_sqlalchemy)
+    assert [(r["course_language"], r["module_language"]) for r in through_driver] == [
+        ("es-MX", "es"),
+        ("es-MX", None),
+    ]

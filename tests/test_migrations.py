@@ -1223,3 +1223,66 @@ def test_migration_0014_adds_events_and_webhooks_keeping_every_row_and_drops_the
     _off_loop(migrate.upgrade, scratch_url, "0014")
     again = _run_sync(scratch_url, _every_row)
     assert [again[name] for name in new] == [[], [], [], [], []]
+
+
+def _translate_at_0015(module_id: int, post_id: int) -> Callable[[Connection], None]:
+    def load(conn: Connection) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO translations (course_id, module_id, post_id, language, fields, "
+                "created_at, updated_at) VALUES "
+                "(NULL, :module, NULL, 'es', '{\"title\": \"Módulo\"}', :now, :now), "
+                "(NULL, NULL, :post, 'es-MX', '{\"title\": \"Entrada\"}', :now, :now)"
+            ),
+            {"module": module_id, "post": post_id, "now": NOW},
+        )
+        conn.execute(text("UPDATE users SET language = 'es' WHERE id = 7"))
+        conn.commit()
+
+    return load
+
+
+def test_migration_0015_adds_translations_and_user_language_keeping_every_row(
+    scratch_url: str,
+) -> None:
+    """A database at 0014 holding progress goes to 0015: every row is kept, each user's
+    `language` is null, `translations` starts empty and then takes one row per object and
+    language (a second es translation of the same module is refused, a row naming no object too);
+    `downgrade 0014` drops both and keeps every older row."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0014")
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0015")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    assert {u["language"] for u in after["users"]} == {None}
+    assert after["translations"] == []
+    module_id, post_id = after["modules"][0]["id"], after["posts"][0]["id"]
+    _run_sync(scratch_url, _translate_at_0015(module_id, post_id))
+    loaded = _run_sync(scratch_url, _every_row)
+    assert [
+        (t["course_id"], t["module_id"], t["post_id"], t["language"])
+        for t in loaded["translations"]
+    ] == [(None, module_id, None, "es"), (None, None, post_id, "es-MX")]
+    assert [u["language"] for u in loaded["users"] if u["id"] == 7] == ["es"]
+    twice = (
+        "INSERT INTO translations (module_id, language, fields, created_at, updated_at) "
+        f"VALUES ({module_id}, 'es', '{{}}', '2026-01-01', '2026-01-01')"
+    )
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        _run_sync(scratch_url, _query(twice))
+    nothing = (
+        "INSERT INTO translations (language, fields, created_at, updated_at) "
+        "VALUES ('fr', '{}', '2026-01-01', '2026-01-01')"
+    )
+    with pytest.raises(Exception, match=r"(?i)check|one_target"):
+        _run_sync(scratch_url, _query(nothing))
+
+    _off_loop(migrate.downgrade, scratch_url, "0014")
+
+    assert _run_sync(scratch_url, _every_row) == before
+    assert "translations" not in _run_sync(scratch_url, _tables)
+    assert "language" not in _run_sync(scratch_url, _columns("users"))

@@ -796,3 +796,56 @@ async def test_app_lifespan_runs_and_stops_the_in_process_scheduler(test_setting
         assert any("run_scheduler" in name for name in running)
     after = {t.get_coro().__qualname__ for t in aio.all_tasks() if not t.done()}  # type: ignore[union-attr]
     assert not any("run_scheduler" in name for name in after)
+
+
+# --- in the user's language (docs/contracts/notifications.md, "Languages") -----------------
+
+
+@pytest.mark.asyncio
+async def test_reminder_and_module_available_in_the_user_language(
+    notifier,
+    world,
+    test_db,
+    test_user,
+    make_module,
+    link_module,
+    client,
+    auth_headers,
+    user_headers,
+):
+    """A parent whose `language` is `es-MX` gets the reminder and the `module_available`
+    from the Spanish catalog (es-MX falls back to es), naming the course and the module by
+    their Spanish translations; a title without a translation stays as it is (the other
+    tests of this file: a parent without a language reads English)."""
+    week2 = await make_module(title="Week 2")
+    await link_module(world.course, week2, release_after_days=7)
+    translated = await client.put(
+        f"/api/translations/course/{world.course.id}/es",
+        json={"title": "Aperturas"},
+        headers=auth_headers,
+    )
+    assert translated.status_code == 200
+    chose = await client.patch("/api/auth/me", json={"language": "es-MX"}, headers=user_headers)
+    assert chose.status_code == 200
+
+    await notifier.run("2027-03-08T09:00:00Z")
+
+    reminders = brief(await notifier.rows(test_user.id, "reminder"), "title")
+    opened = brief(await notifier.rows(test_user.id, "module_available"), "title")
+    assert reminders == [{"title": "Es hora de Aperturas"}]
+    assert opened == [{"title": "Ya disponible: Week 2"}]
+    async with test_db.session() as session:
+        bodies = (
+            await session.scalars(
+                select(Notification.body)
+                .where(
+                    Notification.user_id == test_user.id,
+                    Notification.kind.in_(["module_available", "reminder"]),
+                )
+                .order_by(Notification.kind)
+            )
+        ).all()
+    assert bodies == [
+        "Week 2 ya está disponible: échale un vistazo.",
+        "¿Unos minutos hoy con Aperturas? Sigue donde lo dejaste.",
+    ]

@@ -1502,3 +1502,88 @@ async def test_list_events_and_statements_statement_count_same_at_5_and_50_event
             counts.append(queries.count)
 
     assert counts == [EVENTS_STATEMENTS] * 6
+
+
+# --- translated reads (docs/contracts/translations.md, "Statements") -----------------------
+
+
+async def translate_all(test_db, language="es"):
+    """A `language` translation of every course, module and post in the database."""
+    from tma.i18n.models import Translation
+
+    now = utcnow()
+    async with test_db.session() as session:
+        for model, key in ((Course, "course_id"), (Module, "module_id"), (Post, "post_id")):
+            for object_id in (await session.scalars(select(model.id))).all():
+                session.add(
+                    Translation(
+                        **{key: object_id},
+                        language=language,
+                        fields={"title": f"{language} {object_id}"},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        await session.commit()
+
+
+@pytest.mark.asyncio
+async def test_translated_course_reads_add_one_statement_at_5_and_50_modules(
+    client, auth_headers, test_db, count_queries
+):
+    """GET /api/courses/{course_id} in Spanish: no statement more (its one statement joins
+    the translations of the course and every module); its outline and the course list:
+    one more (the translations of every row at once); at 5 modules and at 50; asking for
+    the default language (`en`) adds none."""
+    [small_id] = await insert_courses(test_db, 1, modules=SMALL)
+    [large_id] = await insert_courses(test_db, 1, modules=LARGE)
+    await translate_all(test_db)
+    es = {**auth_headers, "Accept-Language": "es"}
+    en = {**auth_headers, "Accept-Language": "en"}
+
+    detail = [
+        await statements_for(client, count_queries, f"/api/courses/{cid}", es, n)
+        for cid, n in ((small_id, SMALL), (large_id, LARGE))
+    ]
+    outline = [
+        await statements_for(client, count_queries, f"/api/courses/{cid}/modules", es, n)
+        for cid, n in ((small_id, SMALL), (large_id, LARGE))
+    ]
+    default = await statements_for(client, count_queries, f"/api/courses/{large_id}", en, LARGE)
+    listed = await statements_for(client, count_queries, "/api/courses", es, 2)
+
+    assert detail == [DETAIL_STATEMENTS] * 2
+    assert outline == [LIST_STATEMENTS + 1 + 1] * 2  # the outline's course check, then +1
+    assert default == DETAIL_STATEMENTS
+    assert listed == LIST_STATEMENTS + 1
+
+
+@pytest.mark.asyncio
+async def test_translated_module_and_posts_add_one_statement_at_5_and_50_posts(
+    client, user_headers, test_user, admin_user, test_db, count_queries
+):
+    """GET /api/modules/{module_id} and GET /api/posts?module_id= in Spanish, as a `user`:
+    one statement more than without, at 5 posts and at 50."""
+    course_id = await visible_course_id(test_db, test_user.id, admin_user.id)
+    small_id, _ = await insert_module_with_posts(test_db, SMALL, course_id=course_id)
+    large_id, _ = await insert_module_with_posts(test_db, LARGE, course_id=course_id)
+    await translate_all(test_db)
+    es = {**user_headers, "Accept-Language": "es"}
+
+    counts = []
+    for module_id, expected in ((small_id, SMALL), (large_id, LARGE)):
+        for url in (f"/api/modules/{module_id}", f"/api/posts?module_id={module_id}"):
+            with count_queries() as queries:
+                response = await client.get(url, headers=es)
+            assert response.status_code == 200
+            body = response.json()
+            posts = body if isinstance(body, list) else body["posts"]
+            assert len(posts) == expected
+            assert all(post["title"] == f"es {post['id']}" for post in posts)
+            counts.append(queries.count)
+        with count_queries() as plain:
+            response = await client.get(f"/api/modules/{module_id}", headers=user_headers)
+        assert response.status_code == 200
+        counts.append(plain.count)
+
+    assert counts == [DETAIL_STATEMENTS + 1, LIST_STATEMENTS + 1, DETAIL_STATEMENTS] * 2

@@ -171,6 +171,26 @@ async def _second_of_two(client: httpx.AsyncClient, url: str, headers: dict[str,
     return item
 
 
+@known("GET /api/translations/{kind}/{object_id}")
+@pytest.mark.asyncio
+async def test_list_translations_limit_offset_still_apply_returns_200(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], make_course: Any
+) -> None:
+    """`GET /api/translations/course/{id}?limit=1&offset=1`: the second language (by tag)."""
+    course = await make_course()
+    for language in ("fr", "es"):
+        stored = await client.put(
+            f"/api/translations/course/{course.id}/{language}",
+            json={"title": language},
+            headers=auth_headers,
+        )
+        assert stored.status_code == 200
+
+    item = await _second_of_two(client, f"/api/translations/course/{course.id}", auth_headers)
+
+    assert item["language"] == "fr"
+
+
 @known("GET /api/users")
 @pytest.mark.asyncio
 async def test_list_users_limit_offset_still_apply_returns_200(

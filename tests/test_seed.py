@@ -145,3 +145,30 @@ async def test_login_openapi_examples_log_in_as_the_seeded_sample_users(client, 
     assert logged_in == ["admin", "admin", "manager", "user"]
     assert set(logged_in) == set(loader.SAMPLE_LOGINS)
     assert {c["password"] for c in examples} == {loader.SAMPLE_PASSWORD}
+
+
+@pytest.mark.asyncio
+async def test_seed_has_a_course_in_spanish(client, sample):
+    """The sample `user` reading in Spanish: "Thinking Three Moves Ahead" and its modules
+    have Spanish titles, its quiz Spanish prompts (answers still hidden); the course
+    without a translation keeps its English title; Content-Language says es."""
+    _, headers = sample
+    es = {**headers["user"], "Accept-Language": "es"}
+
+    courses = await client.get("/api/courses", headers=es)
+    assert courses.status_code == 200
+    assert [c["title"] for c in courses.json()] == [
+        "Pensar tres jugadas por delante",
+        "Pieces and Their Powers",
+    ]
+    outline, posts = await _course_content(client, es, courses.json()[0]["id"])
+    assert outline[0]["module_title"] == "Primero, los jaques"
+    quiz_post = next(p for p in posts[outline[0]["module_id"]] if p["post_type"] == "quiz")
+    assert quiz_post["title"] == "Cuestionario de jaques"
+    quiz = await client.get(f"/api/quizzes/{quiz_post['id']}", headers=es)
+    assert quiz.status_code == 200
+    assert quiz.headers["Content-Language"] == "es"
+    first = quiz.json()["questions"][0]
+    assert first["prompt"] == "¿Qué obliga a hacer un jaque al otro jugador?"
+    assert first["explanation"] is None
+    assert first["options"][0]["text"] == "Responder al jaque enseguida"

@@ -22,6 +22,7 @@ from tma.events import router as events
 from tma.feed import router as feed
 from tma.files import router as files
 from tma.groups import router as groups
+from tma.i18n import router as i18n
 from tma.modules import router as modules
 from tma.notifications import router as notifications
 from tma.posts import router as posts
@@ -58,6 +59,7 @@ PRIVATE_ROUTERS: tuple[PrefixedRouter, ...] = (
     notifications.me_router,
     children.me_router,
     files.router,
+    i18n.router,
     users.router,
     progress.users_router,
     children.users_router,

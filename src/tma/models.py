@@ -7,6 +7,7 @@ from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.events.models import LearningEvent, Webhook, WebhookDelivery, WebhookTry, XapiPush
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
+from tma.i18n.models import Translation
 from tma.notifications.models import Notification, NotificationSettings, PushToken
 from tma.posts.models import Post
 from tma.progress.models import CourseProgress, ModuleProgress, PostProgress, SyncedEvent
@@ -37,6 +38,7 @@ __all__ = [
     "Role",
     "StoredFile",
     "SyncedEvent",
+    "Translation",
     "User",
     "Webhook",
     "WebhookDelivery",

@@ -1,6 +1,6 @@
 """`GET /api/courses/{course_id}/bundle`: a whole course for offline reading."""
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from tma.bundle import service
 from tma.bundle.schemas import Bundle
@@ -14,6 +14,8 @@ from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter
 from tma.courses.availability import today_of
 from tma.courses.dependencies import CourseIdPath
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.texts import translate_bundle
 from tma.users.dependencies import CurrentUser
 from tma.users.service import viewer_id
 
@@ -30,6 +32,7 @@ async def get_bundle(
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
+    request: Request,
 ) -> Response:
     """The course, its modules in order and every post with your progress and the quiz
     (without answers): all a phone needs to show the course offline. A module not open to
@@ -42,7 +45,8 @@ async def get_bundle(
         settings=settings,
         today=today_of(now),
     )
-    response = json_response(_BUNDLE, {**body, "generated_at": utcnow()})
+    language = await translate_bundle(session, translator(request, user), body)
+    response = in_language(json_response(_BUNDLE, {**body, "generated_at": utcnow()}), language)
     # The tag covers everything but `generated_at` (the last key): a bundle made again with
     # nothing changed is the same bundle (304), though made at another time.
     content = bytes(response.body)

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tma.core.languages import canonical
+
 DEFAULT_SECRET_KEY = "development-only-secret-change-me-in-production"  # noqa: S105 - refused in production
 MIN_PRODUCTION_SECRET_LENGTH = 32
 MIN_PRODUCTION_SECRET_BITS = 128
@@ -174,6 +176,10 @@ class Settings(BaseSettings):
     # The LRS's `Authorization` header (`Basic ...`); unset: none.
     lrs_auth: SecretStr | None = None
 
+    # Languages (tma.i18n, docs/contracts/translations.md): the language of the stored
+    # texts, served when a reader asks for no other that has a translation (a BCP 47 tag).
+    default_language: str = "en"
+
     log_level: str = "INFO"
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
@@ -182,6 +188,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return canonical(value)
 
     @field_validator("rate_limit_storage")
     @classmethod

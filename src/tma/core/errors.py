@@ -35,6 +35,17 @@ class Conflict(DomainError):
     status_code = 400
 
 
+class InvalidInput(DomainError):
+    """Input in shape but not valid against what is stored (ids that are not the object's):
+    a 422 with the usual list of problems, `loc` naming the field."""
+
+    status_code = 422
+
+    def __init__(self, detail: str, *, loc: list[str | int]) -> None:
+        super().__init__(detail)
+        self.loc = loc
+
+
 class Busy(DomainError):
     """The same thing is being done by another request right now: retry (409)."""
 
@@ -185,6 +196,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, InvalidInput):
+            problem = {"loc": exc.loc, "msg": exc.detail, "type": "value_error"}
+            return JSONResponse({"detail": [problem]}, 422)
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from tma.core.identity import normalize_username
+from tma.core.languages import canonical as canonical_language
 from tma.core.public_url import OWN_FILE_PATH, absolute, canonical
 
 MAX_ID = 2**63 - 1
@@ -199,6 +200,8 @@ Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
 RoleName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_no_nul)]
 
 
+# A BCP 47 language tag CLDR knows, stored in its canonical spelling (tma.core.languages).
+LanguageTag = Annotated[str, Field(min_length=1, max_length=35), AfterValidator(canonical_language)]
 Title = CourseTitle  # module and post titles: 1-200 characters, surrounding white space removed
 HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#3A7BD5"])]
 Markdown = Annotated[str, Field(max_length=50_000), AfterValidator(_no_nul)]

@@ -26,6 +26,8 @@ from tma.courses.schemas import (
 )
 from tma.groups.dependencies import ManagedGroup, VisibleGroup
 from tma.groups.schemas import CourseAssign, CourseAssigned
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.texts import translate_course, translate_courses, translate_outline
 from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
@@ -39,10 +41,14 @@ router = PrefixedRouter(prefix="/courses", tags=["courses"], responses=responses
 # Every domain's list route has this shape (tma.groups.router.list_groups): the shared part
 # is the list helper (ListQuery) and `list_response`; the rest is each domain's names.
 @router.get("", response_model=list[CourseRead], responses=responses(422))
-async def list_courses(user: CurrentUser, page: PageDep, session: SessionDep) -> Response:
-    """Courses you may see: all for managers and admins, your groups' for users."""
+async def list_courses(
+    user: CurrentUser, page: PageDep, session: SessionDep, request: Request
+) -> Response:
+    """Courses you may see: all for managers and admins, your groups' for users; in your
+    language where translated."""
     rows, total = await service.list_course_rows(session, viewer=user, page=page)
-    return list_response(_COURSE_LIST, rows, total)
+    language = await translate_courses(session, translator(request, user), rows)
+    return in_language(list_response(_COURSE_LIST, rows, total), language)
 
 
 _COURSE_DETAIL = row_adapter(CourseDetail)
@@ -56,10 +62,19 @@ async def get_course(
     its availability for you."""
     now = await now_of(request)  # the `now` dependency's clock, without its cost
     # Existence and visibility come with the outline in one statement (docs/performance.md).
+    # The translations come in the same statement (docs/contracts/translations.md).
+    wanted = translator(request, user)
+    found: service.Found = {}
     course = await service.course_detail(
-        session, course_id=course_id, viewer_id=viewer_id(user), today=today_of(now)
+        session,
+        course_id=course_id,
+        viewer_id=viewer_id(user),
+        today=today_of(now),
+        languages=wanted.languages,
+        translations=found,
     )
-    return json_response(_COURSE_DETAIL, course)
+    language = await translate_course(session, wanted, course, found)
+    return in_language(json_response(_COURSE_DETAIL, course), language)
 
 
 @router.post("", **created(CourseRead, 422))
@@ -85,14 +100,20 @@ async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
 
 @router.get("/{course_id}/modules", response_model=list[OutlineItem], responses=responses(404, 422))
 async def list_course_modules(
-    course: VisibleCourse, user: CurrentUser, page: PageDep, session: SessionDep, now: Now
+    course: VisibleCourse,
+    user: CurrentUser,
+    page: PageDep,
+    session: SessionDep,
+    now: Now,
+    request: Request,
 ) -> Response:
     """The course's outline: its modules in the course's `ordering`, each with its
     availability for you."""
     rows, total = await service.outline_page(
         session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today_of(now)
     )
-    return list_response(_OUTLINE, rows, total)
+    language = await translate_outline(session, translator(request, user), rows)
+    return in_language(list_response(_OUTLINE, rows, total), language)
 
 
 # Alike in shape with `assign_course` below: each passes its optional `ordering` to its own

@@ -4,10 +4,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     bindparam,
+    cast,
     delete,
     exists,
     func,
@@ -16,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.db import ID, commit_or, utcnow
@@ -29,6 +33,8 @@ from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.courses.schemas import CourseCreate, CourseUpdate
 from tma.courses.visibility import course_visible_to
 from tma.groups.models import Group
+from tma.i18n.models import Translation
+from tma.i18n.service import best_translation, slot_params
 from tma.posts.models import post_count_of
 from tma.users.caller import Caller
 from tma.users.service import viewer_id
@@ -151,15 +157,30 @@ async def outline_page(
 
 # Built once, at import (`_DETAIL` below): mutmut cannot switch a mutant of it on after
 # import, so it is not mutated (tests/README.md "Mutation testing"); every read tests it.
-def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
+def _detail(
+    scoped: bool, translated: bool = False
+) -> Select[*tuple[Any, ...]]:  # pragma: no mutate block
     """The course detail in one statement: the course, whether the viewer sees it, and,
     LEFT JOINed, its outline items in `ordering` (one row per module; one row of null
     outline columns for a course without modules); for a `user` (`scoped`), each item's
-    availability columns."""
+    availability columns; `translated`: the course's and each module's translation in the
+    best wanted language each has (`language_<i>` parameters; tma.i18n.service)."""
     course_id: BindParameter[int] = bindparam("course_id", type_=ID)
     flag = course_visible_to(course_id, bindparam("viewer_id", type_=ID)) if scoped else true()
     outline = [*_OUTLINE.selected_columns, *(_AVAILABILITY if scoped else ())]
-    return (
+    course_t, module_t = aliased(Translation), aliased(Translation)
+    texts = (
+        [
+            # As text, decoded once each: the course's repeats on every outline row.
+            course_t.language.label("course_language"),
+            cast(course_t.fields, String).label("course_fields"),
+            module_t.language.label("module_language"),
+            cast(module_t.fields, String).label("module_fields"),
+        ]
+        if translated
+        else []
+    )
+    statement = (
         select(
             Course.id,
             Course.title,
@@ -169,26 +190,47 @@ def _detail(scoped: bool) -> Select[*tuple[Any, ...]]:  # pragma: no mutate bloc
             Course.sequential,
             flag.label("visible"),
             *outline,
+            *texts,
         )
         .select_from(Course)
         .outerjoin(CourseModule, CourseModule.course_id == Course.id)
         .outerjoin(Module, Module.id == CourseModule.module_id)
-        .where(Course.id == course_id)
-        .order_by(CourseModule.ordering)
     )
+    if translated:
+        statement = statement.outerjoin(
+            course_t, course_t.id == best_translation("course", Course.id)
+        ).outerjoin(module_t, module_t.id == best_translation("module", Module.id))
+    return statement.where(Course.id == course_id).order_by(CourseModule.ordering)
 
 
-_DETAIL = {scoped: named(_detail(scoped)) for scoped in (False, True)}
+_DETAIL = {
+    (scoped, translated): named(_detail(scoped, translated))
+    for scoped in (False, True)
+    for translated in (False, True)
+}
+
+# The translations a course detail's statement joined: (kind, id, language) -> fields.
+Found = dict[tuple[str, int, str], dict[str, Any]]
 
 
 async def course_detail(
-    session: AsyncSession, *, course_id: int, viewer_id: int | None, today: date
+    session: AsyncSession,
+    *,
+    course_id: int,
+    viewer_id: int | None,
+    today: date,
+    languages: tuple[str, ...] = (),
+    translations: Found | None = None,
 ) -> dict[str, Any]:
     """The course shaped like `CourseDetail`: 404 if it does not exist, 403 for a viewer
     (None: staff) none of whose groups has it; each outline item's availability on
-    `today` (UTC) for a `user`. One statement, on the hot path."""
-    params = {"course_id": course_id, "viewer_id": viewer_id}
-    found = await hot_rows(session, _DETAIL[viewer_id is not None], **params)
+    `today` (UTC) for a `user`. One statement, on the hot path; with `languages` (the
+    wanted ones, best first) the same statement joins the course's and its modules'
+    translations, put in `translations`."""
+    params: dict[str, Any] = {"course_id": course_id, "viewer_id": viewer_id}
+    if languages:
+        params |= slot_params(languages)
+    found = await hot_rows(session, _DETAIL[(viewer_id is not None, bool(languages))], **params)
     course = visible_head(
         found,
         missing=NotFound(f"Course {course_id} not found"),
@@ -198,6 +240,14 @@ async def course_detail(
         [row for row in found if row["module_id"] is not None],
         None if viewer_id is None else today,
     )
+    if languages and translations is not None:
+        if course["course_language"] is not None:
+            key = ("course", course_id, course["course_language"])
+            translations[key] = from_json(course["course_fields"])
+        for row in found:
+            if row["module_language"] is not None:
+                key = ("module", row["module_id"], row["module_language"])
+                translations[key] = from_json(row["module_fields"])
     return {
         "id": course["id"],
         "title": course["title"],

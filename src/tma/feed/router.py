@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 
 from tma.core.clock import Now
 from tma.core.db import SessionDep
@@ -13,6 +13,8 @@ from tma.core.schemas import row_list_adapter
 from tma.courses.availability import today_of
 from tma.feed import service
 from tma.feed.schemas import FeedItem
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.texts import translate_feed
 from tma.users.dependencies import CurrentUser
 from tma.users.models import SystemRole
 
@@ -27,6 +29,7 @@ async def get_feed(
     user: CurrentUser,
     session: SessionDep,
     now: Now,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=50, description="At most this many")] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many")] = 0,
 ) -> Response:
@@ -36,4 +39,5 @@ async def get_feed(
     rows, total = await service.feed(
         session, caller=user, today=today_of(now), page=Page(limit=limit, offset=offset)
     )
-    return list_response(_LIST, rows, total)
+    language = await translate_feed(session, translator(request, user), rows)
+    return in_language(list_response(_LIST, rows, total), language)

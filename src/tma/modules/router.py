@@ -1,6 +1,6 @@
 """Modules under /api/modules: any signed-in user reads what they see; admins write."""
 
-from fastapi import Response, status
+from fastapi import Request, Response, status
 
 from tma.core.clock import Now
 from tma.core.db import SessionDep
@@ -10,6 +10,8 @@ from tma.core.pagination import PageDep, json_response, list_response
 from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.courses.dependencies import ModuleIdPath
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.texts import translate_module, translate_modules
 from tma.modules import service
 from tma.modules.dependencies import CourseFilter
 from tma.modules.schemas import ModuleCreate, ModuleDetail, ModuleRead, ModuleUpdate
@@ -27,12 +29,14 @@ async def list_modules(
     course_id: CourseFilter,
     page: PageDep,
     session: SessionDep,
+    request: Request,
 ) -> Response:
     """Modules you see, oldest first; with `course_id`, that course's in its order."""
     rows, total = await service.list_modules(
         session, viewer_id=viewer_id(user), page=page, course_id=course_id
     )
-    return list_response(_MODULE_LIST, rows, total)
+    language = await translate_modules(session, translator(request, user), rows)
+    return in_language(list_response(_MODULE_LIST, rows, total), language)
 
 
 @router.post("", **created(ModuleRead, 422))
@@ -46,7 +50,12 @@ _MODULE_DETAIL = row_adapter(ModuleDetail)
 
 @router.get("/{module_id}", response_model=ModuleDetail, responses=responses(404, 422))
 async def get_module(
-    module_id: ModuleIdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
+    module_id: ModuleIdPath,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    request: Request,
 ) -> Response:
     """One module with its posts in order and the courses you see it in (a `user`: once
     it is open to them in one of their courses)."""
@@ -55,7 +64,8 @@ async def get_module(
     module = await service.module_detail(
         session, module_id=module_id, viewer_id=viewer_id(user), settings=settings, now=now
     )
-    return json_response(_MODULE_DETAIL, module)
+    language = await translate_module(session, translator(request, user), module)
+    return in_language(json_response(_MODULE_DETAIL, module), language)
 
 
 @router.patch("/{module_id}", response_model=ModuleRead, responses=responses(400, 404, 422))

@@ -234,6 +234,7 @@ class Queue:
                     now=instant,
                     inactivity_days=runtime.settings.inactivity_days,
                     opened=opened.get(user_id, []),
+                    default_language=runtime.settings.default_language,
                 )
                 try:
                     settled += await schedule.deliver_user(

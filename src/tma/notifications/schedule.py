@@ -22,13 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from tma.core.errors import NotFound
+from tma.core.languages import wanted
 from tma.core.reads import rows
 from tma.courses import availability
 from tma.courses.availability import Opened
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember, GroupRole
+from tma.i18n.service import Translator
 from tma.notifications import service
 from tma.notifications.delivery import Channels, DeliveryError
+from tma.notifications.messages import message
 from tma.notifications.models import (
     DeliveryStatus,
     Notification,
@@ -257,6 +260,7 @@ async def notify_user(
     now: datetime,
     inactivity_days: int,
     opened: Sequence[tuple[Opened, str]] | None = None,
+    default_language: str = "en",
 ) -> None:
     """One user's rows as of `now`: a reminder when due, a `module_available` for each
     module that opened (`opened`: given by the caller that read them for a batch of users
@@ -264,32 +268,53 @@ async def notify_user(
     `deliver_user`'s."""
     prefs = await service.settings_of(session, user_id=user_id)
     frequency = ReminderFrequency(prefs["reminders"])
+    behind = None
     if frequency is not ReminderFrequency.NEVER:
         behind = await behind_in(session, user_id=user_id, now=now, inactivity_days=inactivity_days)
-        if behind is not None:
-            await service.notify(
-                session,
-                user_ids=[user_id],
-                kind=NotificationKind.REMINDER,
-                subject="reminders",
-                period=reminder_period(now, frequency),
-                title=f"Time for {behind.title}"[:200],
-                body=f"A few minutes today with {behind.title}? Pick up where you left off.",
-                data={"course_id": behind.course_id},
-                now=now,
-            )
     if opened is None:
         mine = await opened_modules(session, user_ids=[user_id], now=now)
         opened = mine.get(user_id, [])
+    if behind is None and not opened:
+        await session.commit()
+        return
+    # In the user's language: the texts from its catalog (tma.notifications.messages), the
+    # course and module titles from their translations (one statement, for a user whose
+    # language is not the default).
+    language = await session.scalar(select(User.language).where(User.id == user_id))
+    translator = Translator(wanted(None, language, default_language), default_language)
+    names: dict[str, Any] = {}
+    if behind is not None:
+        names["course"] = {"title": behind.title}
+        translator.add("course", behind.course_id, names["course"], {"title": "title"})
     for module, title in opened:
+        names[f"module:{module.module_id}"] = {"title": title}
+        translator.add(
+            "module", module.module_id, names[f"module:{module.module_id}"], {"title": "title"}
+        )
+    written = await translator.apply(session)
+    if behind is not None:
+        course = names["course"]["title"]
+        await service.notify(
+            session,
+            user_ids=[user_id],
+            kind=NotificationKind.REMINDER,
+            subject="reminders",
+            period=reminder_period(now, frequency),
+            title=message(written, default_language, "reminder.title", course=course)[:200],
+            body=message(written, default_language, "reminder.body", course=course),
+            data={"course_id": behind.course_id},
+            now=now,
+        )
+    for module, _ in opened:
+        name = names[f"module:{module.module_id}"]["title"]
         await service.notify(
             session,
             user_ids=[user_id],
             kind=NotificationKind.MODULE_AVAILABLE,
             subject=f"module:{module.module_id}:course:{module.course_id}",
             period="",
-            title=f"Now open: {title}"[:200],
-            body=f"{title} is open: have a look.",
+            title=message(written, default_language, "module_available.title", module=name)[:200],
+            body=message(written, default_language, "module_available.body", module=name),
             data={"course_id": module.course_id, "module_id": module.module_id},
             now=now,
         )

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Query, Response, status
+from fastapi import Query, Request, Response, status
 
 from tma.core.clock import Now
 from tma.core.db import SessionDep
@@ -12,6 +12,9 @@ from tma.core.pagination import PageDep, list_response
 from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_list_adapter
 from tma.core.types import MAX_ID
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.service import Translator
+from tma.i18n.texts import translate_post, translate_posts
 from tma.posts import service
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.models import Post, PostType
@@ -27,16 +30,23 @@ _POST_LIST = row_list_adapter(PostRead)
 
 
 async def _detail(
-    session: SessionDep, post: Post, user: Caller, settings: SettingsDep
+    session: SessionDep,
+    post: Post,
+    user: Caller,
+    settings: SettingsDep,
+    into: tuple[Translator, Response] | None = None,
 ) -> PostDetail:
+    """The post detail; `into`: translated by the translator, its language said on the
+    response (a read; the writes answer in the stored texts)."""
     row = {column.key: getattr(post, column.key) for column in service.POST_COLUMNS}
     quiz = None
     if post.post_type == PostType.QUIZ:
         quiz = await load_quiz(session, post=post, staff=is_staff(user))
     progress = await service.progress_of(session, post_id=post.id, user_id=user.id)
-    return PostDetail.model_validate(
-        {**service.post_dict(row, settings), "progress": progress, "quiz": quiz}
-    )
+    body = {**service.post_dict(row, settings), "progress": progress, "quiz": quiz}
+    if into is not None:
+        in_language(into[1], await translate_post(session, into[0], body))
+    return PostDetail.model_validate(body)
 
 
 @router.get("", response_model=list[PostRead], responses=responses(404, 422))
@@ -46,6 +56,7 @@ async def list_posts(
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
+    request: Request,
     module_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only the posts of this module")
     ] = None,
@@ -63,7 +74,8 @@ async def list_posts(
             session, module_id=module_id, viewer_id=viewer_id(user), page=page, now=now
         )
     posts = [service.post_dict(row, settings) for row in rows]
-    return list_response(_POST_LIST, posts, total)
+    language = await translate_posts(session, translator(request, user), posts)
+    return in_language(list_response(_POST_LIST, posts, total), language)
 
 
 @router.post("", **created(PostDetail, 400, 404, 422))
@@ -78,10 +90,16 @@ async def create_post(
 
 @router.get("/{post_id}", response_model=PostDetail, responses=responses(404, 422))
 async def get_post(
-    post: VisiblePost, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    post: VisiblePost,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
 ) -> PostDetail:
-    """One post with your progress on it and, for a quiz, the quiz (answers for staff only)."""
-    return await _detail(session, post, user, settings)
+    """One post with your progress on it and, for a quiz, the quiz (answers for staff
+    only); in your language where translated."""
+    return await _detail(session, post, user, settings, (translator(request, user), response))
 
 
 @router.patch("/{post_id}", response_model=PostDetail, responses=responses(400, 404, 422))

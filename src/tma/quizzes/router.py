@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Response, status
+from fastapi import Depends, Path, Query, Request, Response, status
 
 from tma.core.clock import Chance, Now
 from tma.core.db import SessionDep
@@ -12,6 +12,8 @@ from tma.core.routing import PrefixedRouter
 from tma.core.schemas import row_adapter, row_list_adapter
 from tma.core.types import MAX_ID
 from tma.groups.privacy import check_sees_learner
+from tma.i18n.dependencies import in_language, translator
+from tma.i18n.texts import translate_attempts, translate_quiz
 from tma.posts.dependencies import PostIdPath, VisiblePost
 from tma.posts.quiz import load_quiz
 from tma.posts.schemas import QuizRead, QuizStaffRead
@@ -56,12 +58,16 @@ AttemptsOwner = Annotated[int, Depends(attempts_owner)]
     "/{post_id}", response_model=QuizStaffRead | QuizRead, responses=responses(400, 404, 422)
 )
 async def get_quiz(
-    post: VisiblePost, user: CurrentUser, session: SessionDep
+    post: VisiblePost, user: CurrentUser, session: SessionDep, request: Request, response: Response
 ) -> QuizStaffRead | QuizRead:
     """A quiz's questions and options in authored order; the correct answers and the
-    explanations for managers and admins only (the `quiz` of post detail)."""
+    explanations for managers and admins only (the `quiz` of post detail); in your
+    language where translated."""
     service.require_quiz(post.post_type)
-    return await load_quiz(session, post=post, staff=is_staff(user))
+    quiz = await load_quiz(session, post=post, staff=is_staff(user))
+    quiz, language = await translate_quiz(session, translator(request, user), post.id, quiz)
+    in_language(response, language)
+    return quiz
 
 
 @router.post(
@@ -79,6 +85,7 @@ async def start_attempt(
     session: SessionDep,
     now: Now,
     rng: Chance,
+    request: Request,
 ) -> Response:
     """Start an attempt at the quiz (201): its questions drawn and shuffled as the quiz
     says, kept for it; or get the one you have in progress (200)."""
@@ -87,7 +94,8 @@ async def start_attempt(
     attempt, created = await service.start_attempt(
         session, caller=user, post_id=post_id, now=now, rng=rng
     )
-    response = json_response(_ATTEMPT, attempt)
+    language = await translate_attempts(session, translator(request, user), [attempt])
+    response = in_language(json_response(_ATTEMPT, attempt), language)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return response
 
@@ -102,6 +110,7 @@ async def list_attempts(
     session: SessionDep,
     page: PageDep,
     now: Now,
+    request: Request,
 ) -> Response:
     """Your attempts at the quiz, newest first; an admin may name anyone's with `user_id`, a
     manager those of the members of groups they own or moderate."""
@@ -110,7 +119,8 @@ async def list_attempts(
     attempts, total = await service.list_attempts(
         session, post=post, user_id=owner, viewer=user, page=page, now=now
     )
-    return list_response(_ATTEMPT_LIST, attempts, total)
+    language = await translate_attempts(session, translator(request, user), attempts)
+    return in_language(list_response(_ATTEMPT_LIST, attempts, total), language)
 
 
 @attempts_router.post(
@@ -152,8 +162,10 @@ async def save_answers(
 
 @attempts_router.get("/{attempt_id}", response_model=AttemptRead, responses=responses(404, 422))
 async def get_attempt(
-    attempt_id: AttemptIdPath, user: CurrentUser, session: SessionDep, now: Now
+    attempt_id: AttemptIdPath, user: CurrentUser, session: SessionDep, now: Now, request: Request
 ) -> Response:
-    """One attempt: yours, or (staff) a learner's you may see; results as `reveal` allows."""
+    """One attempt: yours, or (staff) a learner's you may see; results as `reveal` allows;
+    its texts in your language where translated."""
     attempt = await service.get_attempt(session, attempt_id=attempt_id, viewer=user, now=now)
-    return json_response(_ATTEMPT, attempt)
+    language = await translate_attempts(session, translator(request, user), [attempt])
+    return in_language(json_response(_ATTEMPT, attempt), language)

@@ -11,13 +11,16 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.config import Settings
+from tma.core.db import utcnow
 from tma.core.security import PasswordHasher
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.files.models import StoredFile
 from tma.groups.models import Group, GroupMember
+from tma.i18n.models import Translation
 from tma.posts.models import Post, PostType
 from tma.posts.schemas import PostCreate
 from tma.posts.service import add_post
+from tma.quizzes.models import QuizOption, QuizQuestion
 from tma.seed.files import remove_stored_files, seed_files
 from tma.seed.progress import seed_progress
 from tma.users.models import Role, User
@@ -111,6 +114,7 @@ async def load(
     session.add_all(courses.values())
     await session.flush()
     modules, posts, attachments = await _load_content(session, courses)
+    await _load_translations(session)
     await seed_files(session, settings=settings, users=users, attachment_posts=attachments)
     links = [
         GroupCourse(
@@ -192,3 +196,64 @@ async def _load_content(
         )
     await session.flush()
     return len(modules), posts, attachments
+
+
+async def _load_translations(session: AsyncSession) -> None:
+    """Spanish texts of one sample course, its modules and posts, its quiz included
+    (`translations.json`: objects by title, a quiz's questions and options by position).
+    Inserted as rows: a new database, so there is nothing for the write's change hooks
+    (tma.i18n.service.write_translation) to tell."""
+    text = resources.files("tma.seed").joinpath("data", "translations.json").read_text("utf-8")
+    spec = json.loads(text)
+    now = utcnow()
+    for model, key, by_title in (
+        (Course, "course_id", spec["courses"]),
+        (Module, "module_id", spec["modules"]),
+        (Post, "post_id", spec["posts"]),
+    ):
+        found = await session.execute(
+            select(model.id, model.title).where(model.title.in_(by_title))
+        )
+        for object_id, title in found.all():
+            fields = dict(by_title[title])
+            if "quiz" in fields:
+                fields["quiz"] = await _quiz_texts(session, object_id, fields["quiz"])
+            session.add(
+                Translation(
+                    **{key: object_id},
+                    language=spec["language"],
+                    fields=fields,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    await session.flush()
+
+
+async def _quiz_texts(
+    session: AsyncSession, post_id: int, questions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A quiz translation by position made one by ids (questions and options in order)."""
+    ids = await session.execute(
+        select(QuizQuestion.id, QuizOption.id)
+        .join(QuizOption, QuizOption.question_id == QuizQuestion.id)
+        .where(QuizQuestion.post_id == post_id)
+        .order_by(QuizQuestion.position, QuizOption.position)
+    )
+    options: dict[int, list[int]] = {}
+    for question_id, option_id in ids.all():
+        options.setdefault(question_id, []).append(option_id)
+    return {
+        "questions": [
+            {
+                "id": question_id,
+                "prompt": given["prompt"],
+                "explanation": given["explanation"],
+                "options": [
+                    {"id": option_id, "text": option_text}
+                    for option_id, option_text in zip(option_ids, given["options"], strict=True)
+                ],
+            }
+            for (question_id, option_ids), given in zip(options.items(), questions, strict=True)
+        ]
+    }

@@ -40,5 +40,6 @@ class Caller:
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    language: str | None
     # Not in `UserRead`: the instant at or before which this account's tokens are refused.
     tokens_valid_after: datetime | None

@@ -52,6 +52,8 @@ class User(TimestampMixin, Base):
     child_sex_assigned_at_birth: Mapped[str | None] = mapped_column(String(20))
     child_dob: Mapped[date | None] = mapped_column(Date)
     avatar_url: Mapped[str | None] = mapped_column(String(500))
+    # The reader's language (a BCP 47 tag, tma.i18n), null: none chosen.
+    language: Mapped[str | None] = mapped_column(String(35))
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="RESTRICT"), index=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

@@ -13,6 +13,7 @@ from tma.core.types import (
     FileLink,
     Id,
     IsoDate,
+    LanguageTag,
     Password,
     ProfileName,
     RoleName,
@@ -50,6 +51,7 @@ class UserRead(ReadModel):
         is_active=True,
         created_at="2026-09-01T09:30:00Z",
         updated_at="2026-09-01T09:30:00Z",
+        language="es",
     )
 
     id: int
@@ -66,6 +68,8 @@ class UserRead(ReadModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    # The reader's language (BCP 47), null: none chosen (docs/contracts/translations.md).
+    language: str | None
 
 
 PROFILE_FIELDS = (
@@ -96,9 +100,17 @@ class ProfileFields(WriteModel):
 
 
 class ProfileUpdate(ProfileFields):
-    """PATCH body: only the fields sent change."""
+    """PATCH body: only the fields sent change; `language` a BCP 47 tag ("" or null
+    clears it)."""
 
-    model_config = example(first_name="Alex", child_dob="2018-04-02")
+    model_config = example(first_name="Alex", child_dob="2018-04-02", language="es")
+
+    language: LanguageTag | Literal[""] | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _empty_language_is_null(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class UserUpdate(ProfileUpdate):
