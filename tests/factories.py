@@ -156,6 +156,8 @@ SETUP_ADMIN = Caller(
     created_at=datetime(2026, 1, 1, tzinfo=UTC),
     updated_at=datetime(2026, 1, 1, tzinfo=UTC),
     tokens_valid_after=None,
+    version=0,
+    content_version=0,
 )
 
 

@@ -1,11 +1,14 @@
 """Courses under /api/courses, and a group's courses under /api/groups/{group_id}/courses
 (the link is the courses domain's: courses build on groups, never the other way)."""
 
+from datetime import date
+
 from fastapi import Request, Response, status
 
 from tma.core.clock import Now, now_of
 from tma.core.db import SessionDep
 from tma.core.errors import responses
+from tma.core.etag import not_modified, shape_of, version_tag
 from tma.core.pagination import PageDep, json_response, list_response
 from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
@@ -26,6 +29,7 @@ from tma.courses.schemas import (
 )
 from tma.groups.dependencies import ManagedGroup, VisibleGroup
 from tma.groups.schemas import CourseAssign, CourseAssigned
+from tma.users.caller import Caller
 from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
@@ -46,6 +50,15 @@ async def list_courses(user: CurrentUser, page: PageDep, session: SessionDep) ->
 
 
 _COURSE_DETAIL = row_adapter(CourseDetail)
+_DETAIL_SHAPE = shape_of(CourseDetail.model_json_schema())
+_OUTLINE_SHAPE = shape_of(OutlineItem.model_json_schema())
+
+
+def _tag(request: Request, user: Caller, shape: str, today: date) -> str:
+    # The versions came with the caller, before anything the route reads (tma.core.etag).
+    return version_tag(
+        request, shape, user.id, user.role.name, user.content_version, user.version, today
+    )
 
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
@@ -54,12 +67,18 @@ async def get_course(
 ) -> Response:
     """One course with its modules, as outline items in the course's `ordering`, each with
     its availability for you."""
-    now = await now_of(request)  # the `now` dependency's clock, without its cost
+    today = today_of(await now_of(request))  # the `now` dependency's clock, without its cost
+    tag = _tag(request, user, _DETAIL_SHAPE, today)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged  # after the caller's one statement (docs/offline.md)
     # Existence and visibility come with the outline in one statement (docs/performance.md).
     course = await service.course_detail(
-        session, course_id=course_id, viewer_id=viewer_id(user), today=today_of(now)
+        session, course_id=course_id, viewer_id=viewer_id(user), today=today
     )
-    return json_response(_COURSE_DETAIL, course)
+    response = json_response(_COURSE_DETAIL, course)
+    response.headers["ETag"] = tag
+    return response
 
 
 @router.post("", **created(CourseRead, 422))
@@ -85,14 +104,26 @@ async def delete_course(course: AdminCourse, session: SessionDep) -> Response:
 
 @router.get("/{course_id}/modules", response_model=list[OutlineItem], responses=responses(404, 422))
 async def list_course_modules(
-    course: VisibleCourse, user: CurrentUser, page: PageDep, session: SessionDep, now: Now
+    course: VisibleCourse,
+    user: CurrentUser,
+    page: PageDep,
+    session: SessionDep,
+    now: Now,
+    request: Request,
 ) -> Response:
     """The course's outline: its modules in the course's `ordering`, each with its
     availability for you."""
+    today = today_of(now)
+    tag = _tag(request, user, _OUTLINE_SHAPE, today)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged
     rows, total = await service.outline_page(
-        session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today_of(now)
+        session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today
     )
-    return list_response(_OUTLINE, rows, total)
+    response = list_response(_OUTLINE, rows, total)
+    response.headers["ETag"] = tag
+    return response
 
 
 # Alike in shape with `assign_course` below: each passes its optional `ordering` to its own
