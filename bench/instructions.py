@@ -183,8 +183,14 @@ async def _offline_cases(app: Any, case: str, count: int) -> None:
     from tma.core.security import create_access_token
 
     settings = get_settings()
-    admin = [(b"host", b"bench"), (b"authorization", f"Bearer {create_access_token(1, settings)}".encode())]
-    parent = [(b"host", b"bench"), (b"authorization", f"Bearer {create_access_token(2, settings)}".encode())]
+    admin = [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {create_access_token(1, settings)}".encode()),
+    ]
+    parent = [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {create_access_token(2, settings)}".encode()),
+    ]
     if case in ("course-304", "bundle"):
         path = f"/api/courses/{COURSE_ID}"
         headers = parent

