@@ -1,13 +1,11 @@
 """Cheap revalidation: `ETag`, `If-None-Match` -> 304, `Cache-Control: private, no-cache` on
 the GETs of content and progress (docs/offline.md).
 
-The tag is a hash of the very bytes of the caller's body (`W/"<128-bit XXH3>"`): it
-changes whenever that caller's body would, whatever the cause (an admin's edit, a link, a
-move, a visibility change, the caller's own progress, a translation to come), and it can
-never miss one, because there is nothing to keep in step: no version counter to bump, no
-trigger to forget. Two callers with the same body share a tag, which leaks nothing (each
-already holds the body). The cost: a 304 still builds the body on the server; what it
-saves is the bytes on the phone's network, which is the scarce resource here.
+**Body tags** (every listed read but `VERSIONED`): a hash of the very bytes of the caller's
+body (`W/"<128-bit XXH3>"`): it changes whenever that caller's body would, whatever the
+cause, with nothing to keep in step. Two callers with the same body share a tag, which
+leaks nothing (each already holds the body). The cost: a 304 still builds the body on the
+server; what it saves is the bytes on the phone's network.
 
 Weak tags: the tag is of the uncompressed body, and the gzip layer outside may send it
 compressed; a weak tag says "the same content", which holds for both encodings.

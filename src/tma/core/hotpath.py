@@ -100,7 +100,7 @@ class HotPath:
             dialect.name == "postgresql" and dialect.driver == "asyncpg" and not settings.db_echo
         )
         self.listeners: list[StatementListener] = []
-        self._compiled: dict[AnySelect, Compiled] = {}
+        self._compiled: dict[AnySelect | UpdateBase, Compiled] = {}
         # Not with pre-ping, which must run at every checkout.
         self._kept: list[PoolProxiedConnection] = []
         self._keep = self.KEPT_CONNECTIONS if not settings.db_pool_pre_ping else 0
