@@ -217,7 +217,8 @@ async def test_course_detail_tag_follows_own_progress_not_a_classmates(
     async with test_db.session() as session:
         from tma.groups.models import Group
 
-        await add_member(await session.get(Group, group_id), classmate)
+        group = await session.get(Group, group_id)
+    await add_member(group, classmate)  # after the session above gave back its connection
     tag = await _tag(client, url, user_headers)
     assert (await client.get(url, headers=user_headers)).json()["modules"][1]["availability"][
         "state"
