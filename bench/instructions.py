@@ -53,6 +53,10 @@ CASES = (
     "users",
     "course",
     "course-es",
+    "course-304",
+    "bundle",
+    "group-create",
+    "group-create-keyed",
     "module",
     "posts",
     "progress",
@@ -68,6 +72,9 @@ CASES = (
 # after any `make bench` (the content and progress cases need one data set each, above).
 DEFAULT_CASES = ("me", "detail", "groups", "select1", "const")
 QUIZ_CASES = ("quiz-start", "quiz-submit")
+# The offline lines (issue 22): need the data set of `python -m bench.offline`
+# (`python -m bench.offline --seed` loads it alone).
+OFFLINE_CASES = ("course-304", "bundle", "group-create", "group-create-keyed")
 WARM_UP = 50
 
 
@@ -165,6 +172,90 @@ async def _quiz_cases(app: Any, case: str, count: int) -> None:
         _instrument(False)
 
 
+async def _offline_cases(app: Any, case: str, count: int) -> None:
+    """The offline lines on the data set of `bench.offline`: a parent revalidating the
+    course detail with its current tag (304), the parent's bundle of the 10 x 20 course
+    (gzip, as a phone asks), and `POST /api/groups` by the admin without and with a fresh
+    `Idempotency-Key` (a new group name each time)."""
+    import uuid
+
+    from bench.offline import COURSE_ID
+    from tma.core.config import get_settings
+    from tma.core.security import create_access_token
+
+    settings = get_settings()
+    admin = [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {create_access_token(1, settings)}".encode()),
+    ]
+    parent = [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {create_access_token(2, settings)}".encode()),
+    ]
+    if case in ("course-304", "bundle"):
+        path = f"/api/courses/{COURSE_ID}"
+        headers = parent
+        expect = 200
+        if case == "bundle":
+            path += "/bundle"
+            headers = [*parent, (b"accept-encoding", b"gzip")]
+        else:
+            tag = await _tag(app, path, parent)
+            headers = [*parent, (b"if-none-match", tag)]
+            expect = 304
+        for _ in range(WARM_UP):
+            await _call(app, path, headers, expect=expect)
+        _instrument(True)
+        for _ in range(count):
+            await _call(app, path, headers, expect=expect)
+        _instrument(False)
+        return
+
+    async def create() -> None:
+        extra = [(b"idempotency-key", uuid.uuid4().hex.encode())] if case.endswith("keyed") else []
+        body = json.dumps({"name": f"Bench group {uuid.uuid4().hex[:16]}"}).encode()
+        await _call(app, "/api/groups", [*admin, *extra], method="POST", body=body, expect=201)
+
+    for _ in range(WARM_UP):
+        await create()
+    _instrument(True)
+    for _ in range(count):
+        await create()
+    _instrument(False)
+
+
+async def _tag(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> bytes:
+    tag: bytes | None = None
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal tag
+        if message["type"] == "http.response.start":
+            tag = dict(message["headers"]).get(b"etag")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await app(scope, receive, send)
+    assert tag is not None
+    return tag
+
+
 async def _measure(case: str, count: int) -> None:
     """Runs inside valgrind: build the app, warm up, count `count` requests."""
     from sqlalchemy import select
@@ -185,6 +276,11 @@ async def _measure(case: str, count: int) -> None:
     if case in QUIZ_CASES:
         app = create_app()
         await _quiz_cases(app, case, count)
+        await app.state.db.dispose()
+        return
+    if case in OFFLINE_CASES:
+        app = create_app()
+        await _offline_cases(app, case, count)
         await app.state.db.dispose()
         return
     if case in ("select1", "const"):

@@ -13,7 +13,8 @@
 Ratios are medians of `run.CEILING_ROUNDS` alternations with the SELECT 1 ceiling served
 by the product's stack. Statements per request are counted too. Its own data set (the
 tables are emptied first): it runs after the other lines in `make bench`, or alone:
-`python -m bench.offline`.
+`python -m bench.offline` (`--seed`: only load the data set, for the offline cases of
+`bench.instructions`).
 """
 
 from __future__ import annotations
@@ -343,6 +344,14 @@ def lines(block: dict[str, Any]) -> list[str]:
     return out
 
 
+async def _seed_only(url: str, hashed: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        await seed(engine, hashed)
+    finally:
+        await engine.dispose()
+
+
 def main() -> int:
     """`python -m bench.offline`: only these lines (same database and settings as `make
     bench`, whose schema it resets)."""
@@ -357,6 +366,10 @@ def main() -> int:
     started = time.perf_counter()
     asyncio.run(reset_database(url))
     hashed = PasswordHasher(Settings()).hash_sync(ADMIN_PASSWORD)
+    if sys.argv[1:] == ["--seed"]:  # the data set alone, for `bench.instructions`
+        asyncio.run(_seed_only(url, hashed))
+        print("seeded")
+        return 0
     block = measure(url, seconds, log, hashed)
     print()
     report = lines(block)

@@ -157,6 +157,8 @@ SETUP_ADMIN = Caller(
     updated_at=datetime(2026, 1, 1, tzinfo=UTC),
     language=None,
     tokens_valid_after=None,
+    version=0,
+    content_version=0,
 )
 
 

@@ -15,9 +15,15 @@ from tma.users.schemas import RoleRead, UserRead
 
 
 def test_caller_fields_are_user_read_fields_plus_token_cut_off() -> None:
-    """`Caller` has `UserRead`'s fields in its order, then `tokens_valid_after`; its role
-    `RoleRead`'s: a field added to one and not the other fails here."""
-    assert [f.name for f in fields(Caller)] == [*UserRead.model_fields, "tokens_valid_after"]
+    """`Caller` has `UserRead`'s fields in its order, then `tokens_valid_after` and the two
+    revalidation versions; its role `RoleRead`'s: a field added to one and not the other fails
+    here."""
+    assert [f.name for f in fields(Caller)] == [
+        *UserRead.model_fields,
+        "tokens_valid_after",
+        "version",
+        "content_version",
+    ]
     assert [f.name for f in fields(CallerRole)] == list(RoleRead.model_fields)
 
 

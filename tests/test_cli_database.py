@@ -45,6 +45,7 @@ APPLIED = [
     "applied 0013 -> 0014: Learning events, webhooks and their outbox (issue 26)",
     "applied 0014 -> 0015: Translations of course, module, post and quiz texts, and a "
     "user's language (issue 25)",
+    "applied 0015 -> 0016: Version counters for revalidation, kept by triggers (issue 22)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

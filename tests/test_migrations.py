@@ -1286,3 +1286,55 @@ def test_migration_0015_adds_translations_and_user_language_keeping_every_row(
     assert _run_sync(scratch_url, _every_row) == before
     assert "translations" not in _run_sync(scratch_url, _tables)
     assert "language" not in _run_sync(scratch_url, _columns("users"))
+
+
+def test_migration_0016_adds_version_counters_keeping_every_row_and_drops_them_down(
+    scratch_url: str,
+) -> None:
+    """A database at 0015 holding progress and a translation goes to 0016: every row is kept,
+    each user's `version` starts at 0 and `content_version` is its one row at 0; `downgrade
+    0015` keeps every row as it was before the upgrade and drops the column and the table;
+    up again, a raw write to a module bumps the content version and a raw write to a user's
+    progress rows bumps that user's version and no one else's."""
+    _off_loop(migrate.upgrade, scratch_url, "0003")
+    _run_sync(scratch_url, _load_0003_progress)
+    _off_loop(migrate.upgrade, scratch_url, "0015")
+    module_id, post_id = _run_sync(
+        scratch_url, _query("SELECT (SELECT min(id) FROM modules), (SELECT min(id) FROM posts)")
+    )[0]
+    _run_sync(scratch_url, _translate_at_0015(module_id, post_id))
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0016")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    assert {u["version"] for u in after["users"]} == {0}
+    assert after["content_version"] == [{"id": 1, "version": 0, "bumped_in": None}]
+
+    _off_loop(migrate.downgrade, scratch_url, "0015")
+
+    assert _run_sync(scratch_url, _every_row) == before
+    assert "content_version" not in _run_sync(scratch_url, _tables)
+    assert "version" not in _run_sync(scratch_url, _columns("users"))
+
+    _off_loop(migrate.upgrade, scratch_url, "0016")
+    progress_user = _run_sync(scratch_url, _query("SELECT min(user_id) FROM post_progress"))[0][0]
+    _run_sync(
+        scratch_url, _query_commit(f"UPDATE modules SET title = 'Renamed' WHERE id = {module_id}")
+    )
+    _run_sync(
+        scratch_url,
+        _query_commit(f"UPDATE post_progress SET status = status WHERE user_id = {progress_user}"),
+    )
+    bumped = _run_sync(scratch_url, _every_row)
+    assert bumped["content_version"][0]["version"] == 1
+    assert [u["id"] for u in bumped["users"] if u["version"]] == [progress_user]
+
+
+def _query_commit(sql: str) -> Callable[[Connection], None]:
+    def run(conn: Connection) -> None:
+        conn.execute(text(sql))
+        conn.commit()
+
+    return run

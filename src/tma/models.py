@@ -3,6 +3,7 @@
 from tma.children.models import Child
 from tma.core.db import Base
 from tma.core.idempotency import IdempotencyKey
+from tma.core.versions import ContentVersion
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.events.models import LearningEvent, Webhook, WebhookDelivery, WebhookTry, XapiPush
 from tma.files.models import StoredFile
@@ -17,6 +18,7 @@ from tma.users.models import Role, User
 __all__ = [
     "Base",
     "Child",
+    "ContentVersion",
     "Course",
     "CourseModule",
     "CourseProgress",

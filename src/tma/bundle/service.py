@@ -15,11 +15,12 @@ see every module open.
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, String, and_, bindparam, cast, func, select, true
+from sqlalchemy import BigInteger, Date, String, and_, bindparam, cast, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.config import Settings
-from tma.core.reads import named, rows
+from tma.core.hotpath import hot_rows
+from tma.core.reads import comma_joined, named
 from tma.courses import availability
 from tma.courses import service as courses
 from tma.courses.models import CourseModule, Module
@@ -54,9 +55,7 @@ def _modules_and_posts(scoped: bool) -> Any:  # pragma: no mutate block
         seen_in = and_(seen_in, course_visible_to(other.c.course_id, _VIEWER))
         is_open = availability.module_open_to(Module.id, _VIEWER, _TODAY)
     course_ids = (
-        select(func.aggregate_strings(cast(other.c.course_id, String), ","))
-        .where(seen_in)
-        .scalar_subquery()
+        select(comma_joined(cast(other.c.course_id, String))).where(seen_in).scalar_subquery()
     )
     return (
         select(
@@ -140,7 +139,7 @@ async def _questions(session: AsyncSession, course_id: int) -> dict[int, list[di
     reads the tables as they were then and shares no code with the app."""
     found: dict[int, list[dict[str, Any]]] = {}
     questions: dict[int, dict[str, Any]] = {}
-    for row in await rows(session, _QUIZZES, course_id=course_id):
+    for row in await hot_rows(session, _QUIZZES, course_id=course_id):
         question = questions.get(row["question_id"])
         if question is None:
             question = questions[row["question_id"]] = {
@@ -173,7 +172,9 @@ async def bundle(
     params: dict[str, Any] = {"course_id": course_id, "user_id": user_id}
     if viewer_id is not None:
         params |= {"viewer_id": viewer_id, "today": today}
-    found = await rows(session, _MODULES[viewer_id is not None], **params)
+    # Both on the driver (tma.core.hotpath): 200 rows of 34 columns cost SQLAlchemy's result
+    # processing and a dict each on the session's path (docs/offline.md "Bench lines").
+    found = await hot_rows(session, _MODULES[viewer_id is not None], **params)
     quizzes = await _questions(session, course_id)
     modules: list[dict[str, Any]] = []
     current: dict[str, Any] = {"id": None}
@@ -204,13 +205,14 @@ async def bundle(
         current["post_count"] += 1
         if not row["open"]:
             continue  # listed, its posts left out until it opens
-        post = post_dict({key: row[label] for key, label in _POST_PAIRS}, settings)
-        quiz = None
+        post = post_dict(row, settings, prefix="post_")  # `BundlePost`'s keys, in order
+        post["progress"] = _progress(post_id, row)
+        post["quiz"] = None
         if row["post_post_type"] == PostType.QUIZ.value:
             # A dict: the row adapter reads `QuizRead | None` as a row too (core/schemas.py).
-            quiz = {
+            post["quiz"] = {
                 "pass_mark": pass_mark_of(row["pass_mark"]),
                 "questions": quizzes.get(post_id, []),
             }
-        current["posts"].append({**post, "progress": _progress(post_id, row), "quiz": quiz})
+        current["posts"].append(post)
     return {"course": course, "modules": modules}

@@ -1,7 +1,9 @@
 """The one special read path: a pre-built SELECT run straight on the asyncpg connection.
 
-Fenced here. Used by the list helper (`tma.core.pagination.ListQuery`, every list), by the
-notification list (`notifications.service.list_notifications`, one windowed statement:
+Fenced here. Used by the Idempotency-Key layer's claim and store (`tma.core.idempotency`:
+each one statement in autocommit), by the bundle's two statements (`tma.bundle.service`),
+by the list helper (`tma.core.pagination.ListQuery`, every list), by the notification
+list (`notifications.service.list_notifications`, one windowed statement:
 docs/notifications.md "The list's speed"), by three details: the caller behind every
 token (`users.service.find_caller`), the group detail (`groups.service.group_detail`) and
 the course detail (`courses.service.course_detail`), and by the feed (`feed.service.feed`,
@@ -34,9 +36,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Boolean, Column, Date, Enum, Integer, Label, String
+from sqlalchemy import JSON, Boolean, Column, Date, Enum, Integer, Label, Select, String
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import NullType
 from sqlalchemy.util import greenlet_spawn
 
@@ -80,6 +83,13 @@ def driver_safe(statement: AnySelect) -> AnySelect:
     return statement
 
 
+def _safe_returning(statement: UpdateBase) -> None:
+    """A write on this path returns only integer columns (ids), or nothing."""
+    unsafe = [c.key for c in statement.exported_columns if not isinstance(c.type, Integer)]
+    if unsafe:
+        raise ValueError(f"a hot write may return only integer columns: {unsafe}")
+
+
 class ConnectionLost(ConnectionError):
     """A hot read's connection broke under the query."""
 
@@ -98,15 +108,20 @@ class HotPath:
             dialect.name == "postgresql" and dialect.driver == "asyncpg" and not settings.db_echo
         )
         self.listeners: list[StatementListener] = []
-        self._compiled: dict[AnySelect, Compiled] = {}
+        self._compiled: dict[AnySelect | UpdateBase, Compiled] = {}
         # Not with pre-ping, which must run at every checkout.
         self._kept: list[PoolProxiedConnection] = []
         self._keep = self.KEPT_CONNECTIONS if not settings.db_pool_pre_ping else 0
 
-    async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> Sequence[NamedRow]:
+    async def fetch(
+        self, statement: AnySelect | UpdateBase, params: Mapping[str, Any]
+    ) -> Sequence[NamedRow]:
         """Every row of a pre-built read-only `statement`, outside any transaction
         (autocommit, like every GET). Only for columns the driver returns as SQLAlchemy
-        would (integers, text, booleans, dates, `UTCDateTime`, JSON)."""
+        would (integers, text, booleans, dates, `UTCDateTime`, JSON). Also one pre-built
+        `INSERT`/`UPDATE`/`DELETE` that stands alone (its own autocommit transaction: the
+        Idempotency-Key's claim and store, `tma.core.idempotency`), returning only such
+        columns."""
         sql, names, defaults = self._compile(statement)
         for listener in self.listeners:
             listener(sql)
@@ -165,12 +180,16 @@ class HotPath:
         """Idle connections held for the next reads."""
         return len(self._kept)
 
-    def _compile(self, statement: AnySelect) -> Compiled:
+    def _compile(self, statement: AnySelect | UpdateBase) -> Compiled:
         # The SQL, its parameters' names in order, and the values the statement itself
         # binds (a literal in a condition, used where the caller names none).
         compiled = self._compiled.get(statement)
         if compiled is None:
-            sql = driver_safe(statement).compile(dialect=self.engine.dialect)
+            if isinstance(statement, Select):
+                driver_safe(statement)
+            else:
+                _safe_returning(statement)
+            sql = statement.compile(dialect=self.engine.dialect)
             if sql.literal_execute_params or sql.post_compile_params:
                 # Rendered into the SQL only when SQLAlchemy runs it (an aggregate's literal
                 # argument, an expanding IN): not a statement for this path.

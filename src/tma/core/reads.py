@@ -17,8 +17,11 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, CursorResult, Select, inspect, select
+from sqlalchemy import ColumnElement, CursorResult, Select, String, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 AnySelect = Select[*tuple[Any, ...]]
 M = TypeVar("M")
@@ -125,3 +128,23 @@ def visible_head(found: Sequence[R], *, missing: Exception, refused: Exception) 
     if not head["visible"]:
         raise refused
     return head
+
+
+class comma_joined(FunctionElement[str]):
+    """The text values of a group joined by commas (NULL for none): PostgreSQL's
+    `string_agg`, SQLite's `group_concat`, the separator written into the SQL. What
+    `func.aggregate_strings` does, without its post-compile separator, which the driver
+    path cannot send (`tma.core.hotpath`)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(comma_joined, "postgresql")
+def _comma_joined_postgresql(element: comma_joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_joined)
+def _comma_joined_sqlite(element: comma_joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"

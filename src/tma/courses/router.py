@@ -1,11 +1,14 @@
 """Courses under /api/courses, and a group's courses under /api/groups/{group_id}/courses
 (the link is the courses domain's: courses build on groups, never the other way)."""
 
+from datetime import date
+
 from fastapi import Request, Response, status
 
 from tma.core.clock import Now, now_of
 from tma.core.db import SessionDep
 from tma.core.errors import responses
+from tma.core.etag import not_modified, shape_of, version_tag
 from tma.core.pagination import PageDep, json_response, list_response
 from tma.core.routing import PrefixedRouter, created
 from tma.core.schemas import row_adapter, row_list_adapter
@@ -28,6 +31,7 @@ from tma.groups.dependencies import ManagedGroup, VisibleGroup
 from tma.groups.schemas import CourseAssign, CourseAssigned
 from tma.i18n.dependencies import in_language, translator
 from tma.i18n.texts import translate_course, translate_courses, translate_outline
+from tma.users.caller import Caller
 from tma.users.dependencies import AdminUser, CurrentUser
 from tma.users.service import viewer_id
 
@@ -52,6 +56,15 @@ async def list_courses(
 
 
 _COURSE_DETAIL = row_adapter(CourseDetail)
+_DETAIL_SHAPE = shape_of(CourseDetail.model_json_schema())
+_OUTLINE_SHAPE = shape_of(OutlineItem.model_json_schema())
+
+
+def _tag(request: Request, user: Caller, shape: str, today: date) -> str:
+    # The versions came with the caller, before anything the route reads (tma.core.etag).
+    return version_tag(
+        request, shape, user.id, user.role.name, user.content_version, user.version, today
+    )
 
 
 @router.get("/{course_id}", response_model=CourseDetail, responses=responses(404, 422))
@@ -60,7 +73,11 @@ async def get_course(
 ) -> Response:
     """One course with its modules, as outline items in the course's `ordering`, each with
     its availability for you."""
-    now = await now_of(request)  # the `now` dependency's clock, without its cost
+    today = today_of(await now_of(request))  # the `now` dependency's clock, without its cost
+    tag = _tag(request, user, _DETAIL_SHAPE, today)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged  # after the caller's one statement (docs/offline.md)
     # Existence and visibility come with the outline in one statement (docs/performance.md).
     # The translations come in the same statement (docs/contracts/translations.md).
     wanted = translator(request, user)
@@ -69,12 +86,14 @@ async def get_course(
         session,
         course_id=course_id,
         viewer_id=viewer_id(user),
-        today=today_of(now),
+        today=today,
         languages=wanted.languages,
         translations=found,
     )
     language = await translate_course(session, wanted, course, found)
-    return in_language(json_response(_COURSE_DETAIL, course), language)
+    response = in_language(json_response(_COURSE_DETAIL, course), language)
+    response.headers["ETag"] = tag
+    return response
 
 
 @router.post("", **created(CourseRead, 422))
@@ -109,11 +128,18 @@ async def list_course_modules(
 ) -> Response:
     """The course's outline: its modules in the course's `ordering`, each with its
     availability for you."""
+    today = today_of(now)
+    tag = _tag(request, user, _OUTLINE_SHAPE, today)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged
     rows, total = await service.outline_page(
-        session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today_of(now)
+        session, course_id=course.id, page=page, viewer_id=viewer_id(user), today=today
     )
     language = await translate_outline(session, translator(request, user), rows)
-    return in_language(list_response(_OUTLINE, rows, total), language)
+    response = in_language(list_response(_OUTLINE, rows, total), language)
+    response.headers["ETag"] = tag
+    return response
 
 
 # Alike in shape with `assign_course` below: each passes its optional `ordering` to its own

@@ -59,3 +59,67 @@ def drop_triggers(postgresql: Sequence[tuple[str, str]], sqlite: Sequence[str]) 
     else:
         for name in sqlite:
             op.execute(f"DROP TRIGGER {name}")
+
+
+def create_version_triggers(content: Sequence[str], caller: Sequence[str]) -> None:
+    """The triggers of `tma.core.versions` on new tables: a write to a `content` table bumps
+    `content_version` (PostgreSQL: a deferred constraint trigger, once per transaction, at
+    commit), a write to a `caller` table (column `user_id`) bumps `users.version` of the
+    rows' users (PostgreSQL: one statement trigger per event, with transition tables).
+    Needs the functions of migration 0016."""
+    for table in content:
+        if is_postgresql():
+            op.execute(
+                f"CREATE CONSTRAINT TRIGGER content_version_{table} "
+                f"AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                "EXECUTE FUNCTION bump_content_version()"
+            )
+            continue
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            name = f"content_version_{table}_{event.lower()}"
+            bump = "UPDATE content_version SET version = version + 1 WHERE id = 1;"
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {bump} END"
+            )
+    for table in caller:
+        if is_postgresql():
+            for event, referencing, function in (
+                ("INSERT", "NEW TABLE AS new_rows", "bump_caller_version_new"),
+                (
+                    "UPDATE",
+                    "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+                    "bump_caller_version_both",
+                ),
+                ("DELETE", "OLD TABLE AS old_rows", "bump_caller_version_old"),
+            ):
+                op.execute(
+                    f"CREATE TRIGGER caller_version_{table}_{event.lower()} AFTER {event} "
+                    f"ON {table} REFERENCING {referencing} FOR EACH STATEMENT "
+                    f"EXECUTE FUNCTION {function}()"
+                )
+            continue
+        for event, ids in (
+            ("INSERT", "NEW.user_id"),
+            ("UPDATE", "NEW.user_id, OLD.user_id"),
+            ("DELETE", "OLD.user_id"),
+        ):
+            name = f"caller_version_{table}_{event.lower()}"
+            bump = f"UPDATE users SET version = version + 1 WHERE id IN ({ids});"  # noqa: S608
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {bump} END"
+            )
+
+
+def drop_version_triggers(content: Sequence[str], caller: Sequence[str]) -> None:
+    """Drops what `create_version_triggers` made (not the functions)."""
+    for table in content:
+        if is_postgresql():
+            op.execute(f"DROP TRIGGER content_version_{table} ON {table}")
+            continue
+        for event in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER content_version_{table}_{event}")
+    for table in caller:
+        for event in ("insert", "update", "delete"):
+            on = f" ON {table}" if is_postgresql() else ""
+            op.execute(f"DROP TRIGGER caller_version_{table}_{event}{on}")

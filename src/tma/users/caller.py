@@ -24,7 +24,8 @@ class Caller:
     Written out rather than derived from `UserRead`: a frozen slotted dataclass built from
     one row costs a fraction of a Pydantic model's validation on every request, and mypy
     sees its fields. tests/test_architecture.py checks that the names and order stay
-    `UserRead`'s (plus `tokens_valid_after`), and `CallerRole`'s `RoleRead`'s."""
+    `UserRead`'s (plus `tokens_valid_after` and the two versions), and `CallerRole`'s
+    `RoleRead`'s."""
 
     id: int
     username: str
@@ -43,3 +44,7 @@ class Caller:
     language: str | None
     # Not in `UserRead`: the instant at or before which this account's tokens are refused.
     tokens_valid_after: datetime | None
+    # Not in `UserRead`: the versions a revalidation tag is made of (tma.core.versions), read
+    # in the same statement, before anything the route reads.
+    version: int
+    content_version: int

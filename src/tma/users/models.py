@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, false, true
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from tma.core.db import ID, Base, TimestampMixin, UTCDateTime
@@ -60,6 +60,8 @@ class User(TimestampMixin, Base):
     # Tokens issued at or before this instant are refused (password change, reset, disable,
     # logout-all); null: every unexpired token of the account is good.
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # This user's own data's version, bumped by triggers (tma.core.versions): never set here.
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     role: Mapped[Role] = relationship(lazy="raise")
 

@@ -17,11 +17,14 @@ from tma.core.identity import email_key, username_key
 from tma.core.pagination import ListQuery, Page
 from tma.core.public_url import absolute
 from tma.core.security import PasswordHasher
+from tma.core.versions import content_version_column
 from tma.users.caller import Caller, CallerRole
 from tma.users.models import Role, SystemRole, User
 from tma.users.schemas import ProfileUpdate, UserCreate, UserRead
 
-_CALLER_USER_KEYS = tuple(f.name for f in fields(Caller) if f.name != "role")
+_CALLER_USER_KEYS = tuple(
+    f.name for f in fields(Caller) if f.name not in ("role", "content_version")
+)
 
 
 # The rules of the packages built on accounts that a deletion must keep, run in order under
@@ -66,6 +69,7 @@ _CALLER_ROW = (
         _roles_table.c.id.label("role_id"),
         _roles_table.c.name.label("role_name"),
         _roles_table.c.description.label("role_description"),
+        content_version_column(),
     )
     .join_from(_users_table, _roles_table, _roles_table.c.id == _users_table.c.role_id)
     .where(_users_table.c.id == bindparam("user_id"))
@@ -80,7 +84,11 @@ async def find_caller(session: AsyncSession, *, user_id: int) -> Caller | None:
         return None
     row = found[0]
     role = CallerRole(id=row["role_id"], name=row["role_name"], description=row["role_description"])
-    return Caller(**{key: row[key] for key in _CALLER_USER_KEYS}, role=role)
+    return Caller(
+        **{key: row[key] for key in _CALLER_USER_KEYS},
+        role=role,
+        content_version=row["content_version"],
+    )
 
 
 async def find_by_username(session: AsyncSession, *, username: str) -> User | None:
