@@ -43,6 +43,7 @@ APPLIED = [
     "for starting attempts",
     "applied 0012 -> 0013: Children records, and the ages modules and posts are for (issue 25)",
     "applied 0013 -> 0014: Learning events, webhooks and their outbox (issue 26)",
+    "applied 0014 -> 0018: Submitted answers as rows (issue 26, the dashboard's bench line)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 
