@@ -10,19 +10,19 @@ the number of parents, posts, attempts or questions (tests/test_query_counts.py)
    as one parameter each (a PostgreSQL array, a JSON array on SQLite): per parent the
    latest progress write and their attempts (failed, latest); per post the parents who
    started and completed it (on PostgreSQL both from one read: GROUPING SETS); and the
-   answers, aggregated by the database from the submitted attempts' own `results` (JSON
-   `[{question_id, correct, chosen_option_ids, ...}]`, issue 23: an attempt owns its
-   questions) with each database's JSON table functions: PostgreSQL's
-   `json_to_recordset` (each attempt's text parsed once, into typed columns), SQLite's
-   `json_each`. One row per question and answer pattern comes back, not per attempt;
+   answers, counted by one GROUP BY over the rows each submit writes (`quiz_answers`: per
+   attempt and question one row for the answer, one per option chosen), one row per
+   question and option comes back, not per attempt;
 4. the question catalog: the course's quizzes as they are now (`quiz_questions`,
    `quiz_options`), and, for a question answered in attempts but no longer in its quiz
    (a quiz is replaced whole on edit, with new ids), its prompt and options from the copy
    held by the latest attempt that answered it (only that attempt's JSON is expanded).
 
-Measured (bench/dashboard.py, docs/performance.md): the JSON of the answers is the bulk
-of the database's work; subqueries on the memberships instead of bound id sets made
-PostgreSQL pair every post with every member first.
+Measured (bench/dashboard.py, docs/performance.md): parsing every attempt's `results` JSON
+per request was the bulk of the database's work, hence the answer rows (0018); subqueries
+on the memberships instead of bound id sets made PostgreSQL pair every post with every
+member first. On PostgreSQL the four reads run on the driver (`tma.core.hotpath`), and
+the progress, attempt and answer counts are index-only scans (0018's indexes).
 """
 
 import json
