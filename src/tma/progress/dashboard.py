@@ -26,7 +26,7 @@ the progress, attempt and answer counts are index-only scans (0018's indexes).
 """
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.errors import Forbidden, NotFound
 from tma.core.hotpath import hot_rows
-from tma.core.reads import first
+from tma.core.reads import NamedRow, first
 from tma.courses.models import Course, CourseModule, GroupCourse
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
@@ -99,7 +99,7 @@ _COURSE_ACCESS = _GROUP_ACCESS.add_columns(
 )
 
 
-def _check_group(row: Mapping[str, Any], *, group_id: int, viewer: Caller) -> None:
+def _check_group(row: NamedRow, *, group_id: int, viewer: Caller) -> None:
     if not row["group_found"]:
         raise NotFound(f"Group {group_id} not found")
     if not (privacy.is_admin(viewer) or (privacy.is_manager(viewer) and row["manages"])):
