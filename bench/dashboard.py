@@ -50,7 +50,8 @@ from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
 from tma.progress.models import PostProgress
-from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
+from tma.quizzes.engine import answer_rows
+from tma.quizzes.models import QuizAnswer, QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 MEMBERS, COURSES, MODULES, POSTS = 50, 5, 10, 20  # 200 posts a course, the last of a module a quiz
@@ -109,7 +110,8 @@ def dataset(hashed: str, role_ids: dict[str, int]) -> dict[str, list[dict[str, A
     6..10 (2 modules of 5 posts) to group 2. Parent k of group 1 completed the first
     (k * 7) % 190 posts of each course and has the next one in progress, and two
     submitted attempts (a failed one, all first options; a passed one) at the first 5
-    quizzes; parent j of group 2 completed j % 4 posts of each of the first two courses."""
+    quizzes, with their answer rows; parent j of group 2 completed j % 4 posts of each of
+    the first two courses."""
     users = [_user(1, ADMIN_USERNAME, role_ids["admin"], hashed)]
     parents = list(range(2, MEMBERS + 2))
     exporters = list(range(MEMBERS + 2, MEMBERS + 2 + EXPORT_MEMBERS))
@@ -230,7 +232,8 @@ def dataset(hashed: str, role_ids: dict[str, int]) -> dict[str, list[dict[str, A
     opts_of: dict[int, list[dict[str, Any]]] = {}
     for option in options:
         opts_of.setdefault(option["question_id"], []).append(option)
-    attempts = []
+    attempts: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []  # the rows each submit writes (`quiz_answers`)
     attempt_id = 1
     for uid in parents:
         for c in range(1, COURSES + 1):
@@ -260,6 +263,7 @@ def dataset(hashed: str, role_ids: dict[str, int]) -> dict[str, list[dict[str, A
                         }
                         for q in copy
                     ]
+                    answers += answer_rows(results, attempt_id=attempt_id, post_id=pid, user_id=uid)
                     attempts.append(
                         {
                             "id": attempt_id,
@@ -291,6 +295,7 @@ def dataset(hashed: str, role_ids: dict[str, int]) -> dict[str, list[dict[str, A
         "quiz_options": options,
         "post_progress": progress,
         "quiz_attempts": attempts,
+        "quiz_answers": answers,
     }
 
 
@@ -311,6 +316,7 @@ async def seed(engine: AsyncEngine, hashed: str) -> DashboardSeeded:
                 (QuizOption, "quiz_options"),
                 (PostProgress, "post_progress"),
                 (QuizAttempt, "quiz_attempts"),
+                (QuizAnswer, "quiz_answers"),
             ),
         )
     await vacuum_analyze(engine)

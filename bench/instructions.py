@@ -18,11 +18,12 @@ learning-content cases (`course`, `module`, `posts`) need the data of `make benc
 (`quiz-start`, `quiz-submit`: issue 23's two lines) load the data set of `bench.quizzes`
 themselves before they run (a quiz of 50 questions drawing 20, both shuffles on, 128
 parents; the tables are emptied first, so the other cases' data is gone after them: name
-them last), so every run counts the same requests on the same rows: each of `count`
-parents (at most 128) starts an attempt and submits it with every answer right once to
-warm up, uninstrumented; then `quiz-start` counts each one's next start, and `quiz-submit`
-starts them uninstrumented and counts each submit. Each case
-runs in its own process under callgrind: the app is built, 50 requests warm it up
+them last; so does `dashboard`, which loads `bench.dashboard`'s and counts the admin's
+dashboard of its group for course 1), so every run counts the same requests on the same
+rows: each of `count` parents (at most 128) starts an attempt and submits it with every
+answer right once to warm up, uninstrumented; then `quiz-start` counts each one's next
+start, and `quiz-submit` starts them uninstrumented and counts each submit. Each case runs
+in its own process under callgrind: the app is built, 50 requests warm it up
 uninstrumented, then instrumentation is switched on for `count` sequential requests straight
 into the ASGI app (no HTTP, no load generator) and off again. The product's settings are
 used, access log included; `select1` and `const` are the ceiling app's two routes.
@@ -65,6 +66,7 @@ CASES = (
     "notifications",
     "quiz-start",
     "quiz-submit",
+    "dashboard",
     "select1",
     "const",
 )
@@ -286,6 +288,13 @@ async def _measure(case: str, count: int) -> None:
     if case in ("select1", "const"):
         app = create_ceiling_app()
         path = f"/{case}"
+    elif case == "dashboard":
+        from bench.dashboard import DASHBOARD_GROUP
+
+        app = create_app()
+        token = create_access_token(1, get_settings())  # the admin of bench.dashboard's set
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+        path = f"/api/groups/{DASHBOARD_GROUP}/dashboard?course_id=1"
     else:
         app = create_app()
         async with app.state.db.sessionmaker() as session:
@@ -360,6 +369,28 @@ def _seed_quizzes(url: str) -> None:
     asyncio.run(load())
 
 
+def _seed_dashboard(url: str) -> None:
+    """The data set of `bench.dashboard`, loaded afresh, into the bench database migrated to
+    head first (its other rows go with the tables emptied)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bench import dashboard
+    from bench.seed import ADMIN_PASSWORD
+    from tma.core import migrate
+    from tma.core.config import Settings
+    from tma.core.security import PasswordHasher
+
+    async def load() -> None:
+        engine = create_async_engine(url)
+        try:
+            await dashboard.seed(engine, PasswordHasher(Settings()).hash_sync(ADMIN_PASSWORD))
+        finally:
+            await engine.dispose()
+
+    migrate.upgrade(url)
+    asyncio.run(load())
+
+
 def _count(case: str, count: int) -> int:
     """Instructions per request of one case, from a callgrind run of this module."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -368,6 +399,8 @@ def _count(case: str, count: int) -> int:
         url = os.environ.get("TMA_BENCH_DATABASE_URL", DEFAULT_URL)
         if case in QUIZ_CASES:
             _seed_quizzes(url)
+        elif case == "dashboard":
+            _seed_dashboard(url)
         env = {**os.environ, "TMA_DATABASE_URL": url}
         run = subprocess.run(
             [

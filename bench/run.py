@@ -32,6 +32,8 @@ from bench.seed import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     DEFAULT_URL,
+    EVENTS_AFTER,
+    EVENTS_LIMIT,
     Seeded,
     reset_database,
     seed,
@@ -193,6 +195,12 @@ def endpoint_specs(seeded: Seeded, token: str) -> dict[str, dict[str, Any]]:
         "GET /api/notifications": {
             "method": "GET",
             "path": "/api/notifications?limit=20",
+            "headers": auth,
+        },
+        # Issue 26: a cursor page of the learning events (the admin reads every one).
+        "GET /api/events": {
+            "method": "GET",
+            "path": f"/api/events?after={EVENTS_AFTER}&limit={EVENTS_LIMIT}",
             "headers": auth,
         },
         "POST /api/auth/login": {"method": "POST", "path": "/api/auth/login", "body": login},

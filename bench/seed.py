@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tma.core.identity import email_key, username_key
 from tma.courses.models import Course, CourseModule, GroupCourse, Module
+from tma.events.models import LearningEvent
 from tma.groups.models import Group, GroupMember
 from tma.i18n.models import Translation
 from tma.notifications.models import Notification
@@ -36,6 +37,7 @@ BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Children first, so a plain DELETE never trips a foreign key.
 TABLES = (
+    LearningEvent,
     Translation,
     Notification,
     Post,
@@ -50,6 +52,10 @@ TABLES = (
 # The bench admin's notifications (GET /api/notifications reads a page of them); every
 # third one read.
 ADMIN_NOTIFICATIONS = 60
+# Learning events of the parents (GET /api/events reads a cursor page of them as the admin:
+# `EVENTS_AFTER`, `EVENTS_LIMIT`, a full page from the middle of the log).
+BENCH_EVENTS = 300
+EVENTS_AFTER, EVENTS_LIMIT = 100, 100
 
 
 @dataclass(frozen=True)
@@ -168,8 +174,25 @@ def dataset(
         }
         for i in range(1, ADMIN_NOTIFICATIONS + 1)
     ]
+    kinds = ("post_started", "post_completed", "attempt_started", "attempt_submitted")
+    events = [
+        {
+            "id": i,
+            "type": kinds[i % len(kinds)],
+            "user_id": 2 + i % (len(users) - 1) if len(users) > 1 else 1,
+            "key": f"bench:{i}",
+            "occurred_at": _at(i),
+            "post_id": 1 + i % POSTS_PER_MODULE,
+            "module_id": 1,
+            "course_id": max(1, n // 2),
+            "data": None,
+            "recorded_at": _at(i),
+        }
+        for i in range(1, BENCH_EVENTS + 1)
+    ]
     return {
         "notifications": notifications,
+        "learning_events": events,
         "users": users,
         "groups": groups,
         "group_members": members,
@@ -299,10 +322,26 @@ async def seed(engine: AsyncEngine, n: int, hashed_password: str) -> Seeded:
             await conn.execute(delete(model))
         role_ids = {r.name: r.id for r in (await conn.execute(select(Role.name, Role.id))).all()}
         rows = dataset(n, hashed_password, role_ids)
-        await bulk_insert(conn, rows, (*CONTENT_TABLES, (Notification, "notifications")))
+        await bulk_insert(
+            conn,
+            rows,
+            (
+                *CONTENT_TABLES,
+                (Notification, "notifications"),
+                (LearningEvent, "learning_events"),
+            ),
+        )
         if conn.dialect.name == "postgresql":
             # Explicit ids leave the sequences behind; new rows (POST /api/groups) need them ahead.
-            for table in ("users", "groups", "courses", "modules", "posts", "notifications"):
+            for table in (
+                "users",
+                "groups",
+                "courses",
+                "modules",
+                "posts",
+                "notifications",
+                "learning_events",
+            ):
                 await conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608

@@ -12,7 +12,7 @@ from tma.courses.models import CourseModule, Module
 from tma.posts.models import Post
 from tma.posts.quiz import fill_question_bank
 from tma.progress.models import PostProgress
-from tma.quizzes.models import QuizOption, QuizQuestion
+from tma.quizzes.models import QuizAnswer, QuizOption, QuizQuestion
 
 
 async def insert_module(test_db: TestDatabase, *course_ids: int, title: str | None = None) -> int:
@@ -149,3 +149,24 @@ async def insert_course_content(
         )
         await session.commit()
         return [post.id for post in post_rows]
+
+
+async def stored_answers(test_db, attempt_id):
+    """The attempt's `quiz_answers` rows as (question, option, correct), in written order."""
+    async with test_db.session() as session:
+        found = await session.execute(
+            select(QuizAnswer.question_id, QuizAnswer.option_id, QuizAnswer.correct)
+            .where(QuizAnswer.attempt_id == attempt_id)
+            .order_by(QuizAnswer.id)
+        )
+        return [tuple(row) for row in found]
+
+
+def answers_of(results):
+    """The rows a submit writes for graded `results`: per question the answer (no option),
+    then each distinct option chosen."""
+    out = []
+    for r in results:
+        out.append((r["question_id"], None, r["correct"]))
+        out += [(r["question_id"], o, r["correct"]) for o in sorted(set(r["chosen_option_ids"]))]
+    return out

@@ -46,6 +46,7 @@ APPLIED = [
     "applied 0014 -> 0015: Translations of course, module, post and quiz texts, and a "
     "user's language (issue 25)",
     "applied 0015 -> 0016: Version counters for revalidation, kept by triggers (issue 22)",
+    "applied 0016 -> 0017: Submitted answers as rows (issue 26, the dashboard's bench line)",
 ]
 HEAD = APPLIED[-1].split(":")[0].split()[-1]  # the newest revision, where "head" is
 

@@ -1338,3 +1338,119 @@ def _query_commit(sql: str) -> Callable[[Connection], None]:
         conn.commit()
 
     return run
+
+
+def _add_a_multiple_choice_attempt_at_0014(conn: Connection) -> None:
+    """At 0014: a fourth attempt, submitted on both questions (the second with option 24
+    chosen twice and 23, the first unanswered), and a fifth submitted without results."""
+    results = [
+        {
+            "question_id": 11,
+            "correct": False,
+            "chosen_option_ids": [],
+            "correct_option_ids": [21],
+            "explanation": "why",
+        },
+        {
+            "question_id": 12,
+            "correct": True,
+            "chosen_option_ids": [24, 23, 24],
+            "correct_option_ids": [23, 24],
+            "explanation": "why",
+        },
+    ]
+    for aid, stored in ((4, json.dumps(results)), (5, None)):
+        conn.execute(
+            text(
+                "INSERT INTO quiz_attempts (id, post_id, user_id, status, started_at, "
+                "submitted_at, score, passed, results) VALUES (:id, 6, 7, 'submitted', :now, "
+                ":now, 50, false, :results)"
+            ),
+            {"id": aid, "now": NOW, "results": stored},
+        )
+    conn.commit()
+
+
+def _answer_foreign_keys(conn: Connection) -> list[tuple[Any, ...]]:
+    return [
+        (fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+        for fk in inspect(conn).get_foreign_keys("quiz_answers")
+    ]
+
+
+def _covering(conn: Connection) -> list[tuple[str, str]]:
+    """The two indexes 0017 widens on PostgreSQL: name and what follows `USING btree`."""
+    found = conn.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+            "('ix_post_progress_post_id', 'ix_quiz_attempts_post_id_user_id') ORDER BY 1"
+        )
+    )
+    return [(name, definition.split("USING btree ")[1]) for name, definition in found]
+
+
+def test_migration_0017_writes_each_submitted_answer_as_rows_and_drops_them_down(
+    scratch_url: str,
+) -> None:
+    """A database at 0016 (rows written at 0014) with a quiz and five attempts (one in
+    progress, four submitted:
+    on the quiz as it is, on a question since removed, on both questions with an option
+    listed twice and a question unanswered, and one without results) goes to 0017: every
+    row is kept; `quiz_answers` holds per submitted attempt and question one row without
+    option (its grade) and one per distinct option chosen, nothing for the attempt in
+    progress or the one without results; a deleted attempt takes its rows with it (ON
+    DELETE CASCADE); on PostgreSQL the progress and attempt indexes the dashboard reads
+    carry its columns (INCLUDE). `downgrade 0016` drops the table, gives the indexes their
+    keys only and keeps every row."""
+    _off_loop(migrate.upgrade, scratch_url, "0007")
+    _run_sync(scratch_url, _load_quizzes_at_0007)
+    _off_loop(migrate.upgrade, scratch_url, "0014")
+    _run_sync(scratch_url, _add_a_multiple_choice_attempt_at_0014)
+    _off_loop(migrate.upgrade, scratch_url, "0016")
+    before = _run_sync(scratch_url, _every_row)
+
+    _off_loop(migrate.upgrade, scratch_url, "0017")
+
+    after = _run_sync(scratch_url, _every_row)
+    assert _as_before(after, before) == before
+    assert [
+        (
+            r["attempt_id"],
+            r["post_id"],
+            r["user_id"],
+            r["question_id"],
+            r["option_id"],
+            r["correct"],
+        )
+        for r in after["quiz_answers"]
+    ] == [
+        (2, 6, 7, 11, None, True),
+        (2, 6, 7, 11, 21, True),
+        (3, 6, 7, 99, None, False),
+        (3, 6, 7, 99, 98, False),
+        (4, 6, 7, 11, None, False),
+        (4, 6, 7, 12, None, True),
+        (4, 6, 7, 12, 23, True),
+        (4, 6, 7, 12, 24, True),
+    ]
+    assert _run_sync(scratch_url, _answer_foreign_keys) == [
+        (["attempt_id"], "quiz_attempts", "CASCADE")
+    ]
+    if scratch_url.startswith("postgresql"):
+        assert _run_sync(scratch_url, _covering) == [
+            ("ix_post_progress_post_id", "(post_id) INCLUDE (user_id, status, updated_at)"),
+            (
+                "ix_quiz_attempts_post_id_user_id",
+                "(post_id, user_id) INCLUDE (status, passed, started_at, submitted_at)",
+            ),
+        ]
+
+    _off_loop(migrate.downgrade, scratch_url, "0016")
+
+    assert "quiz_answers" not in _run_sync(scratch_url, _tables)
+    assert _run_sync(scratch_url, _every_row) == before
+    if scratch_url.startswith("postgresql"):
+        assert _run_sync(scratch_url, _covering) == [
+            ("ix_post_progress_post_id", "(post_id)"),
+            ("ix_quiz_attempts_post_id_user_id", "(post_id, user_id)"),
+        ]

@@ -21,7 +21,8 @@ from tma.courses.models import Course, CourseModule, GroupCourse, Module
 from tma.groups.models import Group, GroupMember
 from tma.posts.models import Post
 from tma.posts.quiz import fill_question_bank
-from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
+from tma.quizzes.engine import answer_rows
+from tma.quizzes.models import QuizAnswer, QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 STATEMENTS_PER_REQUEST = 3
@@ -535,8 +536,9 @@ PUT_PROGRESS_STATEMENTS = [6, 7, 2]
 # the caller, the attempt (with its own questions), the module locked, the post re-read
 # under that lock, the attempt's row locked with its saved answers, the close, the progress;
 # the learning events (attempt_submitted, post_completed) and, on a pass, the module and
-# course completions (+2, issue 26; a failing submit adds 1)
-SUBMIT_STATEMENTS = 9
+# course completions (+2, issue 26; a failing submit adds 1); the attempt's answers as rows
+# (`quiz_answers`, one executemany INSERT, for the dashboard)
+SUBMIT_STATEMENTS = 10
 
 
 async def progress_world(test_db, user_id, *, courses, modules, posts, members=(), owner=None):
@@ -1284,7 +1286,8 @@ DASHBOARD_STATEMENTS = 5
 
 async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):
     """`tries` submitted attempts at `quiz` per user, each holding the quiz's questions
-    (copied as an attempt copies them) and answering each with its first option."""
+    (copied as an attempt copies them) and answering each with its first option, with the
+    answer rows a submit writes (`quiz_answers`)."""
     questions = [
         {
             "id": q,
@@ -1309,7 +1312,7 @@ async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):
         for n, q in enumerate(quiz.questions)
     ]
     async with test_db.session() as session:
-        session.add_all(
+        attempts = [
             QuizAttempt(
                 post_id=quiz.post_id,
                 user_id=user_id,
@@ -1323,6 +1326,15 @@ async def insert_submitted_attempts(test_db, quiz, user_ids, *, tries):
             )
             for user_id in user_ids
             for _ in range(tries)
+        ]
+        session.add_all(attempts)
+        await session.flush()
+        session.add_all(
+            QuizAnswer(**row)
+            for attempt in attempts
+            for row in answer_rows(
+                results, attempt_id=attempt.id, post_id=attempt.post_id, user_id=attempt.user_id
+            )
         )
         await session.commit()
 

@@ -12,7 +12,7 @@ from tma.i18n.models import Translation
 from tma.notifications.models import Notification, NotificationSettings, PushToken
 from tma.posts.models import Post
 from tma.progress.models import CourseProgress, ModuleProgress, PostProgress, SyncedEvent
-from tma.quizzes.models import QuizAttempt, QuizOption, QuizQuestion
+from tma.quizzes.models import QuizAnswer, QuizAttempt, QuizOption, QuizQuestion
 from tma.users.models import Role, User
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "Post",
     "PostProgress",
     "PushToken",
+    "QuizAnswer",
     "QuizAttempt",
     "QuizOption",
     "QuizQuestion",

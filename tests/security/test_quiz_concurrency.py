@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import pytest_asyncio
 
-from progress_factories import insert_module, insert_posts, insert_quiz
+from progress_factories import answers_of, insert_module, insert_posts, insert_quiz, stored_answers
 
 pytestmark = pytest.mark.postgresql  # SQLite runs one writer at a time
 
@@ -34,7 +34,8 @@ async def test_submit_same_attempt_10_times_at_once_returns_one_200_rest_400(
     client, test_db, user_headers, module_id
 ):
     """Ten submits of one attempt at once, five attempts in a row: each time exactly one 200,
-    nine 400 "Attempt already submitted", and the stored attempt is the winner's."""
+    nine 400 "Attempt already submitted", and the stored attempt is the winner's, its
+    answers stored as rows once (the winner's, for the dashboard)."""
     quiz = await insert_quiz(test_db, module_id)
     right = [
         {"question_id": q, "option_ids": c}
@@ -59,6 +60,10 @@ async def test_submit_same_attempt_10_times_at_once_returns_one_200_rest_400(
         winner = next(r.json() for r in responses if r.status_code == 200)
         listed = await client.get(f"/api/quizzes/{quiz.post_id}/attempts", headers=user_headers)
         assert listed.json()[0] == winner
+        assert [r["question_id"] for r in winner["results"]] == [
+            q["id"] for q in attempt["questions"]
+        ]
+        assert await stored_answers(test_db, attempt["id"]) == answers_of(winner["results"])
 
 
 @pytest.mark.asyncio

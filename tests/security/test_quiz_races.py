@@ -17,6 +17,8 @@ from collections import Counter
 import pytest
 import pytest_asyncio
 
+from progress_factories import answers_of, stored_answers
+
 pytestmark = pytest.mark.postgresql  # SQLite runs one writer at a time
 
 
@@ -187,11 +189,12 @@ async def test_submits_and_edits_at_once_grade_each_attempt_on_its_questions(
 
 @pytest.mark.asyncio
 async def test_submit_racing_the_expiry_is_graded_once(
-    client, user_headers, make_quiz, clock, held_transaction
+    client, user_headers, make_quiz, clock, held_transaction, test_db
 ):
     """Within the grace, the submit meets another request grading the attempt as timed out
     (row updated, not committed): it waits, then answers 200 with that one grade (timed
-    out, score 0), not a second grade of its own."""
+    out, score 0), not a second grade of its own, and writes no answer rows of its own (the
+    other side, a bare UPDATE here, wrote none)."""
     post = await make_quiz(2, time_limit_minutes=10)
     attempt = (
         await client.post(f"/api/quizzes/{post['id']}/attempts", headers=user_headers)
@@ -219,12 +222,16 @@ async def test_submit_racing_the_expiry_is_graded_once(
     assert (body["status"], body["timed_out"], body["score"]) == ("submitted", True, 0)
     read = await client.get(f"/api/quiz-attempts/{attempt['id']}", headers=user_headers)
     assert read.json() == body
+    assert await stored_answers(test_db, attempt["id"]) == []
 
 
 @pytest.mark.asyncio
-async def test_reads_and_submits_after_the_grace_grade_once(client, user_headers, make_quiz, clock):
+async def test_reads_and_submits_after_the_grace_grade_once(
+    client, user_headers, make_quiz, clock, test_db
+):
     """Live, 5 rounds: past the grace, three reads and three submits at once: all 200 with
-    the same graded attempt (timed out, on the saved answers: 100), one attempt stored."""
+    the same graded attempt (timed out, on the saved answers: 100), one attempt stored, its
+    answers stored as rows once."""
     post = await make_quiz(2, time_limit_minutes=10)
     url = f"/api/quizzes/{post['id']}/attempts"
     for _ in range(5):
@@ -246,6 +253,9 @@ async def test_reads_and_submits_after_the_grace_grade_once(client, user_headers
         assert [r.status_code for r in responses] == [200] * 6
         assert len({str(r.json()) for r in responses}) == 1
         assert (responses[0].json()["timed_out"], responses[0].json()["score"]) == (True, 100)
+        graded = responses[0].json()["results"]
+        assert len(graded) == 2
+        assert await stored_answers(test_db, attempt["id"]) == answers_of(graded)
     listed = await client.get(url, headers=user_headers)
     assert len(listed.json()) == 5
 

@@ -65,6 +65,7 @@ UNVERSIONED_TABLES: dict[str, str] = {
     "webhook_deliveries": "webhook outbox",
     "webhook_tries": "webhook delivery log",
     "xapi_pushes": "xAPI push position",
+    "quiz_answers": "submitted answers as rows, read by the group dashboard only",
     "notifications": "notifications (their own list, not revalidated)",
     "notification_settings": "notification settings (not revalidated)",
     "push_tokens": "push tokens",

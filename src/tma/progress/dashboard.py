@@ -10,23 +10,23 @@ the number of parents, posts, attempts or questions (tests/test_query_counts.py)
    as one parameter each (a PostgreSQL array, a JSON array on SQLite): per parent the
    latest progress write and their attempts (failed, latest); per post the parents who
    started and completed it (on PostgreSQL both from one read: GROUPING SETS); and the
-   answers, aggregated by the database from the submitted attempts' own `results` (JSON
-   `[{question_id, correct, chosen_option_ids, ...}]`, issue 23: an attempt owns its
-   questions) with each database's JSON table functions: PostgreSQL's
-   `json_to_recordset` (each attempt's text parsed once, into typed columns), SQLite's
-   `json_each`. One row per question and answer pattern comes back, not per attempt;
+   answers, counted by one GROUP BY over the rows each submit writes (`quiz_answers`: per
+   attempt and question one row for the answer, one per option chosen), one row per
+   question and option comes back, not per attempt;
 4. the question catalog: the course's quizzes as they are now (`quiz_questions`,
    `quiz_options`), and, for a question answered in attempts but no longer in its quiz
    (a quiz is replaced whole on edit, with new ids), its prompt and options from the copy
    held by the latest attempt that answered it (only that attempt's JSON is expanded).
 
-Measured (bench/dashboard.py, docs/performance.md): the JSON of the answers is the bulk
-of the database's work; subqueries on the memberships instead of bound id sets made
-PostgreSQL pair every post with every member first.
+Measured (bench/dashboard.py, docs/performance.md): parsing every attempt's `results` JSON
+per request was the bulk of the database's work, hence the answer rows (0017); subqueries
+on the memberships instead of bound id sets made PostgreSQL pair every post with every
+member first. On PostgreSQL the four reads run on the driver (`tma.core.hotpath`), and
+the progress, attempt and answer counts are index-only scans (0017's indexes).
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,7 +61,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tma.core.errors import Forbidden, NotFound
-from tma.core.reads import first, rows
+from tma.core.hotpath import hot_rows
+from tma.core.reads import NamedRow, first
 from tma.courses.models import Course, CourseModule, GroupCourse
 from tma.groups import privacy
 from tma.groups.models import Group, GroupMember
@@ -69,13 +70,20 @@ from tma.posts.models import Post
 from tma.progress.models import CourseProgress, PostProgress, ProgressStatus
 from tma.progress.schemas import MemberStatus
 from tma.progress.service import percent
-from tma.quizzes.models import AttemptStatus, QuizAttempt, QuizOption, QuizQuestion
+from tma.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt, QuizOption, QuizQuestion
 from tma.users.caller import Caller
 from tma.users.models import Role, SystemRole, User
 
 _GROUP_ID = bindparam("group_id", type_=BigInteger)
 _COURSE_ID = bindparam("course_id", type_=BigInteger)
 _VIEWER_ID = bindparam("viewer_id", type_=BigInteger)
+
+
+def _named(subquery: Any) -> Select[Any]:
+    """Every column of `subquery`, each labelled with its name (a read of the hot path,
+    `tma.core.hotpath`, names every column in its SQL)."""
+    return select(*(column.label(column.key) for column in subquery.c))
+
 
 # --- 1. who may read it -----------------------------------------------------------------
 
@@ -91,7 +99,7 @@ _COURSE_ACCESS = _GROUP_ACCESS.add_columns(
 )
 
 
-def _check_group(row: dict[str, Any], *, group_id: int, viewer: Caller) -> None:
+def _check_group(row: NamedRow, *, group_id: int, viewer: Caller) -> None:
     if not row["group_found"]:
         raise NotFound(f"Group {group_id} not found")
     if not (privacy.is_admin(viewer) or (privacy.is_manager(viewer) and row["manages"])):
@@ -110,10 +118,9 @@ async def check_group_readable(session: AsyncSession, *, group_id: int, viewer: 
 async def _check_course_readable(
     session: AsyncSession, *, group_id: int, course_id: int, viewer: Caller
 ) -> None:
-    row = await first(
+    (row,) = await hot_rows(
         session, _COURSE_ACCESS, group_id=group_id, course_id=course_id, viewer_id=viewer.id
     )
-    assert row is not None
     _check_group(row, group_id=group_id, viewer=viewer)
     if not row["course_found"]:
         raise NotFound(f"Course {course_id} not found")
@@ -160,7 +167,7 @@ _POST_ROWS = (
 _ROSTER = union_all(_MEMBER_ROWS, _POST_ROWS).subquery("roster")
 # 2. the parents in joining order with their completed posts in the course (`number`), then
 # the course's posts in course order with their module (`number`): one statement.
-_MEMBERS_AND_POSTS = select(*_ROSTER.c).order_by(_ROSTER.c.kind, _ROSTER.c.seq)
+_MEMBERS_AND_POSTS = _named(_ROSTER).order_by(_ROSTER.c.kind, _ROSTER.c.seq)
 
 
 def latest(*moments: datetime | None) -> datetime | None:
@@ -229,7 +236,7 @@ def _id_of(value: Any, key: str) -> ColumnElement[int]:
 
 
 # The columns of statement 3's rows, whatever their kind (each kind uses some of them).
-_FACT_COLUMNS = ("kind", "a", "b", "n", "m", "at", "chosen", "sample", "current")
+_FACT_COLUMNS = ("kind", "a", "b", "n", "m", "at", "option", "sample", "current")
 
 
 def _fact(kind: str, **values: Any) -> list[Any]:
@@ -240,7 +247,7 @@ def _fact(kind: str, **values: Any) -> list[Any]:
         "n": BigInteger,
         "m": BigInteger,
         "at": PostProgress.updated_at.type,
-        "chosen": Text,
+        "option": BigInteger,
         "sample": BigInteger,
         "current": Boolean,
     }
@@ -306,97 +313,43 @@ def _activity(in_ids: InIds, *, grouping_sets: bool) -> list[Select[Any]]:
     return [by_user, posts, by_attempts]
 
 
-@dataclass(frozen=True, slots=True)
-class _Results:
-    """Each attempt's `results` as a table joined to its row: the table, and its elements'
-    question id, whether graded right, and the chosen option ids (the JSON text stored)."""
-
-    table: Any
-    question_id: ColumnElement[Any]
-    correct: ColumnElement[Any]
-    chosen: ColumnElement[Any]
-
-
-def _pg_results() -> _Results:
-    # `json_to_recordset`: each attempt's text parsed once into typed columns (measured
-    # ahead of `json_array_elements` with `->>`, which parses each element again per key,
-    # and of a cast to jsonb). A submitted attempt always holds an array; anything else
-    # (JSON null) is no element, where the function would fail on a scalar.
-    guarded = case(
-        (func.json_typeof(QuizAttempt.results) == "array", QuizAttempt.results),
-        else_=cast("[]", JSON),
-    )
-    table = (
-        func.json_to_recordset(guarded)
-        .table_valued(
-            column("question_id", BigInteger),
-            column("correct", Boolean),
-            column("chosen_option_ids", Text),
-        )
-        .render_derived(name="r", with_types=True)
-    )
-    return _Results(table, table.c.question_id, table.c.correct, table.c.chosen_option_ids)
-
-
-def _sqlite_results() -> _Results:
-    table = _table(_sqlite_elements(QuizAttempt.results, None), "r")
-    value = table.c.value
-    return _Results(
-        table,
-        _id_of(value, "question_id"),
-        value["correct"].as_boolean(),
-        value["chosen_option_ids"].as_string(),
-    )
-
-
-def _stats(results: _Results, in_ids: InIds) -> Select[Any]:
-    """Rows of statement 3, kind `answer`: one per (quiz `a`, question `b`, answer given):
-    `n` the parents' submitted attempts that held the question and chose exactly that,
-    `m` those graded right, `chosen` the chosen option ids (the JSON text stored, decoded
-    in Python: a handful of patterns per question, however many attempts), `sample` the
+def _stats(in_ids: InIds) -> Select[Any]:
+    """Rows of statement 3, kind `answer`, counted from the parents' answer rows
+    (`quiz_answers`, written when an attempt is submitted): one per (quiz `a`, question `b`,
+    `option`): with `option` null, `n` the submitted attempts that held the question and
+    `m` those graded right; with an option, `n` the attempts that chose it. `sample` the
     latest such attempt, `current` whether the quiz still holds the question."""
     return (
         select(
             *_fact(
                 "answer",
-                a=QuizAttempt.post_id,
-                b=results.question_id,
+                a=QuizAnswer.post_id,
+                b=QuizAnswer.question_id,
                 n=func.count(),
-                m=func.count(case((results.correct, 1))),
-                chosen=results.chosen,
-                sample=func.max(QuizAttempt.id),
-                current=results.question_id.in_(
+                m=func.count(case((QuizAnswer.correct, 1))),
+                option=QuizAnswer.option_id,
+                sample=func.max(QuizAnswer.attempt_id),
+                current=QuizAnswer.question_id.in_(
                     select(QuizQuestion.id).where(in_ids(QuizQuestion.post_id, "posts"))
                 ),
             )
         )
-        .select_from(QuizAttempt)
-        .join(results.table, true())
-        .where(
-            _SUBMITTED,
-            in_ids(QuizAttempt.post_id, "posts"),
-            in_ids(QuizAttempt.user_id, "users"),
-        )
-        .group_by(QuizAttempt.post_id, results.question_id, results.chosen)
+        .where(in_ids(QuizAnswer.post_id, "posts"), in_ids(QuizAnswer.user_id, "users"))
+        .group_by(QuizAnswer.post_id, QuizAnswer.question_id, QuizAnswer.option_id)
     )
 
 
-def _facts(results: _Results, in_ids: InIds, *, grouping_sets: bool) -> Select[Any]:
+def _facts(in_ids: InIds, *, grouping_sets: bool) -> Select[Any]:
     """3. Everything counted from the parents' rows on the course's posts, in one statement
     (a UNION ALL of kinds, `_FACT_COLUMNS`)."""
-    both = union_all(
-        *_activity(in_ids, grouping_sets=grouping_sets), _stats(results, in_ids)
-    ).subquery("facts")
-    return select(*both.c)
-
-
-_GONE = bindparam("gone", type_=BigInteger, expanding=True)
-_SAMPLES = bindparam("samples", type_=BigInteger, expanding=True)
+    both = union_all(*_activity(in_ids, grouping_sets=grouping_sets), _stats(in_ids))
+    return _named(both.subquery("facts"))
 
 
 def _catalog(elements: Elements, in_ids: InIds) -> Select[Any]:
     """4. The course's quizzes as they are now (question and option positions), then the
-    questions named by `gone` as the attempts `samples` copied them (no positions)."""
+    questions named by `gone` as the attempts `samples` copied them (no positions): both id
+    sets bound as `in_ids` binds the others."""
     now_held = (
         select(
             QuizQuestion.post_id,
@@ -426,10 +379,9 @@ def _catalog(elements: Elements, in_ids: InIds) -> Select[Any]:
         .select_from(QuizAttempt)
         .join(question, true())
         .join(option, true())
-        .where(QuizAttempt.id.in_(_SAMPLES), question_id.in_(_GONE))
+        .where(in_ids(QuizAttempt.id, "samples"), in_ids(question_id, "gone"))
     )
-    both = union_all(now_held, copied).subquery("catalog")
-    return select(*both.c)
+    return _named(union_all(now_held, copied).subquery("catalog"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,12 +393,12 @@ class _Spelling:
 
 _SPELLINGS = {
     "postgresql": _Spelling(
-        _facts(_pg_results(), _pg_in, grouping_sets=True),
+        _facts(_pg_in, grouping_sets=True),
         _catalog(_pg_elements, _pg_in),
         list,
     ),
     "sqlite": _Spelling(
-        _facts(_sqlite_results(), _sqlite_in, grouping_sets=False),
+        _facts(_sqlite_in, grouping_sets=False),
         _catalog(_sqlite_elements, _sqlite_in),
         json.dumps,
     ),
@@ -454,44 +406,37 @@ _SPELLINGS = {
 
 
 def _questions(
-    posts: list[dict[str, Any]], stats: list[dict[str, Any]], catalog: list[dict[str, Any]]
+    order: dict[int, int],
+    counted: dict[int, list[int]],
+    chosen: dict[tuple[int, int], int],
+    catalog: Sequence[Any],
 ) -> list[dict[str, Any]]:
-    """The questions of the course's quizzes, in the course's post order, each quiz's current
-    questions in their authored order and those no longer in it after them (by id); options
-    in authored order (positions, else ids). Counts from `stats`, zero where none."""
-    order = {post["post_id"]: n for n, post in enumerate(posts)}
-    counted: dict[int, dict[str, Any]] = {}
-    chosen: dict[tuple[int, int], int] = {}
-    for row in stats:
-        question_id = row["question_id"]
-        if question_id is None:
-            continue
-        seen = counted.setdefault(
-            question_id, {"post_id": row["post_id"], "answered": 0, "correct": 0}
-        )
-        seen["answered"] += row["answered"]
-        seen["correct"] += row["correct"]
-        for option_id in set(json.loads(row["chosen"] or "[]")):
-            key = (question_id, int(option_id))
-            chosen[key] = chosen.get(key, 0) + row["answered"]
+    """The questions of the course's quizzes, in the course's post order (`order`: post id
+    to its place), each quiz's current questions in their authored order and those no
+    longer in it after them (by id); options in authored order (positions, else ids).
+    `counted`: question id to [post id, answered, correct]; `chosen`: (question id, option
+    id) to the attempts that chose it; zero where none."""
+    last = len(order)
     found: dict[int, dict[str, Any]] = {}
     for row in catalog:
-        entry = found.get(row["question_id"])
+        question_id = row["question_id"]
+        entry = found.get(question_id)
         if entry is None:
             position = row["question_position"]
-            entry = found[row["question_id"]] = {
-                "key": (order.get(row["post_id"], len(order)), position is None, position or 0),
+            entry = found[question_id] = {
+                "key": (order.get(row["post_id"], last), position is None, position or 0),
                 "post_id": row["post_id"],
                 "prompt": row["prompt"] or "",
                 "options": {},
             }
-        if row["option_id"] is not None:
-            entry["options"][row["option_id"]] = (row["option_position"] or 0, row["text"] or "")
-    for question_id, seen in counted.items():  # answered but in no copy read: kept, untitled
+        option_id = row["option_id"]
+        if option_id is not None:
+            entry["options"][option_id] = (row["option_position"] or 0, row["text"] or "")
+    for question_id, (post_id, _, _) in counted.items():  # answered, in no copy read: untitled
         if question_id not in found:
             found[question_id] = {
-                "key": (order.get(seen["post_id"], len(order)), True, 0),
-                "post_id": seen["post_id"],
+                "key": (order.get(post_id, last), True, 0),
+                "post_id": post_id,
                 "prompt": "",
                 "options": {},
             }
@@ -501,15 +446,15 @@ def _questions(
             entry["options"][option_id] = (0, "")
     out = []
     for question_id, entry in sorted(found.items(), key=lambda item: (item[1]["key"], item[0])):
-        stat = counted.get(question_id)
+        _, answered, correct = counted.get(question_id, (0, 0, 0))
         options = sorted(entry["options"].items(), key=lambda item: (item[1][0], item[0]))
         out.append(
             {
                 "post_id": entry["post_id"],
                 "question_id": question_id,
                 "prompt": entry["prompt"],
-                "answered": stat["answered"] if stat else 0,
-                "correct": stat["correct"] if stat else 0,
+                "answered": answered,
+                "correct": correct,
                 "options": [
                     {
                         "option_id": option_id,
@@ -536,63 +481,59 @@ async def group_dashboard(
     `GroupDashboard`. NotFound: unknown group, unknown course, a course the group does not
     have; Forbidden: a manager who neither owns nor moderates the group."""
     await _check_course_readable(session, group_id=group_id, course_id=course_id, viewer=viewer)
-    members: list[dict[str, Any]] = []
+    members: list[Any] = []
     posts: list[dict[str, Any]] = []
-    for row in await rows(session, _MEMBERS_AND_POSTS, group_id=group_id, course_id=course_id):
+    for row in await hot_rows(session, _MEMBERS_AND_POSTS, group_id=group_id, course_id=course_id):
         if row["kind"] == "member":
-            members.append(
-                {"user_id": row["id"], "username": row["name"], "completed": row["number"]}
-            )
+            members.append(row)
         else:
             posts.append({"post_id": row["id"], "title": row["name"], "module_id": row["number"]})
     spelling = _SPELLINGS[session.get_bind().dialect.name]
     ids = {
-        "users": spelling.ids([m["user_id"] for m in members]),
+        "users": spelling.ids([m["id"] for m in members]),
         "posts": spelling.ids([p["post_id"] for p in posts]),
     }
     last_progress: dict[int, datetime] = {}
     attempts: dict[int, tuple[int, datetime | None]] = {}
     counts: dict[int, tuple[int, int]] = {}
-    stats: list[dict[str, Any]] = []
+    counted: dict[int, list[int]] = {}
+    chosen: dict[tuple[int, int], int] = {}
     gone: dict[int, int] = {}
-    for row in await rows(session, spelling.facts, **ids):
+    for row in await hot_rows(session, spelling.facts, **ids):
         kind = row["kind"]
         if kind == "answer":
-            stats.append(
-                {
-                    "post_id": row["a"],
-                    "question_id": row["b"],
-                    "chosen": row["chosen"],
-                    "answered": row["n"],
-                    "correct": row["m"],
-                }
-            )
-            if row["b"] is not None and not row["current"]:
-                gone[row["b"]] = max(row["sample"], gone.get(row["b"], 0))
+            question_id, option_id = row["b"], row["option"]
+            if option_id is None:
+                counted[question_id] = [row["a"], row["n"], row["m"]]
+                if not row["current"]:
+                    gone[question_id] = row["sample"]
+            else:
+                chosen[question_id, option_id] = row["n"]
         elif kind == "attempts":
             attempts[row["a"]] = (row["n"], row["at"])
         elif row["current"]:  # progress per post
             counts[row["a"]] = (row["n"], row["m"])
         else:  # progress per parent
             last_progress[row["a"]] = row["at"]
-    catalog = await rows(
+    catalog = await hot_rows(
         session,
         spelling.catalog,
         posts=ids["posts"],
-        gone=list(gone),
-        samples=sorted(set(gone.values())),
+        gone=spelling.ids(list(gone)),
+        samples=spelling.ids(sorted(set(gone.values()))),
     )
     total = len(posts)
     idle = timedelta(days=inactivity_days)
     body_members = []
     for row in members:
-        completed = row["completed"] or 0
-        failed, attempted_at = attempts.get(row["user_id"], (0, None))
-        last = latest(last_progress.get(row["user_id"]), attempted_at)
+        user_id = row["id"]
+        completed = row["number"] or 0
+        failed, attempted_at = attempts.get(user_id, (0, None))
+        last = latest(last_progress.get(user_id), attempted_at)
         body_members.append(
             {
-                "user_id": row["user_id"],
-                "username": row["username"],
+                "user_id": user_id,
+                "username": row["name"],
                 "completed_posts": completed,
                 "total_posts": total,
                 "percent": percent(completed, total),
@@ -603,15 +544,14 @@ async def group_dashboard(
                 ).value,
             }
         )
-    body_posts = [
-        {**post, "started": started, "completed": done}
-        for post in posts
-        for started, done in (counts.get(post["post_id"], (0, 0)),)
-    ]
+    order: dict[int, int] = {}
+    for n, post in enumerate(posts):
+        order[post["post_id"]] = n
+        post["started"], post["completed"] = counts.get(post["post_id"], (0, 0))
     return {
         "group_id": group_id,
         "course_id": course_id,
         "members": body_members,
-        "posts": body_posts,
-        "questions": _questions(posts, stats, catalog),
+        "posts": posts,
+        "questions": _questions(order, counted, chosen, catalog),
     }

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tma.core.db import ID, Base, UTCDateTime, utcnow
@@ -23,13 +23,22 @@ class PostProgress(Base):
     """A user's status on a post; no row means `not_started`. Status only moves forward."""
 
     __tablename__ = "post_progress"
-    __table_args__ = (CheckConstraint("status IN ('in_progress', 'completed')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('in_progress', 'completed')", name="status"),
+        # The posts' rows of a course, with what the dashboard counts of them (an
+        # index-only scan on PostgreSQL, 0017).
+        Index(
+            "ix_post_progress_post_id",
+            "post_id",
+            postgresql_include=["user_id", "status", "updated_at"],
+        ),
+    )
 
     user_id: Mapped[int] = mapped_column(
         ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     post_id: Mapped[int] = mapped_column(
-        ID, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
+        ID, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     status: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

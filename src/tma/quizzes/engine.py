@@ -142,6 +142,23 @@ def grade(
     return score, score >= pass_mark, results
 
 
+def answer_rows(
+    results: Sequence[dict[str, Any]], *, attempt_id: int, post_id: int, user_id: int
+) -> list[dict[str, Any]]:
+    """The `quiz_answers` rows of graded `results`: per question one with `option_id` None
+    (the answer and its grade), then one per distinct option chosen, in option id order."""
+    out: list[dict[str, Any]] = []
+    base = {"attempt_id": attempt_id, "post_id": post_id, "user_id": user_id}
+    for result in results:
+        question_id, correct = result["question_id"], result["correct"]
+        out.append({**base, "question_id": question_id, "option_id": None, "correct": correct})
+        for option_id in sorted(set(result["chosen_option_ids"])):
+            out.append(
+                {**base, "question_id": question_id, "option_id": option_id, "correct": correct}
+            )
+    return out
+
+
 def deadline_of(started_at: datetime, time_limit_minutes: int | None) -> datetime | None:
     return (
         None if time_limit_minutes is None else started_at + timedelta(minutes=time_limit_minutes)

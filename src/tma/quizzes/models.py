@@ -88,7 +88,14 @@ class QuizAttempt(Base):
     __tablename__ = "quiz_attempts"
     __table_args__ = (
         CheckConstraint("status IN ('in_progress', 'submitted')", name="status"),
-        Index("ix_quiz_attempts_post_id_user_id", "post_id", "user_id"),
+        # With what the dashboard counts of a user's attempts (an index-only scan on
+        # PostgreSQL, 0017).
+        Index(
+            "ix_quiz_attempts_post_id_user_id",
+            "post_id",
+            "user_id",
+            postgresql_include=["status", "passed", "started_at", "submitted_at"],
+        ),
         # At most one attempt in progress per user and quiz, also under concurrent starts.
         Index(
             "uq_quiz_attempts_one_in_progress",
@@ -124,3 +131,39 @@ class QuizAttempt(Base):
     pass_mark: Mapped[int | None] = mapped_column(Integer)
     # Graded on its saved answers after its deadline and grace had passed.
     timed_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class QuizAnswer(Base):
+    """One submitted attempt's answer to one of its questions, as rows the dashboard counts
+    with a GROUP BY (docs/contracts/dashboard.md): per question of the attempt one row with
+    `option_id` null (the answer itself: answered, `correct`), then one per distinct option
+    chosen in it (`correct` the question's grade on each). Written once, in the transaction
+    that closes the attempt (`tma.quizzes.service._close`); `post_id` and `user_id` are the
+    attempt's, copied so the count reads no attempt row. `question_id` and `option_id` name
+    the attempt's own copy (a quiz edit replaces its questions: no foreign key)."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (
+        # The dashboard's read: the course's posts and the group's parents, then what it
+        # groups by and counts (an index-only scan on PostgreSQL).
+        Index(
+            "ix_quiz_answers_post_id_user_id",
+            "post_id",
+            "user_id",
+            "question_id",
+            "option_id",
+            "correct",
+            "attempt_id",
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("quiz_attempts.id", ondelete="CASCADE"), index=True
+    )
+    post_id: Mapped[int] = mapped_column(ID)
+    user_id: Mapped[int] = mapped_column(ID)
+    question_id: Mapped[int] = mapped_column(ID)
+    option_id: Mapped[int | None] = mapped_column(ID)
+    correct: Mapped[bool] = mapped_column(Boolean)

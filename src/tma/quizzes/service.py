@@ -48,7 +48,7 @@ from tma.progress import service as progress
 from tma.progress.dependencies import CallerPost
 from tma.progress.models import ProgressStatus
 from tma.quizzes import engine
-from tma.quizzes.models import AttemptStatus, QuizAttempt
+from tma.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
 from tma.quizzes.schemas import Answer
 from tma.users.caller import Caller
 from tma.users.service import is_staff
@@ -229,6 +229,8 @@ _CLOSE = (
         timed_out=bindparam("timed_out", type_=A.timed_out.type),
     )
 )
+# The closed attempt's answers as rows (one executemany), for the dashboard's counts.
+_INSERT_ANSWERS = insert(QuizAnswer)
 _SAVE = (
     update(A)
     .where(A.id == _ATTEMPT_ID)
@@ -353,6 +355,12 @@ async def _close(
         if closed.rowcount != 1:  # (never under the lock)
             await session.rollback()
             return None
+        # Under the lock, in the closing transaction: written once, with the close or not.
+        answers_rows = engine.answer_rows(
+            results, attempt_id=attempt_id, post_id=post_id, user_id=row["user_id"]
+        )
+        if answers_rows:
+            await (await session.connection()).execute(_INSERT_ANSWERS, answers_rows)
         try:
             if passed:
                 await progress.advance(
