@@ -68,18 +68,23 @@ async def test_bench_seed_on_sqlite_loads_then_reloads_the_same_counts(tmp_path:
     assert (seeded.group_id, seeded.course_id) == (1, 1)
 
 
-@pytest.mark.asyncio
-async def test_bench_app_statement_counter_counts_one_statement_for_health(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The bench app counts SQL statements: GET /api/health sends exactly one (SELECT 1)."""
+async def _bench_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The bench's app (bench.server) on a fresh SQLite file."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
     await reset_database(url)
     monkeypatch.setenv("TMA_DATABASE_URL", url)
     monkeypatch.setenv("TMA_LOG_LEVEL", "WARNING")
     from bench.server import create_bench_app
 
-    app = create_bench_app()
+    return create_bench_app()
+
+
+@pytest.mark.asyncio
+async def test_bench_app_statement_counter_counts_one_statement_for_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench app counts SQL statements: GET /api/health sends exactly one (SELECT 1)."""
+    app = await _bench_app(tmp_path, monkeypatch)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -99,13 +104,7 @@ async def test_bench_app_statement_counter_leaves_out_statements_sent_outside_re
 ) -> None:
     """A statement the app sends by itself (a background job's poll) between two requests is
     not a request's statement: the counter sees the request's one and not the job's."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
-    await reset_database(url)
-    monkeypatch.setenv("TMA_DATABASE_URL", url)
-    monkeypatch.setenv("TMA_LOG_LEVEL", "WARNING")
-    from bench.server import create_bench_app
-
-    app = create_bench_app()
+    app = await _bench_app(tmp_path, monkeypatch)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

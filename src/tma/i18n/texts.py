@@ -27,6 +27,21 @@ def _dicts(rows: MutableSequence[Any]) -> MutableSequence[dict[str, Any]]:
     return rows
 
 
+async def _translate_rows(
+    session: AsyncSession,
+    t: Translator,
+    rows: MutableSequence[Any],
+    kind: str,
+    key: str,
+    fields: dict[str, str],
+) -> str:
+    """Rows of one kind, each naming its object by `key`: the lists' shared step."""
+    if t.languages:
+        for row in _dicts(rows):
+            t.add(kind, row[key], row, fields)
+    return await t.apply(session)
+
+
 async def translate_course(
     session: AsyncSession,
     t: Translator,
@@ -45,30 +60,21 @@ async def translate_courses(
     session: AsyncSession, t: Translator, rows: MutableSequence[Any]
 ) -> str:
     """A list of courses (`CourseRead` rows)."""
-    if t.languages:
-        for row in _dicts(rows):
-            t.add("course", row["id"], row, COURSE)
-    return await t.apply(session)
+    return await _translate_rows(session, t, rows, "course", "id", COURSE)
 
 
 async def translate_outline(
     session: AsyncSession, t: Translator, items: MutableSequence[Any]
 ) -> str:
     """A course's outline items."""
-    if t.languages:
-        for item in _dicts(items):
-            t.add("module", item["module_id"], item, MODULE_ITEM)
-    return await t.apply(session)
+    return await _translate_rows(session, t, items, "module", "module_id", MODULE_ITEM)
 
 
 async def translate_modules(
     session: AsyncSession, t: Translator, rows: MutableSequence[Any]
 ) -> str:
     """A list of modules (`ModuleRead` rows)."""
-    if t.languages:
-        for row in _dicts(rows):
-            t.add("module", row["id"], row, MODULE)
-    return await t.apply(session)
+    return await _translate_rows(session, t, rows, "module", "id", MODULE)
 
 
 async def translate_module(session: AsyncSession, t: Translator, module: dict[str, Any]) -> str:
@@ -81,10 +87,7 @@ async def translate_module(session: AsyncSession, t: Translator, module: dict[st
 
 async def translate_posts(session: AsyncSession, t: Translator, posts: MutableSequence[Any]) -> str:
     """A list of posts (`PostRead` bodies)."""
-    if t.languages:
-        for post in _dicts(posts):
-            t.add("post", post["id"], post, POST)
-    return await t.apply(session)
+    return await _translate_rows(session, t, posts, "post", "id", POST)
 
 
 async def translate_post(session: AsyncSession, t: Translator, post: dict[str, Any]) -> str:
