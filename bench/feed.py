@@ -236,6 +236,32 @@ def measure(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
         ceiling.stop()
 
 
+# tests/test_query_counts.py: the caller, the children's birth dates, the page with its total.
+MAX_STATEMENTS = 3
+
+
+def targets(block: dict[str, Any]) -> list[Any]:
+    """The feed's two target lines (statements fixed and at most `MAX_STATEMENTS`; its share
+    of the SELECT 1 ceiling measured in alternation), for `make bench`'s report."""
+    from bench.report import Target
+
+    paired = block["paired"]
+    return [
+        Target(
+            "GET /api/feed: statements/request",
+            f"{block['statements']:g}",
+            f"<= {MAX_STATEMENTS}",
+            block["statements"] <= MAX_STATEMENTS,
+        ),
+        Target(
+            "GET /api/feed: share of SELECT 1 ceiling",
+            f"{block['share']:.0%} ({statistics.median(paired['feed']):.0f} req/s)",
+            f">= {SHARE_TARGET:.0%} (ceiling {statistics.median(paired['select1']):.0f} req/s)",
+            block["share"] >= SHARE_TARGET,
+        ),
+    ]
+
+
 def main() -> int:
     """`python -m bench.feed`: only this line."""
     from bench.seed import reset_database

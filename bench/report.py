@@ -223,6 +223,10 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
 
         out.extend(dashboard.targets(results["dashboard"]))
         errors += sum(int(e["errors"]) for e in results["dashboard"]["endpoints"].values())
+    if "feed" in results:
+        from bench import feed  # its own module: issue 25's line
+
+        out.extend(feed.targets(results["feed"]))
     out.append(Target("every measured request answered 2xx", f"{errors} errors", "0", errors == 0))
     return out
 

@@ -404,6 +404,13 @@ def measure_dashboard(url: str, seconds: float, log: Path, hashed: str) -> dict[
     return dashboard.measure(url, seconds, log, hashed)
 
 
+def measure_feed(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
+    """The feed line (bench/feed.py, issue 25), on its own data set."""
+    from bench import feed
+
+    return feed.measure(url, seconds, log, hashed)
+
+
 def measure_quizzes(url: str, seconds: float, log: Path, hashed: str) -> dict[str, Any]:
     """The quiz-engine lines (bench/quizzes.py), on their own data set."""
     from bench import quizzes
@@ -454,6 +461,7 @@ def main() -> int:
     offline_block = offline.measure(url, seconds, log, hashed)
     quiz_block = measure_quizzes(url, seconds, log, hashed)
     dashboard_block = measure_dashboard(url, seconds, log, hashed)
+    feed_block = measure_feed(url, seconds, log, hashed)
     flood["n"] = ns[-1]
     now = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -474,6 +482,7 @@ def main() -> int:
         "offline": offline_block,
         "quizzes": quiz_block,
         "dashboard": dashboard_block,
+        "feed": feed_block,
     }
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]
     results["elapsed_s"] = round(time.perf_counter() - started, 1)

@@ -403,3 +403,22 @@ def test_bench_quiz_targets_share_and_statement_lines() -> None:
         (f"{start}: statements/request", False),
         (f"{submit}: statements/request", False),
     ]
+
+
+def test_bench_feed_targets_statement_and_share_lines() -> None:
+    """The feed's lines in `make bench`'s report: statements at most 3 (the guarded count),
+    share >= 50 % of the ceiling measured in alternation; either fails alone."""
+    from bench import feed
+
+    block = {
+        "statements": 3.0,
+        "paired": {"select1": [1000.0, 900.0, 1100.0], "feed": [520.0, 480.0, 560.0]},
+        "share": 520.0 / 1000.0,
+    }
+    assert [(t.name, t.ok) for t in feed.targets(block)] == [
+        ("GET /api/feed: statements/request", True),
+        ("GET /api/feed: share of SELECT 1 ceiling", True),
+    ]
+    assert feed.targets(block)[1].measured == "52% (520 req/s)"
+    over = {**block, "statements": 4.0, "share": 0.49}
+    assert [t.ok for t in feed.targets(over)] == [False, False]
