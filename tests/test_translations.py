@@ -233,6 +233,23 @@ async def test_put_translation_needs_admin(
 
 
 @pytest.mark.asyncio
+async def test_translation_writes_ask_who_before_what(client, user_headers, make_course):
+    """A write with a malformed language tag still answers 401 without a token and 403 to a
+    user: who may ask is checked before what was asked (a 422 would tell a stranger which
+    tags the server takes)."""
+    course = await make_course()
+    bad = path("course", course.id, "not a tag")
+
+    anonymous_put = await client.put(bad, json={"title": "X"})
+    anonymous_delete = await client.delete(bad)
+    user_put = await client.put(bad, json={"title": "X"}, headers=user_headers)
+    user_delete = await client.delete(bad, headers=user_headers)
+
+    assert [anonymous_put.status_code, anonymous_delete.status_code] == [401, 401]
+    assert [user_put.status_code, user_delete.status_code] == [403, 403]
+
+
+@pytest.mark.asyncio
 async def test_put_translation_body_over_1_mib_returns_413(client, auth_headers, make_course):
     """A body over 1 MiB is refused with 413 before anything reads it; nothing stored."""
     course = await make_course()

@@ -40,11 +40,11 @@ async def list_translations(
     responses=responses(404, 422),
 )
 async def put_translation(
+    _admin: AdminUser,  # first: who may ask comes before what was asked (401/403, then 422)
     kind: str,
     object_id: ObjectIdPath,
     language: LanguagePath,
     body: TranslationWrite,
-    _admin: AdminUser,
     session: SessionDep,
     now: Now,
 ) -> Response:
@@ -62,10 +62,10 @@ async def put_translation(
     responses=responses(404, 422),
 )
 async def delete_translation(
+    _admin: AdminUser,  # first: who may ask comes before what was asked (401/403, then 422)
     kind: str,
     object_id: ObjectIdPath,
     language: LanguagePath,
-    _admin: AdminUser,
     session: SessionDep,
     now: Now,
 ) -> Response:
